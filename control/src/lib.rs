@@ -1,1 +1,8 @@
-//! placeholder
+//! rvsd (the daemon) and rvsadm (the ipvsadm-compatible CLI): everything that is glue
+//! between the configuration, the dataplane and the operator.
+#![deny(missing_docs)]
+
+pub mod daemon;
+pub mod eal_args;
+pub mod spec;
+pub mod stats;

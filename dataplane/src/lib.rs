@@ -1,2 +1,17 @@
-//! placeholder
+//! rvs dataplane: the safe DPDK layer, zero-copy packet views, the neighbour table, routes,
+//! the forwarding modes and the per-core [`worker::Worker`] poll loop.
+//!
+//! Only [`dpdk`] contains `unsafe` code. Everything else is plain Rust over byte slices,
+//! tested without DPDK running.
+#![deny(missing_docs)]
+
+pub mod conns;
+pub mod counters;
+pub mod dpdk;
+pub mod neigh;
+pub mod pipeline;
+pub mod route;
+pub mod service;
 pub mod wire;
+mod wire_tmp;
+pub mod worker;

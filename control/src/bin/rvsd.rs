@@ -1,1 +1,90 @@
-fn main(){}
+//! rvsd: the rvs load-balancer daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::Parser;
+use control::daemon::{self, RunOptions};
+use tracing_subscriber::EnvFilter;
+
+/// rvs daemon: a DPDK userspace L4 load balancer compatible with LVS/IPVS.
+#[derive(Parser, Debug)]
+#[command(name = "rvsd", version, about)]
+struct Args {
+    /// YAML configuration file.
+    #[arg(short, long, default_value = "/etc/rvs/rvs.yaml")]
+    config: PathBuf,
+    /// Validate the configuration, print every error, and exit (0 = valid).
+    #[arg(long)]
+    check: bool,
+    /// Log level or filter (error, warn, info, debug, trace; or a tracing filter).
+    /// Defaults to $RUST_LOG, else info.
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Poll without sleeping, whatever the configuration says (benchmarks).
+    #[arg(long)]
+    busy: bool,
+    /// Exit after this many milliseconds without receiving a packet (tests on pcap files).
+    #[arg(long, value_name = "MS")]
+    exit_when_idle: Option<u64>,
+    /// Write the final counters to this file as JSON on exit.
+    #[arg(long, value_name = "FILE")]
+    stats_file: Option<PathBuf>,
+    /// Do not send gratuitous ARP for the VIPs at start.
+    #[arg(long)]
+    no_garp: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = match &args.log_level {
+        Some(l) => EnvFilter::try_new(l),
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+    };
+    let filter = match filter {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rvsd: bad --log-level: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let spec = match control::spec::load(&args.config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e:#}", args.config.display());
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        println!("{}: configuration is valid", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+
+    let shutdown = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, shutdown.clone()) {
+            eprintln!("rvsd: cannot install signal handler: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let opts = RunOptions {
+        exit_when_idle_ms: args.exit_when_idle,
+        stats_file: args.stats_file,
+        no_garp: args.no_garp,
+        busy: args.busy,
+    };
+    match daemon::run(spec, opts, shutdown) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rvsd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! rvsd's life cycle: EAL, ports and pool, one worker per lcore, the control thread's wait
+//! loop, and an orderly shutdown that flushes and closes ports and reports counters.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use dataplane::conns::Timeouts;
+use dataplane::counters::WorkerStats;
+use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
+use dataplane::pipeline::{Pipeline, PipelineConfig};
+use dataplane::route::{Ipv4Prefix, RouteTable};
+use dataplane::service::{LocalAddr, ServiceTable, VirtualService};
+use dataplane::worker::{Polling, Worker, WorkerPort};
+use tracing::{info, warn};
+
+use crate::eal_args::{self, Device};
+use crate::stats::{self, PortReport};
+
+/// One interface as the daemon needs it.
+#[derive(Clone, Debug)]
+pub struct InterfaceSpec {
+    /// Name from the configuration (wan0...).
+    pub name: String,
+    /// DPDK device string.
+    pub device: String,
+    /// The director's own IPv4 addresses on it, with prefix lengths.
+    pub addresses: Vec<(Ipv4Addr, u8)>,
+}
+
+/// Everything rvsd needs from the configuration, in dataplane terms.
+#[derive(Clone, Debug)]
+pub struct DaemonSpec {
+    /// Main lcore (control thread).
+    pub main_lcore: u32,
+    /// One worker per lcore.
+    pub worker_lcores: Vec<u32>,
+    /// Polling mode.
+    pub polling: Polling,
+    /// Extra EAL arguments.
+    pub eal_args: Vec<String>,
+    /// Mbuf pool size.
+    pub mbufs: u32,
+    /// Ports, in configuration order.
+    pub interfaces: Vec<InterfaceSpec>,
+    /// Static routes: prefix, gateway, interface index.
+    pub routes: Vec<(Ipv4Prefix, Ipv4Addr, usize)>,
+    /// Virtual services.
+    pub services: Vec<VirtualService>,
+    /// Connection timeouts.
+    pub timeouts: Timeouts,
+    /// Connection table size per worker.
+    pub conn_capacity: usize,
+}
+
+/// Run-time options from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Exit after this long without received packets (tests).
+    pub exit_when_idle_ms: Option<u64>,
+    /// Write the final counters here as JSON.
+    pub stats_file: Option<std::path::PathBuf>,
+    /// Do not send gratuitous ARP at start.
+    pub no_garp: bool,
+    /// Force busy polling.
+    pub busy: bool,
+}
+
+/// Run rvsd until `shutdown` is set (by a signal) or the workers exit on their own.
+pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Result<()> {
+    if spec.worker_lcores.is_empty() {
+        bail!("no worker lcores configured: set dataplane.worker_lcores, e.g. [1]");
+    }
+    if spec.worker_lcores.len() > 1 {
+        // Flow steering to an owner worker is not implemented yet: with RSS a reply could
+        // reach a worker that does not hold its connection.
+        bail!(
+            "{} worker lcores configured, but this build supports exactly one worker (multi-worker flow steering is planned); set dataplane.worker_lcores to one lcore",
+            spec.worker_lcores.len()
+        );
+    }
+    if spec.interfaces.is_empty() || spec.interfaces.len() > dataplane::counters::MAX_PORTS {
+        bail!(
+            "between 1 and {} interfaces are needed, {} configured",
+            dataplane::counters::MAX_PORTS,
+            spec.interfaces.len()
+        );
+    }
+    let devices: Vec<Device> = spec
+        .interfaces
+        .iter()
+        .map(|i| Device::parse(&i.device))
+        .collect();
+    let args = eal_args::build(
+        spec.main_lcore,
+        &spec.worker_lcores,
+        &devices,
+        &spec.eal_args,
+    );
+    info!(args = ?args, "initialising DPDK EAL");
+    let eal = Eal::init(&args).context("DPDK EAL initialisation failed (check hugepages or add --no-huge to dataplane.eal_args, and the device strings)")?;
+    let pool = Arc::new(Mempool::new(&eal, "rvs_mbufs", spec.mbufs, 256).context(
+        "cannot create the mbuf pool; lower dataplane.mbufs or give EAL more memory (-m)",
+    )?);
+    let queues = spec.worker_lcores.len() as u16;
+    let mut ports = Vec::new();
+    for (iface, dev) in spec.interfaces.iter().zip(&devices) {
+        let port = Port::open(&eal, dev.port_name(), queues, &pool).with_context(|| {
+            format!(
+                "interface {}: cannot open device {:?}",
+                iface.name, iface.device
+            )
+        })?;
+        info!(interface = %iface.name, port = port.id(), mac = %fmt_mac(&port.mac()), "port started");
+        ports.push(port);
+    }
+
+    let connected: Vec<(Ipv4Prefix, usize)> = spec
+        .interfaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.addresses
+                .iter()
+                .filter_map(move |&(a, l)| Ipv4Prefix::new(a, l).map(|p| (p, i)))
+        })
+        .collect();
+    let routes = Arc::new(RouteTable::new(&connected, &spec.routes));
+    let locals: Vec<LocalAddr> = spec
+        .interfaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.addresses
+                .iter()
+                .map(move |&(addr, prefix_len)| LocalAddr {
+                    port: i,
+                    addr,
+                    prefix_len,
+                })
+        })
+        .collect();
+    let services = Arc::new(ServiceTable::new(spec.services.clone(), locals, 1));
+    info!(
+        services = services.services().len(),
+        routes = routes.len(),
+        "service table built"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut worker_stats = Vec::new();
+    let mut done = Vec::new();
+    let polling = if opts.busy {
+        Polling::Busy
+    } else {
+        spec.polling
+    };
+    for (w, &lcore) in spec.worker_lcores.iter().enumerate() {
+        let stats = Arc::new(WorkerStats::default());
+        let pipeline = Pipeline::new(PipelineConfig {
+            worker: w,
+            port_macs: ports.iter().map(|p| p.mac()).collect(),
+            services: services.clone(),
+            routes: routes.clone(),
+            stats: stats.clone(),
+            conn_capacity: spec.conn_capacity,
+            timeouts: spec.timeouts,
+            gratuitous_arp: !opts.no_garp,
+        });
+        let worker = Worker {
+            id: w,
+            ports: ports
+                .iter()
+                .map(|p| WorkerPort {
+                    rx: p.rx_queue(w as u16),
+                    tx: p.tx_queue(w as u16),
+                    txbuf: TxBuffer::default(),
+                })
+                .collect(),
+            pool: pool.clone(),
+            pipeline,
+            stats: stats.clone(),
+            stop: stop.clone(),
+            polling,
+            tsc_hz: eal.tsc_hz(),
+            exit_when_idle_ms: opts.exit_when_idle_ms,
+        };
+        let finished = Arc::new(AtomicBool::new(false));
+        let f2 = finished.clone();
+        eal.launch(lcore, move || {
+            let rc = worker.run();
+            f2.store(true, Ordering::Release);
+            rc
+        })
+        .with_context(|| format!("cannot start worker {w} on lcore {lcore}"))?;
+        info!(worker = w, lcore, ?polling, "worker started");
+        worker_stats.push(stats);
+        done.push(finished);
+    }
+    info!("rvsd running");
+
+    // The control thread: wait for a signal or for the workers to finish by themselves.
+    loop {
+        if shutdown.load(Ordering::Relaxed) {
+            info!("shutting down");
+            break;
+        }
+        if done.iter().all(|d| d.load(Ordering::Acquire)) {
+            info!("workers finished");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for &lcore in &spec.worker_lcores {
+        let rc = eal.wait(lcore);
+        if rc != 0 {
+            warn!(lcore, rc, "worker returned an error");
+        }
+    }
+    let reports: Vec<PortReport<'_>> = ports
+        .iter()
+        .zip(&spec.interfaces)
+        .map(|(p, i)| PortReport {
+            name: &i.name,
+            device: &i.device,
+            mac: p.mac(),
+            hw: p.stats(),
+        })
+        .collect();
+    eprint!("{}", stats::to_text(&reports, &worker_stats));
+    if let Some(path) = &opts.stats_file {
+        let json = stats::to_json(&reports, &worker_stats);
+        std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+            .with_context(|| format!("cannot write stats file {}", path.display()))?;
+    }
+    drop(reports);
+    // Ports close (flushing pcap files, releasing sockets) before the pool and EAL go.
+    for mut p in ports {
+        p.close();
+    }
+    drop(pool);
+    drop(eal);
+    Ok(())
+}
+
+fn fmt_mac(m: &[u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

@@ -1,0 +1,388 @@
+//! Test support shared by the rvsd integration tests: pcap files, independent packet
+//! builders (full checksums computed here, not by rvs code) and field-level decoding so a
+//! failure says which field of which packet differs.
+#![allow(dead_code)]
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Write frames to a classic pcap file (Ethernet link type).
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (i, f) in frames.iter().enumerate() {
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(i as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Read every frame of a pcap file (either byte order, micro or nanosecond).
+pub fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert!(data.len() >= 24, "{}: not a pcap file", path.display());
+    let magic = u32::from_le_bytes(data[0..4].try_into().unwrap());
+    let le = matches!(magic, 0xa1b2c3d4 | 0xa1b23c4d);
+    let rd = |b: &[u8]| {
+        let a: [u8; 4] = b.try_into().unwrap();
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
+    };
+    let mut frames = Vec::new();
+    let mut off = 24;
+    while off + 16 <= data.len() {
+        let incl = rd(&data[off + 8..off + 12]) as usize;
+        off += 16;
+        frames.push(data[off..off + incl].to_vec());
+        off += incl;
+    }
+    frames
+}
+
+/// Internet checksum.
+pub fn csum(data: &[u8], initial: u32) -> u16 {
+    let mut sum = initial;
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
+        sum += w as u32;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn pseudo(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: usize) -> u32 {
+    let mut s = 0u32;
+    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
+        s += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    s + proto as u32 + len as u32
+}
+
+pub const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub const RS1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x11];
+pub const RS2_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x12];
+pub const BROADCAST: [u8; 6] = [0xff; 6];
+pub const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+pub const WAN_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
+pub const LAN_IP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 254);
+pub const RS1: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
+pub const RS2: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 12);
+
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_ACK: u8 = 0x10;
+pub const TCP_FIN: u8 = 0x01;
+
+pub fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(14 + payload.len());
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// ARP (Ethernet/IPv4) packet body; op 1 = request, 2 = reply.
+pub fn arp(op: u16, sha: [u8; 6], spa: Ipv4Addr, tha: [u8; 6], tpa: Ipv4Addr) -> Vec<u8> {
+    let mut p = vec![0, 1, 0x08, 0x00, 6, 4];
+    p.extend_from_slice(&op.to_be_bytes());
+    p.extend_from_slice(&sha);
+    p.extend_from_slice(&spa.octets());
+    p.extend_from_slice(&tha);
+    p.extend_from_slice(&tpa.octets());
+    p
+}
+
+pub fn arp_frame(
+    op: u16,
+    src_mac: [u8; 6],
+    spa: Ipv4Addr,
+    dst_mac: [u8; 6],
+    tpa: Ipv4Addr,
+) -> Vec<u8> {
+    let tha = if op == 1 { [0; 6] } else { dst_mac };
+    eth(dst_mac, src_mac, 0x0806, &arp(op, src_mac, spa, tha, tpa))
+}
+
+/// IPv4 header + payload with a correct header checksum.
+pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, payload: &[u8]) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut h = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0x12,
+        0x34,
+        0x40,
+        0,
+        ttl,
+        proto,
+        0,
+        0,
+    ];
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = csum(&h, 0);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+pub fn tcp(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    let c = csum(&t, pseudo(src, dst, 6, t.len()));
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, 6, 64, &t)
+}
+
+pub fn udp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = 8 + payload.len();
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&(len as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    let mut c = csum(&u, pseudo(src, dst, 17, len));
+    if c == 0 {
+        c = 0xffff;
+    }
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, 17, 64, &u)
+}
+
+pub fn mac_str(m: &[u8]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Decode a frame into `field=value` lines, verifying every checksum on the way (a wrong
+/// checksum shows up as a field `...checksum=BAD`).
+pub fn decode(f: &[u8]) -> Vec<String> {
+    let mut out = vec![];
+    if f.len() < 14 {
+        out.push(format!("truncated frame len={}", f.len()));
+        return out;
+    }
+    out.push(format!("eth.dst={}", mac_str(&f[0..6])));
+    out.push(format!("eth.src={}", mac_str(&f[6..12])));
+    let et = u16::from_be_bytes([f[12], f[13]]);
+    out.push(format!("eth.type={et:#06x}"));
+    let p = &f[14..];
+    match et {
+        0x0806 if p.len() >= 28 => {
+            out.push(format!("arp.op={}", u16::from_be_bytes([p[6], p[7]])));
+            out.push(format!("arp.sha={}", mac_str(&p[8..14])));
+            out.push(format!(
+                "arp.spa={}",
+                Ipv4Addr::new(p[14], p[15], p[16], p[17])
+            ));
+            out.push(format!("arp.tha={}", mac_str(&p[18..24])));
+            out.push(format!(
+                "arp.tpa={}",
+                Ipv4Addr::new(p[24], p[25], p[26], p[27])
+            ));
+        }
+        0x0800 if p.len() >= 20 => {
+            let ihl = (p[0] & 0xf) as usize * 4;
+            let total = u16::from_be_bytes([p[2], p[3]]) as usize;
+            let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+            let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
+            out.push(format!("ip.src={src}"));
+            out.push(format!("ip.dst={dst}"));
+            out.push(format!("ip.ttl={}", p[8]));
+            out.push(format!("ip.proto={}", p[9]));
+            out.push(format!("ip.len={total}"));
+            out.push(format!(
+                "ip.checksum={}",
+                if csum(&p[..ihl], 0) == 0 { "ok" } else { "BAD" }
+            ));
+            let l4 = &p[ihl..total.min(p.len())];
+            match p[9] {
+                6 if l4.len() >= 20 => {
+                    out.push(format!("tcp.sport={}", u16::from_be_bytes([l4[0], l4[1]])));
+                    out.push(format!("tcp.dport={}", u16::from_be_bytes([l4[2], l4[3]])));
+                    out.push(format!("tcp.flags={:#04x}", l4[13]));
+                    out.push(format!(
+                        "tcp.seq={}",
+                        u32::from_be_bytes(l4[4..8].try_into().unwrap())
+                    ));
+                    let ok = csum(l4, pseudo(src, dst, 6, l4.len())) == 0;
+                    out.push(format!("tcp.checksum={}", if ok { "ok" } else { "BAD" }));
+                    out.push(format!(
+                        "tcp.payload={:?}",
+                        String::from_utf8_lossy(&l4[20..])
+                    ));
+                }
+                17 if l4.len() >= 8 => {
+                    out.push(format!("udp.sport={}", u16::from_be_bytes([l4[0], l4[1]])));
+                    out.push(format!("udp.dport={}", u16::from_be_bytes([l4[2], l4[3]])));
+                    let ok = l4[6..8] == [0, 0] || csum(l4, pseudo(src, dst, 17, l4.len())) == 0;
+                    out.push(format!("udp.checksum={}", if ok { "ok" } else { "BAD" }));
+                    out.push(format!(
+                        "udp.payload={:?}",
+                        String::from_utf8_lossy(&l4[8..])
+                    ));
+                }
+                1 if l4.len() >= 8 => {
+                    out.push(format!("icmp.type={}", l4[0]));
+                    out.push(format!("icmp.code={}", l4[1]));
+                    out.push(format!(
+                        "icmp.checksum={}",
+                        if csum(l4, 0) == 0 { "ok" } else { "BAD" }
+                    ));
+                }
+                _ => out.push(format!("l4.len={}", l4.len())),
+            }
+        }
+        _ => out.push(format!("payload.len={}", p.len())),
+    }
+    out
+}
+
+/// Compare two lists of frames field by field; panics naming the first difference.
+pub fn assert_frames(what: &str, got: &[Vec<u8>], want: &[Vec<u8>]) {
+    let mut report = String::new();
+    for i in 0..got.len().max(want.len()) {
+        let g = got
+            .get(i)
+            .map(|f| decode(f))
+            .unwrap_or_else(|| vec!["<missing>".into()]);
+        let w = want
+            .get(i)
+            .map(|f| decode(f))
+            .unwrap_or_else(|| vec!["<none expected>".into()]);
+        for j in 0..g.len().max(w.len()) {
+            let gl = g.get(j).map(String::as_str).unwrap_or("<absent>");
+            let wl = w.get(j).map(String::as_str).unwrap_or("<absent>");
+            if gl != wl {
+                let _ = writeln!(report, "{what}: packet {i}: got {gl}, want {wl}");
+            }
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "{report}\nall got:\n{:#?}",
+        got.iter().map(|f| decode(f)).collect::<Vec<_>>()
+    );
+}
+
+/// A scratch directory for one test, removed on drop unless the test failed.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("rvs-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, f: &str) -> PathBuf {
+        self.0.join(f)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Run rvsd on two pcap ports: wan (port 0) reads `wan_in`, lan (port 1) reads `lan_in`.
+/// Returns (wan output frames, lan output frames, stats JSON, process output).
+pub fn run_rvsd_pcap(
+    dir: &TempDir,
+    services_yaml: &str,
+    wan_in: &[Vec<u8>],
+    lan_in: &[Vec<u8>],
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
+    write_pcap(&dir.path("wan-in.pcap"), wan_in);
+    write_pcap(&dir.path("lan-in.pcap"), lan_in);
+    let yaml = format!(
+        r#"dataplane:
+  main_lcore: 0
+  worker_lcores: [1]
+  polling: adaptive
+  eal_args: ["--no-huge", "-m", "256"]
+  mbufs: 2047
+interfaces:
+  - name: wan0
+    device: "net_pcap0,rx_pcap={wan_in},tx_pcap={wan_out}"
+    addresses: [198.18.0.254/24]
+  - name: lan0
+    device: "net_pcap1,rx_pcap={lan_in},tx_pcap={lan_out}"
+    addresses: [198.19.0.254/24]
+{services_yaml}"#,
+        wan_in = dir.path("wan-in.pcap").display(),
+        wan_out = dir.path("wan-out.pcap").display(),
+        lan_in = dir.path("lan-in.pcap").display(),
+        lan_out = dir.path("lan-out.pcap").display(),
+    );
+    std::fs::write(dir.path("rvsd.yaml"), &yaml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        .arg("--config")
+        .arg(dir.path("rvsd.yaml"))
+        .arg("--exit-when-idle")
+        .arg("300")
+        .arg("--no-garp")
+        .arg("--stats-file")
+        .arg(dir.path("stats.json"))
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run rvsd");
+    assert!(
+        out.status.success(),
+        "rvsd failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("stats.json")).expect("stats file"))
+            .expect("stats json");
+    (
+        read_pcap(&dir.path("wan-out.pcap")),
+        read_pcap(&dir.path("lan-out.pcap")),
+        stats,
+        out,
+    )
+}

@@ -1,0 +1,197 @@
+//! Per-worker counters. Each worker owns one [`WorkerStats`] and is its only writer; it
+//! updates with relaxed load + store (no read-modify-write), and the control thread reads
+//! them with relaxed loads and sums across workers.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Most ports rvs drives.
+pub const MAX_PORTS: usize = 8;
+
+macro_rules! drop_reasons {
+    ($($(#[doc = $doc:literal])* $name:ident => $text:literal,)*) => {
+        /// Why a packet was dropped. One definition feeds the counters and `/metrics` names.
+        #[repr(u8)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum DropReason {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$name,)*];
+            /// Number of reasons.
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// Stable snake_case name (metric label, stats file key).
+            pub const fn name(self) -> &'static str {
+                match self { $(DropReason::$name => $text,)* }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Frame shorter than an Ethernet header.
+    EthTruncated => "eth_truncated",
+    /// Unicast frame for another MAC address.
+    NotOurMac => "not_our_mac",
+    /// EtherType rvs does not handle (yet): IPv6, VLAN, LLDP...
+    UnsupportedEtherType => "unsupported_ethertype",
+    /// ARP packet truncated or not Ethernet/IPv4.
+    ArpMalformed => "arp_malformed",
+    /// ARP for an address that is neither a VIP nor ours, or an ARP reply we did not need.
+    ArpNotForUs => "arp_not_for_us",
+    /// IPv4 header truncated, IHL or total length impossible, or not version 4.
+    Ipv4Malformed => "ipv4_malformed",
+    /// IPv4 header checksum wrong.
+    Ipv4BadChecksum => "ipv4_bad_checksum",
+    /// IPv4 fragment (rvs does not reassemble).
+    Ipv4Fragment => "ipv4_fragment",
+    /// TCP/UDP/ICMP header truncated or inconsistent.
+    L4Malformed => "l4_malformed",
+    /// Packet to a VIP with no matching virtual service, or to an address rvs does not serve.
+    NoService => "no_service",
+    /// TCP packet to a virtual service that is not a SYN and matches no connection.
+    NoConnection => "no_connection",
+    /// Virtual service has no usable real server (all weight 0 or overloaded).
+    NoRealServer => "no_real_server",
+    /// No route to the destination.
+    NoRoute => "no_route",
+    /// TTL would reach zero.
+    TtlExceeded => "ttl_exceeded",
+    /// Neighbour unresolved and its hold queue full, or resolution failed.
+    NeighbourUnresolved => "neighbour_unresolved",
+    /// Connection table full: new flow refused.
+    ConnTableFull => "conn_table_full",
+    /// Packet for the director itself that rvs does not answer (no exception path yet).
+    ForDirector => "for_director",
+    /// Multi-segment mbuf (jumbo frame) not handled.
+    MultiSegment => "multi_segment",
+    /// No mbuf available to build a packet (ARP request...).
+    NoMbuf => "no_mbuf",
+    /// The NIC's TX queue refused the packet.
+    TxFull => "tx_full",
+}
+
+/// One worker's counters for one port.
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    /// Packets received on this port.
+    pub rx_packets: AtomicU64,
+    /// Bytes received on this port.
+    pub rx_bytes: AtomicU64,
+    /// Packets sent on this port.
+    pub tx_packets: AtomicU64,
+    /// Bytes sent on this port.
+    pub tx_bytes: AtomicU64,
+    /// Packets the TX queue refused.
+    pub tx_dropped: AtomicU64,
+}
+
+/// One worker's counters. Cache-line aligned so two workers never share a line.
+#[repr(align(64))]
+#[derive(Debug)]
+pub struct WorkerStats {
+    /// Per port.
+    pub ports: [PortCounters; MAX_PORTS],
+    /// Per drop reason, indexed by `DropReason as usize`.
+    pub drops: [AtomicU64; DropReason::COUNT],
+    /// New connections created.
+    pub conns_created: AtomicU64,
+    /// Connections expired.
+    pub conns_expired: AtomicU64,
+    /// Connections currently in the table.
+    pub conns_current: AtomicU64,
+    /// ARP replies sent (for VIPs and own addresses).
+    pub arp_replies: AtomicU64,
+    /// ARP requests sent (next-hop resolution and gratuitous).
+    pub arp_requests: AtomicU64,
+    /// ICMP echo replies sent.
+    pub icmp_echo_replies: AtomicU64,
+    /// Loop iterations.
+    pub loops: AtomicU64,
+    /// Loop iterations that received at least one packet.
+    pub busy_loops: AtomicU64,
+    /// TSC cycles spent in busy iterations (for cycles per packet).
+    pub busy_cycles: AtomicU64,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            ports: Default::default(),
+            drops: std::array::from_fn(|_| AtomicU64::new(0)),
+            conns_created: AtomicU64::new(0),
+            conns_expired: AtomicU64::new(0),
+            conns_current: AtomicU64::new(0),
+            arp_replies: AtomicU64::new(0),
+            arp_requests: AtomicU64::new(0),
+            icmp_echo_replies: AtomicU64::new(0),
+            loops: AtomicU64::new(0),
+            busy_loops: AtomicU64::new(0),
+            busy_cycles: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Add to a counter this thread alone writes (no atomic read-modify-write).
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// Set a gauge this thread alone writes.
+#[inline]
+pub fn set(c: &AtomicU64, v: u64) {
+    c.store(v, Relaxed);
+}
+
+/// Read a counter.
+#[inline]
+pub fn get(c: &AtomicU64) -> u64 {
+    c.load(Relaxed)
+}
+
+impl WorkerStats {
+    /// Count one dropped packet.
+    #[inline]
+    pub fn drop_packet(&self, why: DropReason) {
+        bump(&self.drops[why as usize], 1);
+    }
+
+    /// Drops for one reason.
+    pub fn drops(&self, why: DropReason) -> u64 {
+        get(&self.drops[why as usize])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|d| d.name()).collect();
+        assert!(names.iter().all(|n| n
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::COUNT);
+        assert_eq!(
+            DropReason::ALL[DropReason::TxFull as usize],
+            DropReason::TxFull
+        );
+    }
+
+    #[test]
+    fn counters_add_up() {
+        let s = WorkerStats::default();
+        s.drop_packet(DropReason::NoService);
+        s.drop_packet(DropReason::NoService);
+        bump(&s.ports[3].rx_bytes, 60);
+        assert_eq!(s.drops(DropReason::NoService), 2);
+        assert_eq!(get(&s.ports[3].rx_bytes), 60);
+        assert_eq!(std::mem::align_of::<WorkerStats>(), 64);
+    }
+}

@@ -1,0 +1,490 @@
+//! The packet logic of one worker, independent of DPDK: parse in place, answer ARP and
+//! ICMP echo, find or create the connection, rewrite (NAT), route, resolve the next hop,
+//! and hand the frame to [`Io::send`].
+//!
+//! Generic over the frame type so the same code runs on DPDK mbufs in the worker and on
+//! `Vec<u8>` in unit tests.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use crate::conns::{Conn, ConnTable, Direction, State, Timeouts, Tuple};
+use crate::counters::{bump, set, DropReason, WorkerStats};
+use crate::neigh::{HoldOutcome, NeighbourTable};
+use crate::route::RouteTable;
+use crate::service::{proto, ServiceTable};
+use crate::wire_tmp::{
+    decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
+    EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
+};
+
+/// A packet buffer the pipeline can read, rewrite in place and resize.
+pub trait Frame {
+    /// The frame's bytes.
+    fn data(&self) -> &[u8];
+    /// The frame's bytes, writable.
+    fn data_mut(&mut self) -> &mut [u8];
+    /// Set the frame length (false when the buffer has no room).
+    fn resize(&mut self, len: usize) -> bool;
+}
+
+impl Frame for Vec<u8> {
+    fn data(&self) -> &[u8] {
+        self
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        self
+    }
+    fn resize(&mut self, len: usize) -> bool {
+        Vec::resize(self, len, 0);
+        true
+    }
+}
+
+/// Where the pipeline's output goes.
+pub trait Io<P> {
+    /// Queue `pkt` for transmission on port `port`.
+    fn send(&mut self, port: usize, pkt: P);
+    /// A fresh, empty frame for a packet the pipeline builds (ARP request...).
+    fn alloc(&mut self) -> Option<P>;
+}
+
+/// Static facts a pipeline is built from.
+pub struct PipelineConfig {
+    /// Worker index.
+    pub worker: usize,
+    /// MAC address of each port, by port index.
+    pub port_macs: Vec<[u8; 6]>,
+    /// Virtual services, VIPs and the director's own addresses.
+    pub services: Arc<ServiceTable>,
+    /// Routes.
+    pub routes: Arc<RouteTable>,
+    /// This worker's counters.
+    pub stats: Arc<WorkerStats>,
+    /// Connection table capacity.
+    pub conn_capacity: usize,
+    /// Connection timeouts.
+    pub timeouts: Timeouts,
+    /// Send gratuitous ARP for the VIPs at start.
+    pub gratuitous_arp: bool,
+}
+
+/// Neighbours tracked per worker.
+const NEIGHBOUR_CAPACITY: usize = 4096;
+/// Connection slots examined per timer tick.
+const EXPIRE_BUDGET: usize = 4096;
+
+/// One worker's packet logic and state.
+pub struct Pipeline<P> {
+    cfg: PipelineConfig,
+    conns: ConnTable,
+    neigh: NeighbourTable<P>,
+    /// Round-robin position per virtual service.
+    rr: Vec<u32>,
+}
+
+const ETH_HDR: usize = 14;
+const ARP_LEN: usize = 28;
+const BROADCAST: [u8; 6] = [0xff; 6];
+
+impl<P: Frame> Pipeline<P> {
+    /// A pipeline with empty tables sized from `cfg`.
+    pub fn new(cfg: PipelineConfig) -> Self {
+        let rr = vec![0; cfg.services.services().len()];
+        Pipeline {
+            conns: ConnTable::new(cfg.conn_capacity, cfg.timeouts),
+            neigh: NeighbourTable::new(NEIGHBOUR_CAPACITY),
+            rr,
+            cfg,
+        }
+    }
+
+    /// Work done once when the worker starts: gratuitous ARP for every VIP, on the ports
+    /// whose connected subnet holds it (all ports when none does). Only worker 0 sends.
+    pub fn start(&mut self, io: &mut impl Io<P>, _now_ms: u64) {
+        if !self.cfg.gratuitous_arp || self.cfg.worker != 0 {
+            return;
+        }
+        let mut vips: Vec<Ipv4Addr> = self.cfg.services.vips().collect();
+        vips.sort();
+        for vip in vips {
+            let on_subnet: Vec<usize> = (0..self.cfg.port_macs.len())
+                .filter(|&p| {
+                    self.cfg
+                        .routes
+                        .lookup(vip)
+                        .map(|h| h.port == p && h.gateway == vip)
+                        .unwrap_or(false)
+                })
+                .collect();
+            let ports: Vec<usize> = if on_subnet.is_empty() {
+                (0..self.cfg.port_macs.len()).collect()
+            } else {
+                on_subnet
+            };
+            for port in ports {
+                self.send_arp(io, port, 1, vip, [0; 6], vip, BROADCAST);
+            }
+        }
+    }
+
+    /// Periodic work: neighbour probes and connection expiry, both bounded.
+    pub fn tick(&mut self, now_ms: u64, io: &mut impl Io<P>) {
+        let mut probes: [(usize, Ipv4Addr); 16] = [(0, Ipv4Addr::UNSPECIFIED); 16];
+        let mut n = 0;
+        let stats = &self.cfg.stats;
+        self.neigh.tick(
+            now_ms,
+            |port, ip| {
+                if n < probes.len() {
+                    probes[n] = (port, ip);
+                    n += 1;
+                }
+            },
+            |_dropped| stats.drop_packet(DropReason::NeighbourUnresolved),
+        );
+        for &(port, ip) in &probes[..n] {
+            self.send_arp_request(io, port, ip);
+        }
+        let expired = self.conns.expire(now_ms, EXPIRE_BUDGET);
+        bump(&self.cfg.stats.conns_expired, expired as u64);
+        set(&self.cfg.stats.conns_current, self.conns.len() as u64);
+    }
+
+    #[inline]
+    fn drop_packet(&self, why: DropReason) {
+        self.cfg.stats.drop_packet(why);
+    }
+}
+
+/// What the IPv4 stage decided for a packet.
+enum Ipv4Verdict {
+    /// Forward towards `dst` (route + neighbour lookup).
+    Forward(Ipv4Addr),
+    /// Send back out of the port it came in on, to the sender's MAC (echo reply).
+    Reflect,
+    /// Drop and count.
+    Drop(DropReason),
+}
+
+impl<P: Frame> Pipeline<P> {
+    /// Handle one received frame from port `port`.
+    #[inline]
+    pub fn handle(&mut self, port: usize, mut pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+        let port_mac = self.cfg.port_macs[port];
+        let data = pkt.data_mut();
+        let Ok(eth) = EthernetFrame::new_checked(&mut data[..]) else {
+            return self.drop_packet(DropReason::EthTruncated);
+        };
+        let dst = eth.dst_addr().0;
+        if dst != port_mac && dst != BROADCAST {
+            return self.drop_packet(DropReason::NotOurMac);
+        }
+        match eth.ethertype() {
+            EtherType::ARP => self.handle_arp(port, pkt, now_ms, io),
+            EtherType::IPV4 => {
+                let verdict = self.handle_ipv4(pkt.data_mut(), now_ms);
+                match verdict {
+                    Ipv4Verdict::Forward(dst) => self.forward(pkt, dst, now_ms, io),
+                    Ipv4Verdict::Reflect => {
+                        let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
+                        let src = eth.src_addr();
+                        eth.set_dst_addr(src);
+                        eth.set_src_addr(MacAddr(port_mac));
+                        io.send(port, pkt);
+                    }
+                    Ipv4Verdict::Drop(why) => self.drop_packet(why),
+                }
+            }
+            _ => self.drop_packet(DropReason::UnsupportedEtherType),
+        }
+    }
+
+    fn handle_arp(&mut self, port: usize, mut pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+        let port_mac = self.cfg.port_macs[port];
+        let data = pkt.data_mut();
+        let Ok(arp) = ArpPacket::new_checked(&data[ETH_HDR..]) else {
+            return self.drop_packet(DropReason::ArpMalformed);
+        };
+        let Ok(repr) = ArpRepr::parse(&arp) else {
+            return self.drop_packet(DropReason::ArpMalformed);
+        };
+        let (op, sha, spa, tpa) = (
+            repr.operation,
+            repr.source_hardware_addr.0,
+            repr.source_protocol_addr,
+            repr.target_protocol_addr,
+        );
+        let for_us =
+            self.cfg.services.is_vip(tpa) || self.cfg.services.local_on(port, tpa).is_some();
+        let valid_sender = !spa.is_unspecified() && sha != BROADCAST && sha[0] & 1 == 0;
+        // Learn the sender: create an entry when the request was for us (as Linux does),
+        // otherwise only refresh one we already have; release anything held for it.
+        if valid_sender {
+            let (neigh, macs) = (&mut self.neigh, &self.cfg.port_macs);
+            neigh.learn(
+                port,
+                spa,
+                sha,
+                now_ms,
+                for_us && op == ArpOperation::Request,
+                |mut held, mac| {
+                    set_macs(held.data_mut(), mac, macs[port]);
+                    io.send(port, held);
+                },
+            );
+        }
+        if op != ArpOperation::Request || !for_us {
+            if op == ArpOperation::Reply && valid_sender {
+                return; // consumed by learning
+            }
+            return self.drop_packet(DropReason::ArpNotForUs);
+        }
+        // Turn the request into the reply in place.
+        let reply = ArpRepr {
+            operation: ArpOperation::Reply,
+            source_hardware_addr: MacAddr(port_mac),
+            source_protocol_addr: tpa,
+            target_hardware_addr: MacAddr(sha),
+            target_protocol_addr: spa,
+        };
+        let data = pkt.data_mut();
+        reply.emit(&mut ArpPacket::new_unchecked(
+            &mut data[ETH_HDR..ETH_HDR + ARP_LEN],
+        ));
+        set_macs(data, sha, port_mac);
+        if pkt.data().len() > ETH_HDR + ARP_LEN {
+            pkt.resize(ETH_HDR + ARP_LEN);
+        }
+        bump(&self.cfg.stats.arp_replies, 1);
+        io.send(port, pkt);
+    }
+
+    fn handle_ipv4(&mut self, frame: &mut [u8], now_ms: u64) -> Ipv4Verdict {
+        use Ipv4Verdict::Drop;
+        let ip_buf = &mut frame[ETH_HDR..];
+        let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
+            return Drop(DropReason::Ipv4Malformed);
+        };
+        if !ip.verify_checksum() {
+            return Drop(DropReason::Ipv4BadChecksum);
+        }
+        if ip.is_fragment() {
+            return Drop(DropReason::Ipv4Fragment);
+        }
+        let (src, dst, proto) = (ip.src_addr(), ip.dst_addr(), ip.protocol());
+        let l4 = ip.payload();
+        let (sport, dport, flags) = match proto {
+            proto::TCP => match TcpPacket::new_checked(l4) {
+                Ok(t) => (t.src_port(), t.dst_port(), Some(t.flags())),
+                Err(_) => return Drop(DropReason::L4Malformed),
+            },
+            proto::UDP => match UdpPacket::new_checked(l4) {
+                Ok(u) => (u.src_port(), u.dst_port(), None),
+                Err(_) => return Drop(DropReason::L4Malformed),
+            },
+            proto::ICMP => return self.handle_icmp(ip_buf),
+            _ => return Drop(DropReason::NoService),
+        };
+        let tuple = Tuple {
+            proto,
+            src,
+            sport,
+            dst,
+            dport,
+        };
+        let tcp = flags.map(|f| (f.syn(), f.fin(), f.rst(), f.ack()));
+
+        if let Some((id, dir)) = self.conns.lookup(&tuple) {
+            self.conns.touch(id, dir, tcp, now_ms);
+            let Some(c) = self.conns.get(id).copied() else {
+                return Drop(DropReason::NoService);
+            };
+            return match dir {
+                Direction::Original => {
+                    if rewrite_dst(ip_buf, c.reply.src, c.reply.sport).is_err() {
+                        return Drop(DropReason::L4Malformed);
+                    }
+                    Ipv4Verdict::Forward(c.reply.src)
+                }
+                Direction::Reply => {
+                    // The reply is routed through the director: like Linux's forward path,
+                    // decrement the TTL.
+                    if !decrement_ttl(ip_buf) {
+                        return Drop(DropReason::TtlExceeded);
+                    }
+                    if rewrite_src(ip_buf, c.original.dst, c.original.dport).is_err() {
+                        return Drop(DropReason::L4Malformed);
+                    }
+                    Ipv4Verdict::Forward(c.original.src)
+                }
+            };
+        }
+
+        let services = self.cfg.services.clone();
+        if let Some(sid) = services.find(proto, dst, dport) {
+            // IPVS creates TCP connections on a SYN only; anything else is a stray.
+            if let Some(f) = flags {
+                if !f.syn() || f.ack() || f.rst() {
+                    return Drop(DropReason::NoConnection);
+                }
+            }
+            let svc = services.get(sid);
+            let Some(rs_index) = pick_round_robin(&mut self.rr[sid as usize], &svc.real_servers)
+            else {
+                return Drop(DropReason::NoRealServer);
+            };
+            let rs = &svc.real_servers[rs_index];
+            let rport = if rs.port == 0 { dport } else { rs.port };
+            let conn = Conn {
+                original: tuple,
+                reply: Tuple {
+                    proto,
+                    src: rs.addr,
+                    sport: rport,
+                    dst: src,
+                    dport: sport,
+                },
+                service: sid,
+                real_server: rs_index as u32,
+                forward: rs.forward,
+                state: if flags.is_some() {
+                    State::SynRecv
+                } else {
+                    State::Datagram
+                },
+                expires_ms: 0,
+                packets_in: 1,
+                packets_out: 0,
+            };
+            if self.conns.insert(conn, now_ms).is_err() {
+                return Drop(DropReason::ConnTableFull);
+            }
+            bump(&self.cfg.stats.conns_created, 1);
+            if rewrite_dst(ip_buf, rs.addr, rport).is_err() {
+                return Drop(DropReason::L4Malformed);
+            }
+            return Ipv4Verdict::Forward(rs.addr);
+        }
+        if services.is_local(dst) {
+            return Drop(DropReason::ForDirector);
+        }
+        Drop(DropReason::NoService)
+    }
+
+    /// Answer ICMP echo requests to VIPs and own addresses; other ICMP is not handled yet.
+    fn handle_icmp(&mut self, ip_buf: &mut [u8]) -> Ipv4Verdict {
+        let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
+            return Ipv4Verdict::Drop(DropReason::Ipv4Malformed);
+        };
+        let (src, dst) = (ip.src_addr(), ip.dst_addr());
+        let hl = ip.header_len();
+        let total = ip.total_len();
+        if !(self.cfg.services.is_vip(dst) || self.cfg.services.is_local(dst)) {
+            return Ipv4Verdict::Drop(DropReason::NoService);
+        }
+        let Ok(icmp) = Icmpv4Packet::new_checked(&ip_buf[hl..total]) else {
+            return Ipv4Verdict::Drop(DropReason::L4Malformed);
+        };
+        if icmp.msg_type() != 8 || icmp.msg_code() != 0 {
+            return Ipv4Verdict::Drop(DropReason::ForDirector);
+        }
+        {
+            let mut icmp = Icmpv4Packet::new_unchecked(&mut ip_buf[hl..total]);
+            icmp.set_msg_type(0);
+            icmp.fill_checksum();
+        }
+        let mut ip = Ipv4Packet::new_unchecked(&mut ip_buf[..]);
+        ip.set_src_addr(dst);
+        ip.set_dst_addr(src);
+        ip.set_ttl(64);
+        ip.fill_checksum();
+        bump(&self.cfg.stats.icmp_echo_replies, 1);
+        Ipv4Verdict::Reflect
+    }
+
+    /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next
+    /// hop is resolved.
+    fn forward(&mut self, mut pkt: P, dst: Ipv4Addr, now_ms: u64, io: &mut impl Io<P>) {
+        let Some(hop) = self.cfg.routes.lookup(dst) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        if let Some(mac) = self.neigh.lookup(hop.port, hop.gateway, now_ms) {
+            set_macs(pkt.data_mut(), mac, self.cfg.port_macs[hop.port]);
+            io.send(hop.port, pkt);
+            return;
+        }
+        match self.neigh.hold(hop.port, hop.gateway, pkt, now_ms) {
+            HoldOutcome::HeldSendRequest => self.send_arp_request(io, hop.port, hop.gateway),
+            HoldOutcome::Held => {}
+            HoldOutcome::Refused(_pkt) => self.drop_packet(DropReason::NeighbourUnresolved),
+        }
+    }
+
+    fn send_arp_request(&mut self, io: &mut impl Io<P>, port: usize, target: Ipv4Addr) {
+        let Some(src) = self.cfg.services.source_for(port, target) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        self.send_arp(io, port, 1, src, [0; 6], target, BROADCAST);
+    }
+
+    /// Build and send an ARP packet (`op` 1 = request, 2 = reply) from `port`.
+    #[allow(clippy::too_many_arguments)]
+    fn send_arp(
+        &mut self,
+        io: &mut impl Io<P>,
+        port: usize,
+        op: u16,
+        spa: Ipv4Addr,
+        tha: [u8; 6],
+        tpa: Ipv4Addr,
+        eth_dst: [u8; 6],
+    ) {
+        let Some(mut pkt) = io.alloc() else { return };
+        if !pkt.resize(ETH_HDR + ARP_LEN) {
+            return self.drop_packet(DropReason::NoMbuf);
+        }
+        let mac = self.cfg.port_macs[port];
+        let data = pkt.data_mut();
+        {
+            let mut eth = EthernetFrame::new_unchecked(&mut data[..]);
+            eth.set_dst_addr(MacAddr(eth_dst));
+            eth.set_src_addr(MacAddr(mac));
+            eth.set_ethertype(EtherType::ARP);
+        }
+        ArpRepr {
+            operation: if op == 1 {
+                ArpOperation::Request
+            } else {
+                ArpOperation::Reply
+            },
+            source_hardware_addr: MacAddr(mac),
+            source_protocol_addr: spa,
+            target_hardware_addr: MacAddr(tha),
+            target_protocol_addr: tpa,
+        }
+        .emit(&mut ArpPacket::new_unchecked(&mut data[ETH_HDR..]));
+        bump(&self.cfg.stats.arp_requests, 1);
+        io.send(port, pkt);
+    }
+}
+
+/// Round robin over real servers with weight > 0 (IPVS rr skips quiescent servers).
+#[inline]
+fn pick_round_robin(pos: &mut u32, servers: &[crate::service::RealServer]) -> Option<usize> {
+    let n = servers.len();
+    for i in 0..n {
+        let idx = (*pos as usize + i) % n;
+        if servers[idx].weight > 0 {
+            *pos = ((idx + 1) % n) as u32;
+            return Some(idx);
+        }
+    }
+    None
+}
+
+#[inline]
+fn set_macs(frame: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
+    frame[0..6].copy_from_slice(&dst);
+    frame[6..12].copy_from_slice(&src);
+}

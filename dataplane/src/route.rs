@@ -1,0 +1,185 @@
+//! Static IPv4 routes with longest-prefix match. Connected subnets come from the
+//! interfaces' addresses; static routes from the configuration.
+//!
+//! Tables are tiny (a handful of prefixes per director), so a length-sorted vector scanned
+//! linearly beats a trie here; it is immutable once built and shared by all workers.
+
+use std::net::Ipv4Addr;
+
+/// An IPv4 prefix such as 198.18.0.0/24.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ipv4Prefix {
+    addr: u32,
+    len: u8,
+}
+
+impl Ipv4Prefix {
+    /// A prefix of `len` bits (0..=32) of `addr`; host bits are cleared. None for len > 32.
+    pub fn new(addr: Ipv4Addr, len: u8) -> Option<Self> {
+        if len > 32 {
+            return None;
+        }
+        Some(Ipv4Prefix {
+            addr: u32::from(addr) & Self::mask(len),
+            len,
+        })
+    }
+
+    fn mask(len: u8) -> u32 {
+        if len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - len)
+        }
+    }
+
+    /// Network address.
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.addr)
+    }
+
+    /// Prefix length in bits.
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    /// True for the default route 0.0.0.0/0.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `ip` is inside this prefix.
+    #[inline]
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & Self::mask(self.len) == self.addr
+    }
+}
+
+/// Where to send a packet for a destination: out of `port`, to the neighbour `gateway`
+/// (the destination itself on a connected subnet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    /// Index of the egress port.
+    pub port: usize,
+    /// The IPv4 address whose MAC the frame is sent to.
+    pub gateway: Ipv4Addr,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    prefix: Ipv4Prefix,
+    via: Option<Ipv4Addr>,
+    port: usize,
+}
+
+/// Immutable routing table.
+#[derive(Clone, Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Route>,
+}
+
+impl RouteTable {
+    /// Build from connected subnets `(prefix, port)` and static routes
+    /// `(prefix, gateway, port)`. On equal prefixes a connected route wins, as in Linux.
+    pub fn new(
+        connected: &[(Ipv4Prefix, usize)],
+        statics: &[(Ipv4Prefix, Ipv4Addr, usize)],
+    ) -> Self {
+        let mut routes: Vec<Route> = connected
+            .iter()
+            .map(|&(prefix, port)| Route {
+                prefix,
+                via: None,
+                port,
+            })
+            .collect();
+        routes.extend(statics.iter().map(|&(prefix, gw, port)| Route {
+            prefix,
+            via: Some(gw),
+            port,
+        }));
+        // Longest prefix first; stable sort keeps connected before static on ties.
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len));
+        RouteTable { routes }
+    }
+
+    /// Longest-prefix match for `dst`.
+    #[inline]
+    pub fn lookup(&self, dst: Ipv4Addr) -> Option<NextHop> {
+        self.routes
+            .iter()
+            .find(|r| r.prefix.contains(dst))
+            .map(|r| NextHop {
+                port: r.port,
+                gateway: r.via.unwrap_or(dst),
+            })
+    }
+
+    /// Number of routes (connected + static).
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// True when there is no route at all.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str, len: u8) -> Ipv4Prefix {
+        Ipv4Prefix::new(s.parse().unwrap(), len).unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_wins_and_connected_means_direct() {
+        let t = RouteTable::new(
+            &[(p("198.18.0.0", 24), 0), (p("198.19.0.0", 24), 1)],
+            &[
+                (p("0.0.0.0", 0), "198.18.0.1".parse().unwrap(), 0),
+                (p("198.19.5.0", 24), "198.19.0.1".parse().unwrap(), 1),
+                (p("198.19.0.0", 16), "198.18.0.2".parse().unwrap(), 0),
+            ],
+        );
+        let hop = |d: &str| t.lookup(d.parse().unwrap()).unwrap();
+        assert_eq!(
+            hop("198.19.0.11"),
+            NextHop {
+                port: 1,
+                gateway: "198.19.0.11".parse().unwrap()
+            }
+        );
+        assert_eq!(
+            hop("198.19.5.7"),
+            NextHop {
+                port: 1,
+                gateway: "198.19.0.1".parse().unwrap()
+            }
+        );
+        assert_eq!(
+            hop("198.19.9.9"),
+            NextHop {
+                port: 0,
+                gateway: "198.18.0.2".parse().unwrap()
+            }
+        );
+        assert_eq!(
+            hop("203.0.113.1").gateway,
+            "198.18.0.1".parse::<Ipv4Addr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn no_default_route_means_none() {
+        let t = RouteTable::new(&[(p("198.18.0.0", 24), 0)], &[]);
+        assert!(t.lookup("198.19.0.1".parse().unwrap()).is_none());
+        assert!(Ipv4Prefix::new(Ipv4Addr::UNSPECIFIED, 33).is_none());
+        assert_eq!(
+            p("198.18.0.77", 24).network(),
+            "198.18.0.0".parse::<Ipv4Addr>().unwrap()
+        );
+    }
+}

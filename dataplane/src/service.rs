@@ -1,0 +1,221 @@
+//! The immutable service table the workers read: virtual services, their real servers,
+//! the VIPs to answer ARP for, and the director's own addresses.
+//!
+//! Built by the control thread from the configuration and never mutated afterwards; a new
+//! configuration means a new table (published to workers by pointer swap).
+
+use std::net::Ipv4Addr;
+
+use hashbrown::{HashMap, HashSet};
+
+/// IP protocol numbers rvs balances.
+pub mod proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
+}
+
+/// How packets reach a real server (IPVS's forwarding method).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Forward {
+    /// NAT (`-m`): rewrite destination to the RS, source back to the VIP on replies.
+    Masq,
+    /// Direct routing (`-g`): rewrite the destination MAC only.
+    Route,
+    /// IP-in-IP tunnel (`-i`).
+    Tunnel,
+    /// Full NAT: SNAT the client to a local address too.
+    FullNat,
+}
+
+/// A real server as the dataplane needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealServer {
+    /// RIP.
+    pub addr: Ipv4Addr,
+    /// Port on the RS (the packet's port for port-0 services).
+    pub port: u16,
+    /// Weight; 0 = quiescent (no new connections).
+    pub weight: u32,
+    /// Forwarding method.
+    pub forward: Forward,
+}
+
+/// One virtual service (protocol + VIP + port; port 0 = every port).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualService {
+    /// IP protocol number.
+    pub proto: u8,
+    /// VIP.
+    pub vip: Ipv4Addr,
+    /// Virtual port (0 = all ports).
+    pub port: u16,
+    /// Destinations.
+    pub real_servers: Vec<RealServer>,
+}
+
+/// The director's own address on one port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalAddr {
+    /// Port index.
+    pub port: usize,
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+}
+
+/// Index of a virtual service in a [`ServiceTable`].
+pub type ServiceId = u32;
+
+/// Immutable table of virtual services.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceTable {
+    services: Vec<VirtualService>,
+    index: HashMap<(u8, Ipv4Addr, u16), ServiceId>,
+    vips: HashSet<Ipv4Addr>,
+    locals: Vec<LocalAddr>,
+    generation: u64,
+}
+
+impl ServiceTable {
+    /// Build a table; `generation` counts configuration versions.
+    pub fn new(services: Vec<VirtualService>, locals: Vec<LocalAddr>, generation: u64) -> Self {
+        let mut index = HashMap::with_capacity(services.len());
+        let mut vips = HashSet::new();
+        for (i, s) in services.iter().enumerate() {
+            index.insert((s.proto, s.vip, s.port), i as ServiceId);
+            vips.insert(s.vip);
+        }
+        ServiceTable {
+            services,
+            index,
+            vips,
+            locals,
+            generation,
+        }
+    }
+
+    /// The service for a packet to `vip:port`: an exact match first, then the VIP's
+    /// port-0 (all ports) service, as IPVS does.
+    #[inline]
+    pub fn find(&self, proto: u8, vip: Ipv4Addr, port: u16) -> Option<ServiceId> {
+        self.index
+            .get(&(proto, vip, port))
+            .or_else(|| self.index.get(&(proto, vip, 0)))
+            .copied()
+    }
+
+    /// A service by id.
+    #[inline]
+    pub fn get(&self, id: ServiceId) -> &VirtualService {
+        &self.services[id as usize]
+    }
+
+    /// All services.
+    pub fn services(&self) -> &[VirtualService] {
+        &self.services
+    }
+
+    /// Whether `ip` is a VIP of any service.
+    #[inline]
+    pub fn is_vip(&self, ip: Ipv4Addr) -> bool {
+        self.vips.contains(&ip)
+    }
+
+    /// All VIPs.
+    pub fn vips(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.vips.iter().copied()
+    }
+
+    /// The director's own address `ip` on `port`, if it is one.
+    #[inline]
+    pub fn local_on(&self, port: usize, ip: Ipv4Addr) -> Option<&LocalAddr> {
+        self.locals.iter().find(|l| l.port == port && l.addr == ip)
+    }
+
+    /// Whether `ip` is any of the director's own addresses.
+    #[inline]
+    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
+        self.locals.iter().any(|l| l.addr == ip)
+    }
+
+    /// The source address to use on `port` when talking to `dst` (the port's address in
+    /// dst's subnet, else its first address).
+    pub fn source_for(&self, port: usize, dst: Ipv4Addr) -> Option<Ipv4Addr> {
+        let on_port = || self.locals.iter().filter(|l| l.port == port);
+        on_port()
+            .find(|l| {
+                crate::route::Ipv4Prefix::new(l.addr, l.prefix_len)
+                    .map(|p| p.contains(dst))
+                    .unwrap_or(false)
+            })
+            .or_else(|| on_port().next())
+            .map(|l| l.addr)
+    }
+
+    /// The director's own addresses.
+    pub fn locals(&self) -> &[LocalAddr] {
+        &self.locals
+    }
+
+    /// Configuration generation this table was built from.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vs(port: u16) -> VirtualService {
+        VirtualService {
+            proto: proto::TCP,
+            vip: Ipv4Addr::new(198, 18, 0, 100),
+            port,
+            real_servers: vec![],
+        }
+    }
+
+    #[test]
+    fn exact_port_beats_port_zero() {
+        let t = ServiceTable::new(vec![vs(0), vs(80)], vec![], 1);
+        let vip = Ipv4Addr::new(198, 18, 0, 100);
+        assert_eq!(t.find(proto::TCP, vip, 80), Some(1));
+        assert_eq!(t.find(proto::TCP, vip, 443), Some(0));
+        assert_eq!(t.find(proto::UDP, vip, 80), None);
+        assert!(t.is_vip(vip));
+    }
+
+    #[test]
+    fn source_address_prefers_the_destination_subnet() {
+        let locals = vec![
+            LocalAddr {
+                port: 1,
+                addr: Ipv4Addr::new(198, 19, 0, 254),
+                prefix_len: 24,
+            },
+            LocalAddr {
+                port: 1,
+                addr: Ipv4Addr::new(198, 19, 1, 254),
+                prefix_len: 24,
+            },
+        ];
+        let t = ServiceTable::new(vec![], locals, 1);
+        assert_eq!(
+            t.source_for(1, Ipv4Addr::new(198, 19, 1, 9)),
+            Some(Ipv4Addr::new(198, 19, 1, 254))
+        );
+        assert_eq!(
+            t.source_for(1, Ipv4Addr::new(198, 20, 1, 9)),
+            Some(Ipv4Addr::new(198, 19, 0, 254))
+        );
+        assert_eq!(t.source_for(0, Ipv4Addr::new(198, 19, 1, 9)), None);
+    }
+}

@@ -1,0 +1,210 @@
+//! The per-core worker: a run-to-completion poll loop over one RX/TX queue pair of every
+//! port. Packets are handled by the [`Pipeline`]; this module only moves mbufs between
+//! the NIC, the pipeline and the TX buffers, keeps time and decides when to sleep.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::counters::{bump, DropReason, WorkerStats};
+use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxBuffer, TxQueue};
+use crate::pipeline::{Frame, Io, Pipeline};
+
+/// How a worker waits for packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polling {
+    /// Poll without pause: lowest latency, a whole core (benchmarks).
+    Busy,
+    /// Sleep with exponential back-off (up to [`MAX_SLEEP_US`]) after empty polls; a
+    /// packet resets it. Shares the core with the rest of the machine (tests, demo).
+    Adaptive,
+}
+
+/// Empty polls before an adaptive worker starts sleeping.
+pub const IDLE_POLLS_BEFORE_SLEEP: u32 = 64;
+/// Longest adaptive sleep, microseconds.
+pub const MAX_SLEEP_US: u64 = 500;
+
+/// One port as a worker sees it: its queue pair and pending TX packets.
+pub struct WorkerPort {
+    /// RX queue owned by this worker.
+    pub rx: RxQueue,
+    /// TX queue owned by this worker.
+    pub tx: TxQueue,
+    /// Packets waiting for the next flush.
+    pub txbuf: TxBuffer,
+}
+
+/// Everything a worker needs, moved onto its lcore.
+pub struct Worker {
+    /// Worker index (0-based).
+    pub id: usize,
+    /// Ports, indexed like the configuration's interfaces.
+    pub ports: Vec<WorkerPort>,
+    /// Pool for packets the worker builds (ARP requests, replies).
+    pub pool: Arc<Mempool>,
+    /// Packet logic.
+    pub pipeline: Pipeline<Mbuf>,
+    /// Counters shared with the control thread.
+    pub stats: Arc<WorkerStats>,
+    /// Set by the control thread to stop the loop.
+    pub stop: Arc<AtomicBool>,
+    /// Polling mode.
+    pub polling: Polling,
+    /// TSC ticks per second.
+    pub tsc_hz: u64,
+    /// Exit after this many ms without any received packet (pcap tests); None = never.
+    pub exit_when_idle_ms: Option<u64>,
+}
+
+/// The worker's side of [`Io`]: sends go to the port's TX buffer, flushing when full.
+struct WorkerIo<'a> {
+    ports: &'a mut [WorkerPort],
+    pool: &'a Mempool,
+    stats: &'a WorkerStats,
+}
+
+impl Io<Mbuf> for WorkerIo<'_> {
+    #[inline]
+    fn send(&mut self, port: usize, pkt: Mbuf) {
+        let Some(p) = self.ports.get_mut(port) else {
+            self.stats.drop_packet(DropReason::NoRoute);
+            return;
+        };
+        if p.txbuf.is_full() {
+            flush_port(p, port, self.stats);
+        }
+        p.txbuf.push(pkt);
+    }
+
+    #[inline]
+    fn alloc(&mut self) -> Option<Mbuf> {
+        let m = self.pool.alloc();
+        if m.is_none() {
+            self.stats.drop_packet(DropReason::NoMbuf);
+        }
+        m
+    }
+}
+
+impl Frame for Mbuf {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        Mbuf::data(self)
+    }
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        Mbuf::data_mut(self)
+    }
+    #[inline]
+    fn resize(&mut self, len: usize) -> bool {
+        self.set_len(len)
+    }
+}
+
+#[inline]
+fn flush_port(p: &mut WorkerPort, index: usize, stats: &WorkerStats) {
+    let r = p.tx.flush(&mut p.txbuf);
+    let c = &stats.ports[index];
+    bump(&c.tx_packets, r.sent as u64);
+    bump(&c.tx_bytes, r.bytes);
+    if r.dropped > 0 {
+        bump(&c.tx_dropped, r.dropped as u64);
+        bump(&stats.drops[DropReason::TxFull as usize], r.dropped as u64);
+    }
+}
+
+impl Worker {
+    /// Run until `stop` is set (or the idle limit passes). Returns 0.
+    pub fn run(mut self) -> i32 {
+        let start = rdtsc();
+        let ticks_per_ms = (self.tsc_hz / 1000).max(1);
+        let mut burst = RxBurst::default();
+        let mut idle_polls: u32 = 0;
+        let mut sleep_us: u64 = 1;
+        let mut last_rx_ms: u64 = 0;
+        let mut last_tick_ms: u64 = 0;
+        let mut now_ms = 0;
+        {
+            let mut io = WorkerIo {
+                ports: &mut self.ports,
+                pool: &self.pool,
+                stats: &self.stats,
+            };
+            self.pipeline.start(&mut io, 0);
+        }
+        while !self.stop.load(Ordering::Relaxed) {
+            let t0 = rdtsc();
+            now_ms = (t0 - start) / ticks_per_ms;
+            let mut received = 0usize;
+            for i in 0..self.ports.len() {
+                let n = self.ports[i].rx.rx_burst(&mut burst);
+                if n == 0 {
+                    continue;
+                }
+                received += n;
+                let mut io = WorkerIo {
+                    ports: &mut self.ports,
+                    pool: &self.pool,
+                    stats: &self.stats,
+                };
+                let c = &self.stats.ports[i];
+                let mut bytes = 0u64;
+                while let Some(m) = burst.pop() {
+                    bytes += m.len() as u64;
+                    if m.segments() > 1 {
+                        self.stats.drop_packet(DropReason::MultiSegment);
+                        continue;
+                    }
+                    self.pipeline.handle(i, m, now_ms, &mut io);
+                }
+                bump(&c.rx_packets, n as u64);
+                bump(&c.rx_bytes, bytes);
+            }
+            for (i, p) in self.ports.iter_mut().enumerate() {
+                if !p.txbuf.is_empty() {
+                    flush_port(p, i, &self.stats);
+                }
+            }
+            // Timers every 10 ms: neighbour probes, connection expiry (bounded work).
+            if now_ms >= last_tick_ms + 10 {
+                last_tick_ms = now_ms;
+                let mut io = WorkerIo {
+                    ports: &mut self.ports,
+                    pool: &self.pool,
+                    stats: &self.stats,
+                };
+                self.pipeline.tick(now_ms, &mut io);
+                for (i, p) in self.ports.iter_mut().enumerate() {
+                    if !p.txbuf.is_empty() {
+                        flush_port(p, i, &self.stats);
+                    }
+                }
+            }
+            bump(&self.stats.loops, 1);
+            if received > 0 {
+                bump(&self.stats.busy_loops, 1);
+                bump(&self.stats.busy_cycles, rdtsc() - t0);
+                idle_polls = 0;
+                sleep_us = 1;
+                last_rx_ms = now_ms;
+                continue;
+            }
+            if let Some(limit) = self.exit_when_idle_ms {
+                if now_ms >= last_rx_ms + limit {
+                    break;
+                }
+            }
+            idle_polls = idle_polls.saturating_add(1);
+            if self.polling == Polling::Adaptive && idle_polls > IDLE_POLLS_BEFORE_SLEEP {
+                // Off the packet path: nothing arrived for a while, so a syscall is fine.
+                std::thread::sleep(Duration::from_micros(sleep_us));
+                sleep_us = (sleep_us * 2).min(MAX_SLEEP_US);
+            } else {
+                crate::dpdk::pause();
+            }
+        }
+        let _ = now_ms;
+        0
+    }
+}
