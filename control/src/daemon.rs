@@ -10,7 +10,8 @@ use anyhow::{bail, Context, Result};
 use dataplane::conns::Timeouts;
 use dataplane::counters::WorkerStats;
 use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
-use dataplane::pipeline::{Pipeline, PipelineConfig};
+use dataplane::pipeline::{Pipeline, PipelineConfig, Tables};
+use dataplane::rcu;
 use dataplane::route::{Ipv4Prefix, RouteTable};
 use dataplane::service::{LocalAddr, ServiceTable, VirtualService};
 use dataplane::worker::{Polling, Worker, WorkerPort};
@@ -127,7 +128,7 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
                 .filter_map(move |&(a, l)| Ipv4Prefix::new(a, l).map(|p| (p, i)))
         })
         .collect();
-    let routes = Arc::new(RouteTable::new(&connected, &spec.routes));
+    let routes = RouteTable::new(&connected, &spec.routes);
     let locals: Vec<LocalAddr> = spec
         .interfaces
         .iter()
@@ -142,12 +143,15 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
                 })
         })
         .collect();
-    let services = Arc::new(ServiceTable::new(spec.services.clone(), locals, 1));
+    let services = ServiceTable::new(spec.services.clone(), locals, 1);
     info!(
         services = services.services().len(),
         routes = routes.len(),
         "service table built"
     );
+    let (mut publisher, readers) =
+        rcu::channel(Tables { services, routes }, spec.worker_lcores.len());
+    let mut readers = readers.into_iter();
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut worker_stats = Vec::new();
@@ -162,8 +166,6 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
         let pipeline = Pipeline::new(PipelineConfig {
             worker: w,
             port_macs: ports.iter().map(|p| p.mac()).collect(),
-            services: services.clone(),
-            routes: routes.clone(),
             stats: stats.clone(),
             conn_capacity: spec.conn_capacity,
             timeouts: spec.timeouts,
@@ -181,6 +183,7 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
                 .collect(),
             pool: pool.clone(),
             pipeline,
+            tables: readers.next().expect("one reader per worker"),
             stats: stats.clone(),
             stop: stop.clone(),
             polling,
@@ -211,6 +214,7 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
             info!("workers finished");
             break;
         }
+        publisher.reclaim();
         std::thread::sleep(Duration::from_millis(20));
     }
     stop.store(true, Ordering::Relaxed);

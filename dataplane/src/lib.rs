@@ -10,6 +10,7 @@ pub mod counters;
 pub mod dpdk;
 pub mod neigh;
 pub mod pipeline;
+pub mod rcu;
 pub mod route;
 pub mod service;
 pub mod wire;

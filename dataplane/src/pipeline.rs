@@ -55,10 +55,6 @@ pub struct PipelineConfig {
     pub worker: usize,
     /// MAC address of each port, by port index.
     pub port_macs: Vec<[u8; 6]>,
-    /// Virtual services, VIPs and the director's own addresses.
-    pub services: Arc<ServiceTable>,
-    /// Routes.
-    pub routes: Arc<RouteTable>,
     /// This worker's counters.
     pub stats: Arc<WorkerStats>,
     /// Connection table capacity.
@@ -67,6 +63,16 @@ pub struct PipelineConfig {
     pub timeouts: Timeouts,
     /// Send gratuitous ARP for the VIPs at start.
     pub gratuitous_arp: bool,
+}
+
+/// The immutable tables a worker reads, published by the control thread through
+/// [`crate::rcu`]: a configuration change is a new `Tables` value.
+#[derive(Clone, Debug, Default)]
+pub struct Tables {
+    /// Virtual services, VIPs and the director's own addresses.
+    pub services: ServiceTable,
+    /// Routes.
+    pub routes: RouteTable,
 }
 
 /// Neighbours tracked per worker.
@@ -79,8 +85,9 @@ pub struct Pipeline<P> {
     cfg: PipelineConfig,
     conns: ConnTable,
     neigh: NeighbourTable<P>,
-    /// Round-robin position per virtual service.
+    /// Round-robin position per virtual service of table `generation`.
     rr: Vec<u32>,
+    generation: u64,
 }
 
 const ETH_HDR: usize = 14;
@@ -90,28 +97,38 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 impl<P: Frame> Pipeline<P> {
     /// A pipeline with empty tables sized from `cfg`.
     pub fn new(cfg: PipelineConfig) -> Self {
-        let rr = vec![0; cfg.services.services().len()];
         Pipeline {
             conns: ConnTable::new(cfg.conn_capacity, cfg.timeouts),
             neigh: NeighbourTable::new(NEIGHBOUR_CAPACITY),
-            rr,
+            rr: Vec::new(),
+            generation: u64::MAX,
             cfg,
+        }
+    }
+
+    /// Adopt table `t` if it is a new generation (per-service scheduler state restarts;
+    /// existing connections keep their real server). Call once per loop iteration.
+    #[inline]
+    pub fn sync(&mut self, t: &Tables) {
+        if t.services.generation() != self.generation {
+            self.generation = t.services.generation();
+            self.rr.clear();
+            self.rr.resize(t.services.services().len(), 0);
         }
     }
 
     /// Work done once when the worker starts: gratuitous ARP for every VIP, on the ports
     /// whose connected subnet holds it (all ports when none does). Only worker 0 sends.
-    pub fn start(&mut self, io: &mut impl Io<P>, _now_ms: u64) {
+    pub fn start(&mut self, t: &Tables, io: &mut impl Io<P>, _now_ms: u64) {
         if !self.cfg.gratuitous_arp || self.cfg.worker != 0 {
             return;
         }
-        let mut vips: Vec<Ipv4Addr> = self.cfg.services.vips().collect();
+        let mut vips: Vec<Ipv4Addr> = t.services.vips().collect();
         vips.sort();
         for vip in vips {
             let on_subnet: Vec<usize> = (0..self.cfg.port_macs.len())
                 .filter(|&p| {
-                    self.cfg
-                        .routes
+                    t.routes
                         .lookup(vip)
                         .map(|h| h.port == p && h.gateway == vip)
                         .unwrap_or(false)
@@ -129,7 +146,7 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// Periodic work: neighbour probes and connection expiry, both bounded.
-    pub fn tick(&mut self, now_ms: u64, io: &mut impl Io<P>) {
+    pub fn tick(&mut self, t: &Tables, now_ms: u64, io: &mut impl Io<P>) {
         let mut probes: [(usize, Ipv4Addr); 16] = [(0, Ipv4Addr::UNSPECIFIED); 16];
         let mut n = 0;
         let stats = &self.cfg.stats;
@@ -144,7 +161,7 @@ impl<P: Frame> Pipeline<P> {
             |_dropped| stats.drop_packet(DropReason::NeighbourUnresolved),
         );
         for &(port, ip) in &probes[..n] {
-            self.send_arp_request(io, port, ip);
+            self.send_arp_request(t, io, port, ip);
         }
         let expired = self.conns.expire(now_ms, EXPIRE_BUDGET);
         bump(&self.cfg.stats.conns_expired, expired as u64);
@@ -170,7 +187,14 @@ enum Ipv4Verdict {
 impl<P: Frame> Pipeline<P> {
     /// Handle one received frame from port `port`.
     #[inline]
-    pub fn handle(&mut self, port: usize, mut pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+    pub fn handle(
+        &mut self,
+        t: &Tables,
+        port: usize,
+        mut pkt: P,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
         let port_mac = self.cfg.port_macs[port];
         let data = pkt.data_mut();
         let Ok(eth) = EthernetFrame::new_checked(&mut data[..]) else {
@@ -181,11 +205,11 @@ impl<P: Frame> Pipeline<P> {
             return self.drop_packet(DropReason::NotOurMac);
         }
         match eth.ethertype() {
-            EtherType::ARP => self.handle_arp(port, pkt, now_ms, io),
+            EtherType::ARP => self.handle_arp(t, port, pkt, now_ms, io),
             EtherType::IPV4 => {
-                let verdict = self.handle_ipv4(pkt.data_mut(), now_ms);
+                let verdict = self.handle_ipv4(t, pkt.data_mut(), now_ms);
                 match verdict {
-                    Ipv4Verdict::Forward(dst) => self.forward(pkt, dst, now_ms, io),
+                    Ipv4Verdict::Forward(dst) => self.forward(t, pkt, dst, now_ms, io),
                     Ipv4Verdict::Reflect => {
                         let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
                         let src = eth.src_addr();
@@ -200,7 +224,14 @@ impl<P: Frame> Pipeline<P> {
         }
     }
 
-    fn handle_arp(&mut self, port: usize, mut pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+    fn handle_arp(
+        &mut self,
+        t: &Tables,
+        port: usize,
+        mut pkt: P,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
         let port_mac = self.cfg.port_macs[port];
         let data = pkt.data_mut();
         let Ok(arp) = ArpPacket::new_checked(&data[ETH_HDR..]) else {
@@ -215,8 +246,7 @@ impl<P: Frame> Pipeline<P> {
             repr.source_protocol_addr,
             repr.target_protocol_addr,
         );
-        let for_us =
-            self.cfg.services.is_vip(tpa) || self.cfg.services.local_on(port, tpa).is_some();
+        let for_us = t.services.is_vip(tpa) || t.services.local_on(port, tpa).is_some();
         let valid_sender = !spa.is_unspecified() && sha != BROADCAST && sha[0] & 1 == 0;
         // Learn the sender: create an entry when the request was for us (as Linux does),
         // otherwise only refresh one we already have; release anything held for it.
@@ -260,7 +290,7 @@ impl<P: Frame> Pipeline<P> {
         io.send(port, pkt);
     }
 
-    fn handle_ipv4(&mut self, frame: &mut [u8], now_ms: u64) -> Ipv4Verdict {
+    fn handle_ipv4(&mut self, t: &Tables, frame: &mut [u8], now_ms: u64) -> Ipv4Verdict {
         use Ipv4Verdict::Drop;
         let ip_buf = &mut frame[ETH_HDR..];
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
@@ -283,7 +313,7 @@ impl<P: Frame> Pipeline<P> {
                 Ok(u) => (u.src_port(), u.dst_port(), None),
                 Err(_) => return Drop(DropReason::L4Malformed),
             },
-            proto::ICMP => return self.handle_icmp(ip_buf),
+            proto::ICMP => return self.handle_icmp(t, ip_buf),
             _ => return Drop(DropReason::NoService),
         };
         let tuple = Tuple {
@@ -321,7 +351,7 @@ impl<P: Frame> Pipeline<P> {
             };
         }
 
-        let services = self.cfg.services.clone();
+        let services = &t.services;
         if let Some(sid) = services.find(proto, dst, dport) {
             // IPVS creates TCP connections on a SYN only; anything else is a stray.
             if let Some(f) = flags {
@@ -373,14 +403,14 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// Answer ICMP echo requests to VIPs and own addresses; other ICMP is not handled yet.
-    fn handle_icmp(&mut self, ip_buf: &mut [u8]) -> Ipv4Verdict {
+    fn handle_icmp(&mut self, t: &Tables, ip_buf: &mut [u8]) -> Ipv4Verdict {
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
             return Ipv4Verdict::Drop(DropReason::Ipv4Malformed);
         };
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         let hl = ip.header_len();
         let total = ip.total_len();
-        if !(self.cfg.services.is_vip(dst) || self.cfg.services.is_local(dst)) {
+        if !(t.services.is_vip(dst) || t.services.is_local(dst)) {
             return Ipv4Verdict::Drop(DropReason::NoService);
         }
         let Ok(icmp) = Icmpv4Packet::new_checked(&ip_buf[hl..total]) else {
@@ -405,8 +435,8 @@ impl<P: Frame> Pipeline<P> {
 
     /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next
     /// hop is resolved.
-    fn forward(&mut self, mut pkt: P, dst: Ipv4Addr, now_ms: u64, io: &mut impl Io<P>) {
-        let Some(hop) = self.cfg.routes.lookup(dst) else {
+    fn forward(&mut self, t: &Tables, mut pkt: P, dst: Ipv4Addr, now_ms: u64, io: &mut impl Io<P>) {
+        let Some(hop) = t.routes.lookup(dst) else {
             return self.drop_packet(DropReason::NoRoute);
         };
         if let Some(mac) = self.neigh.lookup(hop.port, hop.gateway, now_ms) {
@@ -415,14 +445,14 @@ impl<P: Frame> Pipeline<P> {
             return;
         }
         match self.neigh.hold(hop.port, hop.gateway, pkt, now_ms) {
-            HoldOutcome::HeldSendRequest => self.send_arp_request(io, hop.port, hop.gateway),
+            HoldOutcome::HeldSendRequest => self.send_arp_request(t, io, hop.port, hop.gateway),
             HoldOutcome::Held => {}
             HoldOutcome::Refused(_pkt) => self.drop_packet(DropReason::NeighbourUnresolved),
         }
     }
 
-    fn send_arp_request(&mut self, io: &mut impl Io<P>, port: usize, target: Ipv4Addr) {
-        let Some(src) = self.cfg.services.source_for(port, target) else {
+    fn send_arp_request(&mut self, t: &Tables, io: &mut impl Io<P>, port: usize, target: Ipv4Addr) {
+        let Some(src) = t.services.source_for(port, target) else {
             return self.drop_packet(DropReason::NoRoute);
         };
         self.send_arp(io, port, 1, src, [0; 6], target, BROADCAST);

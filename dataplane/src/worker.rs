@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::counters::{bump, DropReason, WorkerStats};
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxBuffer, TxQueue};
-use crate::pipeline::{Frame, Io, Pipeline};
+use crate::pipeline::{Frame, Io, Pipeline, Tables};
+use crate::rcu;
 
 /// How a worker waits for packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +46,8 @@ pub struct Worker {
     pub pool: Arc<Mempool>,
     /// Packet logic.
     pub pipeline: Pipeline<Mbuf>,
+    /// The published service and route tables.
+    pub tables: rcu::Reader<Tables>,
     /// Counters shared with the control thread.
     pub stats: Arc<WorkerStats>,
     /// Set by the control thread to stop the loop.
@@ -131,11 +134,18 @@ impl Worker {
                 pool: &self.pool,
                 stats: &self.stats,
             };
-            self.pipeline.start(&mut io, 0);
+            self.tables.quiescent();
+            let t = self.tables.get();
+            self.pipeline.sync(t);
+            self.pipeline.start(t, &mut io, 0);
         }
         while !self.stop.load(Ordering::Relaxed) {
             let t0 = rdtsc();
             now_ms = (t0 - start) / ticks_per_ms;
+            // One pointer read per iteration; the previous iteration's table is released.
+            self.tables.quiescent();
+            let t = self.tables.get();
+            self.pipeline.sync(t);
             let mut received = 0usize;
             for i in 0..self.ports.len() {
                 let n = self.ports[i].rx.rx_burst(&mut burst);
@@ -156,7 +166,7 @@ impl Worker {
                         self.stats.drop_packet(DropReason::MultiSegment);
                         continue;
                     }
-                    self.pipeline.handle(i, m, now_ms, &mut io);
+                    self.pipeline.handle(t, i, m, now_ms, &mut io);
                 }
                 bump(&c.rx_packets, n as u64);
                 bump(&c.rx_bytes, bytes);
@@ -174,7 +184,7 @@ impl Worker {
                     pool: &self.pool,
                     stats: &self.stats,
                 };
-                self.pipeline.tick(now_ms, &mut io);
+                self.pipeline.tick(t, now_ms, &mut io);
                 for (i, p) in self.ports.iter_mut().enumerate() {
                     if !p.txbuf.is_empty() {
                         flush_port(p, i, &self.stats);
@@ -205,6 +215,7 @@ impl Worker {
             }
         }
         let _ = now_ms;
+        self.tables.offline();
         0
     }
 }
