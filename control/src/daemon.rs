@@ -2,7 +2,7 @@
 //! loop, and an orderly shutdown that flushes and closes ports and reports counters.
 
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use dataplane::service::{LocalAddr, ServiceTable, VirtualService};
 use dataplane::worker::{Polling, Worker, WorkerPort};
 use tracing::{info, warn};
 
+use crate::admin::{self, AdminState, RuntimeView};
 use crate::eal_args::{self, Device};
 use crate::stats::{self, PortReport};
 
@@ -54,6 +55,10 @@ pub struct DaemonSpec {
     pub timeouts: Timeouts,
     /// Connection table size per worker.
     pub conn_capacity: usize,
+    /// Management address for the REST API and /metrics (None = disabled).
+    pub admin_listen: Option<std::net::SocketAddr>,
+    /// Bearer token for the REST API (read from admin.token_file).
+    pub admin_token: Option<String>,
 }
 
 /// Run-time options from the command line.
@@ -202,21 +207,58 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
         worker_stats.push(stats);
         done.push(finished);
     }
-    info!("rvsd running");
+    let runtime_view = Arc::new(RuntimeView {
+        interfaces: spec.interfaces.iter().map(|i| i.name.clone()).collect(),
+        workers: worker_stats.clone(),
+        pool: pool.clone(),
+        generation: AtomicU64::new(1),
+        last_reload_ok: AtomicBool::new(true),
+        ports: ports
+            .iter()
+            .zip(&spec.interfaces)
+            .map(|(p, i)| (i.name.clone(), i.device.clone(), p.mac()))
+            .collect(),
+    });
 
-    // The control thread: wait for a signal or for the workers to finish by themselves.
-    loop {
-        if shutdown.load(Ordering::Relaxed) {
-            info!("shutting down");
-            break;
+    // The control thread: a small current-thread runtime for the admin API, polling for
+    // signals and finished workers.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the control thread's runtime")?;
+    rt.block_on(async {
+        if let Some(addr) = spec.admin_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on admin address {addr} (admin.listen)"))?;
+            let state = AdminState {
+                token: spec.admin_token.as_deref().map(Arc::from),
+                runtime: runtime_view.clone(),
+            };
+            info!(%addr, "admin API and /metrics listening");
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, admin::router(state)).await {
+                    warn!(error = %e, "admin server stopped");
+                }
+            });
         }
-        if done.iter().all(|d| d.load(Ordering::Acquire)) {
-            info!("workers finished");
-            break;
+        info!("rvsd running");
+        loop {
+            if shutdown.load(Ordering::Relaxed) {
+                info!("shutting down");
+                break;
+            }
+            if done.iter().all(|d| d.load(Ordering::Acquire)) {
+                info!("workers finished");
+                break;
+            }
+            publisher.reclaim();
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        publisher.reclaim();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        anyhow::Ok(())
+    })?;
+    drop(rt);
+    drop(runtime_view);
     stop.store(true, Ordering::Relaxed);
     for &lcore in &spec.worker_lcores {
         let rc = eal.wait(lcore);

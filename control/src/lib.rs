@@ -2,7 +2,9 @@
 //! between the configuration, the dataplane and the operator.
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod daemon;
 pub mod eal_args;
+pub mod metrics;
 pub mod spec;
 pub mod stats;

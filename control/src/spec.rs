@@ -21,6 +21,13 @@ struct Y {
     routes: Vec<YR>,
     #[serde(default)]
     services: Vec<YS>,
+    #[serde(default)]
+    admin: Option<YA>,
+}
+#[derive(Deserialize)]
+struct YA {
+    listen: Option<std::net::SocketAddr>,
+    token_file: Option<std::path::PathBuf>,
 }
 #[derive(Deserialize)]
 struct YD {
@@ -146,5 +153,20 @@ pub fn load(path: &Path) -> Result<DaemonSpec> {
         services,
         timeouts: Timeouts::default(),
         conn_capacity: 1 << 16,
+        admin_listen: Some(
+            y.admin
+                .as_ref()
+                .and_then(|a| a.listen)
+                .unwrap_or_else(|| "127.0.0.1:9180".parse().expect("valid")),
+        ),
+        admin_token: match y.admin.as_ref().and_then(|a| a.token_file.as_ref()) {
+            Some(f) => Some(
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read admin.token_file {}", f.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        },
     })
 }

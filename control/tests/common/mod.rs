@@ -351,6 +351,8 @@ interfaces:
   - name: lan0
     device: "net_pcap1,rx_pcap={lan_in},tx_pcap={lan_out}"
     addresses: [198.19.0.254/24]
+admin:
+  listen: 127.0.0.1:0
 {services_yaml}"#,
         wan_in = dir.path("wan-in.pcap").display(),
         wan_out = dir.path("wan-out.pcap").display(),

@@ -1,0 +1,368 @@
+//! Prometheus `/metrics`: the workers' counters (summed, and per worker where the worker
+//! matters) rendered in the text exposition format.
+//!
+//! Counters live in the dataplane's per-worker stats; each scrape builds a fresh registry
+//! from their current values (the control thread's cost, never the workers').
+
+use std::sync::Arc;
+
+use dataplane::counters::{get, DropReason, WorkerStats};
+use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// What the metrics endpoint reads.
+pub struct MetricsSource<'a> {
+    /// Interface names, by port index.
+    pub interfaces: &'a [String],
+    /// Per worker counters.
+    pub workers: &'a [Arc<WorkerStats>],
+    /// Mbufs available / in use in the pool.
+    pub mempool: (u32, u32),
+    /// Configuration generation.
+    pub generation: u64,
+    /// 1 when the last reload succeeded, 0 when it was rejected.
+    pub last_reload_ok: bool,
+    /// Per-service / per-real-server rows (filled once services are tracked per RS).
+    pub services: &'a [ServiceMetrics],
+}
+
+/// One virtual service's (or one real server's) numbers, with node_exporter ipvs labels.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceMetrics {
+    /// "TCP", "UDP", "SCTP" or "" for firewall marks.
+    pub proto: String,
+    /// VIP.
+    pub local_address: String,
+    /// Virtual port.
+    pub local_port: u16,
+    /// Firewall mark ("" when none).
+    pub local_mark: String,
+    /// Real server address ("" for the service row).
+    pub remote_address: String,
+    /// Real server port.
+    pub remote_port: u16,
+    /// Connections scheduled.
+    pub connections: u64,
+    /// Packets client -> RS.
+    pub in_packets: u64,
+    /// Bytes client -> RS.
+    pub in_bytes: u64,
+    /// Packets RS -> client.
+    pub out_packets: u64,
+    /// Bytes RS -> client.
+    pub out_bytes: u64,
+    /// Active connections.
+    pub active: u64,
+    /// Inactive connections.
+    pub inactive: u64,
+    /// Weight.
+    pub weight: u64,
+    /// 1 healthy, 0 down.
+    pub healthy: u64,
+}
+
+fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    reg.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn gauge(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    reg.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+/// Render every metric as Prometheus text.
+pub fn render(src: &MetricsSource<'_>) -> String {
+    let reg = Registry::new();
+    let port_l = ["worker", "interface"];
+    let rx_p = counter(
+        &reg,
+        "rvs_port_rx_packets_total",
+        "Packets received, per worker and interface.",
+        &port_l,
+    );
+    let rx_b = counter(
+        &reg,
+        "rvs_port_rx_bytes_total",
+        "Bytes received, per worker and interface.",
+        &port_l,
+    );
+    let tx_p = counter(
+        &reg,
+        "rvs_port_tx_packets_total",
+        "Packets sent, per worker and interface.",
+        &port_l,
+    );
+    let tx_b = counter(
+        &reg,
+        "rvs_port_tx_bytes_total",
+        "Bytes sent, per worker and interface.",
+        &port_l,
+    );
+    let tx_d = counter(
+        &reg,
+        "rvs_port_tx_dropped_total",
+        "Packets the TX queue refused.",
+        &port_l,
+    );
+    let drops = counter(
+        &reg,
+        "rvs_dropped_packets_total",
+        "Packets dropped, by worker and reason.",
+        &["worker", "reason"],
+    );
+    let created = counter(
+        &reg,
+        "rvs_worker_connections_created_total",
+        "Connections created.",
+        &["worker"],
+    );
+    let expired = counter(
+        &reg,
+        "rvs_worker_connections_expired_total",
+        "Connections expired.",
+        &["worker"],
+    );
+    let current = gauge(
+        &reg,
+        "rvs_worker_connections",
+        "Connections in the worker's table.",
+        &["worker"],
+    );
+    let loops = counter(
+        &reg,
+        "rvs_worker_loops_total",
+        "Poll-loop iterations.",
+        &["worker"],
+    );
+    let busy = counter(
+        &reg,
+        "rvs_worker_busy_loops_total",
+        "Poll-loop iterations that received packets.",
+        &["worker"],
+    );
+    let cycles = counter(
+        &reg,
+        "rvs_worker_busy_cycles_total",
+        "TSC cycles spent in iterations that received packets.",
+        &["worker"],
+    );
+    let arp = counter(
+        &reg,
+        "rvs_worker_arp_packets_sent_total",
+        "ARP packets sent, by kind.",
+        &["worker", "kind"],
+    );
+    for (w, s) in src.workers.iter().enumerate() {
+        let ws = w.to_string();
+        for (i, name) in src.interfaces.iter().enumerate() {
+            let l = [ws.as_str(), name.as_str()];
+            rx_p.with_label_values(&l)
+                .inc_by(get(&s.ports[i].rx_packets));
+            rx_b.with_label_values(&l).inc_by(get(&s.ports[i].rx_bytes));
+            tx_p.with_label_values(&l)
+                .inc_by(get(&s.ports[i].tx_packets));
+            tx_b.with_label_values(&l).inc_by(get(&s.ports[i].tx_bytes));
+            tx_d.with_label_values(&l)
+                .inc_by(get(&s.ports[i].tx_dropped));
+        }
+        for d in DropReason::ALL {
+            drops
+                .with_label_values(&[ws.as_str(), d.name()])
+                .inc_by(s.drops(*d));
+        }
+        created
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.conns_created));
+        expired
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.conns_expired));
+        current
+            .with_label_values(&[&ws])
+            .set(get(&s.conns_current) as i64);
+        loops.with_label_values(&[&ws]).inc_by(get(&s.loops));
+        busy.with_label_values(&[&ws]).inc_by(get(&s.busy_loops));
+        cycles.with_label_values(&[&ws]).inc_by(get(&s.busy_cycles));
+        arp.with_label_values(&[&ws, "reply"])
+            .inc_by(get(&s.arp_replies));
+        arp.with_label_values(&[&ws, "request"])
+            .inc_by(get(&s.arp_requests));
+    }
+    let pool = gauge(
+        &reg,
+        "rvs_mempool_mbufs",
+        "Mbufs in the packet pool, by state.",
+        &["state"],
+    );
+    pool.with_label_values(&["available"])
+        .set(src.mempool.0 as i64);
+    pool.with_label_values(&["in_use"])
+        .set(src.mempool.1 as i64);
+    let generation = gauge(
+        &reg,
+        "rvs_config_generation",
+        "Generation of the running configuration.",
+        &[],
+    );
+    generation
+        .with_label_values::<&str>(&[])
+        .set(src.generation as i64);
+    let reload = gauge(
+        &reg,
+        "rvs_config_last_reload_successful",
+        "1 if the last configuration reload was applied, 0 if it was rejected.",
+        &[],
+    );
+    reload
+        .with_label_values::<&str>(&[])
+        .set(src.last_reload_ok as i64);
+
+    // node_exporter's ipvs collector names and labels, so existing dashboards work.
+    let svc_l = ["local_address", "local_port", "local_mark", "proto"];
+    let rs_l = [
+        "local_address",
+        "local_port",
+        "local_mark",
+        "proto",
+        "remote_address",
+        "remote_port",
+    ];
+    let conns = counter(
+        &reg,
+        "rvs_ipvs_connections_total",
+        "Connections scheduled, per virtual service.",
+        &svc_l,
+    );
+    let inp = counter(
+        &reg,
+        "rvs_ipvs_incoming_packets_total",
+        "Packets in, per virtual service.",
+        &svc_l,
+    );
+    let inb = counter(
+        &reg,
+        "rvs_ipvs_incoming_bytes_total",
+        "Bytes in, per virtual service.",
+        &svc_l,
+    );
+    let outp = counter(
+        &reg,
+        "rvs_ipvs_outgoing_packets_total",
+        "Packets out, per virtual service.",
+        &svc_l,
+    );
+    let outb = counter(
+        &reg,
+        "rvs_ipvs_outgoing_bytes_total",
+        "Bytes out, per virtual service.",
+        &svc_l,
+    );
+    let act = gauge(
+        &reg,
+        "rvs_ipvs_backend_connections_active",
+        "Active connections, per real server.",
+        &rs_l,
+    );
+    let inact = gauge(
+        &reg,
+        "rvs_ipvs_backend_connections_inactive",
+        "Inactive connections, per real server.",
+        &rs_l,
+    );
+    let weight = gauge(
+        &reg,
+        "rvs_ipvs_backend_weight",
+        "Weight, per real server.",
+        &rs_l,
+    );
+    let health = gauge(
+        &reg,
+        "rvs_ipvs_backend_healthy",
+        "1 when the real server passes its health check.",
+        &rs_l,
+    );
+    for m in src.services {
+        let port = m.local_port.to_string();
+        let s = [
+            m.local_address.as_str(),
+            port.as_str(),
+            m.local_mark.as_str(),
+            m.proto.as_str(),
+        ];
+        if m.remote_address.is_empty() {
+            conns.with_label_values(&s).inc_by(m.connections);
+            inp.with_label_values(&s).inc_by(m.in_packets);
+            inb.with_label_values(&s).inc_by(m.in_bytes);
+            outp.with_label_values(&s).inc_by(m.out_packets);
+            outb.with_label_values(&s).inc_by(m.out_bytes);
+        } else {
+            let rport = m.remote_port.to_string();
+            let r = [
+                s[0],
+                s[1],
+                s[2],
+                s[3],
+                m.remote_address.as_str(),
+                rport.as_str(),
+            ];
+            act.with_label_values(&r).set(m.active as i64);
+            inact.with_label_values(&r).set(m.inactive as i64);
+            weight.with_label_values(&r).set(m.weight as i64);
+            health.with_label_values(&r).set(m.healthy as i64);
+        }
+    }
+    let mut out = Vec::new();
+    let _ = TextEncoder::new().encode(&reg.gather(), &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dataplane::counters::bump;
+
+    #[test]
+    fn renders_worker_and_service_metrics() {
+        let w = Arc::new(WorkerStats::default());
+        bump(&w.ports[1].rx_packets, 7);
+        w.drop_packet(DropReason::NoService);
+        let services = vec![
+            ServiceMetrics {
+                proto: "TCP".into(),
+                local_address: "198.18.0.100".into(),
+                local_port: 80,
+                connections: 3,
+                ..Default::default()
+            },
+            ServiceMetrics {
+                proto: "TCP".into(),
+                local_address: "198.18.0.100".into(),
+                local_port: 80,
+                remote_address: "198.19.0.11".into(),
+                remote_port: 80,
+                active: 2,
+                weight: 1,
+                ..Default::default()
+            },
+        ];
+        let text = render(&MetricsSource {
+            interfaces: &["wan0".into(), "lan0".into()],
+            workers: &[w],
+            mempool: (100, 20),
+            generation: 4,
+            last_reload_ok: true,
+            services: &services,
+        });
+        assert!(
+            text.contains(r#"rvs_port_rx_packets_total{interface="lan0",worker="0"} 7"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"rvs_dropped_packets_total{reason="no_service",worker="0"} 1"#));
+        assert!(text.contains("rvs_config_generation 4"));
+        assert!(text.contains(r#"rvs_ipvs_connections_total{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP"} 3"#));
+        assert!(text.contains(
+            r#"rvs_ipvs_backend_connections_active{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP",remote_address="198.19.0.11",remote_port="80"} 2"#
+        ));
+    }
+}
