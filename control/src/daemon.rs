@@ -7,19 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use crossbeam::queue::ArrayQueue;
 use dataplane::conns::Timeouts;
 use dataplane::counters::WorkerStats;
+use dataplane::dpdk::MbufRing;
 use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
-use dataplane::pipeline::{Pipeline, PipelineConfig, Tables};
+use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
 use dataplane::rcu;
 use dataplane::route::{Ipv4Prefix, RouteTable};
 use dataplane::service::{LocalAddr, ServiceTable, VirtualService};
-use dataplane::worker::{Polling, Worker, WorkerPort};
+use dataplane::worker::{Polling, Steering, Worker, WorkerPort};
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, RuntimeView};
 use crate::eal_args::{self, Device};
 use crate::stats::{self, PortReport};
+
+/// Most workers rvsd runs.
+pub const MAX_WORKERS: usize = 64;
 
 /// One interface as the daemon needs it.
 #[derive(Clone, Debug)]
@@ -79,11 +84,9 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
     if spec.worker_lcores.is_empty() {
         bail!("no worker lcores configured: set dataplane.worker_lcores, e.g. [1]");
     }
-    if spec.worker_lcores.len() > 1 {
-        // Flow steering to an owner worker is not implemented yet: with RSS a reply could
-        // reach a worker that does not hold its connection.
+    if spec.worker_lcores.len() > MAX_WORKERS {
         bail!(
-            "{} worker lcores configured, but this build supports exactly one worker (multi-worker flow steering is planned); set dataplane.worker_lcores to one lcore",
+            "{} worker lcores configured; at most {MAX_WORKERS} are supported",
             spec.worker_lcores.len()
         );
     }
@@ -158,6 +161,47 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
         rcu::channel(Tables { services, routes }, spec.worker_lcores.len());
     let mut readers = readers.into_iter();
 
+    // With several workers each flow has one owner; packets RSS delivers elsewhere travel
+    // to it over an SPSC ring per ordered pair of workers, and learned neighbours are
+    // shared through a small queue per worker.
+    let nw = spec.worker_lcores.len();
+    let mut steering: Vec<Option<Steering>> = (0..nw).map(|_| None).collect();
+    if nw > 1 {
+        let mut rings: Vec<Vec<Option<Arc<MbufRing>>>> = vec![vec![None; nw]; nw];
+        for (from, row) in rings.iter_mut().enumerate() {
+            for (to, slot) in row.iter_mut().enumerate() {
+                if from != to {
+                    *slot = Some(Arc::new(
+                        MbufRing::new(&eal, &format!("rvs_steer_{from}_{to}"), 4096)
+                            .context("cannot create a steering ring")?,
+                    ));
+                }
+            }
+        }
+        let queues: Vec<Arc<ArrayQueue<NeighbourUpdate>>> =
+            (0..nw).map(|_| Arc::new(ArrayQueue::new(1024))).collect();
+        let mut port_index =
+            vec![usize::MAX; 1 + ports.iter().map(|p| p.id() as usize).max().unwrap_or(0)];
+        for (i, p) in ports.iter().enumerate() {
+            port_index[p.id() as usize] = i;
+        }
+        for (w, slot) in steering.iter_mut().enumerate() {
+            *slot = Some(Steering {
+                to: rings[w].clone(),
+                from: (0..nw)
+                    .filter(|&f| f != w)
+                    .filter_map(|f| rings[f][w].clone())
+                    .collect(),
+                neighbours_in: queues[w].clone(),
+                neighbours_out: (0..nw)
+                    .filter(|&o| o != w)
+                    .map(|o| queues[o].clone())
+                    .collect(),
+                port_index: port_index.clone(),
+            });
+        }
+    }
+
     let stop = Arc::new(AtomicBool::new(false));
     let mut worker_stats = Vec::new();
     let mut done = Vec::new();
@@ -175,6 +219,7 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
             conn_capacity: spec.conn_capacity,
             timeouts: spec.timeouts,
             gratuitous_arp: !opts.no_garp,
+            workers: nw,
         });
         let worker = Worker {
             id: w,
@@ -194,6 +239,7 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
             polling,
             tsc_hz: eal.tsc_hz(),
             exit_when_idle_ms: opts.exit_when_idle_ms,
+            steering: steering[w].take(),
         };
         let finished = Arc::new(AtomicBool::new(false));
         let f2 = finished.clone();

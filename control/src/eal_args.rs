@@ -54,19 +54,42 @@ pub fn build(
     devices: &[Device],
     extra: &[String],
 ) -> Vec<String> {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
+    build_for_cpus(main_lcore, workers, devices, extra, cpus)
+}
+
+/// [`build`] for a machine with `cpus` CPUs. Each lcore runs on the CPU of the same number;
+/// lcores beyond the machine's CPUs wrap around (`--lcores L@cpu`), so a small test
+/// machine can still run several workers.
+pub fn build_for_cpus(
+    main_lcore: u32,
+    workers: &[u32],
+    devices: &[Device],
+    extra: &[String],
+    cpus: u32,
+) -> Vec<String> {
     let mut lcores = vec![main_lcore];
     lcores.extend(workers.iter().copied().filter(|w| *w != main_lcore));
-    let list = lcores
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut args = vec![
-        "-l".to_string(),
-        list,
-        "--main-lcore".to_string(),
-        main_lcore.to_string(),
-    ];
+    let mut args = if lcores.iter().all(|l| *l < cpus) {
+        vec![
+            "-l".to_string(),
+            lcores
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ]
+    } else {
+        let map = lcores
+            .iter()
+            .map(|l| format!("{l}@{}", l % cpus.max(1)))
+            .collect::<Vec<_>>()
+            .join(",");
+        vec![format!("--lcores={map}")]
+    };
+    args.extend(["--main-lcore".to_string(), main_lcore.to_string()]);
     let mut any_pci = false;
     for d in devices {
         match d {
@@ -154,8 +177,10 @@ mod tests {
                 "256"
             ]
         );
-        let h = build(2, &[3, 2], &[], &[]);
+        let h = build_for_cpus(2, &[3, 2], &[], &[], 4);
         assert_eq!(&h[..4], ["-l", "2,3", "--main-lcore", "2"]);
+        let w = build_for_cpus(0, &[1, 2], &[], &[], 2);
+        assert_eq!(&w[..3], ["--lcores=0@0,1@1,2@0", "--main-lcore", "0"]);
         assert!(h.contains(&"--in-memory".to_string()));
         let b = build(
             0,

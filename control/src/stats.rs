@@ -58,8 +58,21 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
     for d in DropReason::ALL {
         drops.insert(d.name().into(), sum(workers, |w| w.drops(*d)).into());
     }
+    let per_worker: Vec<Value> = workers
+        .iter()
+        .map(|w| {
+            json!({
+                "rx_packets": w.ports.iter().map(|p| get(&p.rx_packets)).sum::<u64>(),
+                "tx_packets": w.ports.iter().map(|p| get(&p.tx_packets)).sum::<u64>(),
+                "steered_out": get(&w.steered_out),
+                "steered_in": get(&w.steered_in),
+                "conns_created": get(&w.conns_created),
+            })
+        })
+        .collect();
     json!({
         "workers": workers.len(),
+        "per_worker": per_worker,
         "ports": ports,
         "drops": drops,
         "conns_created": sum(workers, |w| get(&w.conns_created)),

@@ -71,6 +71,8 @@ drop_reasons! {
     NoMbuf => "no_mbuf",
     /// The NIC's TX queue refused the packet.
     TxFull => "tx_full",
+    /// The ring to the flow's owner worker was full.
+    SteerRingFull => "steer_ring_full",
 }
 
 /// One worker's counters for one port.
@@ -108,6 +110,10 @@ pub struct WorkerStats {
     pub arp_requests: AtomicU64,
     /// ICMP echo replies sent.
     pub icmp_echo_replies: AtomicU64,
+    /// Packets handed to their owner worker.
+    pub steered_out: AtomicU64,
+    /// Packets received from other workers.
+    pub steered_in: AtomicU64,
     /// Loop iterations.
     pub loops: AtomicU64,
     /// Loop iterations that received at least one packet.
@@ -127,6 +133,8 @@ impl Default for WorkerStats {
             arp_replies: AtomicU64::new(0),
             arp_requests: AtomicU64::new(0),
             icmp_echo_replies: AtomicU64::new(0),
+            steered_out: AtomicU64::new(0),
+            steered_in: AtomicU64::new(0),
             loops: AtomicU64::new(0),
             busy_loops: AtomicU64::new(0),
             busy_cycles: AtomicU64::new(0),

@@ -265,6 +265,13 @@ impl Mbuf {
         unsafe { sys::rvs_pktmbuf_nb_segs(self.ptr.as_ptr()) }
     }
 
+    /// DPDK id of the port the packet was received on.
+    #[inline]
+    pub fn port(&self) -> u16 {
+        // SAFETY: reads a field of a valid mbuf.
+        unsafe { sys::rvs_mbuf_port(self.ptr.as_ptr()) }
+    }
+
     /// RSS hash the NIC computed (0 if none).
     #[inline]
     pub fn rss_hash(&self) -> u32 {

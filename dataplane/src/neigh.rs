@@ -102,7 +102,8 @@ impl<T> NeighbourTable<T> {
 
     /// Record that `ip` on `port` is at `mac`. Only updates existing entries unless
     /// `create` (Linux creates entries from requests addressed to it, not from unsolicited
-    /// replies). Held packets are passed to `release` in arrival order.
+    /// replies). Held packets are passed to `release` in arrival order. Returns whether
+    /// the table now knows `ip`.
     pub fn learn(
         &mut self,
         port: usize,
@@ -111,10 +112,10 @@ impl<T> NeighbourTable<T> {
         now_ms: u64,
         create: bool,
         mut release: impl FnMut(T, [u8; 6]),
-    ) {
+    ) -> bool {
         if !self.map.contains_key(&(port, ip)) {
             if !create || self.map.len() >= self.capacity {
-                return;
+                return false;
             }
             self.map.insert(
                 (port, ip),
@@ -127,7 +128,7 @@ impl<T> NeighbourTable<T> {
             );
         }
         let Some(e) = self.map.get_mut(&(port, ip)) else {
-            return;
+            return false;
         };
         e.mac = Some(mac);
         e.deadline_ms = now_ms + REACHABLE_MS;
@@ -137,6 +138,7 @@ impl<T> NeighbourTable<T> {
                 release(p, mac);
             }
         }
+        true
     }
 
     /// Periodic work: re-probe unresolved entries (`probe(port, ip)` sends a request),

@@ -63,6 +63,41 @@ pub struct PipelineConfig {
     pub timeouts: Timeouts,
     /// Send gratuitous ARP for the VIPs at start.
     pub gratuitous_arp: bool,
+    /// Number of workers (flows are owned by one of them).
+    pub workers: usize,
+}
+
+/// A neighbour one worker learned, for the others (plain data, sent between workers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeighbourUpdate {
+    /// Port index.
+    pub port: usize,
+    /// Neighbour address.
+    pub ip: Ipv4Addr,
+    /// Its MAC.
+    pub mac: [u8; 6],
+}
+
+impl Default for NeighbourUpdate {
+    fn default() -> Self {
+        NeighbourUpdate {
+            port: 0,
+            ip: Ipv4Addr::UNSPECIFIED,
+            mac: [0; 6],
+        }
+    }
+}
+
+/// The worker that owns every flow of client address `client` among `workers`.
+///
+/// All flows of one client land on one worker, so its persistence templates and
+/// connections live in one place; both directions of a NAT flow name the client (source
+/// inbound, destination outbound), so both reach the same owner.
+#[inline]
+pub fn owner_of(client: Ipv4Addr, workers: usize) -> usize {
+    // Multiplicative hash, then range reduction without division.
+    let h = u32::from(client).wrapping_mul(0x9E37_79B1);
+    ((h as u64 * workers as u64) >> 32) as usize
 }
 
 /// The immutable tables a worker reads, published by the control thread through
@@ -88,6 +123,9 @@ pub struct Pipeline<P> {
     /// Round-robin position per virtual service of table `generation`.
     rr: Vec<u32>,
     generation: u64,
+    /// Neighbours learned since the worker last collected them.
+    learned: [NeighbourUpdate; 8],
+    learned_len: usize,
 }
 
 const ETH_HDR: usize = 14;
@@ -102,8 +140,42 @@ impl<P: Frame> Pipeline<P> {
             neigh: NeighbourTable::new(NEIGHBOUR_CAPACITY),
             rr: Vec::new(),
             generation: u64::MAX,
+            learned: [NeighbourUpdate::default(); 8],
+            learned_len: 0,
             cfg,
         }
+    }
+
+    /// Neighbours learned since the last call, to share with the other workers.
+    pub fn take_learned(&mut self) -> &[NeighbourUpdate] {
+        let n = std::mem::take(&mut self.learned_len);
+        &self.learned[..n]
+    }
+
+    /// Learn a neighbour another worker resolved; release what was held for it.
+    pub fn learn_remote(&mut self, u: NeighbourUpdate, now_ms: u64, io: &mut impl Io<P>) {
+        let Some(&src) = self.cfg.port_macs.get(u.port) else {
+            return;
+        };
+        self.neigh
+            .learn(u.port, u.ip, u.mac, now_ms, true, |mut held, mac| {
+                set_macs(held.data_mut(), mac, src);
+                io.send(u.port, held);
+            });
+    }
+
+    /// Which worker owns `frame`'s flow, or None when any worker may handle it (ARP,
+    /// non-IP, malformed: those are handled, or counted, where they arrive).
+    #[inline]
+    pub fn owner(&self, t: &Tables, frame: &[u8]) -> Option<usize> {
+        if self.cfg.workers < 2 || frame.len() < ETH_HDR + 20 || frame[12..14] != [0x08, 0x00] {
+            return None;
+        }
+        let ip = &frame[ETH_HDR..];
+        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        let client = if t.services.is_vip(dst) { src } else { dst };
+        Some(owner_of(client, self.cfg.workers))
     }
 
     /// Adopt table `t` if it is a new generation (per-service scheduler state restarts;
@@ -248,24 +320,35 @@ impl<P: Frame> Pipeline<P> {
         );
         let for_us = t.services.is_vip(tpa) || t.services.local_on(port, tpa).is_some();
         let valid_sender = !spa.is_unspecified() && sha != BROADCAST && sha[0] & 1 == 0;
-        // Learn the sender: create an entry when the request was for us (as Linux does),
-        // otherwise only refresh one we already have; release anything held for it.
+        // Learn the sender: create an entry when the request or reply was addressed to us
+        // (with several workers, another worker may have sent the request this reply
+        // answers), otherwise only refresh one we already have; release what it held.
+        let mut known = false;
         if valid_sender {
             let (neigh, macs) = (&mut self.neigh, &self.cfg.port_macs);
-            neigh.learn(
+            known = neigh.learn(
                 port,
                 spa,
                 sha,
                 now_ms,
-                for_us && op == ArpOperation::Request,
+                for_us && matches!(op, ArpOperation::Request | ArpOperation::Reply),
                 |mut held, mac| {
                     set_macs(held.data_mut(), mac, macs[port]);
                     io.send(port, held);
                 },
             );
+            // Other workers may hold packets for this neighbour too.
+            if known && self.cfg.workers > 1 && self.learned_len < self.learned.len() {
+                self.learned[self.learned_len] = NeighbourUpdate {
+                    port,
+                    ip: spa,
+                    mac: sha,
+                };
+                self.learned_len += 1;
+            }
         }
         if op != ArpOperation::Request || !for_us {
-            if op == ArpOperation::Reply && valid_sender {
+            if op == ArpOperation::Reply && known {
                 return; // consumed by learning
             }
             return self.drop_packet(DropReason::ArpNotForUs);

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use crate::counters::{bump, DropReason, WorkerStats};
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxBuffer, TxQueue};
-use crate::pipeline::{Frame, Io, Pipeline, Tables};
+use crossbeam::queue::ArrayQueue;
+
+use crate::dpdk::MbufRing;
+use crate::pipeline::{Frame, Io, NeighbourUpdate, Pipeline, Tables};
 use crate::rcu;
 
 /// How a worker waits for packets.
@@ -36,6 +39,20 @@ pub struct WorkerPort {
     pub txbuf: TxBuffer,
 }
 
+/// How packets reach the worker that owns their flow when several workers run.
+pub struct Steering {
+    /// Rings to the other workers, indexed by worker (None for this worker itself).
+    pub to: Vec<Option<Arc<MbufRing>>>,
+    /// Rings from the other workers into this one.
+    pub from: Vec<Arc<MbufRing>>,
+    /// Neighbours the other workers learned, for this worker.
+    pub neighbours_in: Arc<ArrayQueue<NeighbourUpdate>>,
+    /// The other workers' neighbour queues.
+    pub neighbours_out: Vec<Arc<ArrayQueue<NeighbourUpdate>>>,
+    /// DPDK port id -> port index.
+    pub port_index: Vec<usize>,
+}
+
 /// Everything a worker needs, moved onto its lcore.
 pub struct Worker {
     /// Worker index (0-based).
@@ -58,6 +75,8 @@ pub struct Worker {
     pub tsc_hz: u64,
     /// Exit after this many ms without any received packet (pcap tests); None = never.
     pub exit_when_idle_ms: Option<u64>,
+    /// Flow ownership across workers (None with a single worker).
+    pub steering: Option<Steering>,
 }
 
 /// The worker's side of [`Io`]: sends go to the port's TX buffer, flushing when full.
@@ -166,10 +185,56 @@ impl Worker {
                         self.stats.drop_packet(DropReason::MultiSegment);
                         continue;
                     }
+                    if let Some(st) = &self.steering {
+                        if let Some(owner) = self.pipeline.owner(t, m.data()) {
+                            if let Some(Some(ring)) = st.to.get(owner) {
+                                match ring.enqueue(m) {
+                                    Ok(()) => bump(&self.stats.steered_out, 1),
+                                    Err(_m) => self.stats.drop_packet(DropReason::SteerRingFull),
+                                }
+                                continue;
+                            }
+                        }
+                    }
                     self.pipeline.handle(t, i, m, now_ms, &mut io);
                 }
                 bump(&c.rx_packets, n as u64);
                 bump(&c.rx_bytes, bytes);
+            }
+            if let Some(st) = &self.steering {
+                let mut io = WorkerIo {
+                    ports: &mut self.ports,
+                    pool: &self.pool,
+                    stats: &self.stats,
+                };
+                for ring in &st.from {
+                    let n = ring.dequeue(&mut burst);
+                    if n == 0 {
+                        continue;
+                    }
+                    received += n;
+                    bump(&self.stats.steered_in, n as u64);
+                    while let Some(m) = burst.pop() {
+                        let port = st
+                            .port_index
+                            .get(m.port() as usize)
+                            .copied()
+                            .unwrap_or(usize::MAX);
+                        if port == usize::MAX {
+                            self.stats.drop_packet(DropReason::NoRoute);
+                            continue;
+                        }
+                        self.pipeline.handle(t, port, m, now_ms, &mut io);
+                    }
+                }
+                for u in self.pipeline.take_learned() {
+                    for q in &st.neighbours_out {
+                        let _ = q.push(*u);
+                    }
+                }
+                while let Some(u) = st.neighbours_in.pop() {
+                    self.pipeline.learn_remote(u, now_ms, &mut io);
+                }
             }
             for (i, p) in self.ports.iter_mut().enumerate() {
                 if !p.txbuf.is_empty() {
