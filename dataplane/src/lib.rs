@@ -13,6 +13,5 @@ pub mod pipeline;
 pub mod rcu;
 pub mod route;
 pub mod service;
-// pub mod wire; (re-enabled when the wire module lands)
-mod wire_tmp;
+pub mod wire;
 pub mod worker;

@@ -13,7 +13,7 @@ use crate::counters::{bump, set, DropReason, WorkerStats};
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::route::RouteTable;
 use crate::service::{proto, ServiceTable};
-use crate::wire_tmp::{
+use crate::wire::{
     decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
     EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
 };
