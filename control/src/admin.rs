@@ -19,6 +19,9 @@ use dataplane::dpdk::Mempool;
 use serde_json::{json, Value};
 
 use crate::metrics::{self, MetricsSource};
+use crate::plane::ControlPlane;
+use axum::extract::Query;
+use parking_lot::Mutex;
 
 /// Largest request body accepted (a whole YAML configuration fits easily).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -45,8 +48,8 @@ pub struct RuntimeView {
 /// Shared state of the admin server.
 #[derive(Clone)]
 pub struct AdminState {
-    /// Bearer token; None = no token file configured.
-    pub token: Option<Arc<str>>,
+    /// The configuration owner (token, config, apply).
+    pub plane: Arc<Mutex<ControlPlane>>,
     /// The daemon's live data.
     pub runtime: Arc<RuntimeView>,
 }
@@ -108,7 +111,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 async fn auth(State(st): State<AdminState>, req: Request, next: Next) -> Response {
     let mutating =
         req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD;
-    match (&st.token, bearer(req.headers())) {
+    let token = st.plane.lock().token();
+    match (&token, bearer(req.headers())) {
         (Some(want), Some(given)) if token_matches(given.as_bytes(), want.as_bytes()) => {
             next.run(req).await
         }
@@ -152,6 +156,7 @@ async fn stats(State(st): State<AdminState>) -> Json<Value> {
         .collect();
     let mut v = crate::stats::to_json(&reports, &rt.workers);
     v["generation"] = rt.generation.load(Ordering::Relaxed).into();
+    v["last_reload_ok"] = rt.last_reload_ok.load(Ordering::Relaxed).into();
     Json(v)
 }
 
@@ -168,6 +173,45 @@ async fn metrics_text(State(st): State<AdminState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
+/// `?dry_run=true`
+#[derive(serde::Deserialize)]
+struct DryRun {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn get_config(State(st): State<AdminState>) -> impl IntoResponse {
+    let text = config::to_yaml_string(st.plane.lock().config());
+    ([(header::CONTENT_TYPE, "application/yaml")], text)
+}
+
+async fn post_config(
+    State(st): State<AdminState>,
+    Query(q): Query<DryRun>,
+    body: String,
+) -> Response {
+    let new = match config::from_str(&body, "request") {
+        Ok(c) => c,
+        Err(errors) => {
+            let list: Vec<String> = errors.errors().iter().map(|e| e.to_string()).collect();
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": list.first().cloned().unwrap_or_default(), "errors": list })),
+            )
+                .into_response();
+        }
+    };
+    let mut plane = st.plane.lock();
+    match plane.apply(new, q.dry_run) {
+        Ok(diff) => Json(json!({ "applied": !q.dry_run, "generation": plane.generation(), "diff": diff })).into_response(),
+        Err(r) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": r.errors.first().cloned().unwrap_or_default(), "errors": r.errors })),
+        )
+            .into_response(),
+    }
+}
+
 async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
@@ -180,6 +224,8 @@ async fn not_found() -> ApiError {
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/version"),
     ("GET", "/v1/stats"),
+    ("GET", "/v1/config"),
+    ("POST", "/v1/config"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
 ];
@@ -189,6 +235,7 @@ pub fn router(state: AdminState) -> Router {
     let v1 = Router::new()
         .route("/v1/version", get(version))
         .route("/v1/stats", get(stats))
+        .route("/v1/config", get(get_config).post(post_config))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .merge(v1)

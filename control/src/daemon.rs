@@ -21,7 +21,11 @@ use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, RuntimeView};
 use crate::eal_args::{self, Device};
+use crate::plane::ControlPlane;
 use crate::stats::{self, PortReport};
+use config::Config;
+use parking_lot::Mutex;
+use std::path::PathBuf;
 
 /// Most workers rvsd runs.
 pub const MAX_WORKERS: usize = 64;
@@ -79,8 +83,22 @@ pub struct RunOptions {
     pub busy: bool,
 }
 
+/// Signals the control thread acts on.
+pub struct Signals {
+    /// SIGINT/SIGTERM: stop.
+    pub shutdown: Arc<AtomicBool>,
+    /// SIGHUP: re-read the configuration file.
+    pub reload: Arc<AtomicBool>,
+}
+
 /// Run rvsd until `shutdown` is set (by a signal) or the workers exit on their own.
-pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Result<()> {
+pub fn run(
+    cfg: Config,
+    config_path: PathBuf,
+    spec: DaemonSpec,
+    opts: RunOptions,
+    signals: Signals,
+) -> Result<()> {
     if spec.worker_lcores.is_empty() {
         bail!("no worker lcores configured: set dataplane.worker_lcores, e.g. [1]");
     }
@@ -126,39 +144,14 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
         ports.push(port);
     }
 
-    let connected: Vec<(Ipv4Prefix, usize)> = spec
-        .interfaces
-        .iter()
-        .enumerate()
-        .flat_map(|(i, f)| {
-            f.addresses
-                .iter()
-                .filter_map(move |&(a, l)| Ipv4Prefix::new(a, l).map(|p| (p, i)))
-        })
-        .collect();
-    let routes = RouteTable::new(&connected, &spec.routes);
-    let locals: Vec<LocalAddr> = spec
-        .interfaces
-        .iter()
-        .enumerate()
-        .flat_map(|(i, f)| {
-            f.addresses
-                .iter()
-                .map(move |&(addr, prefix_len)| LocalAddr {
-                    port: i,
-                    addr,
-                    prefix_len,
-                })
-        })
-        .collect();
-    let services = ServiceTable::new(spec.services.clone(), locals, 1);
+    let tables = build_tables(&spec, 1);
     info!(
-        services = services.services().len(),
-        routes = routes.len(),
+        services = tables.services.services().len(),
+        routes = tables.routes.len(),
         "service table built"
     );
-    let (mut publisher, readers) =
-        rcu::channel(Tables { services, routes }, spec.worker_lcores.len());
+    let (publisher, readers) = rcu::channel(tables, spec.worker_lcores.len());
+    let mut publisher = Some(publisher);
     let mut readers = readers.into_iter();
 
     // With several workers each flow has one owner; packets RSS delivers elsewhere travel
@@ -272,16 +265,23 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
         .enable_all()
         .build()
         .context("cannot start the control thread's runtime")?;
+    let plane = Arc::new(Mutex::new(ControlPlane::new(
+        cfg,
+        spec.clone(),
+        publisher.take().expect("publisher"),
+        config_path,
+        runtime_view.clone(),
+    )));
     rt.block_on(async {
         if let Some(addr) = spec.admin_listen {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on admin address {addr} (admin.listen)"))?;
             let state = AdminState {
-                token: spec.admin_token.as_deref().map(Arc::from),
+                plane: plane.clone(),
                 runtime: runtime_view.clone(),
             };
-            info!(%addr, "admin API and /metrics listening");
+            info!(addr = %listener.local_addr().unwrap_or(addr), "admin API and /metrics listening");
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, admin::router(state)).await {
                     warn!(error = %e, "admin server stopped");
@@ -290,7 +290,7 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
         }
         info!("rvsd running");
         loop {
-            if shutdown.load(Ordering::Relaxed) {
+            if signals.shutdown.load(Ordering::Relaxed) {
                 info!("shutting down");
                 break;
             }
@@ -298,12 +298,19 @@ pub fn run(spec: DaemonSpec, opts: RunOptions, shutdown: Arc<AtomicBool>) -> Res
                 info!("workers finished");
                 break;
             }
-            publisher.reclaim();
+            if signals.reload.swap(false, Ordering::Relaxed) {
+                info!("SIGHUP: reloading the configuration");
+                let _ = plane.lock().reload_file();
+            }
+            plane.lock().reclaim();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         anyhow::Ok(())
     })?;
     drop(rt);
+    // The control plane holds the runtime view, which holds the mbuf pool: both must go
+    // before the pool is freed and EAL cleaned up below.
+    drop(plane);
     drop(runtime_view);
     stop.store(true, Ordering::Relaxed);
     for &lcore in &spec.worker_lcores {
@@ -343,4 +350,37 @@ fn fmt_mac(m: &[u8; 6]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+/// The tables workers read, built from a spec: connected routes from the interfaces'
+/// addresses, static routes, services, and the director's own addresses.
+pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
+    let connected: Vec<(Ipv4Prefix, usize)> = spec
+        .interfaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.addresses
+                .iter()
+                .filter_map(move |&(a, l)| Ipv4Prefix::new(a, l).map(|p| (p, i)))
+        })
+        .collect();
+    let locals: Vec<LocalAddr> = spec
+        .interfaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.addresses
+                .iter()
+                .map(move |&(addr, prefix_len)| LocalAddr {
+                    port: i,
+                    addr,
+                    prefix_len,
+                })
+        })
+        .collect();
+    Tables {
+        services: ServiceTable::new(spec.services.clone(), locals, generation),
+        routes: RouteTable::new(&connected, &spec.routes),
+    }
 }

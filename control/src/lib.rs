@@ -6,5 +6,6 @@ pub mod admin;
 pub mod daemon;
 pub mod eal_args;
 pub mod metrics;
+pub mod plane;
 pub mod spec;
 pub mod stats;

@@ -1,172 +1,137 @@
-//! Configuration -> [`DaemonSpec`]. TEMPORARY minimal YAML reader until `config` lands.
+//! The validated configuration model -> what the dataplane of this build runs.
+//!
+//! `config` accepts everything rvs's schema can say; this module refuses, with one clear
+//! line each, what this build's dataplane cannot do yet, rather than run it differently.
 
-use std::net::Ipv4Addr;
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
+use config::{Config, ForwardMethod, Protocol, Scheduler, ServiceKey};
 use dataplane::conns::Timeouts;
 use dataplane::route::Ipv4Prefix;
 use dataplane::service::{proto, Forward, RealServer, VirtualService};
 use dataplane::worker::Polling;
-use serde::Deserialize;
 
 use crate::daemon::{DaemonSpec, InterfaceSpec};
 
-#[derive(Deserialize)]
-struct Y {
-    #[serde(default)]
-    dataplane: Option<YD>,
-    interfaces: Vec<YI>,
-    #[serde(default)]
-    routes: Vec<YR>,
-    #[serde(default)]
-    services: Vec<YS>,
-    #[serde(default)]
-    admin: Option<YA>,
-}
-#[derive(Deserialize)]
-struct YA {
-    listen: Option<std::net::SocketAddr>,
-    token_file: Option<std::path::PathBuf>,
-}
-#[derive(Deserialize)]
-struct YD {
-    main_lcore: Option<u32>,
-    worker_lcores: Option<Vec<u32>>,
-    polling: Option<String>,
-    #[serde(default)]
-    eal_args: Vec<String>,
-    mbufs: Option<u32>,
-}
-#[derive(Deserialize)]
-struct YI {
-    name: String,
-    device: String,
-    addresses: Vec<String>,
-}
-#[derive(Deserialize)]
-struct YR {
-    prefix: String,
-    via: Ipv4Addr,
-    interface: String,
-}
-#[derive(Deserialize)]
-struct YS {
-    proto: String,
-    vip: Ipv4Addr,
-    port: u16,
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    scheduler: Option<String>,
-    real_servers: Vec<Yrs>,
-}
-#[derive(Deserialize)]
-struct Yrs {
-    address: Ipv4Addr,
-    port: Option<u16>,
-    weight: Option<u32>,
-}
+/// Connection table slots per worker.
+pub const CONN_CAPACITY: usize = 1 << 18;
+/// Default mbuf pool size.
+pub const DEFAULT_MBUFS: u32 = 16383;
 
-fn cidr(s: &str) -> Result<(Ipv4Addr, u8)> {
-    let (a, l) = s
-        .split_once('/')
-        .ok_or_else(|| anyhow!("{s}: expected address/prefix-length"))?;
-    Ok((a.parse()?, l.parse()?))
-}
-
-/// Load a configuration file into a daemon spec.
-pub fn load(path: &Path) -> Result<DaemonSpec> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let y: Y = serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))?;
-    let d = y.dataplane.unwrap_or(YD {
-        main_lcore: None,
-        worker_lcores: None,
-        polling: None,
-        eal_args: vec![],
-        mbufs: None,
-    });
-    let interfaces = y
-        .interfaces
-        .iter()
-        .map(|i| {
-            Ok(InterfaceSpec {
-                name: i.name.clone(),
-                device: i.device.clone(),
-                addresses: i.addresses.iter().map(|a| cidr(a)).collect::<Result<_>>()?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut routes = vec![];
-    for r in &y.routes {
-        let (a, l) = cidr(&r.prefix)?;
-        let idx = interfaces
-            .iter()
-            .position(|i| i.name == r.interface)
-            .ok_or_else(|| anyhow!("unknown interface {}", r.interface))?;
-        routes.push((
-            Ipv4Prefix::new(a, l).ok_or_else(|| anyhow!("bad prefix"))?,
-            r.via,
-            idx,
-        ));
-    }
-    let mut services = vec![];
-    for s in &y.services {
-        let p = match s.proto.as_str() {
-            "tcp" => proto::TCP,
-            "udp" => proto::UDP,
-            o => bail!("unsupported proto {o}"),
-        };
-        if s.method.as_deref().unwrap_or("masq") != "masq" {
-            bail!("only masq is supported");
+fn v4(ip: IpAddr, what: &str) -> Result<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(a) => Ok(a),
+        IpAddr::V6(_) => {
+            bail!("{what} {ip}: IPv6 is not supported by this build's dataplane yet; use IPv4")
         }
-        let _ = &s.scheduler;
-        services.push(VirtualService {
-            proto: p,
-            vip: s.vip,
-            port: s.port,
-            real_servers: s
-                .real_servers
-                .iter()
-                .map(|r| RealServer {
-                    addr: r.address,
-                    port: r.port.unwrap_or(s.port),
-                    weight: r.weight.unwrap_or(1),
-                    forward: Forward::Masq,
-                })
-                .collect(),
+    }
+}
+
+/// Convert a validated configuration into the daemon's spec, reading the token file.
+pub fn from_config(cfg: &Config) -> Result<DaemonSpec> {
+    let mut interfaces = Vec::new();
+    for i in &cfg.interfaces {
+        let mut addresses = Vec::new();
+        for a in &i.addresses {
+            addresses.push((
+                v4(a.addr(), &format!("interface {} address", i.name))?,
+                a.prefix_len(),
+            ));
+        }
+        interfaces.push(InterfaceSpec {
+            name: i.name.clone(),
+            device: i.device.clone(),
+            addresses,
         });
     }
+    let mut routes = Vec::new();
+    for r in &cfg.routes {
+        let idx = cfg
+            .interfaces
+            .iter()
+            .position(|i| i.name == r.interface)
+            .context("route names an unknown interface")?;
+        let prefix = Ipv4Prefix::new(v4(r.prefix.addr(), "route prefix")?, r.prefix.prefix_len())
+            .context("bad route prefix")?;
+        let Some(via) = r.via else {
+            bail!(
+                "route {}: on-link routes without `via` are not supported yet; give a gateway",
+                r.prefix
+            );
+        };
+        routes.push((prefix, v4(via, &format!("route {} via", r.prefix))?, idx));
+    }
+    let mut services = Vec::new();
+    for s in &cfg.services {
+        let addr = match &s.key {
+            ServiceKey::Addr(a) => a,
+            ServiceKey::Fwmark { mark, .. } => bail!("service fwmark {mark}: firewall-mark services are not supported by this build's dataplane yet"),
+        };
+        let what = format!("service {addr}");
+        let p = match addr.proto {
+            Protocol::Tcp => proto::TCP,
+            Protocol::Udp => proto::UDP,
+            Protocol::Sctp => bail!("{what}: SCTP is not supported by this build's dataplane yet"),
+        };
+        if s.scheduler != Scheduler::Rr {
+            bail!("{what}: scheduler {} is not wired into this build's dataplane yet; use `scheduler: rr`", s.scheduler);
+        }
+        if s.persistence.is_some() {
+            bail!("{what}: persistence is not supported by this build's dataplane yet");
+        }
+        let mut real_servers = Vec::new();
+        for rs in &s.real_servers {
+            if rs.method != ForwardMethod::Masq {
+                bail!(
+                    "{what}: real server {}: forwarding method {} is not supported by this build's dataplane yet; use `method: masq` (NAT)",
+                    rs.socket_addr(),
+                    rs.method.ipvsadm_name()
+                );
+            }
+            real_servers.push(RealServer {
+                addr: v4(rs.address, &format!("{what}: real server"))?,
+                port: rs.port,
+                weight: rs.weight,
+                forward: Forward::Masq,
+            });
+        }
+        services.push(VirtualService {
+            proto: p,
+            vip: v4(addr.vip, &what)?,
+            port: addr.port,
+            real_servers,
+        });
+    }
+    let admin_token = match &cfg.admin.token_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read admin.token_file {}", f.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
     Ok(DaemonSpec {
-        main_lcore: d.main_lcore.unwrap_or(0),
-        worker_lcores: d.worker_lcores.unwrap_or_else(|| vec![1]),
-        polling: if d.polling.as_deref() == Some("busy") {
-            Polling::Busy
-        } else {
-            Polling::Adaptive
+        main_lcore: cfg.dataplane.main_lcore,
+        worker_lcores: cfg.dataplane.worker_lcores.clone(),
+        polling: match cfg.dataplane.polling {
+            config::Polling::Busy => Polling::Busy,
+            config::Polling::Adaptive => Polling::Adaptive,
         },
-        eal_args: d.eal_args,
-        mbufs: d.mbufs.unwrap_or(16383),
+        eal_args: cfg.dataplane.eal_args.clone(),
+        mbufs: cfg.dataplane.mbufs.unwrap_or(DEFAULT_MBUFS),
         interfaces,
         routes,
         services,
-        timeouts: Timeouts::default(),
-        conn_capacity: 1 << 16,
-        admin_listen: Some(
-            y.admin
-                .as_ref()
-                .and_then(|a| a.listen)
-                .unwrap_or_else(|| "127.0.0.1:9180".parse().expect("valid")),
-        ),
-        admin_token: match y.admin.as_ref().and_then(|a| a.token_file.as_ref()) {
-            Some(f) => Some(
-                std::fs::read_to_string(f)
-                    .with_context(|| format!("cannot read admin.token_file {}", f.display()))?
-                    .trim()
-                    .to_string(),
-            ),
-            None => None,
+        timeouts: Timeouts {
+            tcp: cfg.timeouts.tcp as u64 * 1000,
+            tcp_fin: cfg.timeouts.tcp_fin as u64 * 1000,
+            udp: cfg.timeouts.udp as u64 * 1000,
+            ..Timeouts::default()
         },
+        conn_capacity: CONN_CAPACITY,
+        admin_listen: Some(cfg.admin.listen),
+        admin_token,
     })
 }

@@ -58,6 +58,7 @@ services:
   - proto: tcp
     vip: 198.18.0.100
     port: 80
+    scheduler: rr
     method: masq
     real_servers: [ {{ address: 198.19.0.11 }} ]
 admin:
@@ -160,4 +161,119 @@ fn without_a_token_file_reads_work_and_changes_are_forbidden() {
     assert_eq!(code, 200);
     let (code, body) = status(ureq::post(&format!("{}/v1/version", d.base)).call());
     assert_eq!(code, 403, "{body}");
+}
+
+fn post_yaml(url: &str, token: &str, body: &str) -> (u16, serde_json::Value) {
+    let (code, text) = status(
+        ureq::post(url)
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/yaml")
+            .send_string(body),
+    );
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+    )
+}
+
+#[test]
+fn config_apply_dry_run_and_rejections_leave_the_running_config_alone() {
+    let dir = TempDir::new("admin-config");
+    let d = start(&dir, Some("tok"));
+    let url = |p: &str| format!("{}{p}", d.base);
+    let running = std::fs::read_to_string(dir.path("rvsd.yaml")).unwrap();
+    let with_rs2 = running.replace(
+        "real_servers: [ { address: 198.19.0.11 } ]",
+        "real_servers: [ { address: 198.19.0.11 }, { address: 198.19.0.12, weight: 2 } ]",
+    );
+    assert_ne!(running, with_rs2);
+
+    // Malformed YAML and an invalid configuration: 400 with positions, nothing changes.
+    let (code, v) = post_yaml(&url("/v1/config"), "tok", "services: [ {");
+    assert_eq!(code, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().starts_with("request:"), "{v}");
+    let (code, v) = post_yaml(
+        &url("/v1/config"),
+        "tok",
+        &running.replace("scheduler: rr", "scheduler: nope"),
+    );
+    assert_eq!(code, 400, "{v}");
+    assert!(v["errors"].to_string().contains("unknown scheduler"), "{v}");
+    // Valid, but ports cannot change at run time: 422.
+    let (code, v) = post_yaml(
+        &url("/v1/config"),
+        "tok",
+        &running.replace("net_null1,no-rx=1", "net_null2,no-rx=1"),
+    );
+    assert_eq!(code, 422, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("restart"), "{v}");
+
+    // Dry run: the diff, generation unchanged.
+    let (code, v) = post_yaml(&url("/v1/config?dry_run=true"), "tok", &with_rs2);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["applied"], false);
+    assert_eq!(v["generation"], 1);
+    assert_eq!(
+        v["diff"]["services_changed"][0]["real_servers_added"][0],
+        "198.19.0.12:80"
+    );
+    let (_, text) = status(
+        ureq::get(&url("/v1/config"))
+            .set("Authorization", "Bearer tok")
+            .call(),
+    );
+    assert!(
+        !text.contains("198.19.0.12"),
+        "dry run must not change the running config:\n{text}"
+    );
+
+    // Apply.
+    let (code, v) = post_yaml(&url("/v1/config"), "tok", &with_rs2);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["generation"], 2);
+    let (_, text) = status(
+        ureq::get(&url("/v1/config"))
+            .set("Authorization", "Bearer tok")
+            .call(),
+    );
+    assert!(text.contains("198.19.0.12"), "{text}");
+    let (_, m) = status(ureq::get(&url("/metrics")).call());
+    assert!(
+        m.contains("rvs_config_generation 2") && m.contains("rvs_config_last_reload_successful 1"),
+        "{m}"
+    );
+
+    // SIGHUP with a broken file: rejected, generation stays, metric says so.
+    std::fs::write(dir.path("rvsd.yaml"), "interfaces: [").unwrap();
+    let _ = Command::new("kill")
+        .arg("-HUP")
+        .arg(d.child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, m) = status(ureq::get(&url("/metrics")).call());
+        if m.contains("rvs_config_last_reload_successful 0") {
+            assert!(m.contains("rvs_config_generation 2"), "{m}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "reload result not reported: {m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGHUP with a good file: applied.
+    std::fs::write(dir.path("rvsd.yaml"), &running).unwrap();
+    let _ = Command::new("kill")
+        .arg("-HUP")
+        .arg(d.child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, m) = status(ureq::get(&url("/metrics")).call());
+        if m.contains("rvs_config_generation 3")
+            && m.contains("rvs_config_last_reload_successful 1")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "SIGHUP reload not applied: {m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

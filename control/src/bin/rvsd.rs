@@ -58,7 +58,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let spec = match control::spec::load(&args.config) {
+    let cfg = match config::load_file(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    let spec = match control::spec::from_config(&cfg) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}: {e:#}", args.config.display());
@@ -70,9 +77,16 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let shutdown = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, shutdown.clone()) {
+    let signals = daemon::Signals {
+        shutdown: Arc::new(AtomicBool::new(false)),
+        reload: Arc::new(AtomicBool::new(false)),
+    };
+    for (sig, flag) in [
+        (signal_hook::consts::SIGINT, &signals.shutdown),
+        (signal_hook::consts::SIGTERM, &signals.shutdown),
+        (signal_hook::consts::SIGHUP, &signals.reload),
+    ] {
+        if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
             eprintln!("rvsd: cannot install signal handler: {e}");
             return ExitCode::FAILURE;
         }
@@ -83,7 +97,7 @@ fn main() -> ExitCode {
         no_garp: args.no_garp,
         busy: args.busy,
     };
-    match daemon::run(spec, opts, shutdown) {
+    match daemon::run(cfg, args.config.clone(), spec, opts, signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rvsd: {e:#}");
