@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod convert;
 pub mod ipvsadm;
 mod locate;
 mod model;
