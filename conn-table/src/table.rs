@@ -1,0 +1,1184 @@
+//! The per-worker connection table.
+
+use core::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::error::{ConfigError, InsertError};
+use crate::state::{
+    tcp_next, ConnState, TableDir, TcpFlags, TcpState, Timeouts, INITIAL_TIMEOUT_S,
+};
+use crate::tuple::{
+    addr_from, pack_ports, proto, Direction, Key, Method, TKey, TemplateKey, Tuple,
+};
+use crate::wheel::{Link, Linked, Wheel, NIL};
+
+/// A template whose timer fires while it still controls connections is
+/// checked again this many seconds later (`expire_later` in
+/// `ip_vs_conn_expire` sets `cp->timeout = 60*HZ`).
+pub const TEMPLATE_RECHECK_S: u32 = 60;
+
+/// Largest capacity: slab indexes keep one bit for the direction.
+pub const MAX_CAPACITY: u32 = (1 << 31) - 1;
+
+/// Sizing of a [`ConnTable`]. Everything is allocated up front, so neither
+/// inserts nor lookups ever allocate or rehash on the packet path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Most connections the table holds; more are refused with
+    /// [`InsertError::Full`].
+    pub capacity: u32,
+    /// Most IPv6 connections (each takes a 64-byte side slot for its
+    /// addresses on top of its entry). At most `capacity`.
+    pub ipv6_capacity: u32,
+    /// Most persistence templates.
+    pub max_templates: u32,
+    /// Real server ids run from 0 to `max_real_servers - 1`; the table keeps
+    /// active/inactive/persistent counts for each.
+    pub max_real_servers: u32,
+    /// Timer wheel granularity in milliseconds: expiry happens at most one
+    /// tick late.
+    pub tick_ms: u32,
+    /// Number of wheel slots, a power of two; `tick_ms * wheel_slots` should
+    /// exceed the longest timeout to avoid re-arming (it stays correct if not).
+    pub wheel_slots: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            capacity: 1 << 20,
+            ipv6_capacity: 1 << 20,
+            max_templates: 1 << 16,
+            max_real_servers: 4096,
+            tick_ms: 100,
+            wheel_slots: 16384,
+        }
+    }
+}
+
+/// Handle of a connection: its slab slot. Valid from the `insert` or
+/// `lookup` that returned it until the connection is removed or expired (a
+/// later connection may reuse the slot), so use it within the processing of
+/// one packet or one control request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u32);
+
+/// Handle of a persistence template, valid like a [`ConnId`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TemplateId(pub u32);
+
+/// Connection flags visible to callers (a subset of `IP_VS_CONN_F_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ConnFlags(pub u8);
+
+impl ConnFlags {
+    /// Counted in its real server's inactive connections
+    /// (`IP_VS_CONN_F_INACTIVE`).
+    pub const INACTIVE: ConnFlags = ConnFlags(F_INACTIVE);
+    /// No reply seen yet on a DR/TUN connection: the state machine uses the
+    /// input-only table (`IP_VS_CONN_F_NOOUTPUT`).
+    pub const NO_OUTPUT: ConnFlags = ConnFlags(F_NO_OUTPUT);
+
+    /// Whether every bit of `other` is set.
+    pub const fn contains(self, other: ConnFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+const F_INACTIVE: u8 = 0x01;
+const F_NO_OUTPUT: u8 = 0x02;
+const F_PUBLIC: u8 = F_INACTIVE | F_NO_OUTPUT;
+const F_HAS_REPLY: u8 = 0x20;
+const F_V6: u8 = 0x40;
+const F_LIVE: u8 = 0x80;
+const T_HASHED: u8 = 0x01;
+
+/// What a new connection is made of; both tuples come from the caller (the
+/// dataplane knows the rewrite it will apply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewConn {
+    /// The tuple of the client's packets as they arrive (client -> VIP).
+    pub original: Tuple,
+    /// The tuple of the packets that come back: RS -> client for NAT,
+    /// RS -> local address for FULLNAT. `None` for DR/TUN, whose replies
+    /// never reach the director, which saves an index entry.
+    pub reply: Option<Tuple>,
+    /// Real server id (`< Config::max_real_servers`).
+    pub rs: u32,
+    /// Virtual service id.
+    pub svc: u32,
+    /// Forwarding method.
+    pub method: Method,
+    /// The persistence template that chose `rs`, if any: it is then kept
+    /// alive at least as long as this connection.
+    pub template: Option<TemplateId>,
+}
+
+/// Packet and byte counters of a connection, per [`Direction`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Packets, indexed by `Direction as usize`.
+    pub packets: [u64; 2],
+    /// Bytes, indexed by `Direction as usize`.
+    pub bytes: [u64; 2],
+}
+
+/// A connection as plain data, for the dataplane's rewrite and for listings
+/// (`ipvsadm -Lnc`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Its handle.
+    pub id: ConnId,
+    /// Client -> virtual service tuple.
+    pub original: Tuple,
+    /// Reply tuple, if indexed.
+    pub reply: Option<Tuple>,
+    /// Real server id.
+    pub rs: u32,
+    /// Virtual service id.
+    pub svc: u32,
+    /// Forwarding method.
+    pub method: Method,
+    /// Protocol state.
+    pub state: ConnState,
+    /// Flags.
+    pub flags: ConnFlags,
+    /// Milliseconds until expiry (0 if already due).
+    pub expires_in_ms: u64,
+    /// Counters.
+    pub counters: Counters,
+    /// Controlling persistence template.
+    pub template: Option<TemplateId>,
+}
+
+/// A persistence template as plain data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TemplateInfo {
+    /// Its handle.
+    pub id: TemplateId,
+    /// Its key.
+    pub key: TemplateKey,
+    /// Real server the client is bound to.
+    pub rs: u32,
+    /// Persistence timeout, seconds.
+    pub timeout_s: u32,
+    /// Milliseconds until its timer fires (it is re-armed then while it
+    /// still controls connections).
+    pub expires_in_ms: u64,
+    /// Number of live connections it controls.
+    pub controlled: u32,
+    /// Whether new connections can still find it (false once invalidated).
+    pub hashed: bool,
+}
+
+/// Connection counts of one real server, as `ipvsadm -Ln` shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RsCounts {
+    /// ActiveConn.
+    pub active: u32,
+    /// InActConn.
+    pub inactive: u32,
+    /// PersistConn: persistence templates bound to it.
+    pub persistent: u32,
+}
+
+/// Table-wide counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TableStats {
+    /// Connection inserts refused because the table was full.
+    pub refused_full: u64,
+    /// Template creations refused because the template table was full.
+    pub refused_templates_full: u64,
+    /// Connections removed by expiry.
+    pub expired: u64,
+    /// Templates removed by expiry.
+    pub templates_expired: u64,
+}
+
+/// Bytes reserved by a table, by part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MemoryUsage {
+    /// Connection slab (capacity x entry size).
+    pub slab: usize,
+    /// IPv6 address side slab.
+    pub ipv6: usize,
+    /// Two-direction hash index.
+    pub index: usize,
+    /// Templates (slab and index).
+    pub templates: usize,
+    /// Timer wheels and per-real-server counts.
+    pub other: usize,
+}
+
+impl MemoryUsage {
+    /// Sum of all parts.
+    pub const fn total(&self) -> usize {
+        self.slab + self.ipv6 + self.index + self.templates + self.other
+    }
+}
+
+/// Position in a listing; start with [`ListCursor::START`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor(pub u32);
+
+impl ListCursor {
+    /// The beginning of the table.
+    pub const START: ListCursor = ListCursor(0);
+}
+
+/// One connection. 96 bytes: addresses inline for IPv4 (for IPv6, `addrs[0]`
+/// is the index of its side slot).
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    /// original.src, original.dst, reply.src, reply.dst.
+    addrs: [u32; 4],
+    /// Ports in the same order.
+    ports: [u16; 4],
+    expires: u64,
+    /// packets original, bytes original, packets reply, bytes reply.
+    counters: [u64; 4],
+    rs: u32,
+    svc: u32,
+    link: Link,
+    template: u32,
+    proto: u8,
+    state: u8,
+    method: u8,
+    flags: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<Conn>() <= 96);
+
+impl Conn {
+    const FREE: Conn = Conn {
+        addrs: [0; 4],
+        ports: [0; 4],
+        expires: 0,
+        counters: [0; 4],
+        rs: 0,
+        svc: 0,
+        link: Link::UNLINKED,
+        template: NIL,
+        proto: 0,
+        state: 0,
+        method: 0,
+        flags: 0,
+    };
+
+    fn state(&self) -> ConnState {
+        match self.proto {
+            proto::TCP => ConnState::Tcp(TcpState::from_u8(self.state).unwrap_or(TcpState::Close)),
+            proto::UDP => ConnState::Udp,
+            proto::ICMP | proto::ICMPV6 => ConnState::Icmp,
+            _ => ConnState::Other,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Template {
+    client: u128,
+    expires: u64,
+    svc: u32,
+    rs: u32,
+    timeout_s: u32,
+    n_control: u32,
+    link: Link,
+    vport: u16,
+    v6: bool,
+    /// In use (not on the free list).
+    live: bool,
+    /// T_HASHED while new connections can find it.
+    flags: u8,
+}
+
+impl Template {
+    fn key(&self) -> TKey {
+        TKey {
+            client: self.client,
+            svc: self.svc,
+            vport: self.vport,
+            v6: self.v6,
+        }
+    }
+}
+
+struct ConnSlab(Vec<Conn>);
+impl Linked for ConnSlab {
+    #[inline]
+    fn link_mut(&mut self, i: u32) -> &mut Link {
+        &mut self.0[i as usize].link
+    }
+}
+
+struct TplSlab(Vec<Template>);
+impl Linked for TplSlab {
+    #[inline]
+    fn link_mut(&mut self, i: u32) -> &mut Link {
+        &mut self.0[i as usize].link
+    }
+}
+
+/// Per-worker IPVS connection table. See the crate documentation.
+pub struct ConnTable {
+    conns: ConnSlab,
+    free: u32,
+    len: usize,
+    capacity: usize,
+    v6: Vec<[u128; 4]>,
+    v6_free: u32,
+    v6_len: usize,
+    v6_capacity: usize,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    wheel: Wheel,
+    tpls: TplSlab,
+    tpl_free: u32,
+    tpl_len: usize,
+    tpl_capacity: usize,
+    tpl_index: HashTable<u32>,
+    tpl_wheel: Wheel,
+    counts: Vec<RsCounts>,
+    timeouts: Timeouts,
+    secure_tcp: bool,
+    stats: TableStats,
+}
+
+/// Key of one direction of a slab entry; `v` is `slot << 1 | direction`.
+#[inline]
+fn key_of(conns: &[Conn], v6: &[[u128; 4]], v: u32) -> Key {
+    let c = &conns[(v >> 1) as usize];
+    let d = (v & 1) as usize * 2;
+    let (src, dst, is_v6) = if c.flags & F_V6 != 0 {
+        let a = &v6[c.addrs[0] as usize];
+        (a[d], a[d + 1], true)
+    } else {
+        (c.addrs[d] as u128, c.addrs[d + 1] as u128, false)
+    };
+    Key {
+        src,
+        dst,
+        ports: pack_ports(c.ports[d], c.ports[d + 1]),
+        proto: c.proto,
+        v6: is_v6,
+    }
+}
+
+fn tuple_of(c: &Conn, v6: &[[u128; 4]], dir: usize) -> Tuple {
+    let d = dir * 2;
+    let is_v6 = c.flags & F_V6 != 0;
+    let (s, t) = if is_v6 {
+        let a = &v6[c.addrs[0] as usize];
+        (a[d], a[d + 1])
+    } else {
+        (c.addrs[d] as u128, c.addrs[d + 1] as u128)
+    };
+    Tuple {
+        proto: c.proto,
+        src: addr_from(s, is_v6),
+        dst: addr_from(t, is_v6),
+        sport: c.ports[d],
+        dport: c.ports[d + 1],
+    }
+}
+
+#[inline]
+fn ms(seconds: u32) -> u64 {
+    u64::from(seconds) * 1000
+}
+
+impl ConnTable {
+    /// An empty table; `now_ms` is the caller's monotonic clock in
+    /// milliseconds (the same clock every later call must use).
+    pub fn new(cfg: Config, now_ms: u64) -> Result<ConnTable, ConfigError> {
+        if cfg.capacity > MAX_CAPACITY || cfg.max_templates > MAX_CAPACITY {
+            return Err(ConfigError::CapacityTooLarge);
+        }
+        if cfg.ipv6_capacity > cfg.capacity {
+            return Err(ConfigError::Ipv6CapacityTooLarge);
+        }
+        if cfg.tick_ms == 0 {
+            return Err(ConfigError::ZeroTick);
+        }
+        if !cfg.wheel_slots.is_power_of_two() || cfg.wheel_slots < 2 {
+            return Err(ConfigError::WheelSlots(cfg.wheel_slots));
+        }
+        let tick = u64::from(cfg.tick_ms);
+        let slots = cfg.wheel_slots as usize;
+        Ok(ConnTable {
+            conns: ConnSlab(Vec::with_capacity(cfg.capacity as usize)),
+            free: NIL,
+            len: 0,
+            capacity: cfg.capacity as usize,
+            v6: Vec::with_capacity(cfg.ipv6_capacity as usize),
+            v6_free: NIL,
+            v6_len: 0,
+            v6_capacity: cfg.ipv6_capacity as usize,
+            // Two index entries per connection, reserved now: a rehash of
+            // millions of entries would stall the worker for a long time.
+            index: HashTable::with_capacity(cfg.capacity as usize * 2),
+            hasher: DefaultHashBuilder::default(),
+            wheel: Wheel::new(slots, tick, now_ms),
+            tpls: TplSlab(Vec::with_capacity(cfg.max_templates as usize)),
+            tpl_free: NIL,
+            tpl_len: 0,
+            tpl_capacity: cfg.max_templates as usize,
+            tpl_index: HashTable::with_capacity(cfg.max_templates as usize),
+            tpl_wheel: Wheel::new(slots, tick, now_ms),
+            counts: vec![RsCounts::default(); cfg.max_real_servers as usize],
+            timeouts: Timeouts::default(),
+            secure_tcp: false,
+            stats: TableStats::default(),
+        })
+    }
+
+    #[inline]
+    fn hash_key(&self, k: &Key) -> u64 {
+        self.hasher.hash_one(k)
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the table holds no connection.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Most connections the table holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Number of live persistence templates (invalidated ones included until
+    /// they expire).
+    pub fn templates_len(&self) -> usize {
+        self.tpl_len
+    }
+
+    /// Table-wide counters.
+    pub fn stats(&self) -> TableStats {
+        self.stats
+    }
+
+    /// Current timeouts.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Replace the timeouts. Existing connections keep their current expiry
+    /// and take the new values at their next packet, as in IPVS.
+    pub fn set_timeouts(&mut self, t: Timeouts) {
+        self.timeouts = t;
+    }
+
+    /// ipvsadm `--set tcp tcpfin udp` (0 leaves a value unchanged).
+    pub fn set_ipvsadm_timeouts(&mut self, tcp: u32, tcpfin: u32, udp: u32) {
+        self.timeouts.set_ipvsadm(tcp, tcpfin, udp);
+    }
+
+    /// Switch between the normal and the `secure_tcp` (DoS) TCP state table.
+    pub fn set_secure_tcp(&mut self, on: bool) {
+        self.secure_tcp = on;
+    }
+
+    /// Whether the `secure_tcp` table is in use.
+    pub fn secure_tcp(&self) -> bool {
+        self.secure_tcp
+    }
+
+    /// Active/inactive/persistent counts of a real server (zero for an id
+    /// out of range).
+    pub fn rs_counts(&self, rs: u32) -> RsCounts {
+        self.counts.get(rs as usize).copied().unwrap_or_default()
+    }
+
+    /// Counts of every real server, indexed by id.
+    pub fn all_rs_counts(&self) -> &[RsCounts] {
+        &self.counts
+    }
+
+    /// Find the connection a packet belongs to, from either direction.
+    #[inline]
+    pub fn lookup(&self, t: &Tuple) -> Option<(ConnId, Direction)> {
+        let key = Key::from_tuple(t)?;
+        let h = self.hash_key(&key);
+        let conns = &self.conns.0;
+        let v6 = &self.v6;
+        self.index
+            .find(h, |&v| key_of(conns, v6, v) == key)
+            .map(|&v| {
+                let dir = if v & 1 == 0 {
+                    Direction::Original
+                } else {
+                    Direction::Reply
+                };
+                (ConnId(v >> 1), dir)
+            })
+    }
+
+    /// [`ConnTable::lookup`] for a burst of packets (e.g. one RX burst):
+    /// `out[i]` receives the result for `tuples[i]` (only the first
+    /// `min(tuples.len(), out.len())` are looked up). All hashes of a chunk
+    /// are computed before any probe so the CPU can overlap the cache misses
+    /// of independent lookups; at millions of connections that is most of
+    /// the cost of a lookup.
+    pub fn lookup_burst(&self, tuples: &[Tuple], out: &mut [Option<(ConnId, Direction)>]) {
+        const CHUNK: usize = 32;
+        let n = tuples.len().min(out.len());
+        let conns = &self.conns.0;
+        let v6 = &self.v6;
+        let mut keys = [(None::<Key>, 0u64); CHUNK];
+        for (tc, oc) in tuples[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
+            for (k, t) in keys.iter_mut().zip(tc) {
+                let key = Key::from_tuple(t);
+                let h = key.as_ref().map_or(0, |k| self.hash_key(k));
+                *k = (key, h);
+            }
+            for ((k, h), o) in keys.iter().zip(oc.iter_mut()) {
+                *o = k.and_then(|key| {
+                    self.index
+                        .find(*h, |&v| key_of(conns, v6, v) == key)
+                        .map(|&v| {
+                            let dir = if v & 1 == 0 {
+                                Direction::Original
+                            } else {
+                                Direction::Reply
+                            };
+                            (ConnId(v >> 1), dir)
+                        })
+                });
+            }
+        }
+    }
+
+    fn conn_live(&self, id: ConnId) -> Option<&Conn> {
+        self.conns
+            .0
+            .get(id.0 as usize)
+            .filter(|c| c.flags & F_LIVE != 0)
+    }
+
+    fn template_live(&self, id: TemplateId) -> Option<&Template> {
+        self.tpls.0.get(id.0 as usize).filter(|t| t.live)
+    }
+
+    /// Create a connection in state NONE (TCP), counted inactive for its real
+    /// server, expiring in 3 s unless a packet is accounted with
+    /// [`ConnTable::on_packet`] — normally the packet that created it, right
+    /// away, as IPVS does.
+    pub fn insert(&mut self, c: &NewConn, now_ms: u64) -> Result<ConnId, InsertError> {
+        let ok = Key::from_tuple(&c.original).ok_or(InsertError::FamilyMismatch)?;
+        let rk = match &c.reply {
+            Some(r) => {
+                let k = Key::from_tuple(r).ok_or(InsertError::FamilyMismatch)?;
+                if k.v6 != ok.v6 {
+                    return Err(InsertError::FamilyMismatch);
+                }
+                if k.proto != ok.proto {
+                    return Err(InsertError::ProtocolMismatch);
+                }
+                if k == ok {
+                    return Err(InsertError::ReplyExists);
+                }
+                Some(k)
+            }
+            None => None,
+        };
+        if c.rs as usize >= self.counts.len() {
+            return Err(InsertError::RealServerOutOfRange {
+                rs: c.rs,
+                max: self.counts.len() as u32,
+            });
+        }
+        if let Some(t) = c.template {
+            if self.template_live(t).is_none() {
+                return Err(InsertError::StaleTemplate);
+            }
+        }
+        let oh = self.hash_key(&ok);
+        let rh = rk.map(|k| self.hash_key(&k));
+        {
+            let conns = &self.conns.0;
+            let v6 = &self.v6;
+            if self
+                .index
+                .find(oh, |&v| key_of(conns, v6, v) == ok)
+                .is_some()
+            {
+                return Err(InsertError::Exists);
+            }
+            if let (Some(k), Some(h)) = (rk, rh) {
+                if self.index.find(h, |&v| key_of(conns, v6, v) == k).is_some() {
+                    return Err(InsertError::ReplyExists);
+                }
+            }
+        }
+
+        if self.len >= self.capacity || (ok.v6 && self.v6_len >= self.v6_capacity) {
+            self.stats.refused_full += 1;
+            return Err(InsertError::Full);
+        }
+
+        // Everything checked: nothing below can fail.
+        let mut entry = Conn::FREE;
+        let rkey = rk.unwrap_or(Key {
+            src: 0,
+            dst: 0,
+            ports: 0,
+            proto: ok.proto,
+            v6: ok.v6,
+        });
+        if ok.v6 {
+            let addrs = [ok.src, ok.dst, rkey.src, rkey.dst];
+            let slot = if self.v6_free != NIL {
+                let s = self.v6_free;
+                self.v6_free = self.v6[s as usize][0] as u32;
+                self.v6[s as usize] = addrs;
+                s
+            } else {
+                self.v6.push(addrs);
+                (self.v6.len() - 1) as u32
+            };
+            self.v6_len += 1;
+            entry.addrs = [slot, 0, 0, 0];
+            entry.flags |= F_V6;
+        } else {
+            entry.addrs = [
+                ok.src as u32,
+                ok.dst as u32,
+                rkey.src as u32,
+                rkey.dst as u32,
+            ];
+        }
+        entry.ports = [
+            (ok.ports >> 16) as u16,
+            ok.ports as u16,
+            (rkey.ports >> 16) as u16,
+            rkey.ports as u16,
+        ];
+        entry.proto = ok.proto;
+        entry.rs = c.rs;
+        entry.svc = c.svc;
+        entry.method = c.method as u8;
+        entry.state = TcpState::None as u8;
+        // IPVS binds every new connection inactive; TCP moves it to active
+        // when it reaches an active state.
+        entry.flags |= F_LIVE | F_INACTIVE;
+        if c.method.replies_bypass_director() {
+            entry.flags |= F_NO_OUTPUT;
+        }
+        if rk.is_some() {
+            entry.flags |= F_HAS_REPLY;
+        }
+        entry.expires = now_ms.saturating_add(ms(INITIAL_TIMEOUT_S));
+        entry.template = c.template.map_or(NIL, |t| t.0);
+
+        let idx = if self.free != NIL {
+            let i = self.free;
+            self.free = self.conns.0[i as usize].link.next;
+            self.conns.0[i as usize] = entry;
+            i
+        } else {
+            self.conns.0.push(entry);
+            (self.conns.0.len() - 1) as u32
+        };
+
+        let conns = &self.conns.0;
+        let v6 = &self.v6;
+        let hasher = &self.hasher;
+        let rehash = |v: &u32| hasher.hash_one(key_of(conns, v6, *v));
+        self.index.insert_unique(oh, idx << 1, rehash);
+        if let Some(h) = rh {
+            self.index.insert_unique(h, (idx << 1) | 1, rehash);
+        }
+        self.wheel.link(&mut self.conns, idx, entry.expires);
+        self.counts[c.rs as usize].inactive += 1;
+        if let Some(t) = c.template {
+            self.template_control_add(t.0, now_ms);
+        }
+        self.len += 1;
+        Ok(ConnId(idx))
+    }
+
+    /// A new controlled connection refreshes the template to a full
+    /// persistence timeout (IPVS puts the template back with `svc->timeout`
+    /// each time it schedules through it).
+    fn template_control_add(&mut self, i: u32, now_ms: u64) {
+        let t = &mut self.tpls.0[i as usize];
+        t.n_control += 1;
+        let exp = now_ms.saturating_add(ms(t.timeout_s));
+        t.expires = exp;
+        let armed = t.link.tick;
+        if self.tpl_wheel.needs_rearm(armed, exp) {
+            self.tpl_wheel.unlink(&mut self.tpls, i);
+            self.tpl_wheel.link(&mut self.tpls, i, exp);
+        }
+    }
+
+    /// Account one packet of `bytes` bytes travelling in `dir`: counters,
+    /// protocol state (TCP: the kernel's table for `flags`), active/inactive
+    /// counts and expiry (`now_ms` + the new state's timeout). Returns the
+    /// new state, or `None` if `id` is not a live connection.
+    #[inline]
+    pub fn on_packet(
+        &mut self,
+        id: ConnId,
+        dir: Direction,
+        flags: TcpFlags,
+        bytes: u32,
+        now_ms: u64,
+    ) -> Option<ConnState> {
+        let c = self.conns.0.get_mut(id.0 as usize)?;
+        if c.flags & F_LIVE == 0 {
+            return None;
+        }
+        let d = dir as usize * 2;
+        c.counters[d] += 1;
+        c.counters[d + 1] += u64::from(bytes);
+        let timeout_s = match c.proto {
+            proto::TCP => {
+                let mut tdir = match dir {
+                    Direction::Original => TableDir::Input,
+                    Direction::Reply => TableDir::Output,
+                };
+                if c.flags & F_NO_OUTPUT != 0 {
+                    if dir == Direction::Reply {
+                        c.flags &= !F_NO_OUTPUT;
+                    } else {
+                        tdir = TableDir::InputOnly;
+                    }
+                }
+                let old = TcpState::from_u8(c.state).unwrap_or(TcpState::Close);
+                let new = tcp_next(self.secure_tcp, tdir, flags, old);
+                if new != old {
+                    let counts = &mut self.counts[c.rs as usize];
+                    let inactive = c.flags & F_INACTIVE != 0;
+                    if !inactive && !new.is_active() {
+                        counts.active = counts.active.saturating_sub(1);
+                        counts.inactive += 1;
+                        c.flags |= F_INACTIVE;
+                    } else if inactive && new.is_active() {
+                        counts.active += 1;
+                        counts.inactive = counts.inactive.saturating_sub(1);
+                        c.flags &= !F_INACTIVE;
+                    }
+                    c.state = new as u8;
+                }
+                self.timeouts.tcp_state(new)
+            }
+            proto::UDP => self.timeouts.udp,
+            proto::ICMP | proto::ICMPV6 => self.timeouts.icmp,
+            _ => self.timeouts.other,
+        };
+        let exp = now_ms.saturating_add(ms(timeout_s));
+        c.expires = exp;
+        let state = c.state();
+        let armed = c.link.tick;
+        if self.wheel.needs_rearm(armed, exp) {
+            self.wheel.unlink(&mut self.conns, id.0);
+            self.wheel.link(&mut self.conns, id.0, exp);
+        }
+        Some(state)
+    }
+
+    /// A connection as plain data (`None` if `id` is not live).
+    pub fn get(&self, id: ConnId, now_ms: u64) -> Option<ConnInfo> {
+        let c = self.conn_live(id)?;
+        Some(self.info(id.0, c, now_ms))
+    }
+
+    fn info(&self, i: u32, c: &Conn, now_ms: u64) -> ConnInfo {
+        ConnInfo {
+            id: ConnId(i),
+            original: tuple_of(c, &self.v6, 0),
+            reply: (c.flags & F_HAS_REPLY != 0).then(|| tuple_of(c, &self.v6, 1)),
+            rs: c.rs,
+            svc: c.svc,
+            method: Method::from_u8(c.method),
+            state: c.state(),
+            flags: ConnFlags(c.flags & F_PUBLIC),
+            expires_in_ms: c.expires.saturating_sub(now_ms),
+            counters: Counters {
+                packets: [c.counters[0], c.counters[2]],
+                bytes: [c.counters[1], c.counters[3]],
+            },
+            template: (c.template != NIL).then_some(TemplateId(c.template)),
+        }
+    }
+
+    /// Remove a connection now (e.g. `expire_nodest_conn`, a control
+    /// request). Returns whether it was live.
+    pub fn remove(&mut self, id: ConnId) -> bool {
+        if self.conn_live(id).is_none() {
+            return false;
+        }
+        self.wheel.unlink(&mut self.conns, id.0);
+        self.free_conn(id.0);
+        true
+    }
+
+    /// Free a live connection already unlinked from the wheel.
+    fn free_conn(&mut self, i: u32) {
+        let c = self.conns.0[i as usize];
+        let dirs: &[u32] = if c.flags & F_HAS_REPLY != 0 {
+            &[0, 1]
+        } else {
+            &[0]
+        };
+        for &d in dirs {
+            let v = (i << 1) | d;
+            let h = self.hasher.hash_one(key_of(&self.conns.0, &self.v6, v));
+            if let Ok(e) = self.index.find_entry(h, |&x| x == v) {
+                e.remove();
+            }
+        }
+        let counts = &mut self.counts[c.rs as usize];
+        if c.flags & F_INACTIVE != 0 {
+            counts.inactive = counts.inactive.saturating_sub(1);
+        } else {
+            counts.active = counts.active.saturating_sub(1);
+        }
+        if c.template != NIL {
+            let t = &mut self.tpls.0[c.template as usize];
+            t.n_control = t.n_control.saturating_sub(1);
+        }
+        if c.flags & F_V6 != 0 {
+            let s = c.addrs[0];
+            self.v6[s as usize][0] = u128::from(self.v6_free);
+            self.v6_free = s;
+            self.v6_len -= 1;
+        }
+        let e = &mut self.conns.0[i as usize];
+        *e = Conn::FREE;
+        e.link.next = self.free;
+        self.free = i;
+        self.len -= 1;
+    }
+
+    /// Run the timer wheels up to `now_ms`, doing at most `budget` units of
+    /// work (one unit per connection or template examined and per empty
+    /// wheel slot passed). Returns the units spent; less than `budget` means
+    /// the wheels have caught up. Connections are served first; templates
+    /// whose timer fires while they still control connections are checked
+    /// again [`TEMPLATE_RECHECK_S`] later (IPVS `expire_later`).
+    pub fn expire(&mut self, now_ms: u64, budget: usize) -> usize {
+        let mut left = budget;
+        while let Some(i) = self.wheel.pop_due(&mut self.conns, now_ms, &mut left) {
+            let exp = self.conns.0[i as usize].expires;
+            if exp <= now_ms {
+                self.free_conn(i);
+                self.stats.expired += 1;
+            } else {
+                self.wheel.link(&mut self.conns, i, exp);
+            }
+        }
+        while let Some(i) = self.tpl_wheel.pop_due(&mut self.tpls, now_ms, &mut left) {
+            let t = &mut self.tpls.0[i as usize];
+            if t.expires > now_ms {
+                let exp = t.expires;
+                self.tpl_wheel.link(&mut self.tpls, i, exp);
+            } else if t.n_control > 0 {
+                t.expires = now_ms.saturating_add(ms(TEMPLATE_RECHECK_S));
+                let exp = t.expires;
+                self.tpl_wheel.link(&mut self.tpls, i, exp);
+            } else {
+                self.free_template(i);
+                self.stats.templates_expired += 1;
+            }
+        }
+        budget - left
+    }
+
+    /// Up to `max` live connections from `cursor` on, appended to `out`, as
+    /// plain data; examines at most `8 * max` slots so a worker answering a
+    /// listing request in chunks does bounded work per chunk. Returns the
+    /// cursor to continue from, or `None` when the table has been walked.
+    /// Connections created or removed between chunks may or may not appear.
+    pub fn list(
+        &self,
+        cursor: ListCursor,
+        max: usize,
+        now_ms: u64,
+        out: &mut Vec<ConnInfo>,
+    ) -> Option<ListCursor> {
+        let slots = self.conns.0.len();
+        let mut i = cursor.0 as usize;
+        let mut found = 0;
+        let scan_end = i.saturating_add(max.max(1).saturating_mul(8)).min(slots);
+        while i < scan_end && found < max {
+            let c = &self.conns.0[i];
+            if c.flags & F_LIVE != 0 {
+                out.push(self.info(i as u32, c, now_ms));
+                found += 1;
+            }
+            i += 1;
+        }
+        (i < slots).then_some(ListCursor(i as u32))
+    }
+
+    // ----- persistence templates -----
+
+    fn tkey_hash(&self, k: &TKey) -> u64 {
+        self.hasher.hash_one(k)
+    }
+
+    /// Find the template of a (service, masked client, vport): the real
+    /// server the client is bound to. A template past its timeout that no
+    /// longer controls any connection is dropped here rather than returned.
+    pub fn template_get(&mut self, key: &TemplateKey, now_ms: u64) -> Option<(TemplateId, u32)> {
+        let k = TKey::from_key(key);
+        let h = self.tkey_hash(&k);
+        let tpls = &self.tpls.0;
+        let i = *self.tpl_index.find(h, |&v| tpls[v as usize].key() == k)?;
+        let t = self.tpls.0[i as usize];
+        if t.expires <= now_ms && t.n_control == 0 {
+            self.tpl_wheel.unlink(&mut self.tpls, i);
+            self.free_template(i);
+            self.stats.templates_expired += 1;
+            return None;
+        }
+        Some((TemplateId(i), t.rs))
+    }
+
+    /// Create a persistence template binding `key` to real server `rs` for
+    /// `timeout_s` seconds (the service's persistence timeout).
+    pub fn template_create(
+        &mut self,
+        key: &TemplateKey,
+        rs: u32,
+        timeout_s: u32,
+        now_ms: u64,
+    ) -> Result<TemplateId, InsertError> {
+        if rs as usize >= self.counts.len() {
+            return Err(InsertError::RealServerOutOfRange {
+                rs,
+                max: self.counts.len() as u32,
+            });
+        }
+        let k = TKey::from_key(key);
+        let h = self.tkey_hash(&k);
+        {
+            let tpls = &self.tpls.0;
+            if self
+                .tpl_index
+                .find(h, |&v| tpls[v as usize].key() == k)
+                .is_some()
+            {
+                return Err(InsertError::Exists);
+            }
+        }
+        if self.tpl_len >= self.tpl_capacity {
+            self.stats.refused_templates_full += 1;
+            return Err(InsertError::TemplatesFull);
+        }
+        let t = Template {
+            client: k.client,
+            expires: now_ms.saturating_add(ms(timeout_s)),
+            svc: k.svc,
+            rs,
+            timeout_s,
+            n_control: 0,
+            link: Link::UNLINKED,
+            vport: k.vport,
+            v6: k.v6,
+            live: true,
+            flags: T_HASHED,
+        };
+        let i = if self.tpl_free != NIL {
+            let i = self.tpl_free;
+            self.tpl_free = self.tpls.0[i as usize].link.next;
+            self.tpls.0[i as usize] = t;
+            i
+        } else {
+            self.tpls.0.push(t);
+            (self.tpls.0.len() - 1) as u32
+        };
+        let tpls = &self.tpls.0;
+        let hasher = &self.hasher;
+        self.tpl_index
+            .insert_unique(h, i, |&v| hasher.hash_one(tpls[v as usize].key()));
+        self.tpl_wheel.link(&mut self.tpls, i, t.expires);
+        self.counts[rs as usize].persistent += 1;
+        self.tpl_len += 1;
+        Ok(TemplateId(i))
+    }
+
+    /// Make a template unfindable (its real server was removed or became
+    /// quiescent with `expire_quiescent_template`, as `ip_vs_check_template`
+    /// does): new connections get a fresh scheduling decision, connections
+    /// it already controls keep their real server, and it is freed once its
+    /// timer fires with no connection left. Returns whether it was hashed.
+    pub fn template_invalidate(&mut self, id: TemplateId) -> bool {
+        let Some(t) = self.template_live(id) else {
+            return false;
+        };
+        if t.flags & T_HASHED == 0 {
+            return false;
+        }
+        self.unhash_template(id.0);
+        true
+    }
+
+    fn unhash_template(&mut self, i: u32) {
+        let k = self.tpls.0[i as usize].key();
+        let h = self.tkey_hash(&k);
+        if let Ok(e) = self.tpl_index.find_entry(h, |&v| v == i) {
+            e.remove();
+        }
+        self.tpls.0[i as usize].flags &= !T_HASHED;
+    }
+
+    /// Free a live template already unlinked from its wheel.
+    fn free_template(&mut self, i: u32) {
+        if self.tpls.0[i as usize].flags & T_HASHED != 0 {
+            self.unhash_template(i);
+        }
+        let t = &mut self.tpls.0[i as usize];
+        let rs = t.rs as usize;
+        t.live = false;
+        t.link.next = self.tpl_free;
+        self.tpl_free = i;
+        self.tpl_len -= 1;
+        let c = &mut self.counts[rs];
+        c.persistent = c.persistent.saturating_sub(1);
+    }
+
+    /// A template as plain data.
+    pub fn template_info(&self, id: TemplateId, now_ms: u64) -> Option<TemplateInfo> {
+        let t = self.template_live(id)?;
+        Some(TemplateInfo {
+            id,
+            key: t.key().to_key(),
+            rs: t.rs,
+            timeout_s: t.timeout_s,
+            expires_in_ms: t.expires.saturating_sub(now_ms),
+            controlled: t.n_control,
+            hashed: t.flags & T_HASHED != 0,
+        })
+    }
+
+    /// Listing of templates, chunked like [`ConnTable::list`].
+    pub fn list_templates(
+        &self,
+        cursor: ListCursor,
+        max: usize,
+        now_ms: u64,
+        out: &mut Vec<TemplateInfo>,
+    ) -> Option<ListCursor> {
+        let slots = self.tpls.0.len();
+        let mut i = cursor.0 as usize;
+        let mut found = 0;
+        let scan_end = i.saturating_add(max.max(1).saturating_mul(8)).min(slots);
+        while i < scan_end && found < max {
+            if let Some(info) = self.template_info(TemplateId(i as u32), now_ms) {
+                out.push(info);
+                found += 1;
+            }
+            i += 1;
+        }
+        (i < slots).then_some(ListCursor(i as u32))
+    }
+
+    // ----- memory -----
+
+    /// Bytes reserved by the table (allocated capacity, whether touched or
+    /// not).
+    pub fn memory_usage(&self) -> MemoryUsage {
+        use core::mem::size_of;
+        MemoryUsage {
+            slab: self.conns.0.capacity() * size_of::<Conn>(),
+            ipv6: self.v6.capacity() * size_of::<[u128; 4]>(),
+            index: self.index.allocation_size(),
+            templates: self.tpls.0.capacity() * size_of::<Template>()
+                + self.tpl_index.allocation_size(),
+            other: (self.wheel.slots() + self.tpl_wheel.slots()) * size_of::<u32>()
+                + self.counts.capacity() * size_of::<RsCounts>(),
+        }
+    }
+
+    /// Size of one connection entry in the slab, in bytes.
+    pub const ENTRY_SIZE: usize = core::mem::size_of::<Conn>();
+
+    /// Internal consistency check for tests: index, wheel and counts agree
+    /// with the slab. Returns a description of the first mismatch.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut counts = vec![RsCounts::default(); self.counts.len()];
+        let mut live = 0;
+        let mut index_entries = 0;
+        for (i, c) in self.conns.0.iter().enumerate() {
+            if c.flags & F_LIVE == 0 {
+                continue;
+            }
+            live += 1;
+            let dirs: &[u32] = if c.flags & F_HAS_REPLY != 0 {
+                &[0, 1]
+            } else {
+                &[0]
+            };
+            for &d in dirs {
+                index_entries += 1;
+                let t = tuple_of(c, &self.v6, d as usize);
+                match self.lookup(&t) {
+                    Some((id, dir)) if id.0 as usize == i && dir as u32 == d => {}
+                    other => return Err(format!("slot {i} dir {d}: lookup gave {other:?}")),
+                }
+            }
+            let rc = &mut counts[c.rs as usize];
+            if c.flags & F_INACTIVE != 0 {
+                rc.inactive += 1;
+            } else {
+                rc.active += 1;
+            }
+            let expect_active = c.state().is_active();
+            if expect_active == (c.flags & F_INACTIVE != 0) {
+                return Err(format!(
+                    "slot {i}: INACTIVE flag disagrees with state {:?}",
+                    c.state()
+                ));
+            }
+        }
+        let mut controlled = vec![0u32; self.tpls.0.len()];
+        for c in self.conns.0.iter().filter(|c| c.flags & F_LIVE != 0) {
+            if c.template != NIL {
+                controlled[c.template as usize] += 1;
+            }
+        }
+        let mut tpl_live = 0;
+        for (i, t) in self.tpls.0.iter().enumerate() {
+            if !t.live {
+                if controlled[i] != 0 {
+                    return Err(format!("template {i} freed while controlling connections"));
+                }
+                continue;
+            }
+            tpl_live += 1;
+            counts[t.rs as usize].persistent += 1;
+            if t.n_control != controlled[i] {
+                return Err(format!(
+                    "template {i}: n_control {} but {} connections",
+                    t.n_control, controlled[i]
+                ));
+            }
+        }
+        if live != self.len || self.index.len() != index_entries || self.wheel.len() != live {
+            return Err(format!(
+                "len {} live {live} index {} (expected {index_entries}) wheel {}",
+                self.len,
+                self.index.len(),
+                self.wheel.len()
+            ));
+        }
+        if tpl_live != self.tpl_len || self.tpl_wheel.len() != tpl_live {
+            return Err("template counts".into());
+        }
+        if counts != self.counts {
+            return Err("real server counts differ".into());
+        }
+        Ok(())
+    }
+}

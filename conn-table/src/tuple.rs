@@ -1,0 +1,250 @@
+//! Flow tuples, directions and forwarding methods.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// IP protocol numbers rvs gives a meaning to.
+pub mod proto {
+    /// ICMP.
+    pub const ICMP: u8 = 1;
+    /// TCP.
+    pub const TCP: u8 = 6;
+    /// UDP.
+    pub const UDP: u8 = 17;
+    /// ICMPv6.
+    pub const ICMPV6: u8 = 58;
+    /// SCTP.
+    pub const SCTP: u8 = 132;
+}
+
+/// One direction of a flow as it appears on the wire: protocol, source and
+/// destination address and port. ICMP flows put the echo identifier (or 0)
+/// in the ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    /// IP protocol number (see [`proto`]).
+    pub proto: u8,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+}
+
+impl Tuple {
+    /// A tuple from its parts.
+    pub const fn new(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> Tuple {
+        Tuple {
+            proto,
+            src,
+            dst,
+            sport,
+            dport,
+        }
+    }
+
+    /// Whether both addresses are of the same family.
+    pub const fn is_consistent(&self) -> bool {
+        matches!(
+            (self.src, self.dst),
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
+        )
+    }
+
+    /// Whether this is an IPv6 tuple.
+    pub const fn is_ipv6(&self) -> bool {
+        matches!(self.src, IpAddr::V6(_))
+    }
+}
+
+/// Which way a packet travels relative to its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Direction {
+    /// As the connection's first packet arrived: client -> virtual service
+    /// (IPVS "input").
+    Original = 0,
+    /// What comes back: real server -> client (NAT) or real server -> local
+    /// address (FULLNAT) (IPVS "output").
+    Reply = 1,
+}
+
+/// Forwarding method of a connection (`IP_VS_CONN_F_FWD_MASK`, plus FULLNAT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Method {
+    /// NAT (`-m`, "Masq").
+    Masq = 0,
+    /// Direct routing (`-g`, "Route"): replies bypass the director.
+    Route = 1,
+    /// IP tunnelling (`-i`, "Tunnel"): replies bypass the director.
+    Tunnel = 2,
+    /// Full NAT ("FullNat"): client source rewritten to a local address.
+    FullNat = 3,
+}
+
+impl Method {
+    /// The name `ipvsadm -Ln` prints in its Forward column.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Method::Masq => "Masq",
+            Method::Route => "Route",
+            Method::Tunnel => "Tunnel",
+            Method::FullNat => "FullNat",
+        }
+    }
+
+    /// Whether replies bypass the director, so the TCP state machine only
+    /// ever sees the client's side (`IP_VS_CONN_F_NOOUTPUT`).
+    pub const fn replies_bypass_director(self) -> bool {
+        matches!(self, Method::Route | Method::Tunnel)
+    }
+
+    pub(crate) const fn from_u8(v: u8) -> Method {
+        match v {
+            0 => Method::Masq,
+            1 => Method::Route,
+            2 => Method::Tunnel,
+            _ => Method::FullNat,
+        }
+    }
+}
+
+/// Canonical, hashable form of a tuple: addresses widened to 128 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub src: u128,
+    pub dst: u128,
+    pub ports: u32,
+    pub proto: u8,
+    pub v6: bool,
+}
+
+impl Key {
+    /// `None` for a tuple mixing address families (never a valid flow).
+    #[inline]
+    pub fn from_tuple(t: &Tuple) -> Option<Key> {
+        let (src, dst, v6) = match (t.src, t.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => (u32::from(s) as u128, u32::from(d) as u128, false),
+            (IpAddr::V6(s), IpAddr::V6(d)) => (u128::from(s), u128::from(d), true),
+            _ => return None,
+        };
+        Some(Key {
+            src,
+            dst,
+            ports: pack_ports(t.sport, t.dport),
+            proto: t.proto,
+            v6,
+        })
+    }
+}
+
+#[inline]
+pub(crate) const fn pack_ports(sport: u16, dport: u16) -> u32 {
+    ((sport as u32) << 16) | dport as u32
+}
+
+pub(crate) fn addr_from(v: u128, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(v))
+    } else {
+        IpAddr::V4(Ipv4Addr::from(v as u32))
+    }
+}
+
+/// Mask a client address for a persistence template: IPv4 with a prefix
+/// length taken from the service's netmask (`255.255.255.0` is 24), IPv6
+/// with the service's prefix length (ipvsadm `-M` for IPv6 services). A
+/// prefix longer than the address keeps every bit.
+pub fn mask_client(addr: IpAddr, prefix_len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let p = u32::from(prefix_len.min(32));
+            let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+            IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+        }
+        IpAddr::V6(a) => {
+            let p = u32::from(prefix_len.min(128));
+            let mask = if p == 0 { 0 } else { u128::MAX << (128 - p) };
+            IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+        }
+    }
+}
+
+/// Key of a persistence template (`ip_vs_sched_persist`'s template
+/// parameters): the virtual service, the client address masked with the
+/// service's netmask ([`mask_client`]), and the virtual port — the
+/// service's port for ordinary services, 0 for port-0 (all ports) and
+/// firewall-mark services so one template covers every port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TemplateKey {
+    /// Virtual service id chosen by the caller.
+    pub svc: u32,
+    /// Masked client address.
+    pub client: IpAddr,
+    /// Virtual port, or 0 for all-ports/fwmark services.
+    pub vport: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TKey {
+    pub client: u128,
+    pub svc: u32,
+    pub vport: u16,
+    pub v6: bool,
+}
+
+impl TKey {
+    pub fn from_key(k: &TemplateKey) -> TKey {
+        let (client, v6) = match k.client {
+            IpAddr::V4(a) => (u32::from(a) as u128, false),
+            IpAddr::V6(a) => (u128::from(a), true),
+        };
+        TKey {
+            client,
+            svc: k.svc,
+            vport: k.vport,
+            v6,
+        }
+    }
+
+    pub fn to_key(self) -> TemplateKey {
+        TemplateKey {
+            svc: self.svc,
+            client: addr_from(self.client, self.v6),
+            vport: self.vport,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_v4_and_v6() {
+        let a: IpAddr = "198.18.3.77".parse().unwrap();
+        assert_eq!(mask_client(a, 24), "198.18.3.0".parse::<IpAddr>().unwrap());
+        assert_eq!(mask_client(a, 32), a);
+        assert_eq!(mask_client(a, 40), a);
+        assert_eq!(mask_client(a, 0), "0.0.0.0".parse::<IpAddr>().unwrap());
+        let b: IpAddr = "2001:2::1:2:3".parse().unwrap();
+        assert_eq!(mask_client(b, 48), "2001:2::".parse::<IpAddr>().unwrap());
+        assert_eq!(mask_client(b, 128), b);
+    }
+
+    #[test]
+    fn mixed_family_tuple_has_no_key() {
+        let t = Tuple::new(
+            proto::TCP,
+            "198.18.0.1".parse().unwrap(),
+            1,
+            "2001:2::1".parse().unwrap(),
+            2,
+        );
+        assert!(!t.is_consistent());
+        assert!(Key::from_tuple(&t).is_none());
+    }
+}
