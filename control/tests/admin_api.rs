@@ -277,3 +277,143 @@ fn config_apply_dry_run_and_rejections_leave_the_running_config_alone() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+fn call(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, String) {
+    let req = ureq::request(method, url).set("Authorization", "Bearer tok");
+    status(match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    })
+}
+
+#[test]
+fn services_and_real_servers_crud_with_ipvsadm_refusals() {
+    let dir = TempDir::new("admin-crud");
+    let d = start(&dir, Some("tok"));
+    let url = |p: &str| format!("{}{p}", d.base);
+    let svc = serde_json::json!({
+        "service": { "kind": "inet", "protocol": "tcp", "addr": "198.18.0.100", "port": 8080 },
+        "scheduler": "rr"
+    });
+    let (code, body) = call("POST", &url("/v1/services"), Some(svc.clone()));
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = call("POST", &url("/v1/services"), Some(svc.clone()));
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body.contains("Service already exists") && body.contains("service_exists"),
+        "{body}"
+    );
+
+    let id = "tcp:198.18.0.100:8080";
+    let rs =
+        serde_json::json!({ "addr": "198.19.0.11", "port": 8080, "method": "masq", "weight": 5 });
+    let (code, body) = call(
+        "POST",
+        &url(&format!("/v1/services/{id}/real-servers")),
+        Some(rs.clone()),
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = call(
+        "POST",
+        &url(&format!("/v1/services/{id}/real-servers")),
+        Some(rs.clone()),
+    );
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("Destination already exists"));
+    let (code, body) = call(
+        "POST",
+        &url("/v1/services/tcp:198.18.0.100:9/real-servers"),
+        Some(rs.clone()),
+    );
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("Service not defined"), "{body}");
+
+    // A method this build cannot run yet is refused with the reason; nothing changes.
+    let dr =
+        serde_json::json!({ "addr": "198.19.0.12", "port": 8080, "method": "route", "weight": 1 });
+    let (code, body) = call(
+        "POST",
+        &url(&format!("/v1/services/{id}/real-servers")),
+        Some(dr),
+    );
+    assert_eq!(code, 422, "{body}");
+
+    let mut edited = rs.clone();
+    edited["weight"] = 2.into();
+    let (code, body) = call(
+        "PUT",
+        &url(&format!("/v1/services/{id}/real-servers/198.19.0.11:8080")),
+        Some(edited),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = call("GET", &url(&format!("/v1/services/{id}")), None);
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["real_servers"][0]["weight"], 2, "{v}");
+    assert_eq!(v["scheduler"], "rr");
+
+    let (code, rules) = call("GET", &url("/v1/rules"), None);
+    assert_eq!(code, 200);
+    assert!(
+        rules.contains(
+            "-A -t 198.18.0.100:8080 -s rr\n-a -t 198.18.0.100:8080 -r 198.19.0.11:8080 -m -w 2\n"
+        ),
+        "{rules}"
+    );
+
+    let (code, body) = call(
+        "PUT",
+        &url("/v1/timeouts"),
+        Some(serde_json::json!({ "tcp": 30, "tcp_fin": 0, "udp": 60 })),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (_, body) = call("GET", &url("/v1/timeouts"), None);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+        serde_json::json!({ "tcp": 30, "tcp_fin": 120, "udp": 60 })
+    );
+
+    let (code, _) = call(
+        "DELETE",
+        &url(&format!("/v1/services/{id}/real-servers/198.19.0.11:8080")),
+        None,
+    );
+    assert_eq!(code, 204);
+    let (code, body) = call(
+        "DELETE",
+        &url(&format!("/v1/services/{id}/real-servers/198.19.0.11:8080")),
+        None,
+    );
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("No such destination"));
+    let (code, _) = call("DELETE", &url(&format!("/v1/services/{id}")), None);
+    assert_eq!(code, 204);
+    let (code, body) = call("DELETE", &url(&format!("/v1/services/{id}")), None);
+    assert_eq!(code, 404);
+    assert!(body.contains("No such service"));
+
+    // -R: all or nothing, with the line at fault.
+    let (code, body) = status(
+        ureq::post(&url("/v1/rules"))
+            .set("Authorization", "Bearer tok")
+            .send_string("-A -u 198.18.0.100:5353 -s rr\n-a -u 198.18.0.100:5353 -r 198.19.0.11:5353 -m\n-a -u 198.18.0.100:5353 -r 198.19.0.11:5353 -m\n"),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("Destination already exists") && body.contains("\"line\":3"),
+        "{body}"
+    );
+    let (_, rules) = call("GET", &url("/v1/rules"), None);
+    assert!(
+        !rules.contains("5353"),
+        "a refused restore changes nothing: {rules}"
+    );
+
+    let (code, _) = call("DELETE", &url("/v1/services"), None);
+    assert_eq!(code, 204);
+    let (_, body) = call("GET", &url("/v1/services"), None);
+    assert_eq!(body, "[]");
+    let (code, body) = call("GET", &url("/v1/services/tcp:nonsense"), None);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("\"field\":\"service\""), "{body}");
+}

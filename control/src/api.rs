@@ -1,0 +1,457 @@
+//! The ipvsadm-shaped part of the admin API: virtual services, real servers, timeouts,
+//! counters and `-S`/`-R` rules. Every change is an [`IpvsCommand`] replayed on an
+//! ipvsadm rule table built from the running configuration (so refusals are exactly
+//! the kernel's), then turned back into the model, validated and applied as a whole.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use config::convert;
+use config::ipvsadm::{
+    self, DestConfig, DestView, IpvsCommand, OpError, RuleTable, ServiceConfig, ServiceView,
+    TimeoutsView,
+};
+use config::Config;
+use serde_json::json;
+
+use crate::admin::{AdminState, ApiError};
+use crate::plane::ControlPlane;
+
+/// Why an ipvsadm-style change failed.
+pub enum IpvsApiError {
+    /// Refused as IPVS refuses (exists, no such service...).
+    Op(OpError),
+    /// The result is not a valid configuration.
+    Invalid(Vec<String>),
+    /// Valid, but this daemon cannot run it.
+    Rejected(Vec<String>),
+    /// Malformed request.
+    Bad(ApiError),
+}
+
+impl IntoResponse for IpvsApiError {
+    fn into_response(self) -> Response {
+        match self {
+            IpvsApiError::Op(op) => {
+                let status = match op {
+                    OpError::ServiceExists | OpError::DestinationExists => StatusCode::CONFLICT,
+                    OpError::NoSuchService | OpError::ServiceNotDefined | OpError::NoSuchDestination | OpError::SchedulerNotFound => StatusCode::NOT_FOUND,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, Json(json!({ "error": op.to_string(), "op_error": op }))).into_response()
+            }
+            IpvsApiError::Invalid(errors) => (StatusCode::BAD_REQUEST, Json(json!({ "error": errors.first().cloned().unwrap_or_default(), "errors": errors }))).into_response(),
+            IpvsApiError::Rejected(errors) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": errors.first().cloned().unwrap_or_default(), "errors": errors }))).into_response()
+            }
+            IpvsApiError::Bad(e) => e.into_response(),
+        }
+    }
+}
+
+/// The running services as an ipvsadm rule table.
+fn rule_table(cfg: &Config) -> RuleTable {
+    let rules: Vec<ipvsadm::ServiceRule> = cfg.services.iter().map(convert::service_rule).collect();
+    let mut table = RuleTable::new();
+    let mut text = ipvsadm::format_rules(&rules);
+    let t = cfg.timeouts;
+    text.push_str(&format!("--set {} {} {}\n", t.tcp, t.tcp_fin, t.udp));
+    // The text comes from our own formatter, so it always restores.
+    let _ = table.restore(&text, "rvsd");
+    table
+}
+
+/// Turn a rule table back into a configuration, keeping per-service settings ipvsadm
+/// cannot express from the running one.
+fn config_from_table(cur: &Config, table: &RuleTable) -> Result<Config, IpvsApiError> {
+    let mut new = cur.clone();
+    new.services.clear();
+    for rule in table.services() {
+        let base = cur
+            .services
+            .iter()
+            .find(|s| convert::is_service(s, &rule.service.service));
+        let mut vs = convert::service_from_config(&rule.service, base)
+            .map_err(|e| IpvsApiError::Invalid(vec![e.to_string()]))?;
+        vs.real_servers = rule.real_servers.iter().map(convert::real_server).collect();
+        new.services.push(vs);
+    }
+    let t = table.timeouts();
+    new.timeouts = config::Timeouts {
+        tcp: t.tcp,
+        tcp_fin: t.tcp_fin,
+        udp: t.udp,
+    };
+    Ok(new)
+}
+
+/// Apply ipvsadm commands in order on the running configuration, all or nothing.
+pub fn apply_commands(plane: &mut ControlPlane, cmds: &[IpvsCommand]) -> Result<(), IpvsApiError> {
+    let mut table = rule_table(plane.config());
+    for c in cmds {
+        table.apply(c).map_err(IpvsApiError::Op)?;
+    }
+    let new = config_from_table(plane.config(), &table)?;
+    let new = new.revalidate().map_err(|e| {
+        IpvsApiError::Invalid(e.errors().iter().map(|e| e.message.clone()).collect())
+    })?;
+    plane
+        .apply(new, false)
+        .map_err(|r| IpvsApiError::Rejected(r.errors))?;
+    Ok(())
+}
+
+/// Parse a service id: `tcp:198.18.0.100:80`, `udp:[2001:2::1]:53`, `fwm:10`, `fwm6:10`.
+pub fn parse_service_id(id: &str) -> Result<ipvsadm::VirtualService, ApiError> {
+    let bad = || {
+        ApiError::new(StatusCode::BAD_REQUEST, format!("bad service id `{id}`; expected tcp:VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT, fwm:MARK or fwm6:MARK")).field("service")
+    };
+    let (kind, rest) = id.split_once(':').ok_or_else(bad)?;
+    let protocol = match kind {
+        "tcp" => ipvsadm::Protocol::Tcp,
+        "udp" => ipvsadm::Protocol::Udp,
+        "sctp" => ipvsadm::Protocol::Sctp,
+        "fwm" | "fwm6" => {
+            let mark = rest.parse().map_err(|_| bad())?;
+            let family = if kind == "fwm6" {
+                ipvsadm::AddressFamily::Inet6
+            } else {
+                ipvsadm::AddressFamily::Inet
+            };
+            return Ok(ipvsadm::VirtualService::Fwmark { mark, family });
+        }
+        _ => return Err(bad()),
+    };
+    let sa: SocketAddr = rest.parse().map_err(|_| bad())?;
+    Ok(ipvsadm::VirtualService::Inet {
+        protocol,
+        addr: sa.ip(),
+        port: sa.port(),
+    })
+}
+
+/// Parse a real-server id: `198.19.0.11:80` or `[2001:2::11]:80`.
+pub fn parse_rs_id(id: &str) -> Result<(IpAddr, u16), ApiError> {
+    let sa: SocketAddr = id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad real server id `{id}`; expected ADDR:PORT or [V6]:PORT"),
+        )
+        .field("real_server")
+    })?;
+    Ok((sa.ip(), sa.port()))
+}
+
+fn views(cfg: &Config) -> Vec<ServiceView> {
+    cfg.services
+        .iter()
+        .map(|vs| {
+            ServiceView::new(
+                convert::service_config(vs),
+                vs.real_servers
+                    .iter()
+                    .map(|rs| DestView::new(convert::dest_config(rs)))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn run(st: &AdminState, cmds: &[IpvsCommand], ok: StatusCode) -> Response {
+    let mut plane = st.plane.lock();
+    match apply_commands(&mut plane, cmds) {
+        Ok(()) => ok.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+fn body<T>(b: JsonBody<T>) -> Result<T, IpvsApiError> {
+    b.map(|Json(v)| v).map_err(|e| {
+        IpvsApiError::Bad(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("bad request body: {}", e.body_text()),
+        ))
+    })
+}
+
+/// GET /v1/services
+pub async fn list_services(State(st): State<AdminState>) -> Json<Vec<ServiceView>> {
+    Json(views(st.plane.lock().config()))
+}
+
+/// GET /v1/services/{id}
+pub async fn get_service(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<ServiceView>, IpvsApiError> {
+    let vs = parse_service_id(&id).map_err(IpvsApiError::Bad)?;
+    let plane = st.plane.lock();
+    let cfg = plane.config();
+    let found = cfg
+        .services
+        .iter()
+        .position(|s| convert::is_service(s, &vs))
+        .ok_or(IpvsApiError::Op(OpError::NoSuchService))?;
+    Ok(Json(views(cfg).swap_remove(found)))
+}
+
+/// POST /v1/services (ipvsadm -A)
+pub async fn add_service(State(st): State<AdminState>, b: JsonBody<ServiceConfig>) -> Response {
+    match body(b) {
+        Ok(service) => run(
+            &st,
+            &[IpvsCommand::AddService { service }],
+            StatusCode::CREATED,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// PUT /v1/services/{id} (ipvsadm -E)
+pub async fn edit_service(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    b: JsonBody<ServiceConfig>,
+) -> Response {
+    let (vs, service) = match (parse_service_id(&id), body(b)) {
+        (Ok(vs), Ok(s)) => (vs, s),
+        (Err(e), _) => return e.into_response(),
+        (_, Err(e)) => return e.into_response(),
+    };
+    if service.service != vs {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the body's service differs from the one in the path",
+        )
+        .field("service")
+        .into_response();
+    }
+    run(&st, &[IpvsCommand::EditService { service }], StatusCode::OK)
+}
+
+/// DELETE /v1/services/{id} (ipvsadm -D)
+pub async fn delete_service(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
+    match parse_service_id(&id) {
+        Ok(service) => run(
+            &st,
+            &[IpvsCommand::DeleteService { service }],
+            StatusCode::NO_CONTENT,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// DELETE /v1/services (ipvsadm -C)
+pub async fn clear_services(State(st): State<AdminState>) -> Response {
+    run(&st, &[IpvsCommand::Clear], StatusCode::NO_CONTENT)
+}
+
+/// POST /v1/services/{id}/real-servers (ipvsadm -a)
+pub async fn add_real_server(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    b: JsonBody<DestConfig>,
+) -> Response {
+    match (parse_service_id(&id), body(b)) {
+        (Ok(service), Ok(server)) => run(
+            &st,
+            &[IpvsCommand::AddServer { service, server }],
+            StatusCode::CREATED,
+        ),
+        (Err(e), _) => e.into_response(),
+        (_, Err(e)) => e.into_response(),
+    }
+}
+
+/// PUT /v1/services/{id}/real-servers/{rs} (ipvsadm -e)
+pub async fn edit_real_server(
+    State(st): State<AdminState>,
+    Path((id, rs)): Path<(String, String)>,
+    b: JsonBody<DestConfig>,
+) -> Response {
+    let (service, (addr, port), server) = match (parse_service_id(&id), parse_rs_id(&rs), body(b)) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(e), _, _) | (_, Err(e), _) => return e.into_response(),
+        (_, _, Err(e)) => return e.into_response(),
+    };
+    if server.addr != addr || server.port != port {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the body's real server differs from the one in the path",
+        )
+        .field("real_server")
+        .into_response();
+    }
+    run(
+        &st,
+        &[IpvsCommand::EditServer { service, server }],
+        StatusCode::OK,
+    )
+}
+
+/// DELETE /v1/services/{id}/real-servers/{rs} (ipvsadm -d)
+pub async fn delete_real_server(
+    State(st): State<AdminState>,
+    Path((id, rs)): Path<(String, String)>,
+) -> Response {
+    match (parse_service_id(&id), parse_rs_id(&rs)) {
+        (Ok(service), Ok((addr, port))) => run(
+            &st,
+            &[IpvsCommand::DeleteServer {
+                service,
+                addr,
+                port,
+            }],
+            StatusCode::NO_CONTENT,
+        ),
+        (Err(e), _) | (_, Err(e)) => e.into_response(),
+    }
+}
+
+/// POST /v1/zero (ipvsadm -Z)
+pub async fn zero_all(State(st): State<AdminState>) -> Response {
+    run(
+        &st,
+        &[IpvsCommand::Zero { service: None }],
+        StatusCode::NO_CONTENT,
+    )
+}
+
+/// POST /v1/services/{id}/zero (ipvsadm -Z -t ...)
+pub async fn zero_service(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
+    match parse_service_id(&id) {
+        Ok(vs) => run(
+            &st,
+            &[IpvsCommand::Zero { service: Some(vs) }],
+            StatusCode::NO_CONTENT,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// GET /v1/timeouts (ipvsadm -L --timeout)
+pub async fn get_timeouts(State(st): State<AdminState>) -> Json<TimeoutsView> {
+    let t = st.plane.lock().config().timeouts;
+    Json(TimeoutsView {
+        tcp: t.tcp,
+        tcp_fin: t.tcp_fin,
+        udp: t.udp,
+    })
+}
+
+/// PUT /v1/timeouts (ipvsadm --set; 0 leaves a value unchanged)
+pub async fn set_timeouts(State(st): State<AdminState>, b: JsonBody<TimeoutsView>) -> Response {
+    let t = match body(b) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let mut plane = st.plane.lock();
+    match apply_commands(&mut plane, &[IpvsCommand::SetTimeouts(t)]) {
+        Ok(()) => {
+            let t = plane.config().timeouts;
+            Json(TimeoutsView {
+                tcp: t.tcp,
+                tcp_fin: t.tcp_fin,
+                udp: t.udp,
+            })
+            .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// GET /v1/rules (ipvsadm -S -n)
+pub async fn get_rules(State(st): State<AdminState>) -> impl IntoResponse {
+    let rules: Vec<ipvsadm::ServiceRule> = st
+        .plane
+        .lock()
+        .config()
+        .services
+        .iter()
+        .map(convert::service_rule)
+        .collect();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        ipvsadm::format_rules(&rules),
+    )
+}
+
+/// POST /v1/rules (ipvsadm -R): every line applies in order; all or nothing.
+pub async fn restore_rules(State(st): State<AdminState>, text: String) -> Response {
+    let lines = match ipvsadm::parse_rules(&text, "rvsadm") {
+        Ok(l) => l,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": e.error.to_string(), "line": e.line })),
+            )
+                .into_response()
+        }
+    };
+    let mut plane = st.plane.lock();
+    let mut table = rule_table(plane.config());
+    for l in &lines {
+        if let Err(op) = table.apply(&l.command) {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": op.to_string(), "op_error": op, "line": l.line })),
+            )
+                .into_response();
+        }
+    }
+    let result = config_from_table(plane.config(), &table).and_then(|new| {
+        let new = new.revalidate().map_err(|e| {
+            IpvsApiError::Invalid(e.errors().iter().map(|e| e.message.clone()).collect())
+        })?;
+        plane
+            .apply(new, false)
+            .map_err(|r| IpvsApiError::Rejected(r.errors))
+    });
+    match result {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse() {
+        assert_eq!(
+            parse_service_id("tcp:198.18.0.100:80").ok(),
+            Some(ipvsadm::VirtualService::Inet {
+                protocol: ipvsadm::Protocol::Tcp,
+                addr: "198.18.0.100".parse().unwrap(),
+                port: 80
+            })
+        );
+        assert!(matches!(
+            parse_service_id("udp:[2001:2::1]:53"),
+            Ok(ipvsadm::VirtualService::Inet { port: 53, .. })
+        ));
+        assert_eq!(
+            parse_service_id("fwm6:10").ok(),
+            Some(ipvsadm::VirtualService::Fwmark {
+                mark: 10,
+                family: ipvsadm::AddressFamily::Inet6
+            })
+        );
+        assert!(parse_service_id("tcp:198.18.0.100").is_err());
+        assert!(parse_service_id("icmp:198.18.0.100:0").is_err());
+        assert_eq!(
+            parse_rs_id("198.19.0.11:80").ok(),
+            Some(("198.19.0.11".parse().unwrap(), 80))
+        );
+        assert!(parse_rs_id("198.19.0.11").is_err());
+    }
+}
