@@ -9,7 +9,10 @@
 use std::net::IpAddr;
 
 use crate::ipvsadm::{self, ServiceRule};
-use crate::model::{ForwardMethod, Persistence, Protocol, RealServer, SchedulerFlag, ServiceAddr, ServiceKey, TunnelType, VirtualService};
+use crate::model::{
+    ForwardMethod, Persistence, Protocol, RealServer, SchedulerFlag, ServiceAddr, ServiceKey,
+    TunnelType, VirtualService,
+};
 use crate::net::Netmask;
 
 fn proto_to_ipvsadm(p: Protocol) -> ipvsadm::Protocol {
@@ -38,7 +41,11 @@ pub fn service_id(vs: &VirtualService) -> ipvsadm::VirtualService {
         },
         ServiceKey::Fwmark { mark, .. } => ipvsadm::VirtualService::Fwmark {
             mark: *mark,
-            family: if vs.is_ipv6() { ipvsadm::AddressFamily::Inet6 } else { ipvsadm::AddressFamily::Inet },
+            family: if vs.is_ipv6() {
+                ipvsadm::AddressFamily::Inet6
+            } else {
+                ipvsadm::AddressFamily::Inet
+            },
         },
     }
 }
@@ -46,9 +53,18 @@ pub fn service_id(vs: &VirtualService) -> ipvsadm::VirtualService {
 /// Whether a model service is the one ipvsadm names `id`.
 pub fn is_service(vs: &VirtualService, id: &ipvsadm::VirtualService) -> bool {
     match (&vs.key, id) {
-        (ServiceKey::Addr(a), ipvsadm::VirtualService::Inet { protocol, addr, port }) => a.proto == proto_from_ipvsadm(*protocol) && a.vip == *addr && a.port == *port,
+        (
+            ServiceKey::Addr(a),
+            ipvsadm::VirtualService::Inet {
+                protocol,
+                addr,
+                port,
+            },
+        ) => a.proto == proto_from_ipvsadm(*protocol) && a.vip == *addr && a.port == *port,
         (ServiceKey::Fwmark { mark, .. }, ipvsadm::VirtualService::Fwmark { mark: m, family }) => {
-            mark == m && (vs.is_ipv6() == (*family == ipvsadm::AddressFamily::Inet6) || matches!(&vs.key, ServiceKey::Fwmark { members, .. } if members.is_empty()))
+            mark == m
+                && (vs.is_ipv6() == (*family == ipvsadm::AddressFamily::Inet6)
+                    || matches!(&vs.key, ServiceKey::Fwmark { members, .. } if members.is_empty()))
         }
         _ => false,
     }
@@ -59,9 +75,20 @@ fn method_to_ipvsadm(m: ForwardMethod) -> ipvsadm::ForwardMethod {
         ForwardMethod::Masq => ipvsadm::ForwardMethod::Masq,
         ForwardMethod::Route => ipvsadm::ForwardMethod::Route,
         ForwardMethod::FullNat => ipvsadm::ForwardMethod::FullNat,
-        ForwardMethod::Tunnel(TunnelType::Ipip) => ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip),
-        ForwardMethod::Tunnel(TunnelType::Gre) => ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { csum: ipvsadm::TunnelCsum::NoCsum }),
-        ForwardMethod::Tunnel(TunnelType::Gue { port }) => ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, csum: ipvsadm::TunnelCsum::NoCsum }),
+        ForwardMethod::Tunnel(TunnelType::Ipip) => {
+            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip)
+        }
+        ForwardMethod::Tunnel(TunnelType::Gre) => {
+            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre {
+                csum: ipvsadm::TunnelCsum::NoCsum,
+            })
+        }
+        ForwardMethod::Tunnel(TunnelType::Gue { port }) => {
+            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue {
+                port,
+                csum: ipvsadm::TunnelCsum::NoCsum,
+            })
+        }
     }
 }
 
@@ -70,9 +97,15 @@ fn method_from_ipvsadm(m: ipvsadm::ForwardMethod) -> ForwardMethod {
         ipvsadm::ForwardMethod::Masq => ForwardMethod::Masq,
         ipvsadm::ForwardMethod::Route => ForwardMethod::Route,
         ipvsadm::ForwardMethod::FullNat => ForwardMethod::FullNat,
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip) => ForwardMethod::Tunnel(TunnelType::Ipip),
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { .. }) => ForwardMethod::Tunnel(TunnelType::Gre),
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, .. }) => ForwardMethod::Tunnel(TunnelType::Gue { port }),
+        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip) => {
+            ForwardMethod::Tunnel(TunnelType::Ipip)
+        }
+        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { .. }) => {
+            ForwardMethod::Tunnel(TunnelType::Gre)
+        }
+        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, .. }) => {
+            ForwardMethod::Tunnel(TunnelType::Gue { port })
+        }
     }
 }
 
@@ -161,26 +194,44 @@ pub enum ConvertError {
 /// The model service for ipvsadm settings `sc`, keeping what ipvsadm cannot say
 /// (method default, SNAT pool, health check, sorry server, fwmark members, real servers)
 /// from `base`.
-pub fn service_from_config(sc: &ipvsadm::ServiceConfig, base: Option<&VirtualService>) -> Result<VirtualService, ConvertError> {
+pub fn service_from_config(
+    sc: &ipvsadm::ServiceConfig,
+    base: Option<&VirtualService>,
+) -> Result<VirtualService, ConvertError> {
     if let Some(pe) = &sc.persistence_engine {
         return Err(ConvertError::PersistenceEngine(pe.clone()));
     }
-    let scheduler = sc.scheduler.parse().map_err(|_| ConvertError::UnknownScheduler(sc.scheduler.clone()))?;
+    let scheduler = sc
+        .scheduler
+        .parse()
+        .map_err(|_| ConvertError::UnknownScheduler(sc.scheduler.clone()))?;
     let mut scheduler_flags = Vec::new();
     match sc.scheduler.as_str() {
         "sh" | "mh" => {
             let sh = sc.scheduler == "sh";
             if sc.sched_flags.flag1 {
-                scheduler_flags.push(if sh { SchedulerFlag::ShFallback } else { SchedulerFlag::MhFallback });
+                scheduler_flags.push(if sh {
+                    SchedulerFlag::ShFallback
+                } else {
+                    SchedulerFlag::MhFallback
+                });
             }
             if sc.sched_flags.flag2 {
-                scheduler_flags.push(if sh { SchedulerFlag::ShPort } else { SchedulerFlag::MhPort });
+                scheduler_flags.push(if sh {
+                    SchedulerFlag::ShPort
+                } else {
+                    SchedulerFlag::MhPort
+                });
             }
         }
         _ => {}
     }
     let key = match sc.service {
-        ipvsadm::VirtualService::Inet { protocol, addr, port } => ServiceKey::Addr(ServiceAddr {
+        ipvsadm::VirtualService::Inet {
+            protocol,
+            addr,
+            port,
+        } => ServiceKey::Addr(ServiceAddr {
             proto: proto_from_ipvsadm(protocol),
             vip: addr,
             port,
@@ -265,8 +316,14 @@ services:
         let cfg = crate::from_str(YAML, "t.yaml").unwrap();
         let rules: Vec<ServiceRule> = cfg.services.iter().map(service_rule).collect();
         let text = ipvsadm::format_rules(&rules);
-        assert!(text.contains("-A -t 198.18.0.100:80 -s sh -p 600 -M 255.255.255.0 -b sh-port"), "{text}");
-        assert!(text.contains("-a -t 198.18.0.100:80 -r 198.19.0.11:80 -m -w 3"), "{text}");
+        assert!(
+            text.contains("-A -t 198.18.0.100:80 -s sh -p 600 -M 255.255.255.0 -b sh-port"),
+            "{text}"
+        );
+        assert!(
+            text.contains("-a -t 198.18.0.100:80 -r 198.19.0.11:80 -m -w 3"),
+            "{text}"
+        );
         let mut table = ipvsadm::RuleTable::new();
         table.restore(&text, "rvsadm").unwrap();
         let back = services_from_rules(table.services()).unwrap();
@@ -281,10 +338,16 @@ services:
         sc.scheduler = "wlc".into();
         let edited = service_from_config(&sc, Some(base)).unwrap();
         assert_eq!(edited.scheduler, crate::Scheduler::Wlc);
-        assert!(edited.scheduler_flags.is_empty(), "sh flags do not apply to wlc");
+        assert!(
+            edited.scheduler_flags.is_empty(),
+            "sh flags do not apply to wlc"
+        );
         assert_eq!(edited.real_servers, base.real_servers);
         assert_eq!(edited.method, ForwardMethod::Masq);
         sc.scheduler = "fastest".into();
-        assert_eq!(service_from_config(&sc, Some(base)), Err(ConvertError::UnknownScheduler("fastest".into())));
+        assert_eq!(
+            service_from_config(&sc, Some(base)),
+            Err(ConvertError::UnknownScheduler("fastest".into()))
+        );
     }
 }

@@ -23,8 +23,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod error;
 pub mod convert;
+mod error;
 pub mod ipvsadm;
 mod locate;
 mod model;

@@ -3,9 +3,11 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod api;
 pub mod daemon;
 pub mod eal_args;
 pub mod metrics;
 pub mod plane;
+pub mod rvsadm;
 pub mod spec;
 pub mod stats;
