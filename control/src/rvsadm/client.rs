@@ -112,6 +112,18 @@ pub trait Client {
     fn send(&self, request: &ApiRequest) -> Result<ApiResponse, TransportError>;
 }
 
+impl<C: Client + ?Sized> Client for &C {
+    fn base_url(&self) -> &str {
+        (**self).base_url()
+    }
+    fn sends_token(&self) -> bool {
+        (**self).sends_token()
+    }
+    fn send(&self, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
+        (**self).send(request)
+    }
+}
+
 /// The real client: plain HTTP with a bearer token.
 pub struct HttpClient {
     base: String,
@@ -163,7 +175,18 @@ impl Client for HttpClient {
         let response = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
-            Err(ureq::Error::Transport(t)) => return Err(TransportError(t.to_string())),
+            Err(ureq::Error::Transport(t)) => {
+                // ureq's Display repeats the URL, which the message of
+                // CliError::Unreachable already names.
+                let mut reason = t.kind().to_string();
+                if let Some(m) = t.message() {
+                    reason = format!("{reason}: {m}");
+                }
+                if let Some(src) = std::error::Error::source(&t) {
+                    reason = format!("{reason}: {src}");
+                }
+                return Err(TransportError(reason));
+            }
         };
         let status = response.status();
         // into_string() caps bodies at 10 MB; a large connection table can

@@ -19,6 +19,9 @@ pub enum CliError {
     /// One of rvsadm's own options (`--admin`, `--token-file`) lacks its value.
     #[error("rvsadm: option {0} needs a value")]
     MissingValue(&'static str),
+    /// `--admin`/`RVS_ADMIN` is not an `http://` URL.
+    #[error("rvsadm: admin URL {0} is not supported: rvsd's admin API speaks plain HTTP, give http://HOST:PORT")]
+    BadUrl(String),
     /// The token file could not be read.
     #[error("rvsadm: cannot read the admin token file {path}: {reason}")]
     TokenFile {
@@ -64,8 +67,25 @@ pub enum CliError {
         /// The server's error text.
         message: String,
     },
+    /// The daemon refused a change or listing for a reason of its own (its
+    /// configuration checks: no IPVS refusal fits), 400/409/422 without
+    /// `op_error`. Exit code as ipvsadm's for a failed command: 255 for a
+    /// change, 1 for a listing.
+    #[error("rvsadm: rvsd refused {method} {path} (HTTP {status}): {message}")]
+    Refused {
+        /// Method.
+        method: &'static str,
+        /// Path.
+        path: String,
+        /// Status code.
+        status: u16,
+        /// The server's error text.
+        message: String,
+        /// Exit code.
+        code: i32,
+    },
     /// A rule sent with `-R` was refused for a reason that is not an IPVS
-    /// refusal (the daemon's own validation).
+    /// refusal (the daemon's own validation). Exit code 255.
     #[error("rvsadm: rvsd refused the rules at line {line}: {message}")]
     RuleRefused {
         /// 1-based line of the rule text.
@@ -110,6 +130,9 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Ipvs(e) => e.exit_code(),
+            CliError::Refused { code, .. } => *code,
+            // ipvsadm -R exits 255 when a line fails.
+            CliError::RuleRefused { .. } => 255,
             _ => EXIT_RVSADM,
         }
     }

@@ -185,6 +185,13 @@ fn refusal(
             line: body.line.unwrap_or(0),
             message,
         },
+        400 | 409 | 422 => CliError::Refused {
+            method: req.method.as_str(),
+            path: req.path.clone(),
+            status: resp.status,
+            message,
+            code: cmd.failure(OpError::InvalidOperation).exit_code(),
+        },
         status => CliError::Status {
             url,
             method: req.method.as_str(),
@@ -265,14 +272,17 @@ pub fn render(
 
 /// Carries out one command against the admin API and returns its stdout.
 /// `program` is `argv[0]` (for messages of rule lines); `stdin` is read
-/// only by `-R`. Commands without a call (see [`local_output`]) must be
-/// handled by the caller first.
+/// only by `-R`. Commands without a call are answered by [`local_output`]
+/// (callers may do that first to avoid making a client for them).
 pub fn execute(
     client: &dyn Client,
     cmd: &IpvsCommand,
     program: &str,
     stdin: &mut dyn FnMut() -> Result<String, CliError>,
 ) -> Result<String, CliError> {
+    if let Some(out) = local_output(cmd, program) {
+        return out;
+    }
     if *cmd == IpvsCommand::Restore {
         return restore(client, program, &stdin()?);
     }

@@ -16,7 +16,10 @@
 //!
 //! Failures that are rvsadm's own — daemon unreachable, token refused,
 //! a route the daemon does not serve — print one line naming the URL and
-//! what to do, and exit with [`EXIT_RVSADM`] (2).
+//! what to do, and exit with [`EXIT_RVSADM`] (2). A change the daemon
+//! refuses for a reason of its own (its configuration checks, where no
+//! IPVS refusal fits) prints rvsd's reason and exits 255, as a failed
+//! ipvsadm change does.
 //!
 //! The HTTP exchange is the [`Client`] trait, so steps 3 and 4 are tested
 //! with canned answers; `tests/rvsadm_cli.rs` runs the binary against rvsd.
@@ -69,7 +72,7 @@ impl Outcome {
 }
 
 /// Makes the client for an admin URL and an optional `--token-file`.
-pub type Connect<'a> = dyn Fn(&str, Option<&str>) -> Result<Box<dyn Client>, CliError> + 'a;
+pub type Connect<'a> = dyn Fn(&str, Option<&str>) -> Result<Box<dyn Client + 'a>, CliError> + 'a;
 
 /// Runs one rvsadm command line. `env` reads environment variables,
 /// `stdin` is read by `-R` and `--to-yaml` only, `connect` makes the client

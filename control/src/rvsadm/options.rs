@@ -100,8 +100,12 @@ pub fn parse_invocation(
     } else {
         Mode::Ipvsadm(rest)
     };
+    let admin_url = normalize_url(&admin);
+    if !admin_url.starts_with("http://") {
+        return Err(CliError::BadUrl(admin_url));
+    }
     Ok(Invocation {
-        admin_url: normalize_url(&admin),
+        admin_url,
         token_file,
         mode,
     })
@@ -201,6 +205,8 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         let e = parse_invocation(&args("rvsadm --to-yaml -n"), &env_of(&[])).unwrap_err();
         assert_eq!(e.to_string(), "unexpected argument -n");
+        let e = parse_invocation(&args("rvsadm --admin https://198.18.0.1 -L"), &env_of(&[]));
+        assert!(e.unwrap_err().to_string().contains("plain HTTP"));
         let inv = parse_invocation(&args("rvsadm --to-yaml"), &env_of(&[])).unwrap();
         assert_eq!(inv.mode, Mode::ToYaml);
     }
