@@ -4,6 +4,7 @@
 //! the kernel's), then turned back into the model, validated and applied as a whole.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -145,17 +146,40 @@ pub fn parse_rs_id(id: &str) -> Result<(IpAddr, u16), ApiError> {
     Ok((sa.ip(), sa.port()))
 }
 
-fn views(cfg: &Config) -> Vec<ServiceView> {
-    cfg.services
+/// The services as ipvsadm lists them, with each real server's connection counts summed
+/// over the workers.
+fn views(st: &AdminState, plane: &ControlPlane) -> Vec<ServiceView> {
+    let ids = plane.real_server_ids();
+    let workers = &st.runtime.workers;
+    let count = |id: Option<u32>, f: fn(&dataplane::counters::RealServerCounts) -> u32| -> u32 {
+        id.map(|id| {
+            workers
+                .iter()
+                .filter_map(|w| w.real_servers.get(id as usize))
+                .map(f)
+                .sum()
+        })
+        .unwrap_or(0)
+    };
+    plane
+        .config()
+        .services
         .iter()
         .map(|vs| {
-            ServiceView::new(
-                convert::service_config(vs),
-                vs.real_servers
-                    .iter()
-                    .map(|rs| DestView::new(convert::dest_config(rs)))
-                    .collect(),
-            )
+            let svc = vs.key.to_string();
+            let dests = vs
+                .real_servers
+                .iter()
+                .map(|rs| {
+                    let id = ids.get(&svc, rs.socket_addr());
+                    let mut d = DestView::new(convert::dest_config(rs));
+                    d.active_conns = count(id, |c| c.active.load(Relaxed));
+                    d.inactive_conns = count(id, |c| c.inactive.load(Relaxed));
+                    d.persistent_conns = count(id, |c| c.persistent.load(Relaxed));
+                    d
+                })
+                .collect();
+            ServiceView::new(convert::service_config(vs), dests)
         })
         .collect()
 }
@@ -181,7 +205,8 @@ fn body<T>(b: JsonBody<T>) -> Result<T, IpvsApiError> {
 
 /// GET /v1/services
 pub async fn list_services(State(st): State<AdminState>) -> Json<Vec<ServiceView>> {
-    Json(views(st.plane.lock().config()))
+    let plane = st.plane.lock();
+    Json(views(&st, &plane))
 }
 
 /// GET /v1/services/{id}
@@ -191,13 +216,13 @@ pub async fn get_service(
 ) -> Result<Json<ServiceView>, IpvsApiError> {
     let vs = parse_service_id(&id).map_err(IpvsApiError::Bad)?;
     let plane = st.plane.lock();
-    let cfg = plane.config();
-    let found = cfg
+    let found = plane
+        .config()
         .services
         .iter()
         .position(|s| convert::is_service(s, &vs))
         .ok_or(IpvsApiError::Op(OpError::NoSuchService))?;
-    Ok(Json(views(cfg).swap_remove(found)))
+    Ok(Json(views(&st, &plane).swap_remove(found)))
 }
 
 /// POST /v1/services (ipvsadm -A)

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use crossbeam::queue::ArrayQueue;
-use dataplane::conns::Timeouts;
 use dataplane::counters::WorkerStats;
 use dataplane::dpdk::MbufRing;
 use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
+use dataplane::pipeline::IpvsTimeouts;
 use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
 use dataplane::rcu;
 use dataplane::route::{Ipv4Prefix, RouteTable};
@@ -61,7 +61,7 @@ pub struct DaemonSpec {
     /// Virtual services.
     pub services: Vec<VirtualService>,
     /// Connection timeouts.
-    pub timeouts: Timeouts,
+    pub timeouts: IpvsTimeouts,
     /// Connection table size per worker.
     pub conn_capacity: usize,
     /// Management address for the REST API and /metrics (None = disabled).
@@ -94,6 +94,7 @@ pub struct Signals {
 /// Run rvsd until `shutdown` is set (by a signal) or the workers exit on their own.
 pub fn run(
     cfg: Config,
+    ids: crate::spec::RealServerIds,
     config_path: PathBuf,
     spec: DaemonSpec,
     opts: RunOptions,
@@ -210,7 +211,6 @@ pub fn run(
             port_macs: ports.iter().map(|p| p.mac()).collect(),
             stats: stats.clone(),
             conn_capacity: spec.conn_capacity,
-            timeouts: spec.timeouts,
             gratuitous_arp: !opts.no_garp,
             workers: nw,
         });
@@ -268,6 +268,7 @@ pub fn run(
     let plane = Arc::new(Mutex::new(ControlPlane::new(
         cfg,
         spec.clone(),
+        ids,
         publisher.take().expect("publisher"),
         config_path,
         runtime_view.clone(),
@@ -382,5 +383,6 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
     Tables {
         services: ServiceTable::new(spec.services.clone(), locals, generation),
         routes: RouteTable::new(&connected, &spec.routes),
+        timeouts: spec.timeouts,
     }
 }

@@ -167,6 +167,7 @@ pub struct ControlPlane {
     runtime: Arc<RuntimeView>,
     token: Option<Arc<str>>,
     last_error: Option<Rejection>,
+    ids: spec::RealServerIds,
 }
 
 impl ControlPlane {
@@ -174,6 +175,7 @@ impl ControlPlane {
     pub fn new(
         config: Config,
         spec: DaemonSpec,
+        ids: spec::RealServerIds,
         publisher: Publisher<Tables>,
         config_path: PathBuf,
         runtime: Arc<RuntimeView>,
@@ -188,12 +190,18 @@ impl ControlPlane {
             runtime,
             token,
             last_error: None,
+            ids,
         }
     }
 
     /// The running configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Stable ids of the real servers.
+    pub fn real_server_ids(&self) -> &spec::RealServerIds {
+        &self.ids
     }
 
     /// The running generation.
@@ -241,11 +249,15 @@ impl ControlPlane {
         if new.admin.listen != self.config.admin.listen {
             return Err(Rejection::one("admin.listen differs from the running one; moving the admin API needs a restart of rvsd"));
         }
-        let spec = spec::from_config(&new).map_err(|e| Rejection::one(format!("{e:#}")))?;
+        // A dry run must not assign real-server ids.
+        let mut ids = self.ids.clone();
+        let spec =
+            spec::from_config(&new, &mut ids).map_err(|e| Rejection::one(format!("{e:#}")))?;
         let d = diff(&self.config, &new);
         if dry_run {
             return Ok(d);
         }
+        self.ids = ids;
         self.generation += 1;
         let tables = build_tables(&spec, self.generation);
         self.publisher.publish(tables);

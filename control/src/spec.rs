@@ -6,11 +6,13 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{bail, Context, Result};
-use config::{Config, ForwardMethod, Protocol, Scheduler, ServiceKey};
-use dataplane::conns::Timeouts;
+use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey};
+use dataplane::pipeline::{IpvsTimeouts, MAX_REAL_SERVERS};
 use dataplane::route::Ipv4Prefix;
 use dataplane::service::{proto, Forward, RealServer, VirtualService};
 use dataplane::worker::Polling;
+use hashbrown::HashMap;
+use scheduler::{Destination, SchedFlags, SchedOptions, SchedulerKind, Thresholds};
 
 use crate::daemon::{DaemonSpec, InterfaceSpec};
 
@@ -28,8 +30,36 @@ fn v4(ip: IpAddr, what: &str) -> Result<Ipv4Addr> {
     }
 }
 
+/// Stable real-server ids: a real server keeps its id across reloads (the connection
+/// tables count connections by id), so an id is never reused for another server.
+#[derive(Debug, Default, Clone)]
+pub struct RealServerIds {
+    ids: HashMap<(String, std::net::SocketAddr), u32>,
+}
+
+impl RealServerIds {
+    /// The id of real server `rs` of service `svc`, assigning the next free one.
+    pub fn id(&mut self, svc: &str, rs: std::net::SocketAddr) -> Result<u32> {
+        let next = self.ids.len() as u32;
+        let key = (svc.to_string(), rs);
+        if let Some(&id) = self.ids.get(&key) {
+            return Ok(id);
+        }
+        if next >= MAX_REAL_SERVERS {
+            bail!("more than {MAX_REAL_SERVERS} distinct real servers since rvsd started; restart rvsd to renumber them");
+        }
+        self.ids.insert(key, next);
+        Ok(next)
+    }
+
+    /// The id of a real server already known.
+    pub fn get(&self, svc: &str, rs: std::net::SocketAddr) -> Option<u32> {
+        self.ids.get(&(svc.to_string(), rs)).copied()
+    }
+}
+
 /// Convert a validated configuration into the daemon's spec, reading the token file.
-pub fn from_config(cfg: &Config) -> Result<DaemonSpec> {
+pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> {
     let mut interfaces = Vec::new();
     for i in &cfg.interfaces {
         let mut addresses = Vec::new();
@@ -74,9 +104,21 @@ pub fn from_config(cfg: &Config) -> Result<DaemonSpec> {
             Protocol::Udp => proto::UDP,
             Protocol::Sctp => bail!("{what}: SCTP is not supported by this build's dataplane yet"),
         };
-        if s.scheduler != Scheduler::Rr {
-            bail!("{what}: scheduler {} is not wired into this build's dataplane yet; use `scheduler: rr`", s.scheduler);
-        }
+        let kind: SchedulerKind = s
+            .scheduler
+            .to_string()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        let flags = SchedFlags {
+            fallback: s
+                .scheduler_flags
+                .iter()
+                .any(|f| matches!(f, SchedulerFlag::ShFallback | SchedulerFlag::MhFallback)),
+            port: s
+                .scheduler_flags
+                .iter()
+                .any(|f| matches!(f, SchedulerFlag::ShPort | SchedulerFlag::MhPort)),
+        };
         if s.persistence.is_some() {
             bail!("{what}: persistence is not supported by this build's dataplane yet");
         }
@@ -90,17 +132,40 @@ pub fn from_config(cfg: &Config) -> Result<DaemonSpec> {
                 );
             }
             real_servers.push(RealServer {
+                id: ids.id(&s.key.to_string(), rs.socket_addr())?,
                 addr: v4(rs.address, &format!("{what}: real server"))?,
                 port: rs.port,
                 weight: rs.weight,
                 forward: Forward::Masq,
+                upper_threshold: rs.upper_threshold,
             });
         }
+        let dests: Vec<Destination> = s
+            .real_servers
+            .iter()
+            .map(|rs| Destination {
+                thresholds: Thresholds {
+                    upper: rs.upper_threshold,
+                    lower: rs.lower_threshold,
+                },
+                ..Destination::new(rs.address, rs.port, rs.weight.min(u16::MAX as u32) as u16)
+            })
+            .collect();
+        let scheduler = scheduler::Scheduler::build(
+            kind,
+            &dests,
+            SchedOptions {
+                flags,
+                ..SchedOptions::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
         services.push(VirtualService {
             proto: p,
             vip: v4(addr.vip, &what)?,
             port: addr.port,
             real_servers,
+            scheduler,
         });
     }
     let admin_token = match &cfg.admin.token_file {
@@ -124,11 +189,10 @@ pub fn from_config(cfg: &Config) -> Result<DaemonSpec> {
         interfaces,
         routes,
         services,
-        timeouts: Timeouts {
-            tcp: cfg.timeouts.tcp as u64 * 1000,
-            tcp_fin: cfg.timeouts.tcp_fin as u64 * 1000,
-            udp: cfg.timeouts.udp as u64 * 1000,
-            ..Timeouts::default()
+        timeouts: IpvsTimeouts {
+            tcp: cfg.timeouts.tcp,
+            tcp_fin: cfg.timeouts.tcp_fin,
+            udp: cfg.timeouts.udp,
         },
         conn_capacity: CONN_CAPACITY,
         admin_listen: Some(cfg.admin.listen),

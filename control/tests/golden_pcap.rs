@@ -452,3 +452,68 @@ fn icmp_echo_to_vip_is_answered() {
         ],
     );
 }
+
+/// For each new connection, in the order the SYNs were sent (by their source port,
+/// 41000 + index), the real server it went to. Packets wait for ARP per neighbour, so the
+/// output file groups them by real server; the source port restores the order.
+fn scheduled(sched: &str, weights: (u32, u32), syns: u16) -> Vec<std::net::Ipv4Addr> {
+    let services = format!(
+        "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    scheduler: {sched}\n    method: masq\n    real_servers:\n      - {{ address: 198.19.0.11, weight: {} }}\n      - {{ address: 198.19.0.12, weight: {} }}\n",
+        weights.0, weights.1
+    );
+    let dir = TempDir::new(&format!("sched-{sched}"));
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, &services, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let mut wan_in = vec![arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP)];
+    for i in 0..syns {
+        wan_in.push(eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &tcp(CLIENT, 41000 + i, VIP, 80, TCP_SYN, 1, b""),
+        ));
+    }
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        arp_frame(2, RS2_MAC, RS2, lan_mac, LAN_IP),
+    ];
+    let (_, lan_out, stats, _) = run_rvsd_pcap(&dir, &services, &wan_in, &lan_in);
+    let mut picks = vec![None; syns as usize];
+    for f in lan_out
+        .iter()
+        .filter(|f| f.len() >= 54 && f[12..14] == [0x08, 0x00])
+    {
+        let sport = u16::from_be_bytes([f[34], f[35]]);
+        picks[(sport - 41000) as usize] = Some(std::net::Ipv4Addr::new(f[30], f[31], f[32], f[33]));
+    }
+    assert_eq!(
+        stats["conns_created"].as_u64(),
+        Some(syns as u64),
+        "{stats}"
+    );
+    picks
+        .into_iter()
+        .map(|p| p.expect("every SYN forwarded"))
+        .collect()
+}
+
+#[test]
+fn wrr_follows_the_kernel_sequence() {
+    // Kernel wrr with weights 2:1 cycles A A B.
+    assert_eq!(
+        scheduled("wrr", (2, 1), 6),
+        vec![RS1, RS1, RS2, RS1, RS1, RS2]
+    );
+}
+
+#[test]
+fn wlc_uses_the_connection_counts() {
+    // wlc picks the least active*256+inactive per weight; a SYN_RECV connection counts as
+    // active (current kernels), ties keep the first. Weights 1:3:
+    // 0/1 = 0/3 -> RS1; 256/1 > 0/3 -> RS2; 256 > 256/3 -> RS2; 256 > 512/3 -> RS2;
+    // 256/1 = 768/3 -> RS1 (first); 512 > 768/3 -> RS2; 512 > 1024/3 -> RS2; 512 > 1280/3 -> RS2.
+    assert_eq!(
+        scheduled("wlc", (1, 3), 8),
+        vec![RS1, RS2, RS2, RS2, RS1, RS2, RS2, RS2]
+    );
+}

@@ -2,10 +2,25 @@
 //! updates with relaxed load + store (no read-modify-write), and the control thread reads
 //! them with relaxed loads and sums across workers.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 /// Most ports rvs drives.
 pub const MAX_PORTS: usize = 8;
+
+/// Most real servers (by stable id) whose connection counts a worker reports.
+pub const MAX_REAL_SERVERS: usize = 4096;
+
+/// One real server's connections on one worker (ipvsadm's ActiveConn / InActConn /
+/// PersistConn), copied from the worker's table a few times a second.
+#[derive(Debug, Default)]
+pub struct RealServerCounts {
+    /// Active connections.
+    pub active: AtomicU32,
+    /// Inactive connections.
+    pub inactive: AtomicU32,
+    /// Persistence templates.
+    pub persistent: AtomicU32,
+}
 
 macro_rules! drop_reasons {
     ($($(#[doc = $doc:literal])* $name:ident => $text:literal,)*) => {
@@ -120,6 +135,8 @@ pub struct WorkerStats {
     pub busy_loops: AtomicU64,
     /// TSC cycles spent in busy iterations (for cycles per packet).
     pub busy_cycles: AtomicU64,
+    /// Connection counts per real server id.
+    pub real_servers: Box<[RealServerCounts]>,
 }
 
 impl Default for WorkerStats {
@@ -138,6 +155,9 @@ impl Default for WorkerStats {
             loops: AtomicU64::new(0),
             busy_loops: AtomicU64::new(0),
             busy_cycles: AtomicU64::new(0),
+            real_servers: (0..MAX_REAL_SERVERS)
+                .map(|_| RealServerCounts::default())
+                .collect(),
         }
     }
 }

@@ -5,7 +5,6 @@
 //! tested without DPDK running.
 #![deny(missing_docs)]
 
-pub mod conns;
 pub mod counters;
 pub mod dpdk;
 pub mod neigh;

@@ -8,9 +8,9 @@ use std::net::Ipv4Addr;
 
 use hashbrown::HashMap;
 
-/// Packets held per unresolved neighbour (Linux's `unres_qlen` is 101 bytes-worth; a
-/// handful is enough for the first packets of new flows).
-pub const HOLD_PER_NEIGHBOUR: usize = 4;
+/// Packets held per unresolved neighbour (Linux holds up to 101, `unres_qlen`): enough
+/// for the first packets of a burst of new flows to one real server.
+pub const HOLD_PER_NEIGHBOUR: usize = 16;
 
 /// How long a resolved entry is trusted (ms) before it is re-requested.
 pub const REACHABLE_MS: u64 = 300_000;

@@ -8,7 +8,8 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use crate::conns::{Conn, ConnTable, Direction, State, Timeouts, Tuple};
+use std::net::IpAddr;
+
 use crate::counters::{bump, set, DropReason, WorkerStats};
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::route::RouteTable;
@@ -17,6 +18,8 @@ use crate::wire::{
     decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
     EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
 };
+use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, Tuple};
+use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
 /// A packet buffer the pipeline can read, rewrite in place and resize.
 pub trait Frame {
@@ -59,8 +62,6 @@ pub struct PipelineConfig {
     pub stats: Arc<WorkerStats>,
     /// Connection table capacity.
     pub conn_capacity: usize,
-    /// Connection timeouts.
-    pub timeouts: Timeouts,
     /// Send gratuitous ARP for the VIPs at start.
     pub gratuitous_arp: bool,
     /// Number of workers (flows are owned by one of them).
@@ -108,6 +109,59 @@ pub struct Tables {
     pub services: ServiceTable,
     /// Routes.
     pub routes: RouteTable,
+    /// Connection timeouts (ipvsadm `--set`).
+    pub timeouts: IpvsTimeouts,
+}
+
+/// The three timeouts ipvsadm sets, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpvsTimeouts {
+    /// TCP established.
+    pub tcp: u32,
+    /// TCP after FIN.
+    pub tcp_fin: u32,
+    /// UDP.
+    pub udp: u32,
+}
+
+impl Default for IpvsTimeouts {
+    fn default() -> Self {
+        IpvsTimeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300,
+        }
+    }
+}
+
+/// Most real servers (stable ids) a worker keeps connection counts for.
+pub const MAX_REAL_SERVERS: u32 = crate::counters::MAX_REAL_SERVERS as u32;
+/// How often a worker publishes its per-real-server counts (ms).
+const COUNTS_EVERY_MS: u64 = 100;
+
+/// A virtual service's real servers with this worker's connection counts, as the
+/// scheduler reads them. IPVS counts connections globally; here each worker counts its
+/// own (flows are spread over workers by client address, so the shares are alike).
+struct Loads<'a> {
+    conns: &'a ConnTable,
+    servers: &'a [crate::service::RealServer],
+}
+
+impl DestLoads for Loads<'_> {
+    #[inline]
+    fn load(&self, index: usize) -> DestLoad {
+        let Some(rs) = self.servers.get(index) else {
+            return DestLoad::MISSING;
+        };
+        let c = self.conns.rs_counts(rs.id);
+        let total = u64::from(c.active) + u64::from(c.inactive);
+        DestLoad {
+            active: c.active,
+            inactive: c.inactive,
+            overloaded: rs.upper_threshold != 0 && total >= u64::from(rs.upper_threshold),
+            available: true,
+        }
+    }
 }
 
 /// Neighbours tracked per worker.
@@ -120,9 +174,11 @@ pub struct Pipeline<P> {
     cfg: PipelineConfig,
     conns: ConnTable,
     neigh: NeighbourTable<P>,
-    /// Round-robin position per virtual service of table `generation`.
-    rr: Vec<u32>,
+    /// Scheduler state per virtual service of table `generation`.
+    sched: Vec<SchedState>,
     generation: u64,
+    /// When the per-real-server counts were last published.
+    counts_ms: u64,
     /// Neighbours learned since the worker last collected them.
     learned: [NeighbourUpdate; 8],
     learned_len: usize,
@@ -135,13 +191,30 @@ const BROADCAST: [u8; 6] = [0xff; 6];
 impl<P: Frame> Pipeline<P> {
     /// A pipeline with empty tables sized from `cfg`.
     pub fn new(cfg: PipelineConfig) -> Self {
+        let capacity = cfg
+            .conn_capacity
+            .clamp(1, conn_table::MAX_CAPACITY as usize) as u32;
+        let conns = ConnTable::new(
+            conn_table::Config {
+                capacity,
+                // IPv6 flows are not forwarded yet; keep their side table small.
+                ipv6_capacity: capacity.min(1024),
+                max_templates: capacity.min(1 << 16),
+                max_real_servers: MAX_REAL_SERVERS,
+                tick_ms: 10,
+                wheel_slots: 1 << 16,
+            },
+            0,
+        )
+        .expect("valid connection table configuration");
         Pipeline {
-            conns: ConnTable::new(cfg.conn_capacity, cfg.timeouts),
+            conns,
             neigh: NeighbourTable::new(NEIGHBOUR_CAPACITY),
-            rr: Vec::new(),
+            sched: Vec::new(),
             generation: u64::MAX,
             learned: [NeighbourUpdate::default(); 8],
             learned_len: 0,
+            counts_ms: 0,
             cfg,
         }
     }
@@ -184,8 +257,16 @@ impl<P: Frame> Pipeline<P> {
     pub fn sync(&mut self, t: &Tables) {
         if t.services.generation() != self.generation {
             self.generation = t.services.generation();
-            self.rr.clear();
-            self.rr.resize(t.services.services().len(), 0);
+            let seed = self.cfg.worker as u64;
+            self.sched.clear();
+            self.sched.extend(
+                t.services
+                    .services()
+                    .iter()
+                    .map(|s| s.scheduler.new_state(seed)),
+            );
+            self.conns
+                .set_ipvsadm_timeouts(t.timeouts.tcp, t.timeouts.tcp_fin, t.timeouts.udp);
         }
     }
 
@@ -238,6 +319,23 @@ impl<P: Frame> Pipeline<P> {
         let expired = self.conns.expire(now_ms, EXPIRE_BUDGET);
         bump(&self.cfg.stats.conns_expired, expired as u64);
         set(&self.cfg.stats.conns_current, self.conns.len() as u64);
+        if now_ms >= self.counts_ms + COUNTS_EVERY_MS {
+            self.counts_ms = now_ms;
+            for (cell, c) in self
+                .cfg
+                .stats
+                .real_servers
+                .iter()
+                .zip(self.conns.all_rs_counts())
+            {
+                cell.active
+                    .store(c.active, std::sync::atomic::Ordering::Relaxed);
+                cell.inactive
+                    .store(c.inactive, std::sync::atomic::Ordering::Relaxed);
+                cell.persistent
+                    .store(c.persistent, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
     }
 
     #[inline]
@@ -399,37 +497,39 @@ impl<P: Frame> Pipeline<P> {
             proto::ICMP => return self.handle_icmp(t, ip_buf),
             _ => return Drop(DropReason::NoService),
         };
-        let tuple = Tuple {
-            proto,
-            src,
-            sport,
-            dst,
-            dport,
-        };
-        let tcp = flags.map(|f| (f.syn(), f.fin(), f.rst(), f.ack()));
+        let tuple = Tuple::new(proto, IpAddr::V4(src), sport, IpAddr::V4(dst), dport);
+        let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));
+        let bytes = ip.total_len() as u32;
 
         if let Some((id, dir)) = self.conns.lookup(&tuple) {
-            self.conns.touch(id, dir, tcp, now_ms);
-            let Some(c) = self.conns.get(id).copied() else {
+            self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
+            let Some(c) = self.conns.get(id, now_ms) else {
                 return Drop(DropReason::NoService);
             };
             return match dir {
                 Direction::Original => {
-                    if rewrite_dst(ip_buf, c.reply.src, c.reply.sport).is_err() {
+                    let Some((rip, rport)) = c.reply.and_then(|r| v4(r.src).map(|a| (a, r.sport)))
+                    else {
+                        return Drop(DropReason::NoService);
+                    };
+                    if rewrite_dst(ip_buf, rip, rport).is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
-                    Ipv4Verdict::Forward(c.reply.src)
+                    Ipv4Verdict::Forward(rip)
                 }
                 Direction::Reply => {
+                    let (Some(vip), Some(client)) = (v4(c.original.dst), v4(c.original.src)) else {
+                        return Drop(DropReason::NoService);
+                    };
                     // The reply is routed through the director: like Linux's forward path,
                     // decrement the TTL.
                     if !decrement_ttl(ip_buf) {
                         return Drop(DropReason::TtlExceeded);
                     }
-                    if rewrite_src(ip_buf, c.original.dst, c.original.dport).is_err() {
+                    if rewrite_src(ip_buf, vip, c.original.dport).is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
-                    Ipv4Verdict::Forward(c.original.src)
+                    Ipv4Verdict::Forward(client)
                 }
             };
         }
@@ -443,36 +543,45 @@ impl<P: Frame> Pipeline<P> {
                 }
             }
             let svc = services.get(sid);
-            let Some(rs_index) = pick_round_robin(&mut self.rr[sid as usize], &svc.real_servers)
-            else {
+            let flow = FlowKey {
+                protocol: proto,
+                src_addr: IpAddr::V4(src),
+                src_port: sport,
+                dst_addr: IpAddr::V4(dst),
+                dst_port: dport,
+            };
+            let loads = Loads {
+                conns: &self.conns,
+                servers: &svc.real_servers,
+            };
+            let Some(state) = self.sched.get_mut(sid as usize) else {
+                return Drop(DropReason::NoRealServer);
+            };
+            let Some(rs_index) = svc.scheduler.pick(state, &loads, &flow, now_ms) else {
                 return Drop(DropReason::NoRealServer);
             };
             let rs = &svc.real_servers[rs_index];
             let rport = if rs.port == 0 { dport } else { rs.port };
-            let conn = Conn {
+            let new = NewConn {
                 original: tuple,
-                reply: Tuple {
+                reply: Some(Tuple::new(
                     proto,
-                    src: rs.addr,
-                    sport: rport,
-                    dst: src,
-                    dport: sport,
-                },
-                service: sid,
-                real_server: rs_index as u32,
-                forward: rs.forward,
-                state: if flags.is_some() {
-                    State::SynRecv
-                } else {
-                    State::Datagram
-                },
-                expires_ms: 0,
-                packets_in: 1,
-                packets_out: 0,
+                    IpAddr::V4(rs.addr),
+                    rport,
+                    IpAddr::V4(src),
+                    sport,
+                )),
+                rs: rs.id,
+                svc: sid,
+                method: Method::Masq,
+                template: None,
             };
-            if self.conns.insert(conn, now_ms).is_err() {
+            let Ok(id) = self.conns.insert(&new, now_ms) else {
                 return Drop(DropReason::ConnTableFull);
-            }
+            };
+            // The packet that created the connection drives its first state change.
+            self.conns
+                .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);
             bump(&self.cfg.stats.conns_created, 1);
             if rewrite_dst(ip_buf, rs.addr, rport).is_err() {
                 return Drop(DropReason::L4Malformed);
@@ -582,18 +691,13 @@ impl<P: Frame> Pipeline<P> {
     }
 }
 
-/// Round robin over real servers with weight > 0 (IPVS rr skips quiescent servers).
+/// The IPv4 address of an address the dataplane put there itself.
 #[inline]
-fn pick_round_robin(pos: &mut u32, servers: &[crate::service::RealServer]) -> Option<usize> {
-    let n = servers.len();
-    for i in 0..n {
-        let idx = (*pos as usize + i) % n;
-        if servers[idx].weight > 0 {
-            *pos = ((idx + 1) % n) as u32;
-            return Some(idx);
-        }
+fn v4(a: IpAddr) -> Option<Ipv4Addr> {
+    match a {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
     }
-    None
 }
 
 #[inline]

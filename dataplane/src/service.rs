@@ -36,6 +36,9 @@ pub enum Forward {
 /// A real server as the dataplane needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RealServer {
+    /// Stable id across configuration generations (the control plane assigns it): the
+    /// connection table counts active/inactive connections per id.
+    pub id: u32,
     /// RIP.
     pub addr: Ipv4Addr,
     /// Port on the RS (the packet's port for port-0 services).
@@ -44,10 +47,12 @@ pub struct RealServer {
     pub weight: u32,
     /// Forwarding method.
     pub forward: Forward,
+    /// Upper connection threshold (0 = none): overloaded at or above it.
+    pub upper_threshold: u32,
 }
 
 /// One virtual service (protocol + VIP + port; port 0 = every port).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct VirtualService {
     /// IP protocol number.
     pub proto: u8,
@@ -55,8 +60,10 @@ pub struct VirtualService {
     pub vip: Ipv4Addr,
     /// Virtual port (0 = all ports).
     pub port: u16,
-    /// Destinations.
+    /// Destinations, in the order the scheduler was built over.
     pub real_servers: Vec<RealServer>,
+    /// The service's scheduler (immutable; each worker keeps its own state for it).
+    pub scheduler: scheduler::Scheduler,
 }
 
 /// The director's own address on one port.
@@ -180,6 +187,12 @@ mod tests {
             vip: Ipv4Addr::new(198, 18, 0, 100),
             port,
             real_servers: vec![],
+            scheduler: scheduler::Scheduler::build(
+                scheduler::SchedulerKind::Rr,
+                &[],
+                Default::default(),
+            )
+            .unwrap(),
         }
     }
 

@@ -189,6 +189,19 @@ for rs in rs1 rs2; do
 done
 echo "UDP answers came from the VIP, alternated, and the real servers saw $TOPO_CLIENT_ADDR"
 
+# The admin API (read-only without a token file) reports each real server's connections
+# as ipvsadm's ActiveConn/InActConn: every curl above made one.
+ip netns exec "$(topo_ns "$prefix" lb)" curl -s --max-time 5 http://127.0.0.1:9180/v1/services >"$tmp/services.json" ||
+	fail "admin API did not answer GET /v1/services"
+python3 - "$tmp/services.json" <<'PY' || fail "connection counts from the admin API are wrong"
+import json, sys
+svcs = json.load(open(sys.argv[1]))
+tcp = [s for s in svcs if s["service"].get("protocol") == "tcp"][0]
+counts = {d["addr"]: d["active_conns"] + d["inactive_conns"] for d in tcp["real_servers"]}
+print("connections per real server (ActiveConn + InActConn):", counts)
+assert all(n >= 10 for n in counts.values()), counts
+assert sum(counts.values()) >= 20, counts
+PY
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"
 echo "($((SECONDS - started)) s after rvsd start)"
 if [ "$workers" -gt 1 ]; then

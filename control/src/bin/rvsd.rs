@@ -65,7 +65,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let spec = match control::spec::from_config(&cfg) {
+    let mut ids = control::spec::RealServerIds::default();
+    let spec = match control::spec::from_config(&cfg, &mut ids) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}: {e:#}", args.config.display());
@@ -97,7 +98,7 @@ fn main() -> ExitCode {
         no_garp: args.no_garp,
         busy: args.busy,
     };
-    match daemon::run(cfg, args.config.clone(), spec, opts, signals) {
+    match daemon::run(cfg, ids, args.config.clone(), spec, opts, signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rvsd: {e:#}");
