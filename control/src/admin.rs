@@ -23,6 +23,8 @@ use serde_json::{json, Value};
 use crate::metrics::{self, MetricsSource};
 use crate::plane::ControlPlane;
 use axum::extract::Query;
+use crossbeam::queue::ArrayQueue;
+use dataplane::pipeline::ConnListRequest;
 use parking_lot::Mutex;
 
 /// Largest request body accepted (a whole YAML configuration fits easily).
@@ -31,12 +33,22 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// The OpenAPI document, kept in the repository and served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// The control thread's end of one worker's request and answer queues.
+pub type ConnChannel = (
+    Arc<ArrayQueue<ConnListRequest>>,
+    Arc<ArrayQueue<ConnListRequest>>,
+);
+
 /// What the API reads from the running daemon.
 pub struct RuntimeView {
     /// Interface names by port index.
     pub interfaces: Vec<String>,
     /// Per-worker counters.
     pub workers: Vec<Arc<WorkerStats>>,
+    /// Per worker: the queues to ask for its connections and get them back.
+    pub conn_channels: Vec<ConnChannel>,
+    /// One listing at a time (the answer queues are shared).
+    pub list_lock: tokio::sync::Mutex<()>,
     /// The packet pool.
     pub pool: Arc<Mempool>,
     /// Running configuration generation.
@@ -239,6 +251,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/services/{id}/real-servers/{rs}"),
     ("POST", "/v1/services/{id}/zero"),
     ("POST", "/v1/zero"),
+    ("GET", "/v1/connections"),
     ("GET", "/v1/timeouts"),
     ("PUT", "/v1/timeouts"),
     ("GET", "/v1/rules"),
@@ -272,6 +285,7 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/v1/services/{id}/zero", post(api::zero_service))
         .route("/v1/zero", post(api::zero_all))
+        .route("/v1/connections", get(api::list_connections))
         .route(
             "/v1/timeouts",
             get(api::get_timeouts).put(api::set_timeouts),

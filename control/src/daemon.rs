@@ -16,7 +16,7 @@ use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
 use dataplane::rcu;
 use dataplane::route::{Ipv4Prefix, RouteTable};
 use dataplane::service::{LocalAddr, ServiceTable, VirtualService};
-use dataplane::worker::{Polling, Steering, Worker, WorkerPort};
+use dataplane::worker::{ControlChannel, Polling, Steering, Worker, WorkerPort};
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, RuntimeView};
@@ -26,6 +26,9 @@ use crate::stats::{self, PortReport};
 use config::Config;
 use parking_lot::Mutex;
 use std::path::PathBuf;
+
+/// Requests in flight between the control thread and one worker.
+const CONTROL_QUEUE: usize = 4;
 
 /// Most workers rvsd runs.
 pub const MAX_WORKERS: usize = 64;
@@ -204,8 +207,11 @@ pub fn run(
     } else {
         spec.polling
     };
+    let mut conn_channels = Vec::new();
     for (w, &lcore) in spec.worker_lcores.iter().enumerate() {
         let stats = Arc::new(WorkerStats::default());
+        let requests = Arc::new(ArrayQueue::new(CONTROL_QUEUE));
+        let answers = Arc::new(ArrayQueue::new(CONTROL_QUEUE));
         let pipeline = Pipeline::new(PipelineConfig {
             worker: w,
             port_macs: ports.iter().map(|p| p.mac()).collect(),
@@ -233,7 +239,12 @@ pub fn run(
             tsc_hz: eal.tsc_hz(),
             exit_when_idle_ms: opts.exit_when_idle_ms,
             steering: steering[w].take(),
+            control: ControlChannel {
+                requests: requests.clone(),
+                answers: answers.clone(),
+            },
         };
+        conn_channels.push((requests, answers));
         let finished = Arc::new(AtomicBool::new(false));
         let f2 = finished.clone();
         eal.launch(lcore, move || {
@@ -249,6 +260,8 @@ pub fn run(
     let runtime_view = Arc::new(RuntimeView {
         interfaces: spec.interfaces.iter().map(|i| i.name.clone()).collect(),
         workers: worker_stats.clone(),
+        conn_channels,
+        list_lock: tokio::sync::Mutex::new(()),
         pool: pool.clone(),
         generation: AtomicU64::new(1),
         last_reload_ok: AtomicBool::new(true),

@@ -267,7 +267,6 @@ fn listings_match_the_formatters_and_ipvsadm() {
 }
 
 #[test]
-#[ignore = "route not yet served: GET /v1/connections"]
 fn connection_listing() {
     let dir = TempDir::new("rvsadm-conns");
     let d = start(&dir);
@@ -285,7 +284,6 @@ fn changes_and_refusals() {
 }
 
 #[test]
-#[ignore = "rvsd's dataplane does not run wrr yet (control/src/spec.rs refuses it)"]
 fn changes_and_refusals_wrr() {
     lifecycle("wrr");
 }

@@ -89,6 +89,19 @@ impl Default for NeighbourUpdate {
     }
 }
 
+/// A request from the control thread for the next chunk of a worker's connections.
+/// The control thread supplies the buffer (with capacity reserved), so the worker
+/// never allocates to answer.
+#[derive(Debug)]
+pub struct ConnListRequest {
+    /// Where to continue (`ListCursor::START` first).
+    pub cursor: conn_table::ListCursor,
+    /// Filled by the worker, up to its capacity.
+    pub buf: Vec<conn_table::ConnInfo>,
+    /// Set by the worker: where the next chunk starts, None when done.
+    pub next: Option<conn_table::ListCursor>,
+}
+
 /// The worker that owns every flow of client address `client` among `workers`.
 ///
 /// All flows of one client land on one worker, so its persistence templates and
@@ -217,6 +230,14 @@ impl<P: Frame> Pipeline<P> {
             counts_ms: 0,
             cfg,
         }
+    }
+
+    /// Answer one connection-listing request: fill its buffer (never beyond its
+    /// capacity, so no allocation) from the table, starting at its cursor.
+    pub fn list_connections(&self, req: &mut ConnListRequest, now_ms: u64) {
+        req.buf.clear();
+        let max = req.buf.capacity();
+        req.next = self.conns.list(req.cursor, max, now_ms, &mut req.buf);
     }
 
     /// Neighbours learned since the last call, to share with the other workers.

@@ -11,7 +11,7 @@ use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxBuffer, TxQueue};
 use crossbeam::queue::ArrayQueue;
 
 use crate::dpdk::MbufRing;
-use crate::pipeline::{Frame, Io, NeighbourUpdate, Pipeline, Tables};
+use crate::pipeline::{ConnListRequest, Frame, Io, NeighbourUpdate, Pipeline, Tables};
 use crate::rcu;
 
 /// How a worker waits for packets.
@@ -53,6 +53,15 @@ pub struct Steering {
     pub port_index: Vec<usize>,
 }
 
+/// The control thread's requests to a worker and the worker's answers (off the packet
+/// path: looked at once per timer tick).
+pub struct ControlChannel {
+    /// Connection-listing requests.
+    pub requests: Arc<ArrayQueue<ConnListRequest>>,
+    /// Answered requests.
+    pub answers: Arc<ArrayQueue<ConnListRequest>>,
+}
+
 /// Everything a worker needs, moved onto its lcore.
 pub struct Worker {
     /// Worker index (0-based).
@@ -77,6 +86,8 @@ pub struct Worker {
     pub exit_when_idle_ms: Option<u64>,
     /// Flow ownership across workers (None with a single worker).
     pub steering: Option<Steering>,
+    /// Requests from the control thread.
+    pub control: ControlChannel,
 }
 
 /// The worker's side of [`Io`]: sends go to the port's TX buffer, flushing when full.
@@ -250,6 +261,11 @@ impl Worker {
                     stats: &self.stats,
                 };
                 self.pipeline.tick(t, now_ms, &mut io);
+                while let Some(mut req) = self.control.requests.pop() {
+                    self.pipeline.list_connections(&mut req, now_ms);
+                    // The control thread sized the answer queue for every request.
+                    let _ = self.control.answers.push(req);
+                }
                 for (i, p) in self.ports.iter_mut().enumerate() {
                     if !p.txbuf.is_empty() {
                         flush_port(p, i, &self.stats);

@@ -202,6 +202,16 @@ print("connections per real server (ActiveConn + InActConn):", counts)
 assert all(n >= 10 for n in counts.values()), counts
 assert sum(counts.values()) >= 20, counts
 PY
+# rvsadm -Lnc lists the connections the curls left behind (ipvsadm's format).
+rvsadm=$(dirname "$rvsd")/rvsadm
+if [ -x "$rvsadm" ]; then
+	ip netns exec "$(topo_ns "$prefix" lb)" "$rvsadm" -Lnc >"$tmp/lnc.txt" || fail "rvsadm -Lnc failed: $(cat "$tmp/lnc.txt")"
+	head -n 4 "$tmp/lnc.txt"
+	head -n 1 "$tmp/lnc.txt" | grep -qx "IPVS connection entries" || fail "rvsadm -Lnc: unexpected header"
+	n=$(grep -c "^TCP .* $TOPO_CLIENT_ADDR:[0-9]* *$TOPO_VIP:80 *198\.19\.0\.1[12]:80" "$tmp/lnc.txt" || true)
+	[ "$n" -ge 20 ] || fail "rvsadm -Lnc shows $n TCP connections from the client, expected >= 20"
+	echo "rvsadm -Lnc lists $n TCP connections from $TOPO_CLIENT_ADDR"
+fi
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"
 echo "($((SECONDS - started)) s after rvsd start)"
 if [ "$workers" -gt 1 ]; then
