@@ -669,7 +669,7 @@ services:
         [
             "t.yaml:13:32: scheduler flag `mh-port` is listed twice; expected each flag once",
             "t.yaml:13:41: scheduler flag `sh-port` needs scheduler sh, not mh; expected sh-* flags with sh and mh-* flags with mh only",
-            "t.yaml:14:18: persistence timeout 0; expected 1..=4294967295 seconds (or `persistence: false`)",
+            "t.yaml:14:18: persistence timeout 0; expected 1..=2678400 seconds, as ipvsadm -p (or `persistence: false`)",
             "t.yaml:14:41: netmask /64 is longer than an IPv4 address; expected 0..=32 bits or a dotted mask",
             "t.yaml:15:17: one-packet scheduling on a tcp service; expected it only on udp services (or firewall-mark services)",
         ]
@@ -847,13 +847,13 @@ fn arb_rs(svc_port: u16, fwmark: bool) -> impl Strategy<Value = RealServer> {
         method,
         any::<u16>(),
         0u32..=MAX_WEIGHT,
-        any::<u32>(),
-        any::<u32>(),
+        0u32..=i32::MAX as u32,
+        0u32..=i32::MAX as u32,
     )
         .prop_map(move |(host, method, port, weight, a, b)| {
             let keeps_port =
                 !fwmark && matches!(method, ForwardMethod::Route | ForwardMethod::Tunnel(_));
-            let (lower, upper) = if a == 0 { (b, 0) } else { (a.min(b), a.max(b)) };
+            let (lower, upper) = if a == 0 { (0, 0) } else { (a.min(b), a.max(b)) };
             RealServer {
                 address: IpAddr::from([198, 19, 0, host]),
                 port: if keeps_port { svc_port } else { port },
@@ -928,7 +928,7 @@ fn arb_service(index: u8) -> impl Strategy<Value = VirtualService> {
         key,
         sched,
         any::<bool>(),
-        proptest::option::of((1u32.., proptest::option::of(0u8..=32))),
+        proptest::option::of((1u32..=ipvsadm::MAX_TIMEOUT, proptest::option::of(0u8..=32))),
         any::<bool>(),
         proptest::option::of(arb_health_check()),
         any::<bool>(),
@@ -1193,4 +1193,59 @@ admin:
     assert_eq!(f.real_servers[0].method, ForwardMethod::Route);
     assert_eq!(f.real_servers[0].port, 0);
     assert!(!cfg.admin.read_only());
+}
+
+/// What ipvsadm can say of a service: the model with the parts ipvsadm has no form for
+/// (health check, sorry server, SNAT pool, fwmark members, service-level default method)
+/// taken from `base`, and a host netmask written as "none" (ipvsadm cannot tell them apart).
+fn ipvsadm_part(vs: &VirtualService, base: &VirtualService) -> VirtualService {
+    let mut merged = convert::service_from_config(&convert::service_config(vs), Some(base))
+        .expect("known scheduler");
+    merged.real_servers = vs.real_servers.clone();
+    // ipvsadm -S lists real servers sorted by address, as ipvsadm does.
+    merged.real_servers.sort_by_key(|r| (r.address, r.port));
+    if let Some(p) = merged.persistence.as_mut() {
+        let full = if vs.is_ipv6() { 128 } else { 32 };
+        if p.netmask.map(|m| m.prefix_len()) == Some(full) {
+            p.netmask = None;
+        }
+    }
+    merged
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// model -> ipvsadm rules (-S text) -> rule table (-R) -> model keeps everything
+    /// ipvsadm can express.
+    #[test]
+    fn model_rules_model_round_trip(cfg in arb_config()) {
+        let rules: Vec<ipvsadm::ServiceRule> = cfg.services.iter().map(convert::service_rule).collect();
+        let text = ipvsadm::format_rules(&rules);
+        let mut table = ipvsadm::RuleTable::new();
+        if let Err(e) = table.restore(&text, "rvsadm") {
+            return Err(TestCaseError::fail(format!("{e:?}\n{text}")));
+        }
+        let back = convert::services_from_rules(table.services()).expect("converts");
+        prop_assert_eq!(back.len(), cfg.services.len(), "{}", text);
+        for orig in &cfg.services {
+            let id = convert::service_id(orig);
+            let b = back.iter().find(|b| convert::service_id(b) == id);
+            prop_assert!(b.is_some(), "{} lost:\n{}", orig.key, text);
+            prop_assert_eq!(ipvsadm_part(b.unwrap(), orig), ipvsadm_part(orig, orig), "{}", text);
+        }
+    }
+}
+
+#[test]
+fn lower_threshold_without_upper_is_refused_as_the_kernel_does() {
+    let text = format!(
+        "{IFACES}services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    real_servers:\n      - {{ address: 198.19.0.13, method: masq, lower_threshold: 7 }}\n"
+    );
+    let e = errs(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("lower_threshold 7 is above upper_threshold 0"),
+        "{e:?}"
+    );
 }

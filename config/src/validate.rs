@@ -510,8 +510,12 @@ fn service(
         None | Some(RawPersistence::Off) => None,
         Some(RawPersistence::On(m)) => {
             let timeout = m.timeout.unwrap_or(DEFAULT_PERSISTENCE_TIMEOUT);
-            if timeout == 0 {
-                p.at(&at.key("persistence"), "persistence timeout 0; expected 1..=4294967295 seconds (or `persistence: false`)");
+            // ipvsadm's -p range (1 s to 31 days), so every YAML service has an ipvsadm form.
+            if timeout == 0 || timeout > crate::ipvsadm::MAX_TIMEOUT {
+                p.at(
+                    &at.key("persistence"),
+                    format!("persistence timeout {timeout}; expected 1..={} seconds, as ipvsadm -p (or `persistence: false`)", crate::ipvsadm::MAX_TIMEOUT),
+                );
             }
             let netmask = m.netmask.map(|n| n.0);
             if let Some(n) = netmask {
@@ -575,7 +579,24 @@ fn service(
         }
         let upper_threshold = rs.upper_threshold.unwrap_or(0);
         let lower_threshold = rs.lower_threshold.unwrap_or(0);
-        if upper_threshold != 0 && lower_threshold > upper_threshold {
+        // ipvsadm -x/-y take 0..=INT_MAX; keep every YAML file expressible as rules.
+        for (key, v) in [
+            ("upper_threshold", upper_threshold),
+            ("lower_threshold", lower_threshold),
+        ] {
+            if v > i32::MAX as u32 {
+                p.at(
+                    &rp.key(key),
+                    format!(
+                        "{key} {v} is out of range; expected 0..={} as ipvsadm -x/-y",
+                        i32::MAX
+                    ),
+                );
+            }
+        }
+        // The kernel refuses lower > upper even without an upper threshold (ERANGE in
+        // ip_vs_add_dest/ip_vs_edit_dest), so a YAML file and `ipvsadm -a ... -y` agree.
+        if lower_threshold > upper_threshold {
             p.at(&rp.key("lower_threshold"), format!("lower_threshold {lower_threshold} is above upper_threshold {upper_threshold}; expected lower <= upper"));
         }
         if address.is_ipv6() != ipv6 && !matches!(m, ForwardMethod::Tunnel(_)) {

@@ -60,3 +60,24 @@ fn errors_name_file_line_and_column_and_exit_2() {
     assert!(err.contains("IPv6 is not supported"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn export_rules_prints_ipvsadm_save_format() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/demo.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        .arg("--export-rules")
+        .arg("--config")
+        .arg(&demo)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "-A -t 198.18.0.100:80 -s rr\n\
+         -a -t 198.18.0.100:80 -r 198.19.0.11:80 -m -w 1\n\
+         -a -t 198.18.0.100:80 -r 198.19.0.12:80 -m -w 1\n\
+         -A -u 198.18.0.100:5353 -s rr\n\
+         -a -u 198.18.0.100:5353 -r 198.19.0.11:5353 -m -w 1\n\
+         -a -u 198.18.0.100:5353 -r 198.19.0.12:5353 -m -w 1\n"
+    );
+}

@@ -14,9 +14,10 @@ pub const DEFAULT_PERSISTENCE_TIMEOUT: u32 = 360;
 pub const MAX_TIMEOUT: u32 = 86400 * 31;
 /// Default real-server weight.
 pub const DEFAULT_WEIGHT: u32 = 1;
-/// Schedulers ipvsadm 1.31 lists in its usage text (the kernel's set, with `mh`).
+/// Schedulers the table accepts: the kernel's set (ipvsadm 1.31 lists up to `mh`; `twos`
+/// came later and rvs runs it too).
 pub const KNOWN_SCHEDULERS: &[&str] = &[
-    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
 ];
 
 /// Transport protocol of an address-based virtual service.

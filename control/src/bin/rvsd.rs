@@ -19,6 +19,10 @@ struct Args {
     /// Validate the configuration, print every error, and exit (0 = valid).
     #[arg(long)]
     check: bool,
+    /// Print the configuration's virtual services as ipvsadm rules (`ipvsadm -S -n`
+    /// format, for `rvsadm -R` or `ipvsadm -R`) and exit.
+    #[arg(long)]
+    export_rules: bool,
     /// Log level or filter (error, warn, info, debug, trace; or a tracing filter).
     /// Defaults to $RUST_LOG, else info.
     #[arg(long)]
@@ -65,6 +69,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.export_rules {
+        let rules: Vec<_> = cfg
+            .services
+            .iter()
+            .map(config::convert::service_rule)
+            .collect();
+        print!("{}", config::ipvsadm::format_rules(&rules));
+        return ExitCode::SUCCESS;
+    }
     let mut ids = control::spec::RealServerIds::default();
     let spec = match control::spec::from_config(&cfg, &mut ids) {
         Ok(s) => s,
