@@ -49,6 +49,8 @@ pub struct RuntimeView {
     pub conn_channels: Vec<ConnChannel>,
     /// One listing at a time (the answer queues are shared).
     pub list_lock: tokio::sync::Mutex<()>,
+    /// Per-real-server statistics and rates.
+    pub estimator: Mutex<crate::estimator::Estimator>,
     /// The packet pool.
     pub pool: Arc<Mempool>,
     /// Running configuration generation.
@@ -176,13 +178,17 @@ async fn stats(State(st): State<AdminState>) -> Json<Value> {
 
 async fn metrics_text(State(st): State<AdminState>) -> impl IntoResponse {
     let rt = &st.runtime;
+    let rows = {
+        let plane = st.plane.lock();
+        crate::api::service_metrics(&st, &plane)
+    };
     let text = metrics::render(&MetricsSource {
         interfaces: &rt.interfaces,
         workers: &rt.workers,
         mempool: (rt.pool.available(), rt.pool.in_use()),
         generation: rt.generation.load(Ordering::Relaxed),
         last_reload_ok: rt.last_reload_ok.load(Ordering::Relaxed),
-        services: &[],
+        services: &rows,
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -151,6 +151,7 @@ pub fn parse_rs_id(id: &str) -> Result<(IpAddr, u16), ApiError> {
 fn views(st: &AdminState, plane: &ControlPlane) -> Vec<ServiceView> {
     let ids = plane.real_server_ids();
     let workers = &st.runtime.workers;
+    let est = st.runtime.estimator.lock();
     let count = |id: Option<u32>, f: fn(&dataplane::counters::RealServerCounts) -> u32| -> u32 {
         id.map(|id| {
             workers
@@ -176,10 +177,28 @@ fn views(st: &AdminState, plane: &ControlPlane) -> Vec<ServiceView> {
                     d.active_conns = count(id, |c| c.active.load(Relaxed));
                     d.inactive_conns = count(id, |c| c.inactive.load(Relaxed));
                     d.persistent_conns = count(id, |c| c.persistent.load(Relaxed));
+                    if let Some(id) = id {
+                        d.stats = est.stats(workers, id);
+                        d.rates = est.rates(id);
+                    }
                     d
                 })
-                .collect();
-            ServiceView::new(convert::service_config(vs), dests)
+                .collect::<Vec<DestView>>();
+            let mut v = ServiceView::new(convert::service_config(vs), dests);
+            // A service's numbers are the sum of its real servers'.
+            for d in &v.real_servers {
+                v.stats.conns += d.stats.conns;
+                v.stats.inpkts += d.stats.inpkts;
+                v.stats.outpkts += d.stats.outpkts;
+                v.stats.inbytes += d.stats.inbytes;
+                v.stats.outbytes += d.stats.outbytes;
+                v.rates.cps += d.rates.cps;
+                v.rates.inpps += d.rates.inpps;
+                v.rates.outpps += d.rates.outpps;
+                v.rates.inbps += d.rates.inbps;
+                v.rates.outbps += d.rates.outbps;
+            }
+            v
         })
         .collect()
 }
@@ -338,25 +357,107 @@ pub async fn delete_real_server(
     }
 }
 
-/// POST /v1/zero (ipvsadm -Z)
+/// The stable ids of a service's real servers (all services when `vs` is None); None
+/// when the service does not exist.
+fn real_server_ids_of(
+    plane: &ControlPlane,
+    vs: Option<&ipvsadm::VirtualService>,
+) -> Option<Vec<u32>> {
+    let cfg = plane.config();
+    let ids = plane.real_server_ids();
+    let mut out = Vec::new();
+    let mut found = vs.is_none();
+    for s in &cfg.services {
+        if vs.is_some_and(|v| !convert::is_service(s, v)) {
+            continue;
+        }
+        found = true;
+        let key = s.key.to_string();
+        out.extend(
+            s.real_servers
+                .iter()
+                .filter_map(|rs| ids.get(&key, rs.socket_addr())),
+        );
+    }
+    found.then_some(out)
+}
+
+fn zero(st: &AdminState, vs: Option<&ipvsadm::VirtualService>) -> Response {
+    let ids = {
+        let plane = st.plane.lock();
+        real_server_ids_of(&plane, vs)
+    };
+    match ids {
+        Some(ids) => {
+            st.runtime.estimator.lock().zero(&st.runtime.workers, ids);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => IpvsApiError::Op(OpError::NoSuchService).into_response(),
+    }
+}
+
+/// POST /v1/zero (ipvsadm -Z): every service's counters and rates restart from zero.
 pub async fn zero_all(State(st): State<AdminState>) -> Response {
-    run(
-        &st,
-        &[IpvsCommand::Zero { service: None }],
-        StatusCode::NO_CONTENT,
-    )
+    zero(&st, None)
 }
 
 /// POST /v1/services/{id}/zero (ipvsadm -Z -t ...)
 pub async fn zero_service(State(st): State<AdminState>, Path(id): Path<String>) -> Response {
     match parse_service_id(&id) {
-        Ok(vs) => run(
-            &st,
-            &[IpvsCommand::Zero { service: Some(vs) }],
-            StatusCode::NO_CONTENT,
-        ),
+        Ok(vs) => zero(&st, Some(&vs)),
         Err(e) => e.into_response(),
     }
+}
+
+/// Prometheus rows: one per service and one per real server (node_exporter ipvs labels).
+pub fn service_metrics(
+    st: &AdminState,
+    plane: &ControlPlane,
+) -> Vec<crate::metrics::ServiceMetrics> {
+    let mut rows = Vec::new();
+    for v in views(st, plane) {
+        let (proto, addr, port, mark) = match v.config.service {
+            ipvsadm::VirtualService::Inet {
+                protocol,
+                addr,
+                port,
+            } => (
+                protocol.list_name().to_string(),
+                addr.to_string(),
+                port,
+                String::new(),
+            ),
+            ipvsadm::VirtualService::Fwmark { mark, .. } => {
+                (String::new(), String::new(), 0, mark.to_string())
+            }
+        };
+        let base = crate::metrics::ServiceMetrics {
+            proto,
+            local_address: addr,
+            local_port: port,
+            local_mark: mark,
+            ..Default::default()
+        };
+        rows.push(crate::metrics::ServiceMetrics {
+            connections: v.stats.conns,
+            in_packets: v.stats.inpkts,
+            in_bytes: v.stats.inbytes,
+            out_packets: v.stats.outpkts,
+            out_bytes: v.stats.outbytes,
+            ..base.clone()
+        });
+        for d in &v.real_servers {
+            rows.push(crate::metrics::ServiceMetrics {
+                remote_address: d.config.addr.to_string(),
+                remote_port: d.config.port,
+                active: u64::from(d.active_conns),
+                inactive: u64::from(d.inactive_conns),
+                weight: u64::from(d.config.weight),
+                ..base.clone()
+            });
+        }
+    }
+    rows
 }
 
 /// GET /v1/timeouts (ipvsadm -L --timeout)

@@ -262,6 +262,7 @@ pub fn run(
         workers: worker_stats.clone(),
         conn_channels,
         list_lock: tokio::sync::Mutex::new(()),
+        estimator: Mutex::new(crate::estimator::Estimator::default()),
         pool: pool.clone(),
         generation: AtomicU64::new(1),
         last_reload_ok: AtomicBool::new(true),
@@ -303,6 +304,7 @@ pub fn run(
             });
         }
         info!("rvsd running");
+        let mut last_estimate = std::time::Instant::now();
         loop {
             if signals.shutdown.load(Ordering::Relaxed) {
                 info!("shutting down");
@@ -317,6 +319,10 @@ pub fn run(
                 let _ = plane.lock().reload_file();
             }
             plane.lock().reclaim();
+            if last_estimate.elapsed() >= Duration::from_secs(crate::estimator::INTERVAL_S) {
+                last_estimate = std::time::Instant::now();
+                runtime_view.estimator.lock().tick(&runtime_view.workers);
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         anyhow::Ok(())

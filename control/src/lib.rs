@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api;
 pub mod daemon;
 pub mod eal_args;
+pub mod estimator;
 pub mod metrics;
 pub mod plane;
 pub mod rvsadm;

@@ -56,8 +56,6 @@ pub struct ServiceMetrics {
     pub inactive: u64,
     /// Weight.
     pub weight: u64,
-    /// 1 healthy, 0 down.
-    pub healthy: u64,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -276,12 +274,6 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "Weight, per real server.",
         &rs_l,
     );
-    let health = gauge(
-        &reg,
-        "rvs_ipvs_backend_healthy",
-        "1 when the real server passes its health check.",
-        &rs_l,
-    );
     for m in src.services {
         let port = m.local_port.to_string();
         let s = [
@@ -309,7 +301,6 @@ pub fn render(src: &MetricsSource<'_>) -> String {
             act.with_label_values(&r).set(m.active as i64);
             inact.with_label_values(&r).set(m.inactive as i64);
             weight.with_label_values(&r).set(m.weight as i64);
-            health.with_label_values(&r).set(m.healthy as i64);
         }
     }
     let mut out = Vec::new();

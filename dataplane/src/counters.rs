@@ -20,6 +20,30 @@ pub struct RealServerCounts {
     pub inactive: AtomicU32,
     /// Persistence templates.
     pub persistent: AtomicU32,
+    /// Connections scheduled to it (ipvsadm --stats Conns).
+    pub conns: AtomicU64,
+    /// Packets client -> real server.
+    pub inpkts: AtomicU64,
+    /// Packets real server -> client.
+    pub outpkts: AtomicU64,
+    /// Bytes client -> real server.
+    pub inbytes: AtomicU64,
+    /// Bytes real server -> client.
+    pub outbytes: AtomicU64,
+}
+
+impl RealServerCounts {
+    /// Count a packet of `bytes` in one direction (true = client to real server).
+    #[inline]
+    pub fn packet(&self, inbound: bool, bytes: u64) {
+        if inbound {
+            bump(&self.inpkts, 1);
+            bump(&self.inbytes, bytes);
+        } else {
+            bump(&self.outpkts, 1);
+            bump(&self.outbytes, bytes);
+        }
+    }
 }
 
 macro_rules! drop_reasons {

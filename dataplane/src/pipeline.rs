@@ -527,6 +527,9 @@ impl<P: Frame> Pipeline<P> {
             let Some(c) = self.conns.get(id, now_ms) else {
                 return Drop(DropReason::NoService);
             };
+            if let Some(rs) = self.cfg.stats.real_servers.get(c.rs as usize) {
+                rs.packet(dir == Direction::Original, u64::from(bytes));
+            }
             return match dir {
                 Direction::Original => {
                     let Some((rip, rport)) = c.reply.and_then(|r| v4(r.src).map(|a| (a, r.sport)))
@@ -604,6 +607,10 @@ impl<P: Frame> Pipeline<P> {
             self.conns
                 .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);
             bump(&self.cfg.stats.conns_created, 1);
+            if let Some(c) = self.cfg.stats.real_servers.get(rs.id as usize) {
+                bump(&c.conns, 1);
+                c.packet(true, u64::from(bytes));
+            }
             if rewrite_dst(ip_buf, rs.addr, rport).is_err() {
                 return Drop(DropReason::L4Malformed);
             }

@@ -202,6 +202,32 @@ print("connections per real server (ActiveConn + InActConn):", counts)
 assert all(n >= 10 for n in counts.values()), counts
 assert sum(counts.values()) >= 20, counts
 PY
+# /metrics counts exactly the traffic sent: 5 more UDP queries (new flows) add 5
+# connections, 5 packets in and 5 out to the UDP service's counters.
+lb=$(topo_ns "$prefix" lb)
+scrape() { ip netns exec "$lb" curl -s --max-time 5 http://127.0.0.1:9180/metrics; }
+scrape >"$tmp/m1.txt" || fail "no /metrics"
+for i in 1 2 3 4 5; do
+	udp_query "$client" "$TOPO_VIP" 5353 "count-$i" 3 >/dev/null || fail "UDP query count-$i unanswered"
+done
+scrape >"$tmp/m2.txt" || fail "no /metrics"
+python3 - "$tmp/m1.txt" "$tmp/m2.txt" <<'PY' || fail "/metrics does not match the traffic sent"
+import re, sys
+def read(path):
+    vals = {}
+    for line in open(path):
+        m = re.match(r'(rvs_ipvs_\w+)\{(.*)\} (\d+)', line)
+        if m and 'proto="UDP"' in m.group(2) and 'remote_address' not in m.group(2):
+            vals[m.group(1)] = int(m.group(3))
+    return vals
+a, b = read(sys.argv[1]), read(sys.argv[2])
+d = {k: b[k] - a.get(k, 0) for k in b}
+print("UDP service counters after 5 queries:", d)
+assert d["rvs_ipvs_connections_total"] == 5, d
+assert d["rvs_ipvs_incoming_packets_total"] == 5 and d["rvs_ipvs_outgoing_packets_total"] == 5, d
+assert d["rvs_ipvs_incoming_bytes_total"] == 5 * (20 + 8 + len("count-1")), d
+PY
+
 # rvsadm -Lnc lists the connections the curls left behind (ipvsadm's format).
 rvsadm=$(dirname "$rvsd")/rvsadm
 if [ -x "$rvsadm" ]; then
@@ -211,6 +237,12 @@ if [ -x "$rvsadm" ]; then
 	n=$(grep -c "^TCP .* $TOPO_CLIENT_ADDR:[0-9]* *$TOPO_VIP:80 *198\.19\.0\.1[12]:80" "$tmp/lnc.txt" || true)
 	[ "$n" -ge 20 ] || fail "rvsadm -Lnc shows $n TCP connections from the client, expected >= 20"
 	echo "rvsadm -Lnc lists $n TCP connections from $TOPO_CLIENT_ADDR"
+fi
+if [ -x "$rvsadm" ]; then
+	ip netns exec "$lb" "$rvsadm" -Ln --stats >"$tmp/stats.txt" || fail "rvsadm -Ln --stats failed"
+	cat "$tmp/stats.txt"
+	conns=$(awk '$1 == "TCP" && $2 == "198.18.0.100:80" {print $3}' "$tmp/stats.txt")
+	[ "${conns:-0}" -ge 20 ] || fail "rvsadm -Ln --stats shows ${conns:-no} connections for the TCP service, expected >= 20"
 fi
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"
 echo "($((SECONDS - started)) s after rvsd start)"
