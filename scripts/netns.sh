@@ -267,7 +267,9 @@ rs_start_http() {
 	fi
 	local -A rs_pids=()
 	for rs in rs1 rs2; do
-		addr=$(_topo_rs_addr "$rs")
+		# TOPO_RS_BIND=0.0.0.0 makes the servers answer on every local address (DR: the
+		# VIP sits on the real server's loopback).
+		addr=${TOPO_RS_BIND:-$(_topo_rs_addr "$rs")}
 		dir=$(topo_state_dir "$p")/$rs-http
 		mkdir -p "$dir/www" "$dir/tmp"
 		chmod 755 "$dir" "$dir/www"

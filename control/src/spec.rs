@@ -124,19 +124,21 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         }
         let mut real_servers = Vec::new();
         for rs in &s.real_servers {
-            if rs.method != ForwardMethod::Masq {
-                bail!(
-                    "{what}: real server {}: forwarding method {} is not supported by this build's dataplane yet; use `method: masq` (NAT)",
+            let forward = match rs.method {
+                ForwardMethod::Masq => Forward::Masq,
+                ForwardMethod::Route => Forward::Route,
+                _ => bail!(
+                    "{what}: real server {}: forwarding method {} is not supported by this build's dataplane yet; use `method: masq` (NAT) or `route` (DR)",
                     rs.socket_addr(),
                     rs.method.ipvsadm_name()
-                );
-            }
+                ),
+            };
             real_servers.push(RealServer {
                 id: ids.id(&s.key.to_string(), rs.socket_addr())?,
                 addr: v4(rs.address, &format!("{what}: real server"))?,
                 port: rs.port,
                 weight: rs.weight,
-                forward: Forward::Masq,
+                forward,
                 upper_threshold: rs.upper_threshold,
             });
         }

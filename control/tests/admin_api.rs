@@ -329,12 +329,11 @@ fn services_and_real_servers_crud_with_ipvsadm_refusals() {
     assert!(body.contains("Service not defined"), "{body}");
 
     // A method this build cannot run yet is refused with the reason; nothing changes.
-    let dr =
-        serde_json::json!({ "addr": "198.19.0.12", "port": 8080, "method": "route", "weight": 1 });
+    let tun = serde_json::json!({ "addr": "198.19.0.12", "port": 8080, "method": { "tunnel": { "type": "ipip" } }, "weight": 1 });
     let (code, body) = call(
         "POST",
         &url(&format!("/v1/services/{id}/real-servers")),
-        Some(dr),
+        Some(tun),
     );
     assert_eq!(code, 422, "{body}");
 

@@ -517,3 +517,54 @@ fn wlc_uses_the_connection_counts() {
         vec![RS1, RS2, RS2, RS2, RS1, RS2, RS2, RS2]
     );
 }
+
+#[test]
+fn dr_rewrites_only_the_destination_mac() {
+    let services = "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    scheduler: rr\n    method: route\n    real_servers:\n      - { address: 198.19.0.11 }\n      - { address: 198.19.0.12 }\n";
+    let dir = TempDir::new("dr");
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, services, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let syn = |sport| tcp(CLIENT, sport, VIP, 80, TCP_SYN, 7, b"");
+    let wan_in = vec![
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &syn(40000)),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &syn(40001)),
+    ];
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        arp_frame(2, RS2_MAC, RS2, lan_mac, LAN_IP),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, services, &wan_in, &lan_in);
+    assert_frames(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS2),
+            ),
+            // The IP packet is untouched (still to the VIP, same TTL and checksums).
+            eth(RS1_MAC, lan_mac, 0x0800, &syn(40000)),
+            eth(RS2_MAC, lan_mac, 0x0800, &syn(40001)),
+        ],
+    );
+    assert_frames(
+        "wan out",
+        &wan_out,
+        &[eth(
+            CLIENT_MAC,
+            wan_mac,
+            0x0806,
+            &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+        )],
+    );
+    assert_eq!(stats["conns_created"].as_u64(), Some(2));
+}

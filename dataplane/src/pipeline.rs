@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use crate::counters::{bump, set, DropReason, WorkerStats};
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::route::RouteTable;
-use crate::service::{proto, ServiceTable};
+use crate::service::{proto, Forward, ServiceTable};
 use crate::wire::{
     decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
     EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
@@ -337,8 +337,9 @@ impl<P: Frame> Pipeline<P> {
         for &(port, ip) in &probes[..n] {
             self.send_arp_request(t, io, port, ip);
         }
-        let expired = self.conns.expire(now_ms, EXPIRE_BUDGET);
-        bump(&self.cfg.stats.conns_expired, expired as u64);
+        // expire() returns the work done; the table counts what actually expired.
+        self.conns.expire(now_ms, EXPIRE_BUDGET);
+        set(&self.cfg.stats.conns_expired, self.conns.stats().expired);
         set(&self.cfg.stats.conns_current, self.conns.len() as u64);
         if now_ms >= self.counts_ms + COUNTS_EVERY_MS {
             self.counts_ms = now_ms;
@@ -536,7 +537,8 @@ impl<P: Frame> Pipeline<P> {
                     else {
                         return Drop(DropReason::NoService);
                     };
-                    if rewrite_dst(ip_buf, rip, rport).is_err() {
+                    // Direct routing leaves the packet as it is: only the MAC changes.
+                    if c.method == Method::Masq && rewrite_dst(ip_buf, rip, rport).is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
                     Ipv4Verdict::Forward(rip)
@@ -586,6 +588,12 @@ impl<P: Frame> Pipeline<P> {
             };
             let rs = &svc.real_servers[rs_index];
             let rport = if rs.port == 0 { dport } else { rs.port };
+            let method = match rs.forward {
+                Forward::Route => Method::Route,
+                _ => Method::Masq,
+            };
+            // DR replies never come back through the director; the reply tuple still records
+            // the real server for the packets that follow.
             let new = NewConn {
                 original: tuple,
                 reply: Some(Tuple::new(
@@ -597,7 +605,7 @@ impl<P: Frame> Pipeline<P> {
                 )),
                 rs: rs.id,
                 svc: sid,
-                method: Method::Masq,
+                method,
                 template: None,
             };
             let Ok(id) = self.conns.insert(&new, now_ms) else {
@@ -611,7 +619,7 @@ impl<P: Frame> Pipeline<P> {
                 bump(&c.conns, 1);
                 c.packet(true, u64::from(bytes));
             }
-            if rewrite_dst(ip_buf, rs.addr, rport).is_err() {
+            if method == Method::Masq && rewrite_dst(ip_buf, rs.addr, rport).is_err() {
                 return Drop(DropReason::L4Malformed);
             }
             return Ipv4Verdict::Forward(rs.addr);

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Direct routing (IPVS -g) end to end, as in the LVS DR labs: the client reaches the VIP
+# through the director, rvsd rewrites only the destination MAC, and the real servers
+# (VIP on lo, arp_ignore=1, arp_announce=2) answer the client directly through a router.
+#   client eth0 (198.18.0.1) -- director rvs-wan          (requests)
+#   client eth1 (198.19.9.2) -- router -- switch -- rs1/rs2 (replies)
+# Checks: 20 curls alternate rs1/rs2 (rr); the replies bypass the director (rvsd's wan
+# port sends no TCP and its lan port receives none); rvsd stops cleanly.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../../scripts/netns.sh
+source "$root/scripts/netns.sh"
+
+name=dr_http
+prefix="rvsd$$"
+router="$prefix-r"
+rvsd=${RVSD:-$root/target/release/rvsd}
+tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
+rvsd_pid=""
+
+fail() {
+	echo "$name: $*" >&2
+	exit 1
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap '' INT TERM
+	if [ -n "$rvsd_pid" ]; then
+		kill -TERM "$rvsd_pid" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$rvsd_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$rvsd_pid" 2>/dev/null
+	fi
+	if [ "$rc" -ne 0 ] && [ -s "$tmp/rvsd.log" ]; then
+		echo "--- rvsd output (last 30 lines) ---"
+		tail -n 30 "$tmp/rvsd.log"
+	fi
+	ip netns del "$router" 2>/dev/null
+	topo_down "$prefix"
+	rm -rf -- "$tmp"
+	if [ "$rc" -eq 0 ]; then echo "PASS: $name"; else echo "FAIL: $name"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
+[ -x "$rvsd" ] || fail "rvsd not found at $rvsd"
+
+topo_up "$prefix"
+client=$(topo_ns "$prefix" c)
+sw=$(topo_ns "$prefix" sw)
+lb=$(topo_ns "$prefix" lb)
+
+# The router: one leg on the real servers' switch, one to the client's second link.
+ip netns add "$router"
+ip -n "$router" link set lo up
+ip netns exec "$router" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+_topo_veth "$router" e0 "$sw" r
+ip -n "$sw" link set r master br0
+_topo_veth "$router" e1 "$client" eth1
+ip -n "$router" addr add 198.19.0.1/24 dev e0
+ip -n "$router" addr add 198.19.9.1/24 dev e1
+ip -n "$router" route add 198.18.0.1/32 via 198.19.9.2
+ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1
+ip -n "$client" addr add 198.19.9.2/24 dev eth1
+# Replies from the VIP arrive on eth1 while the route to the VIP is eth0.
+for k in all default eth0 eth1; do
+	ip netns exec "$client" sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
+done
+
+# Real servers as in the tutorials' DR scripts: VIP on lo, no ARP for it, the router as
+# their gateway.
+for rs in rs1 rs2; do
+	ns=$(topo_ns "$prefix" "$rs")
+	ip -n "$ns" addr add "$TOPO_VIP/32" dev lo
+	for k in all eth0; do
+		ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2"
+	done
+	ip -n "$ns" route replace default via 198.19.0.1
+done
+TOPO_RS_BIND=0.0.0.0 rs_start_http "$prefix"
+
+cat >"$tmp/rvs.yaml" <<EOF
+dataplane:
+  worker_lcores: [1]
+  polling: adaptive
+  eal_args: ["--no-huge", "-m", "512"]
+interfaces:
+  - { name: wan0, device: "net_af_packet0,iface=rvs-wan", addresses: [198.18.0.254/24] }
+  - { name: lan0, device: "net_af_packet1,iface=rvs-lan", addresses: [198.19.0.254/24] }
+services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    scheduler: rr
+    method: route
+    real_servers:
+      - { address: 198.19.0.11 }
+      - { address: 198.19.0.12 }
+EOF
+topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
+rvsd_pid=$TOPO_BG_PID
+deadline=$((SECONDS + 20))
+until http_get "$client" "http://$TOPO_VIP/" 1 >/dev/null 2>&1; do
+	kill -0 "$rvsd_pid" 2>/dev/null || fail "rvsd exited before the VIP answered"
+	[ "$SECONDS" -lt "$deadline" ] || fail "no HTTP answer from the VIP within 20 s"
+	sleep 0.2
+done
+
+prev=""
+for i in $(seq 1 20); do
+	body=$(http_get "$client" "http://$TOPO_VIP/" 3) || fail "curl #$i failed"
+	printf '  curl #%-2d %s\n' "$i" "$body"
+	case $body in rs1 | rs2) ;; *) fail "curl #$i: unexpected body '$body'" ;; esac
+	[ "$body" != "$prev" ] || fail "curl #$i: $body twice in a row (rr must alternate)"
+	prev=$body
+done
+echo "20 HTTP requests alternated rs1/rs2 through DR"
+replies_via_router=$(ip -n "$router" -s link show e1 | awk '/TX:/ {getline; print $2}')
+
+kill -TERM "$rvsd_pid"
+for _ in $(seq 100); do kill -0 "$rvsd_pid" 2>/dev/null || break; sleep 0.1; done
+wait "$rvsd_pid" || fail "rvsd did not exit 0 on SIGTERM"
+rvsd_pid=""
+python3 - "$tmp/stats.json" "$replies_via_router" <<'PY' || fail "replies did not bypass the director"
+import json, sys
+s = json.load(open(sys.argv[1]))
+wan, lan = s["ports"][0], s["ports"][1]
+print(f"director wan: rx {wan['rx_packets']} tx {wan['tx_packets']}; lan: rx {lan['rx_packets']} tx {lan['tx_packets']}; "
+      f"router -> client packets: {sys.argv[2]}; connections: {s['conns_created']}")
+# Requests in on wan and out on lan; the answers (>= 5 packets per connection) went
+# through the router: the director only sent ARP on wan and received ARP on lan.
+assert s["conns_created"] >= 20, s["conns_created"]
+assert lan["tx_packets"] >= 5 * 20, lan
+assert wan["tx_packets"] < 10 and lan["rx_packets"] < 10, (wan, lan)
+assert int(sys.argv[2]) >= 3 * 20
+PY
