@@ -1,44 +1,12 @@
 //! The admin REST API against a running rvsd (net_null ports, no traffic).
 
 mod common;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::TempDir;
+use common::{spawn_rvsd, RunningRvsd, TempDir};
 
-struct Rvsd {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Rvsd {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &TempDir, token: Option<&str>) -> Rvsd {
-    let port = free_port();
+fn start(dir: &TempDir, token: Option<&str>) -> RunningRvsd {
     let token_line = match token {
         Some(t) => {
             std::fs::write(dir.path("token"), format!("{t}\n")).unwrap();
@@ -46,46 +14,12 @@ fn start(dir: &TempDir, token: Option<&str>) -> Rvsd {
         }
         None => String::new(),
     };
-    let yaml = format!(
-        r#"dataplane:
-  worker_lcores: [1]
-  eal_args: ["--no-huge", "-m", "256"]
-  mbufs: 2047
-interfaces:
-  - {{ name: wan0, device: "net_null0,no-rx=1", addresses: [198.18.0.254/24] }}
-  - {{ name: lan0, device: "net_null1,no-rx=1", addresses: [198.19.0.254/24] }}
-services:
-  - proto: tcp
-    vip: 198.18.0.100
-    port: 80
-    scheduler: rr
-    method: masq
-    real_servers: [ {{ address: 198.19.0.11 }} ]
-admin:
-  listen: 127.0.0.1:{port}
-{token_line}"#
-    );
-    std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
-        .arg("--config")
-        .arg(dir.path("rvsd.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let r = Rvsd {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ureq::get(&format!("{}/openapi.json", r.base))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "rvsd admin API did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    r
+    spawn_rvsd(
+        dir,
+        &format!(
+            "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    scheduler: rr\n    method: masq\n    real_servers: [ {{ address: 198.19.0.11 }} ]\nadmin:\n  listen: 127.0.0.1:{{port}}\n{token_line}"
+        ),
+    )
 }
 
 fn status(r: Result<ureq::Response, ureq::Error>) -> (u16, String) {

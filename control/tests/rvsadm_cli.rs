@@ -3,93 +3,36 @@
 
 mod common;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use common::TempDir;
+use common::{free_port, spawn_rvsd, RunningRvsd, TempDir};
 use config::ipvsadm::{format_list, format_service, ListFormat, ServiceView};
 
+/// rvsd plus where its token file is.
 struct Rvsd {
-    child: Child,
+    /// Kept for its Drop, which stops rvsd.
+    _daemon: RunningRvsd,
     base: String,
     token_file: String,
-}
-
-impl Drop for Rvsd {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 const TOKEN: &str = "rvsadm-test-token";
 
 /// rvsd with one service (tcp 198.18.0.10:443, two real servers) and a token.
 fn start(dir: &TempDir) -> Rvsd {
-    let port = free_port();
     std::fs::write(dir.path("token"), format!("{TOKEN}\n")).unwrap();
-    let yaml = format!(
-        r#"dataplane:
-  worker_lcores: [1]
-  eal_args: ["--no-huge", "-m", "256"]
-  mbufs: 2047
-interfaces:
-  - {{ name: wan0, device: "net_null0,no-rx=1", addresses: [198.18.0.254/24] }}
-  - {{ name: lan0, device: "net_null1,no-rx=1", addresses: [198.19.0.254/24] }}
-services:
-  - proto: tcp
-    vip: 198.18.0.10
-    port: 443
-    scheduler: rr
-    method: masq
-    real_servers: [ {{ address: 198.19.0.21, weight: 3 }}, {{ address: 198.19.0.22 }} ]
-admin:
-  listen: 127.0.0.1:{port}
-  token_file: {}
-"#,
-        dir.path("token").display()
+    let token_file = dir.path("token").display().to_string();
+    let daemon = spawn_rvsd(
+        dir,
+        &format!(
+            "services:\n  - proto: tcp\n    vip: 198.18.0.10\n    port: 443\n    scheduler: rr\n    method: masq\n    real_servers: [ {{ address: 198.19.0.21, weight: 3 }}, {{ address: 198.19.0.22 }} ]\nadmin:\n  listen: 127.0.0.1:{{port}}\n  token_file: {token_file}\n"
+        ),
     );
-    std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
-        .arg("--config")
-        .arg(dir.path("rvsd.yaml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let r = Rvsd {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        token_file: dir.path("token").display().to_string(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ureq::get(&format!("{}/openapi.json", r.base))
-        .call()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "rvsd admin API did not come up");
-        std::thread::sleep(Duration::from_millis(100));
+    Rvsd {
+        base: daemon.base.clone(),
+        _daemon: daemon,
+        token_file,
     }
-    r
 }
 
 struct Ran {

@@ -388,3 +388,72 @@ admin:
         out,
     )
 }
+
+/// A running rvsd (for admin-API and rvsadm tests), stopped with SIGTERM on drop.
+pub struct RunningRvsd {
+    /// The process.
+    pub child: std::process::Child,
+    /// Admin API base URL.
+    pub base: String,
+}
+
+impl Drop for RunningRvsd {
+    fn drop(&mut self) {
+        use std::time::{Duration, Instant};
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Start rvsd on two traffic-less net_null ports with `services_and_admin` (YAML for the
+/// services and admin sections; `{port}` there is replaced by a free admin port) and wait
+/// until its admin API answers.
+pub fn spawn_rvsd(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
+    use std::time::{Duration, Instant};
+    let port = free_port();
+    let yaml = format!(
+        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24] }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24] }}\n{}",
+        services_and_admin.replace("{port}", &port.to_string())
+    );
+    std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        .arg("--config")
+        .arg(dir.path("rvsd.yaml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let r = RunningRvsd {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{}/openapi.json", r.base))
+        .call()
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "rvsd admin API did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    r
+}
