@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey};
 use dataplane::pipeline::{IpvsTimeouts, MAX_REAL_SERVERS};
 use dataplane::route::Ipv4Prefix;
-use dataplane::service::{proto, Forward, RealServer, VirtualService};
+use dataplane::service::{proto, Forward, Persistence, RealServer, VirtualService};
 use dataplane::worker::Polling;
 use hashbrown::HashMap;
 use scheduler::{Destination, SchedFlags, SchedOptions, SchedulerKind, Thresholds};
@@ -35,9 +35,16 @@ fn v4(ip: IpAddr, what: &str) -> Result<Ipv4Addr> {
 #[derive(Debug, Default, Clone)]
 pub struct RealServerIds {
     ids: HashMap<(String, std::net::SocketAddr), u32>,
+    services: HashMap<String, u32>,
 }
 
 impl RealServerIds {
+    /// The stable id of virtual service `svc` (persistence templates are keyed by it).
+    pub fn service_id(&mut self, svc: &str) -> u32 {
+        let next = self.services.len() as u32;
+        *self.services.entry(svc.to_string()).or_insert(next)
+    }
+
     /// The id of real server `rs` of service `svc`, assigning the next free one.
     pub fn id(&mut self, svc: &str, rs: std::net::SocketAddr) -> Result<u32> {
         let next = self.ids.len() as u32;
@@ -119,9 +126,6 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
                 .iter()
                 .any(|f| matches!(f, SchedulerFlag::ShPort | SchedulerFlag::MhPort)),
         };
-        if s.persistence.is_some() {
-            bail!("{what}: persistence is not supported by this build's dataplane yet");
-        }
         let mut real_servers = Vec::new();
         for rs in &s.real_servers {
             let forward = match rs.method {
@@ -163,6 +167,11 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         )
         .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
         services.push(VirtualService {
+            id: ids.service_id(&s.key.to_string()),
+            persistence: s.persistence.map(|ps| Persistence {
+                timeout_s: ps.timeout,
+                prefix_len: ps.prefix_len(false).min(32),
+            }),
             proto: p,
             vip: v4(addr.vip, &what)?,
             port: addr.port,

@@ -568,3 +568,56 @@ fn dr_rewrites_only_the_destination_mac() {
     );
     assert_eq!(stats["conns_created"].as_u64(), Some(2));
 }
+
+#[test]
+fn persistence_keeps_a_client_on_one_real_server_across_ports() {
+    // The seeds' all-ports service: ipvsadm -A -t VIP -s rr -p 900 (port 0).
+    let services = "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 0\n    scheduler: rr\n    persistence: 900\n    method: masq\n    real_servers:\n      - { address: 198.19.0.11 }\n      - { address: 198.19.0.12 }\n";
+    let dir = TempDir::new("persist");
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, services, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let client2: std::net::Ipv4Addr = "198.18.0.2".parse().unwrap();
+    let syn = |src, sport, dport| {
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &tcp(src, sport, VIP, dport, TCP_SYN, 1, b""),
+        )
+    };
+    let wan_in = vec![
+        syn(CLIENT, 41000, 80),
+        syn(CLIENT, 41001, 443),
+        syn(CLIENT, 41002, 80),
+        syn(client2, 41003, 80),
+        syn(client2, 41004, 22),
+    ];
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        arp_frame(2, RS2_MAC, RS2, lan_mac, LAN_IP),
+    ];
+    let (_, lan_out, stats, _) = run_rvsd_pcap(&dir, services, &wan_in, &lan_in);
+    let mut picks = vec![None; 5];
+    for f in lan_out
+        .iter()
+        .filter(|f| f.len() >= 54 && f[12..14] == [0x08, 0x00])
+    {
+        let sport = u16::from_be_bytes([f[34], f[35]]);
+        let dport = u16::from_be_bytes([f[36], f[37]]);
+        picks[(sport - 41000) as usize] =
+            Some((std::net::Ipv4Addr::new(f[30], f[31], f[32], f[33]), dport));
+    }
+    // rr would alternate; the template keeps each client on its first real server, on
+    // every port (port 0 service: the packet's port is kept).
+    assert_eq!(
+        picks,
+        vec![
+            Some((RS1, 80)),
+            Some((RS1, 443)),
+            Some((RS1, 80)),
+            Some((RS2, 80)),
+            Some((RS2, 22))
+        ],
+        "{stats}"
+    );
+}

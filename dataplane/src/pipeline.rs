@@ -18,7 +18,7 @@ use crate::wire::{
     decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
     EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
 };
-use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, Tuple};
+use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TemplateKey, Tuple};
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
 /// A packet buffer the pipeline can read, rewrite in place and resize.
@@ -269,7 +269,13 @@ impl<P: Frame> Pipeline<P> {
         let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
         let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         let client = if t.services.is_vip(dst) { src } else { dst };
-        Some(owner_of(client, self.cfg.workers))
+        let prefix = t.services.steer_prefix();
+        let masked = if prefix >= 32 {
+            client
+        } else {
+            Ipv4Addr::from(u32::from(client) & !(u32::MAX >> prefix))
+        };
+        Some(owner_of(masked, self.cfg.workers))
     }
 
     /// Adopt table `t` if it is a new generation (per-service scheduler state restarts;
@@ -583,7 +589,56 @@ impl<P: Frame> Pipeline<P> {
             let Some(state) = self.sched.get_mut(sid as usize) else {
                 return Drop(DropReason::NoRealServer);
             };
-            let Some(rs_index) = svc.scheduler.pick(state, &loads, &flow, now_ms) else {
+            // Persistence (ip_vs_sched_persist): a live template for the client (masked) and
+            // service sends the flow to the same real server, even a quiescent one; else
+            // schedule and remember the choice.
+            let mut template = None;
+            let picked = match svc.persistence {
+                None => svc.scheduler.pick(state, &loads, &flow, now_ms),
+                Some(p) => {
+                    let key = TemplateKey {
+                        svc: svc.id,
+                        client: conn_table::mask_client(IpAddr::V4(src), p.prefix_len),
+                        vport: svc.port,
+                    };
+                    let known = self.conns.template_get(&key, now_ms);
+                    match known.and_then(|(tid, rs)| {
+                        svc.real_servers
+                            .iter()
+                            .position(|r| r.id == rs)
+                            .map(|i| (tid, i))
+                    }) {
+                        Some((tid, i)) => {
+                            template = Some(tid);
+                            Some(i)
+                        }
+                        None => {
+                            if let Some((tid, _)) = known {
+                                // Its real server left the service.
+                                self.conns.template_invalidate(tid);
+                            }
+                            let loads = Loads {
+                                conns: &self.conns,
+                                servers: &svc.real_servers,
+                            };
+                            let i = svc.scheduler.pick(state, &loads, &flow, now_ms);
+                            if let Some(i) = i {
+                                template = self
+                                    .conns
+                                    .template_create(
+                                        &key,
+                                        svc.real_servers[i].id,
+                                        p.timeout_s,
+                                        now_ms,
+                                    )
+                                    .ok();
+                            }
+                            i
+                        }
+                    }
+                }
+            };
+            let Some(rs_index) = picked else {
                 return Drop(DropReason::NoRealServer);
             };
             let rs = &svc.real_servers[rs_index];
@@ -606,7 +661,7 @@ impl<P: Frame> Pipeline<P> {
                 rs: rs.id,
                 svc: sid,
                 method,
-                template: None,
+                template,
             };
             let Ok(id) = self.conns.insert(&new, now_ms) else {
                 return Drop(DropReason::ConnTableFull);

@@ -51,9 +51,20 @@ pub struct RealServer {
     pub upper_threshold: u32,
 }
 
+/// Persistence of a virtual service (`ipvsadm -p [timeout] [-M netmask]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Persistence {
+    /// Template timeout, seconds.
+    pub timeout_s: u32,
+    /// Client addresses are grouped by this prefix length (32 = per client).
+    pub prefix_len: u8,
+}
+
 /// One virtual service (protocol + VIP + port; port 0 = every port).
 #[derive(Clone, Debug)]
 pub struct VirtualService {
+    /// Stable id across configuration generations (persistence templates use it).
+    pub id: u32,
     /// IP protocol number.
     pub proto: u8,
     /// VIP.
@@ -64,6 +75,8 @@ pub struct VirtualService {
     pub real_servers: Vec<RealServer>,
     /// The service's scheduler (immutable; each worker keeps its own state for it).
     pub scheduler: scheduler::Scheduler,
+    /// Persistence, if the service is persistent.
+    pub persistence: Option<Persistence>,
 }
 
 /// The director's own address on one port.
@@ -88,6 +101,7 @@ pub struct ServiceTable {
     vips: HashSet<Ipv4Addr>,
     locals: Vec<LocalAddr>,
     generation: u64,
+    steer_prefix: u8,
 }
 
 impl ServiceTable {
@@ -99,12 +113,21 @@ impl ServiceTable {
             index.insert((s.proto, s.vip, s.port), i as ServiceId);
             vips.insert(s.vip);
         }
+        // Flows are owned by a worker chosen from the client address; with persistence the
+        // address masked by the widest persistence netmask, so every client that shares a
+        // template lands on the worker holding it.
+        let steer_prefix = services
+            .iter()
+            .filter_map(|s| s.persistence.map(|p| p.prefix_len))
+            .min()
+            .unwrap_or(32);
         ServiceTable {
             services,
             index,
             vips,
             locals,
             generation,
+            steer_prefix,
         }
     }
 
@@ -171,6 +194,12 @@ impl ServiceTable {
         &self.locals
     }
 
+    /// Prefix length of the client address that picks a flow's owner worker.
+    #[inline]
+    pub fn steer_prefix(&self) -> u8 {
+        self.steer_prefix
+    }
+
     /// Configuration generation this table was built from.
     pub fn generation(&self) -> u64 {
         self.generation
@@ -183,6 +212,7 @@ mod tests {
 
     fn vs(port: u16) -> VirtualService {
         VirtualService {
+            id: port as u32,
             proto: proto::TCP,
             vip: Ipv4Addr::new(198, 18, 0, 100),
             port,
@@ -193,6 +223,7 @@ mod tests {
                 Default::default(),
             )
             .unwrap(),
+            persistence: None,
         }
     }
 
