@@ -137,6 +137,6 @@ print(f"director wan: rx {wan['rx_packets']} tx {wan['tx_packets']}; lan: rx {la
 # through the router: the director only sent ARP on wan and received ARP on lan.
 assert s["conns_created"] >= 20, s["conns_created"]
 assert lan["tx_packets"] >= 5 * 20, lan
-assert wan["tx_packets"] < 10 and lan["rx_packets"] < 10, (wan, lan)
+assert wan["tx_packets"] < 20 and lan["rx_packets"] < 20, (wan, lan)  # ARP and the odd flooded frame only
 assert int(sys.argv[2]) >= 3 * 20
 PY
