@@ -63,7 +63,7 @@ bash "$root/scripts/install-deps.sh"
 if [ -n "${RVSD:-}" ]; then
 	rvsd=$RVSD
 else
-	say "building rvsd (cargo build --release -p control --bin rvsd)"
+	say "building rvsd and rvsadm (cargo build --release -p control --bins)"
 	# rustup installs into ~/.cargo/bin, which non-login shells (sudo, CI) may lack.
 	if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
 		PATH=$HOME/.cargo/bin:$PATH
@@ -72,7 +72,7 @@ else
 		echo "demo: cargo not found; install Rust first (https://rustup.rs)" >&2
 		exit 1
 	}
-	cargo build --release -p control --bin rvsd
+	cargo build --release -p control --bins
 	rvsd=${CARGO_TARGET_DIR:-$root/target}/release/rvsd
 fi
 [ -x "$rvsd" ] || {
@@ -134,6 +134,8 @@ done
 
 if [ -x "$(dirname "$rvsd")/rvsadm" ]; then
 	say "director: rvsadm -Ln (ipvsadm's listing, from rvsd's admin API)"
+	# Workers publish their per-real-server counts every 100 ms.
+	sleep 0.3
 	if table=$(timeout 5 ip netns exec "$director" "$(dirname "$rvsd")/rvsadm" -Ln 2>&1) &&
 		[ -n "$table" ]; then
 		printf '%s\n' "$table" | sed 's/^/  /'
