@@ -12,13 +12,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=SCRIPTDIR/../../scripts/netns.sh
 source "$root/scripts/netns.sh"
+# shellcheck source=SCRIPTDIR/lib_rvsd.sh
+source "$here/lib_rvsd.sh"
 
 name=dr_http
 prefix="rvsd$$"
 router="$prefix-r"
 rvsd=${RVSD:-$root/target/release/rvsd}
 tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
-rvsd_pid=""
 
 fail() {
 	echo "$name: $*" >&2
@@ -29,11 +30,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	trap '' INT TERM
-	if [ -n "$rvsd_pid" ]; then
-		kill -TERM "$rvsd_pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$rvsd_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$rvsd_pid" 2>/dev/null
-	fi
+	stop_rvsd >/dev/null || rc=1
 	if [ "$rc" -ne 0 ] && [ -s "$tmp/rvsd.log" ]; then
 		echo "--- rvsd output (last 30 lines) ---"
 		tail -n 30 "$tmp/rvsd.log"
@@ -105,12 +102,7 @@ services:
 EOF
 topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 rvsd_pid=$TOPO_BG_PID
-deadline=$((SECONDS + 20))
-until http_get "$client" "http://$TOPO_VIP/" 1 >/dev/null 2>&1; do
-	kill -0 "$rvsd_pid" 2>/dev/null || fail "rvsd exited before the VIP answered"
-	[ "$SECONDS" -lt "$deadline" ] || fail "no HTTP answer from the VIP within 20 s"
-	sleep 0.2
-done
+wait_vip "$client" 20
 
 prev=""
 for i in $(seq 1 20); do
@@ -123,10 +115,7 @@ done
 echo "20 HTTP requests alternated rs1/rs2 through DR"
 replies_via_router=$(ip -n "$router" -s link show e1 | awk '/TX:/ {getline; print $2}')
 
-kill -TERM "$rvsd_pid"
-for _ in $(seq 100); do kill -0 "$rvsd_pid" 2>/dev/null || break; sleep 0.1; done
-wait "$rvsd_pid" || fail "rvsd did not exit 0 on SIGTERM"
-rvsd_pid=""
+stop_rvsd || fail "rvsd did not exit 0 on SIGTERM"
 python3 - "$tmp/stats.json" "$replies_via_router" <<'PY' || fail "replies did not bypass the director"
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -21,6 +21,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=SCRIPTDIR/../../scripts/netns.sh
 source "$root/scripts/netns.sh"
+# shellcheck source=SCRIPTDIR/lib_rvsd.sh
+source "$here/lib_rvsd.sh"
 
 pmd=${RVS_E2E_PMD:-af_packet}
 workers=${RVS_E2E_WORKERS:-1}
@@ -30,7 +32,6 @@ name=nat_http
 prefix="rvs$$"
 rvsd=${RVSD:-$root/target/release/rvsd}
 tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
-rvsd_pid=""
 vip_timeout=20
 stop_timeout=10
 
@@ -39,29 +40,6 @@ fail() {
 	exit 1
 }
 
-# Stop rvsd with SIGTERM; prints its exit status, returns non-zero unless it exited 0
-# within $stop_timeout seconds (then it is killed).
-stop_rvsd() {
-	local pid=$rvsd_pid status=0 deadline when="after SIGTERM"
-	rvsd_pid=""
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || when="before SIGTERM (on its own)"
-	deadline=$((SECONDS + stop_timeout))
-	while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "$name: rvsd still running ${stop_timeout}s after SIGTERM; killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		return 1
-	fi
-	wait "$pid" || status=$?
-	echo "rvsd exited with status $status $when"
-	[ "$status" -eq 0 ]
-}
-
-exec 7>&1 8>&2 # the script's own stdout/stderr, for cleanup()
 cleanup() {
 	local rc=$?
 	set +e
@@ -153,12 +131,7 @@ echo "rvsd started (pid $rvsd_pid) in $(topo_ns "$prefix" lb)"
 
 # Wait for the VIP, watching that rvsd stays alive.
 started=$SECONDS
-deadline=$((SECONDS + vip_timeout))
-until http_get "$client" "http://$TOPO_VIP/" 1 >/dev/null 2>&1; do
-	kill -0 "$rvsd_pid" 2>/dev/null || fail "rvsd exited before the VIP answered"
-	[ "$SECONDS" -lt "$deadline" ] || fail "no HTTP answer from the VIP $TOPO_VIP within ${vip_timeout}s"
-	sleep 0.2
-done
+wait_vip "$client" "$vip_timeout"
 echo "VIP $TOPO_VIP answers HTTP after $((SECONDS - started)) s"
 
 # 20 sequential connections: rr must alternate strictly.

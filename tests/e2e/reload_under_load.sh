@@ -12,13 +12,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=SCRIPTDIR/../../scripts/netns.sh
 source "$root/scripts/netns.sh"
+# shellcheck source=SCRIPTDIR/lib_rvsd.sh
+source "$here/lib_rvsd.sh"
 
 name=reload_under_load
 prefix="rvsr$$"
 rvsd=${RVSD:-$root/target/release/rvsd}
 rvsadm=$(dirname "$rvsd")/rvsadm
 tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
-rvsd_pid=""
 loop_pid=""
 reloads=50
 
@@ -32,11 +33,7 @@ cleanup() {
 	set +e
 	trap '' INT TERM
 	[ -n "$loop_pid" ] && kill "$loop_pid" 2>/dev/null && wait "$loop_pid" 2>/dev/null
-	if [ -n "$rvsd_pid" ]; then
-		kill -TERM "$rvsd_pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$rvsd_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$rvsd_pid" 2>/dev/null
-	fi
+	stop_rvsd >/dev/null || rc=1
 	if [ "$rc" -ne 0 ] && [ -s "$tmp/rvsd.log" ]; then
 		echo "--- rvsd output (last 30 lines) ---"
 		tail -n 30 "$tmp/rvsd.log"
@@ -89,12 +86,7 @@ wait_listen "$(topo_ns "$prefix" rs2)" tcp 8080 10 || fail "rs3 web server did n
 
 topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml"
 rvsd_pid=$TOPO_BG_PID
-deadline=$((SECONDS + 20))
-until http_get "$client" "http://$TOPO_VIP/" 1 >/dev/null 2>&1; do
-	kill -0 "$rvsd_pid" 2>/dev/null || fail "rvsd exited before the VIP answered"
-	[ "$SECONDS" -lt "$deadline" ] || fail "VIP did not answer within 20 s"
-	sleep 0.2
-done
+wait_vip "$client" 20
 adm() { ip netns exec "$lb" "$rvsadm" --token-file "$tmp/token" "$@"; }
 gen() { ip netns exec "$lb" curl -s --max-time 5 http://127.0.0.1:9180/metrics | awk '$1 == "rvs_config_generation" {print $2}'; }
 gen0=$(gen)
