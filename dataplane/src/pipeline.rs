@@ -582,62 +582,55 @@ impl<P: Frame> Pipeline<P> {
                 dst_addr: IpAddr::V4(dst),
                 dst_port: dport,
             };
-            let loads = Loads {
-                conns: &self.conns,
-                servers: &svc.real_servers,
-            };
             let Some(state) = self.sched.get_mut(sid as usize) else {
                 return Drop(DropReason::NoRealServer);
             };
             // Persistence (ip_vs_sched_persist): a live template for the client (masked) and
-            // service sends the flow to the same real server, even a quiescent one; else
-            // schedule and remember the choice.
+            // service sends the flow to the same real server, even a quiescent one; else the
+            // scheduler picks and the choice is remembered in a new template.
+            let persist = svc.persistence.map(|p| {
+                let key = TemplateKey {
+                    svc: svc.id,
+                    client: conn_table::mask_client(IpAddr::V4(src), p.prefix_len),
+                    vport: svc.port,
+                };
+                (key, p.timeout_s)
+            });
             let mut template = None;
-            let picked = match svc.persistence {
-                None => svc.scheduler.pick(state, &loads, &flow, now_ms),
-                Some(p) => {
-                    let key = TemplateKey {
-                        svc: svc.id,
-                        client: conn_table::mask_client(IpAddr::V4(src), p.prefix_len),
-                        vport: svc.port,
-                    };
-                    let known = self.conns.template_get(&key, now_ms);
-                    match known.and_then(|(tid, rs)| {
-                        svc.real_servers
-                            .iter()
-                            .position(|r| r.id == rs)
-                            .map(|i| (tid, i))
-                    }) {
-                        Some((tid, i)) => {
-                            template = Some(tid);
-                            Some(i)
-                        }
-                        None => {
-                            if let Some((tid, _)) = known {
-                                // Its real server left the service.
-                                self.conns.template_invalidate(tid);
-                            }
-                            let loads = Loads {
-                                conns: &self.conns,
-                                servers: &svc.real_servers,
-                            };
-                            let i = svc.scheduler.pick(state, &loads, &flow, now_ms);
-                            if let Some(i) = i {
-                                template = self
-                                    .conns
-                                    .template_create(
-                                        &key,
-                                        svc.real_servers[i].id,
-                                        p.timeout_s,
-                                        now_ms,
-                                    )
-                                    .ok();
-                            }
-                            i
+            let mut picked = None;
+            if let Some((key, _)) = &persist {
+                let known = self.conns.template_get(key, now_ms);
+                match known.and_then(|(tid, rs)| {
+                    svc.real_servers
+                        .iter()
+                        .position(|r| r.id == rs)
+                        .map(|i| (tid, i))
+                }) {
+                    Some((tid, i)) => {
+                        template = Some(tid);
+                        picked = Some(i);
+                    }
+                    // Its real server left the service.
+                    None => {
+                        if let Some((tid, _)) = known {
+                            self.conns.template_invalidate(tid);
                         }
                     }
                 }
-            };
+            }
+            if picked.is_none() {
+                let loads = Loads {
+                    conns: &self.conns,
+                    servers: &svc.real_servers,
+                };
+                picked = svc.scheduler.pick(state, &loads, &flow, now_ms);
+                if let (Some(i), Some((key, timeout_s))) = (picked, &persist) {
+                    template = self
+                        .conns
+                        .template_create(key, svc.real_servers[i].id, *timeout_s, now_ms)
+                        .ok();
+                }
+            }
             let Some(rs_index) = picked else {
                 return Drop(DropReason::NoRealServer);
             };
