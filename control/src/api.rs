@@ -55,14 +55,15 @@ impl IntoResponse for IpvsApiError {
 
 /// The running services as an ipvsadm rule table.
 fn rule_table(cfg: &Config) -> RuleTable {
-    let rules: Vec<ipvsadm::ServiceRule> = cfg.services.iter().map(convert::service_rule).collect();
-    let mut table = RuleTable::new();
-    let mut text = ipvsadm::format_rules(&rules);
     let t = cfg.timeouts;
-    text.push_str(&format!("--set {} {} {}\n", t.tcp, t.tcp_fin, t.udp));
-    // The text comes from our own formatter, so it always restores.
-    let _ = table.restore(&text, "rvsd");
-    table
+    RuleTable::from_parts(
+        cfg.services.iter().map(convert::service_rule).collect(),
+        TimeoutsView {
+            tcp: t.tcp,
+            tcp_fin: t.tcp_fin,
+            udp: t.udp,
+        },
+    )
 }
 
 /// Turn a rule table back into a configuration, keeping per-service settings ipvsadm
@@ -95,7 +96,13 @@ pub fn apply_commands(plane: &mut ControlPlane, cmds: &[IpvsCommand]) -> Result<
     for c in cmds {
         table.apply(c).map_err(IpvsApiError::Op)?;
     }
-    let new = config_from_table(plane.config(), &table)?;
+    commit_table(plane, &table)
+}
+
+/// Make a changed rule table the running configuration: back to the model, validated,
+/// applied as a whole.
+fn commit_table(plane: &mut ControlPlane, table: &RuleTable) -> Result<(), IpvsApiError> {
+    let new = config_from_table(plane.config(), table)?;
     let new = new.revalidate().map_err(|e| {
         IpvsApiError::Invalid(e.errors().iter().map(|e| e.message.clone()).collect())
     })?;
@@ -533,14 +540,7 @@ pub async fn restore_rules(State(st): State<AdminState>, text: String) -> Respon
                 .into_response();
         }
     }
-    let result = config_from_table(plane.config(), &table).and_then(|new| {
-        let new = new.revalidate().map_err(|e| {
-            IpvsApiError::Invalid(e.errors().iter().map(|e| e.message.clone()).collect())
-        })?;
-        plane
-            .apply(new, false)
-            .map_err(|r| IpvsApiError::Rejected(r.errors))
-    });
+    let result = commit_table(&mut plane, &table);
     match result {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),

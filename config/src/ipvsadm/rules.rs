@@ -114,6 +114,12 @@ impl RuleTable {
         Self::default()
     }
 
+    /// A table that already holds `services` (taken as valid: they come from a validated
+    /// configuration) and `timeouts`.
+    pub fn from_parts(services: Vec<ServiceRule>, timeouts: TimeoutsView) -> Self {
+        RuleTable { services, timeouts }
+    }
+
     /// The services, in the order they were added.
     pub fn services(&self) -> &[ServiceRule] {
         &self.services
