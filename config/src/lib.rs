@@ -45,7 +45,7 @@ pub use net::{IpNet, Netmask, PortRange};
 
 use locate::{decode_at, locate, locate_nearest, Part, Path};
 use raw::{
-    RawAdmin, RawConfig, RawDataplane, RawInterface, RawRealServer, RawRoute, RawService,
+    RawAdmin, RawConfig, RawDataplane, RawInterface, RawIpvs, RawRealServer, RawRoute, RawService,
     RawSnatPool, RawTimeouts, TOP_LEVEL_KEYS,
 };
 
@@ -289,6 +289,7 @@ fn structure(text: &str, value: &serde_yaml::Value, first: &serde_yaml::Error) -
         match key {
             "dataplane" => st.raw.dataplane = take::<Option<RawDataplane>>(e, text, &p).flatten(),
             "timeouts" => st.raw.timeouts = take::<Option<RawTimeouts>>(e, text, &p).flatten(),
+            "ipvs" => st.raw.ipvs = take::<Option<RawIpvs>>(e, text, &p).flatten(),
             "admin" => st.raw.admin = take::<Option<RawAdmin>>(e, text, &p).flatten(),
             "interfaces" => match list::<RawInterface>(e, text, &p, v) {
                 Some(l) => st.raw.interfaces = l,

@@ -35,6 +35,8 @@ pub struct Config {
     pub snat_pools: Vec<SnatPool>,
     /// Connection timeouts (`ipvsadm --set`).
     pub timeouts: Timeouts,
+    /// IPVS behaviour switches (the kernel's `net.ipv4.vs.*` sysctls).
+    pub ipvs: Ipvs,
     /// Virtual services.
     pub services: Vec<VirtualService>,
     /// Admin REST API.
@@ -134,6 +136,8 @@ pub struct Dataplane {
     pub eal_args: Vec<String>,
     /// mbuf pool size; `None` = rvsd's choice.
     pub mbufs: Option<u32>,
+    /// Connection-table slots of each worker; `None` = rvsd's default (262144).
+    pub connections_per_worker: Option<u32>,
 }
 
 impl Default for Dataplane {
@@ -144,6 +148,7 @@ impl Default for Dataplane {
             polling: Polling::Adaptive,
             eal_args: Vec::new(),
             mbufs: None,
+            connections_per_worker: None,
         }
     }
 }
@@ -211,6 +216,19 @@ impl Default for Timeouts {
             udp: 300,
         }
     }
+}
+
+/// IPVS behaviour switches, named after the kernel's `net.ipv4.vs.*` sysctls and with
+/// their defaults (all off).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ipvs {
+    /// `expire_nodest_conn`: a packet of a connection whose real server was removed
+    /// expires the connection at once (and is dropped) instead of still being forwarded
+    /// to the removed server, so the client notices and reconnects.
+    pub expire_nodest_conn: bool,
+    /// `expire_quiescent_template`: a persistence template whose real server is quiescent
+    /// (weight 0) no longer pins new connections to it; they are scheduled anew.
+    pub expire_quiescent_template: bool,
 }
 
 named_enum! {

@@ -22,6 +22,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "routes",
     "snat_pools",
     "timeouts",
+    "ipvs",
     "services",
     "admin",
 ];
@@ -38,6 +39,8 @@ pub struct RawConfig {
     pub snat_pools: Vec<RawSnatPool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<RawTimeouts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipvs: Option<RawIpvs>,
     pub services: Vec<RawService<RawRealServer>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin: Option<RawAdmin>,
@@ -56,6 +59,8 @@ pub struct RawDataplane {
     pub eal_args: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mbufs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections_per_worker: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -94,6 +99,15 @@ pub struct RawTimeouts {
     pub tcp_fin: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udp: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIpvs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_nodest_conn: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_quiescent_template: Option<bool>,
 }
 
 named_enum! {

@@ -133,7 +133,8 @@ services:
             worker_lcores: vec![1],
             polling: Polling::Adaptive,
             eal_args: vec![],
-            mbufs: None
+            mbufs: None,
+            connections_per_worker: None,
         }
     );
     assert_eq!(cfg.worker_count(), 1);
@@ -425,12 +426,12 @@ bogus: 1
     assert_eq!(
         errs(t),
         [
-            "t.yaml:1:14: unknown key `workers`; expected one of `main_lcore`, `worker_lcores`, `polling`, `eal_args`, `mbufs`",
+            "t.yaml:1:14: unknown key `workers`; expected one of `main_lcore`, `worker_lcores`, `polling`, `eal_args`, `mbufs`, `connections_per_worker`",
             "t.yaml:3:60: unknown key `mtu`; expected one of `name`, `device`, `addresses`",
             "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `snat_pool`, `health_check`, `sorry_server`, `real_servers`",
             "t.yaml:10:33: unknown key `wieght`; expected one of `address`, `port`, `weight`, `method`, `tunnel_type`, `tunnel_port`, `upper_threshold`, `lower_threshold`",
             "t.yaml:11:41: invalid type: integer `-1`; expected an integer 0..=4294967295",
-            "t.yaml:12:1: unknown key `bogus`; expected one of dataplane interfaces routes snat_pools timeouts services admin",
+            "t.yaml:12:1: unknown key `bogus`; expected one of dataplane interfaces routes snat_pools timeouts ipvs services admin",
         ]
     );
 }
@@ -519,7 +520,7 @@ fn syntax_error_has_a_position() {
 fn empty_and_non_mapping_documents() {
     assert_eq!(
         errs(""),
-        ["t.yaml:1:1: the document is empty; expected a mapping with the sections dataplane interfaces routes snat_pools timeouts services admin"]
+        ["t.yaml:1:1: the document is empty; expected a mapping with the sections dataplane interfaces routes snat_pools timeouts ipvs services admin"]
     );
     assert_eq!(
         errs("- 1\n"),
@@ -1019,15 +1020,32 @@ fn arb_config() -> impl Strategy<Value = Config> {
         1u32..3,
         proptest::option::of(1u32..100_000),
         (1u32..=2_147_483, 1u32..=2_147_483, 1u32..=2_147_483),
+        (
+            proptest::option::of(1024u32..=1 << 26),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
         .prop_map(
-            |(services, polling, workers, mbufs, (tcp, tcp_fin, udp))| Config {
+            |(
+                services,
+                polling,
+                workers,
+                mbufs,
+                (tcp, tcp_fin, udp),
+                (connections_per_worker, expire_nodest_conn, expire_quiescent_template),
+            )| Config {
                 dataplane: Dataplane {
                     main_lcore: 0,
                     worker_lcores: (1..=workers).collect(),
                     polling,
                     eal_args: vec!["--no-huge".into()],
                     mbufs,
+                    connections_per_worker,
+                },
+                ipvs: Ipvs {
+                    expire_nodest_conn,
+                    expire_quiescent_template,
                 },
                 interfaces: vec![
                     Interface {
@@ -1247,5 +1265,31 @@ fn lower_threshold_without_upper_is_refused_as_the_kernel_does() {
     assert!(
         e[0].contains("lower_threshold 7 is above upper_threshold 0"),
         "{e:?}"
+    );
+}
+
+#[test]
+fn ipvs_switches_and_connection_slots() {
+    let cfg = load(&with_ifaces(
+        "ipvs: { expire_nodest_conn: true }\ndataplane: { connections_per_worker: 1048576 }\n",
+    ));
+    assert_eq!(
+        cfg.ipvs,
+        Ipvs {
+            expire_nodest_conn: true,
+            expire_quiescent_template: false
+        }
+    );
+    assert_eq!(cfg.dataplane.connections_per_worker, Some(1 << 20));
+    // Off by default, like the kernel's sysctls.
+    assert_eq!(load(IFACES).ipvs, Ipvs::default());
+    assert_eq!(
+        errs(&with_ifaces("dataplane: { connections_per_worker: 10 }\n")),
+        ["t.yaml:8:38: connections_per_worker 10; expected 1024..=67108864 connection slots per worker"]
+    );
+    assert_eq!(
+        errs(&with_ifaces("ipvs: { expire_nodest: true }\n")).len(),
+        1,
+        "unknown keys are refused"
     );
 }

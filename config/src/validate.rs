@@ -10,6 +10,10 @@ use crate::locate::{locate_nearest, Part, Path};
 use crate::model::*;
 use crate::raw::*;
 
+/// Fewest connection slots per worker (below this a table is a misconfiguration).
+const MIN_CONNECTIONS: u32 = 1024;
+/// Most connection slots per worker (64 Mi: about 7 GiB of table per worker).
+const MAX_CONNECTIONS: u32 = 1 << 26;
 /// The kernel keeps timeouts in jiffies in an int: INT_MAX / HZ with HZ = 1000.
 pub const MAX_TIMEOUT: u32 = 2_147_483;
 
@@ -97,6 +101,13 @@ pub fn validate(raw: RawConfig, service_index: &[usize], p: &mut Problems<'_>) -
         routes: Vec::new(),
         snat_pools: Vec::new(),
         timeouts: timeouts(raw.timeouts.unwrap_or_default(), &root.key("timeouts"), p),
+        ipvs: raw
+            .ipvs
+            .map(|i| Ipvs {
+                expire_nodest_conn: i.expire_nodest_conn.unwrap_or(false),
+                expire_quiescent_template: i.expire_quiescent_template.unwrap_or(false),
+            })
+            .unwrap_or_default(),
         services: Vec::new(),
         admin: admin(raw.admin.unwrap_or_default()),
     };
@@ -128,6 +139,14 @@ fn dataplane(raw: RawDataplane, path: &Path, p: &mut Problems<'_>) -> Dataplane 
             );
         }
     }
+    if let Some(n) = raw.connections_per_worker {
+        if !(MIN_CONNECTIONS..=MAX_CONNECTIONS).contains(&n) {
+            p.at(
+                &path.key("connections_per_worker"),
+                format!("connections_per_worker {n}; expected {MIN_CONNECTIONS}..={MAX_CONNECTIONS} connection slots per worker"),
+            );
+        }
+    }
     if raw.mbufs == Some(0) {
         p.at(
             &path.key("mbufs"),
@@ -140,6 +159,7 @@ fn dataplane(raw: RawDataplane, path: &Path, p: &mut Problems<'_>) -> Dataplane 
         polling: raw.polling.unwrap_or(d.polling),
         eal_args: raw.eal_args,
         mbufs: raw.mbufs,
+        connections_per_worker: raw.connections_per_worker,
     }
 }
 
@@ -851,6 +871,7 @@ pub fn to_raw(cfg: &Config) -> RawConfig {
             polling: Some(d.polling),
             eal_args: d.eal_args.clone(),
             mbufs: d.mbufs,
+            connections_per_worker: d.connections_per_worker,
         }),
         interfaces: cfg
             .interfaces
@@ -879,6 +900,10 @@ pub fn to_raw(cfg: &Config) -> RawConfig {
                 ports: Some(crate::text::Text(s.ports)),
             })
             .collect(),
+        ipvs: Some(RawIpvs {
+            expire_nodest_conn: Some(cfg.ipvs.expire_nodest_conn),
+            expire_quiescent_template: Some(cfg.ipvs.expire_quiescent_template),
+        }),
         timeouts: Some(RawTimeouts {
             tcp: Some(cfg.timeouts.tcp),
             tcp_fin: Some(cfg.timeouts.tcp_fin),

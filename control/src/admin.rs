@@ -17,9 +17,10 @@ use axum::routing::{get, post, put};
 use crate::api;
 use axum::{Json, Router};
 use dataplane::counters::WorkerStats;
-use dataplane::dpdk::Mempool;
+use dataplane::dpdk::{MbufRing, Mempool};
 use serde_json::{json, Value};
 
+use crate::daemon::STEERING_RING_CAPACITY;
 use crate::metrics::{self, MetricsSource};
 use crate::plane::ControlPlane;
 use axum::extract::Query;
@@ -59,6 +60,8 @@ pub struct RuntimeView {
     pub last_reload_ok: AtomicBool,
     /// Port reports for `/v1/stats` (name, device, MAC).
     pub ports: Vec<(String, String, [u8; 6])>,
+    /// Steering rings between workers: (from worker, to worker, ring).
+    pub steering_rings: Vec<(usize, usize, Arc<MbufRing>)>,
 }
 
 /// Shared state of the admin server.
@@ -186,6 +189,11 @@ async fn metrics_text(State(st): State<AdminState>) -> impl IntoResponse {
         interfaces: &rt.interfaces,
         workers: &rt.workers,
         mempool: (rt.pool.available(), rt.pool.in_use()),
+        steering_rings: &rt
+            .steering_rings
+            .iter()
+            .map(|(f, t, r)| (*f, *t, r.count(), STEERING_RING_CAPACITY))
+            .collect::<Vec<_>>(),
         generation: rt.generation.load(Ordering::Relaxed),
         last_reload_ok: rt.last_reload_ok.load(Ordering::Relaxed),
         services: &rows,

@@ -11,7 +11,7 @@ use crossbeam::queue::ArrayQueue;
 use dataplane::counters::WorkerStats;
 use dataplane::dpdk::MbufRing;
 use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
-use dataplane::pipeline::IpvsTimeouts;
+use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts};
 use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
 use dataplane::rcu;
 use dataplane::route::{Ipv4Prefix, RouteTable};
@@ -32,6 +32,10 @@ const CONTROL_QUEUE: usize = 4;
 
 /// Most workers rvsd runs.
 pub const MAX_WORKERS: usize = 64;
+/// Slots of each steering ring between two workers (a power of two).
+pub const STEERING_RING_SIZE: u32 = 4096;
+/// Packets a steering ring holds (an rte_ring keeps one slot free).
+pub const STEERING_RING_CAPACITY: u32 = STEERING_RING_SIZE - 1;
 
 /// One interface as the daemon needs it.
 #[derive(Clone, Debug)]
@@ -65,6 +69,8 @@ pub struct DaemonSpec {
     pub services: Vec<VirtualService>,
     /// Connection timeouts.
     pub timeouts: IpvsTimeouts,
+    /// IPVS behaviour switches.
+    pub ipvs: IpvsSwitches,
     /// Connection table size per worker.
     pub conn_capacity: usize,
     /// Management address for the REST API and /metrics (None = disabled).
@@ -163,15 +169,23 @@ pub fn run(
     // shared through a small queue per worker.
     let nw = spec.worker_lcores.len();
     let mut steering: Vec<Option<Steering>> = (0..nw).map(|_| None).collect();
+    let mut steering_rings = Vec::new();
     if nw > 1 {
         let mut rings: Vec<Vec<Option<Arc<MbufRing>>>> = vec![vec![None; nw]; nw];
         for (from, row) in rings.iter_mut().enumerate() {
             for (to, slot) in row.iter_mut().enumerate() {
                 if from != to {
                     *slot = Some(Arc::new(
-                        MbufRing::new(&eal, &format!("rvs_steer_{from}_{to}"), 4096)
+                        MbufRing::new(&eal, &format!("rvs_steer_{from}_{to}"), STEERING_RING_SIZE)
                             .context("cannot create a steering ring")?,
                     ));
+                }
+            }
+        }
+        for (from, row) in rings.iter().enumerate() {
+            for (to, ring) in row.iter().enumerate() {
+                if let Some(r) = ring {
+                    steering_rings.push((from, to, r.clone()));
                 }
             }
         }
@@ -271,6 +285,7 @@ pub fn run(
             .zip(&spec.interfaces)
             .map(|(p, i)| (i.name.clone(), i.device.clone(), p.mac()))
             .collect(),
+        steering_rings,
     });
 
     // The control thread: a small current-thread runtime for the admin API, polling for
@@ -403,5 +418,6 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
         services: ServiceTable::new(spec.services.clone(), locals, generation),
         routes: RouteTable::new(&connected, &spec.routes),
         timeouts: spec.timeouts,
+        ipvs: spec.ipvs,
     }
 }

@@ -17,6 +17,8 @@ pub struct MetricsSource<'a> {
     pub workers: &'a [Arc<WorkerStats>],
     /// Mbufs available / in use in the pool.
     pub mempool: (u32, u32),
+    /// Steering rings between workers: (from worker, to worker, packets queued, capacity).
+    pub steering_rings: &'a [(usize, usize, u32, u32)],
     /// Configuration generation.
     pub generation: u64,
     /// 1 when the last reload succeeded, 0 when it was rejected.
@@ -197,6 +199,25 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         .set(src.mempool.0 as i64);
     pool.with_label_values(&["in_use"])
         .set(src.mempool.1 as i64);
+    if !src.steering_rings.is_empty() {
+        let ring = gauge(
+            &reg,
+            "rvs_steering_ring_packets",
+            "Packets waiting in a steering ring from one worker to a flow's owner worker.",
+            &["from_worker", "to_worker"],
+        );
+        let size = gauge(
+            &reg,
+            "rvs_steering_ring_capacity",
+            "Capacity of a steering ring (packets); a full ring drops (steer_ring_full).",
+            &["from_worker", "to_worker"],
+        );
+        for &(from, to, used, capacity) in src.steering_rings {
+            let (f, t) = (from.to_string(), to.to_string());
+            ring.with_label_values(&[&f, &t]).set(i64::from(used));
+            size.with_label_values(&[&f, &t]).set(i64::from(capacity));
+        }
+    }
     let generation = gauge(
         &reg,
         "rvs_config_generation",
@@ -341,6 +362,7 @@ mod tests {
             interfaces: &["wan0".into(), "lan0".into()],
             workers: &[w],
             mempool: (100, 20),
+            steering_rings: &[(0, 1, 3, 4095), (1, 0, 0, 4095)],
             generation: 4,
             last_reload_ok: true,
             services: &services,
@@ -351,6 +373,11 @@ mod tests {
         );
         assert!(text.contains(r#"rvs_dropped_packets_total{reason="no_service",worker="0"} 1"#));
         assert!(text.contains("rvs_config_generation 4"));
+        assert!(
+            text.contains(r#"rvs_steering_ring_packets{from_worker="0",to_worker="1"} 3"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"rvs_steering_ring_capacity{from_worker="1",to_worker="0"} 4095"#));
         assert!(text.contains(r#"rvs_ipvs_connections_total{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP"} 3"#));
         assert!(text.contains(
             r#"rvs_ipvs_backend_connections_active{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP",remote_address="198.19.0.11",remote_port="80"} 2"#

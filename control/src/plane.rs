@@ -55,7 +55,7 @@ pub struct ConfigDiff {
     pub services_removed: Vec<String>,
     /// Services in both, with differences.
     pub services_changed: Vec<ServiceChange>,
-    /// Other sections that differ (routes, timeouts, snat_pools, admin).
+    /// Other sections that differ (routes, timeouts, ipvs, snat_pools, admin).
     pub sections_changed: Vec<String>,
 }
 
@@ -147,6 +147,9 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     }
     if old.timeouts != new.timeouts {
         d.sections_changed.push("timeouts".into());
+    }
+    if old.ipvs != new.ipvs {
+        d.sections_changed.push("ipvs".into());
     }
     if old.snat_pools != new.snat_pools {
         d.sections_changed.push("snat_pools".into());

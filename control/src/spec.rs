@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{bail, Context, Result};
 use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey};
-use dataplane::pipeline::{IpvsTimeouts, MAX_REAL_SERVERS};
+use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts, MAX_REAL_SERVERS};
 use dataplane::route::Ipv4Prefix;
 use dataplane::service::{proto, Forward, Persistence, RealServer, VirtualService};
 use dataplane::worker::Polling;
@@ -16,7 +16,7 @@ use scheduler::{Destination, SchedFlags, SchedOptions, SchedulerKind, Thresholds
 
 use crate::daemon::{DaemonSpec, InterfaceSpec};
 
-/// Connection table slots per worker.
+/// Connection table slots per worker unless `dataplane.connections_per_worker` says.
 pub const CONN_CAPACITY: usize = 1 << 18;
 /// Default mbuf pool size.
 pub const DEFAULT_MBUFS: u32 = 16383;
@@ -205,7 +205,14 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             tcp_fin: cfg.timeouts.tcp_fin,
             udp: cfg.timeouts.udp,
         },
-        conn_capacity: CONN_CAPACITY,
+        ipvs: IpvsSwitches {
+            expire_nodest_conn: cfg.ipvs.expire_nodest_conn,
+            expire_quiescent_template: cfg.ipvs.expire_quiescent_template,
+        },
+        conn_capacity: cfg
+            .dataplane
+            .connections_per_worker
+            .map_or(CONN_CAPACITY, |n| n as usize),
         admin_listen: Some(cfg.admin.listen),
         admin_token,
     })

@@ -112,6 +112,9 @@ drop_reasons! {
     TxFull => "tx_full",
     /// The ring to the flow's owner worker was full.
     SteerRingFull => "steer_ring_full",
+    /// A client packet of a connection whose real server was removed, with
+    /// `expire_nodest_conn` on: the connection was expired.
+    NoDestExpired => "nodest_expired",
 }
 
 /// One worker's counters for one port.

@@ -124,6 +124,19 @@ pub struct Tables {
     pub routes: RouteTable,
     /// Connection timeouts (ipvsadm `--set`).
     pub timeouts: IpvsTimeouts,
+    /// IPVS behaviour switches (`net.ipv4.vs.*` sysctls).
+    pub ipvs: IpvsSwitches,
+}
+
+/// The IPVS sysctls that change how workers treat existing connections and templates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpvsSwitches {
+    /// `expire_nodest_conn`: a packet for a connection whose real server is gone expires
+    /// the connection and is dropped (else it still goes to the removed server).
+    pub expire_nodest_conn: bool,
+    /// `expire_quiescent_template`: a template pointing at a weight-0 real server is
+    /// dropped and the flow scheduled anew.
+    pub expire_quiescent_template: bool,
 }
 
 /// The three timeouts ipvsadm sets, in seconds.
@@ -530,6 +543,17 @@ impl<P: Frame> Pipeline<P> {
         let bytes = ip.total_len() as u32;
 
         if let Some((id, dir)) = self.conns.lookup(&tuple) {
+            // ip_vs_in: with expire_nodest_conn, a client packet of a connection whose real
+            // server was removed ends the connection, so the client gives up and
+            // reconnects (to a server that exists) instead of talking to a removed one.
+            if dir == Direction::Original && t.ipvs.expire_nodest_conn {
+                if let Some(rs) = self.conns.get(id, now_ms).map(|c| c.rs) {
+                    if !t.services.has_real_server(rs) {
+                        self.conns.remove(id);
+                        return Drop(DropReason::NoDestExpired);
+                    }
+                }
+            }
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             let Some(c) = self.conns.get(id, now_ms) else {
                 return Drop(DropReason::NoService);
@@ -604,13 +628,18 @@ impl<P: Frame> Pipeline<P> {
                     svc.real_servers
                         .iter()
                         .position(|r| r.id == rs)
+                        // expire_quiescent_template: a template of a quiescent server
+                        // no longer pins the client to it.
+                        .filter(|&i| {
+                            !(t.ipvs.expire_quiescent_template && svc.real_servers[i].weight == 0)
+                        })
                         .map(|i| (tid, i))
                 }) {
                     Some((tid, i)) => {
                         template = Some(tid);
                         picked = Some(i);
                     }
-                    // Its real server left the service.
+                    // Its real server left the service (or is quiescent, above).
                     None => {
                         if let Some((tid, _)) = known {
                             self.conns.template_invalidate(tid);

@@ -102,6 +102,8 @@ pub struct ServiceTable {
     locals: Vec<LocalAddr>,
     generation: u64,
     steer_prefix: u8,
+    /// Bit `id` set when real server `id` is in some service (for `expire_nodest_conn`).
+    present: Vec<u64>,
 }
 
 impl ServiceTable {
@@ -121,6 +123,14 @@ impl ServiceTable {
             .filter_map(|s| s.persistence.map(|p| p.prefix_len))
             .min()
             .unwrap_or(32);
+        let mut present = Vec::new();
+        for rs in services.iter().flat_map(|s| &s.real_servers) {
+            let (word, bit) = (rs.id as usize / 64, rs.id % 64);
+            if present.len() <= word {
+                present.resize(word + 1, 0);
+            }
+            present[word] |= 1 << bit;
+        }
         ServiceTable {
             services,
             index,
@@ -128,7 +138,17 @@ impl ServiceTable {
             locals,
             generation,
             steer_prefix,
+            present,
         }
+    }
+
+    /// Whether real server `id` (a stable id) is still a destination of some service;
+    /// connections to one that is not belong to a removed real server.
+    #[inline]
+    pub fn has_real_server(&self, id: u32) -> bool {
+        self.present
+            .get(id as usize / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
     /// The service for a packet to `vip:port`: an exact match first, then the VIP's
@@ -224,6 +244,29 @@ mod tests {
             )
             .unwrap(),
             persistence: None,
+        }
+    }
+
+    #[test]
+    fn real_server_presence_by_stable_id() {
+        let mut svc = vs(80);
+        svc.real_servers = [3u32, 64, 700]
+            .iter()
+            .map(|&id| RealServer {
+                id,
+                addr: Ipv4Addr::new(198, 19, 0, 11),
+                port: 80,
+                weight: 1,
+                forward: Forward::Masq,
+                upper_threshold: 0,
+            })
+            .collect();
+        let t = ServiceTable::new(vec![svc], vec![], 1);
+        for id in [3, 64, 700] {
+            assert!(t.has_real_server(id), "{id}");
+        }
+        for id in [0, 2, 4, 63, 65, 699, 701, 100_000] {
+            assert!(!t.has_real_server(id), "{id}");
         }
     }
 
