@@ -232,4 +232,9 @@ assert len(per) >= 2 and all(w["rx_packets"] > 0 for w in per), "a worker receiv
 assert sum(w["steered_out"] for w in per) > 0, "no packet was steered"
 assert sum(w["steered_in"] for w in per) == sum(w["steered_out"] for w in per)
 PY
+	# The steering rings are visible in /metrics (drained by now: 0 queued).
+	grep -q '^rvs_steering_ring_capacity{from_worker="0",to_worker="1"} 4095$' "$tmp/m2.txt" ||
+		fail "/metrics has no steering ring gauges"
+	grep -q '^rvs_steering_ring_packets{from_worker="1",to_worker="0"} [0-9]' "$tmp/m2.txt" ||
+		fail "/metrics has no steering ring usage"
 fi
