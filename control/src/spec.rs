@@ -101,16 +101,28 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
     }
     let mut services = Vec::new();
     for s in &cfg.services {
-        let addr = match &s.key {
-            ServiceKey::Addr(a) => a,
-            ServiceKey::Fwmark { mark, .. } => bail!("service fwmark {mark}: firewall-mark services are not supported by this build's dataplane yet"),
-        };
-        let what = format!("service {addr}");
-        let p = match addr.proto {
-            Protocol::Tcp => proto::TCP,
-            Protocol::Udp => proto::UDP,
+        let what = format!("service {}", s.key);
+        let ip_proto = |p: Protocol| match p {
+            Protocol::Tcp => Ok(proto::TCP),
+            Protocol::Udp => Ok(proto::UDP),
             Protocol::Sctp => bail!("{what}: SCTP is not supported by this build's dataplane yet"),
         };
+        // A firewall-mark service is reached through each of its member tuples; it takes
+        // its first member's protocol and VIP, with port 0 (see VirtualService::members).
+        let (addr, port, members) = match &s.key {
+            ServiceKey::Addr(a) => (a, a.port, Vec::new()),
+            ServiceKey::Fwmark { members, .. } => {
+                let Some(first) = members.first() else {
+                    bail!("{what}: a firewall-mark service needs at least one member");
+                };
+                let mut tuples = Vec::new();
+                for m in members {
+                    tuples.push((ip_proto(m.proto)?, v4(m.vip, &what)?, m.port));
+                }
+                (first, 0, tuples)
+            }
+        };
+        let p = ip_proto(addr.proto)?;
         let kind: SchedulerKind = s
             .scheduler
             .to_string()
@@ -174,7 +186,8 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             }),
             proto: p,
             vip: v4(addr.vip, &what)?,
-            port: addr.port,
+            port,
+            members,
             real_servers,
             scheduler,
         });

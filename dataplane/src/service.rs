@@ -71,6 +71,11 @@ pub struct VirtualService {
     pub vip: Ipv4Addr,
     /// Virtual port (0 = all ports).
     pub port: u16,
+    /// For a firewall-mark service (`ipvsadm -f`): the (protocol, VIP, port) tuples that
+    /// carry the mark, each leading to this service; `proto`/`vip`/`port` are then the
+    /// first member's protocol and VIP with port 0, so persistence templates span all
+    /// members as IPVS's fwmark templates do. Empty for an address service.
+    pub members: Vec<(u8, Ipv4Addr, u16)>,
     /// Destinations, in the order the scheduler was built over.
     pub real_servers: Vec<RealServer>,
     /// The service's scheduler (immutable; each worker keeps its own state for it).
@@ -112,8 +117,14 @@ impl ServiceTable {
         let mut index = HashMap::with_capacity(services.len());
         let mut vips = HashSet::new();
         for (i, s) in services.iter().enumerate() {
-            index.insert((s.proto, s.vip, s.port), i as ServiceId);
-            vips.insert(s.vip);
+            if s.members.is_empty() {
+                index.insert((s.proto, s.vip, s.port), i as ServiceId);
+                vips.insert(s.vip);
+            }
+            for &(proto, vip, port) in &s.members {
+                index.insert((proto, vip, port), i as ServiceId);
+                vips.insert(vip);
+            }
         }
         // Flows are owned by a worker chosen from the client address; with persistence the
         // address masked by the widest persistence netmask, so every client that shares a
@@ -236,6 +247,7 @@ mod tests {
             proto: proto::TCP,
             vip: Ipv4Addr::new(198, 18, 0, 100),
             port,
+            members: vec![],
             real_servers: vec![],
             scheduler: scheduler::Scheduler::build(
                 scheduler::SchedulerKind::Rr,
@@ -245,6 +257,20 @@ mod tests {
             .unwrap(),
             persistence: None,
         }
+    }
+
+    #[test]
+    fn firewall_mark_members_lead_to_their_service() {
+        let vip = Ipv4Addr::new(198, 18, 0, 100);
+        let mut mark = vs(0);
+        mark.members = vec![(proto::TCP, vip, 80), (proto::TCP, vip, 443)];
+        let t = ServiceTable::new(vec![vs(22), mark], vec![], 1);
+        assert_eq!(t.find(proto::TCP, vip, 80), Some(1));
+        assert_eq!(t.find(proto::TCP, vip, 443), Some(1));
+        assert_eq!(t.find(proto::TCP, vip, 22), Some(0));
+        // The mark's port 0 is not an all-ports service.
+        assert_eq!(t.find(proto::TCP, vip, 8080), None);
+        assert_eq!(t.find(proto::UDP, vip, 80), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The IPVS sysctls `expire_nodest_conn` and `expire_quiescent_template`, through the real
-//! pipeline (in process, Vec frames) with tables built from YAML the way rvsd builds them.
+//! The real pipeline in process (Vec frames, no DPDK) with tables built from YAML the way
+//! rvsd builds them, for behaviour that needs a configuration change between packets or
+//! many small scenarios: the IPVS sysctls `expire_nodest_conn` and
+//! `expire_quiescent_template`, firewall-mark services.
 
 mod common;
 
@@ -27,12 +29,14 @@ impl Io<Vec<u8>> for Out {
     }
 }
 
+const INTERFACES: &str = "interfaces:
+  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }
+  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24] }
+";
+
 fn yaml(ipvs: &str, real_servers: &str) -> String {
     format!(
-        "interfaces:
-  - {{ name: wan0, device: net_null0, addresses: [198.18.0.254/24] }}
-  - {{ name: lan0, device: net_null1, addresses: [198.19.0.254/24] }}
-ipvs: {ipvs}
+        "{INTERFACES}ipvs: {ipvs}
 services:
   - {{ proto: udp, vip: 198.18.0.100, port: 53, scheduler: rr, persistence: 300, method: masq,
       real_servers: [{real_servers}] }}
@@ -100,16 +104,19 @@ impl Director {
 
     /// Send one UDP query from `client:sport` to the VIP; the real server it went to.
     fn query(&mut self, client: Ipv4Addr, sport: u16) -> Option<Ipv4Addr> {
-        let f = eth(
-            WAN_MAC,
-            CLIENT_MAC,
-            0x0800,
-            &udp(client, sport, VIP, 53, b"q"),
-        );
-        let out = self.feed(0, f);
+        self.send(&udp(client, sport, VIP, 53, b"q"))
+            .map(|(rs, _)| rs)
+    }
+
+    /// Send one client IPv4 packet; the real server and port it was forwarded to.
+    fn send(&mut self, ip: &[u8]) -> Option<(Ipv4Addr, u16)> {
+        let out = self.feed(0, eth(WAN_MAC, CLIENT_MAC, 0x0800, ip));
         match out.as_slice() {
             [] => None,
-            [(1, f)] => Some(Ipv4Addr::new(f[30], f[31], f[32], f[33])),
+            [(1, f)] => Some((
+                Ipv4Addr::new(f[30], f[31], f[32], f[33]),
+                u16::from_be_bytes([f[36], f[37]]),
+            )),
             other => panic!("unexpected output {other:?}"),
         }
     }
@@ -159,4 +166,33 @@ fn expire_quiescent_template_reschedules_away_from_weight_zero() {
     assert_eq!(d.query(CLIENT, 1001), Some(RS2));
     // ...while its existing connection stays where it was.
     assert_eq!(d.query(CLIENT, 1000), Some(RS1));
+}
+
+#[test]
+fn firewall_mark_service_spans_its_members_with_one_template() {
+    // The seeds' fwmark example: 80 and 443 marked 10, persistent, so a client stays on one
+    // real server across both ports.
+    let text = format!(
+        "{INTERFACES}services:
+  - fwmark: 10
+    members: [\"tcp 198.18.0.100:80\", \"tcp 198.18.0.100:443\"]
+    scheduler: rr
+    persistence: 300
+    method: masq
+    real_servers: [{{ address: 198.19.0.11 }}, {{ address: 198.19.0.12 }}]
+"
+    );
+    let mut d = Director::new(&text);
+    let syn = |client, sport, dport| tcp(client, sport, VIP, dport, TCP_SYN, 1, &[]);
+    let other = Ipv4Addr::new(198, 18, 0, 2);
+    assert_eq!(d.send(&syn(CLIENT, 1000, 80)), Some((RS1, 80)));
+    // Same client, other member port: the fwmark template keeps it on RS1; the real
+    // servers have port 0, so the packet's port is kept.
+    assert_eq!(d.send(&syn(CLIENT, 1001, 443)), Some((RS1, 443)));
+    // A new client is scheduled (rr: the next server).
+    assert_eq!(d.send(&syn(other, 1000, 443)), Some((RS2, 443)));
+    assert_eq!(d.send(&syn(other, 1001, 80)), Some((RS2, 80)));
+    // Port 0 of the mark is not an all-ports service.
+    assert_eq!(d.send(&syn(CLIENT, 1002, 8080)), None);
+    assert_eq!(d.stats.drops(DropReason::NoService), 1);
 }
