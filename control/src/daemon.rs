@@ -11,6 +11,7 @@ use crossbeam::queue::ArrayQueue;
 use dataplane::counters::WorkerStats;
 use dataplane::dpdk::MbufRing;
 use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
+use dataplane::fullnat::{SnatPool, SnatTable};
 use dataplane::pipeline::IpvsTimeouts;
 use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
 use dataplane::rcu;
@@ -63,6 +64,8 @@ pub struct DaemonSpec {
     pub routes: Vec<(Ipv4Prefix, Ipv4Addr, usize)>,
     /// Virtual services.
     pub services: Vec<VirtualService>,
+    /// FULLNAT SNAT pools the services name by index.
+    pub snat_pools: Vec<SnatPool>,
     /// Connection timeouts.
     pub timeouts: IpvsTimeouts,
     /// Connection table size per worker.
@@ -403,5 +406,6 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
         services: ServiceTable::new(spec.services.clone(), locals, generation),
         routes: RouteTable::new(&connected, &spec.routes),
         timeouts: spec.timeouts,
+        snat: SnatTable::new(spec.snat_pools.clone()),
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod counters;
 pub mod dpdk;
+pub mod fullnat;
 pub mod neigh;
 pub mod pipeline;
 pub mod rcu;
