@@ -345,3 +345,204 @@ mod tests {
         assert_eq!(s.in_use(), 2);
     }
 }
+
+/// Two workers with real pipelines: each new FULLNAT flow gets a local port its worker
+/// owns, and the reply to that port is steered back to it.
+#[cfg(test)]
+mod steering_tests {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::counters::{DropReason, WorkerStats};
+    use crate::pipeline::{Io, NeighbourUpdate, Pipeline, PipelineConfig};
+    use crate::route::{Ipv4Prefix, RouteTable};
+    use crate::service::{proto, Forward, LocalAddr, RealServer, ServiceTable, VirtualService};
+    use crate::wire::Ipv4Packet;
+
+    const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+    const RS: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
+    const LIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 250);
+    const MACS: [[u8; 6]; 2] = [[2, 0, 0, 0, 0, 0xa0], [2, 0, 0, 0, 0, 0xa1]];
+
+    #[derive(Default)]
+    struct Out(Vec<(usize, Vec<u8>)>);
+
+    impl Io<Vec<u8>> for Out {
+        fn send(&mut self, port: usize, pkt: Vec<u8>) {
+            self.0.push((port, pkt));
+        }
+        fn alloc(&mut self) -> Option<Vec<u8>> {
+            Some(Vec::new())
+        }
+    }
+
+    fn tables() -> Tables {
+        let rs = RealServer {
+            id: 0,
+            addr: RS,
+            port: 8080,
+            weight: 1,
+            forward: Forward::FullNat,
+            upper_threshold: 0,
+        };
+        let dest = scheduler::Destination::new(RS.into(), 8080, 1);
+        let svc = VirtualService {
+            id: 0,
+            proto: proto::TCP,
+            vip: VIP,
+            port: 80,
+            real_servers: vec![rs],
+            scheduler: scheduler::Scheduler::build(
+                scheduler::SchedulerKind::Rr,
+                &[dest],
+                Default::default(),
+            )
+            .unwrap(),
+            persistence: None,
+            snat_pool: Some(0),
+        };
+        let wan = Ipv4Prefix::new(Ipv4Addr::new(198, 18, 0, 0), 24).unwrap();
+        let lan = Ipv4Prefix::new(Ipv4Addr::new(198, 19, 0, 0), 24).unwrap();
+        let locals = vec![
+            LocalAddr {
+                port: 0,
+                addr: Ipv4Addr::new(198, 18, 0, 254),
+                prefix_len: 24,
+            },
+            LocalAddr {
+                port: 1,
+                addr: Ipv4Addr::new(198, 19, 0, 254),
+                prefix_len: 24,
+            },
+        ];
+        Tables {
+            services: ServiceTable::new(vec![svc], locals, 1),
+            routes: RouteTable::new(&[(wan, 0), (lan, 1)], &[]),
+            timeouts: Default::default(),
+            snat: SnatTable::new(vec![SnatPool {
+                addrs: vec![LIP],
+                port_min: 5000,
+                port_max: 5099,
+            }]),
+        }
+    }
+
+    /// An Ethernet + IPv4 + TCP frame (TCP checksum left 0: the pipeline updates it
+    /// incrementally and never verifies it).
+    fn tcp_frame(dst_mac: [u8; 6], src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 20];
+        f[0..6].copy_from_slice(&dst_mac);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        let ip = &mut f[14..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = proto::TCP;
+        ip[12..16].copy_from_slice(&src.0.octets());
+        ip[16..20].copy_from_slice(&dst.0.octets());
+        ip[20..22].copy_from_slice(&src.1.to_be_bytes());
+        ip[22..24].copy_from_slice(&dst.1.to_be_bytes());
+        ip[32] = 0x50;
+        ip[33] = 0x02; // SYN
+        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        f
+    }
+
+    fn ports_of(f: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
+        let ip = &f[14..];
+        (
+            Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
+            u16::from_be_bytes([ip[20], ip[21]]),
+            Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+            u16::from_be_bytes([ip[22], ip[23]]),
+        )
+    }
+
+    #[test]
+    fn replies_reach_the_worker_that_owns_the_local_port() {
+        let t = tables();
+        let stats: Vec<_> = (0..2).map(|_| Arc::new(WorkerStats::default())).collect();
+        let mut workers: Vec<Pipeline<Vec<u8>>> = (0..2)
+            .map(|w| {
+                let mut p = Pipeline::new(PipelineConfig {
+                    worker: w,
+                    port_macs: MACS.to_vec(),
+                    stats: stats[w].clone(),
+                    conn_capacity: 1024,
+                    gratuitous_arp: false,
+                    workers: 2,
+                });
+                p.sync(&t);
+                p
+            })
+            .collect();
+        let mut io = Out::default();
+        for p in &mut workers {
+            p.learn_remote(
+                NeighbourUpdate {
+                    port: 1,
+                    ip: RS,
+                    mac: [2, 0, 0, 0, 0, 0x11],
+                },
+                0,
+                &mut io,
+            );
+        }
+        let mut per_worker = [0; 2];
+        for i in 0..16u8 {
+            let client = Ipv4Addr::new(198, 18, 0, 10 + i);
+            let syn = tcp_frame(MACS[0], (client, 40000), (VIP, 80));
+            let owner = workers[0].owner(&t, &syn).expect("two workers: an owner");
+            assert_eq!(workers[1].owner(&t, &syn), Some(owner));
+            workers[owner].handle(&t, 0, syn, 0, &mut io);
+            let (port, out) = io.0.pop().expect("SYN forwarded");
+            assert_eq!(port, 1);
+            let (src, lport, dst, dport) = ports_of(&out);
+            assert_eq!((src, dst, dport), (LIP, RS, 8080));
+            assert_eq!(port_owner(lport, 2), owner);
+            per_worker[owner] += 1;
+            // The real server's answer to LIP:lport goes to the same worker...
+            let synack = tcp_frame(MACS[1], (RS, 8080), (LIP, lport));
+            assert_eq!(workers[0].owner(&t, &synack), Some(owner));
+            // ...which alone knows the connection.
+            let other = 1 - owner;
+            let before = stats[other].drops(DropReason::NoService);
+            workers[other].handle(&t, 1, synack.clone(), 0, &mut io);
+            assert_eq!(stats[other].drops(DropReason::NoService), before + 1);
+            workers[owner].learn_remote(
+                NeighbourUpdate {
+                    port: 0,
+                    ip: client,
+                    mac: [2, 0, 0, 0, 0, 1],
+                },
+                0,
+                &mut io,
+            );
+            workers[owner].handle(&t, 1, synack, 0, &mut io);
+            let (port, back) = io.0.pop().unwrap_or_else(|| {
+                let d: Vec<_> = DropReason::ALL
+                    .iter()
+                    .map(|r| (r.name(), stats[owner].drops(*r)))
+                    .filter(|x| x.1 > 0)
+                    .collect();
+                panic!("reply not forwarded: drops {d:?}")
+            });
+            assert_eq!(port, 0);
+            assert_eq!(ports_of(&back), (VIP, 80, client, 40000));
+        }
+        assert!(per_worker.iter().all(|&n| n > 0), "{per_worker:?}");
+        // Expiry (SYN_RECV: 60 s) gives every local port back.
+        for (w, p) in workers.iter_mut().enumerate() {
+            p.tick(&t, 0, &mut io);
+            let in_use = crate::counters::get(&stats[w].snat_ports_in_use);
+            assert_eq!(in_use, per_worker[w]);
+            for _ in 0..20 {
+                p.tick(&t, 200_000, &mut io);
+            }
+            assert_eq!(crate::counters::get(&stats[w].snat_ports_in_use), 0);
+            assert_eq!(crate::counters::get(&stats[w].conns_current), 0);
+        }
+    }
+}
