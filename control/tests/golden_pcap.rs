@@ -624,6 +624,51 @@ fn persistence_keeps_a_client_on_one_real_server_across_ports() {
 
 const LIP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 19, 0, 250);
 
+/// TCP/IPv4 like `tcp()`, with TCP options (a multiple of 4 bytes).
+#[allow(clippy::too_many_arguments)]
+fn tcp_opts(
+    src: std::net::Ipv4Addr,
+    sport: u16,
+    dst: std::net::Ipv4Addr,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&[
+        ((20 + opts.len()) as u8 / 4) << 4,
+        flags,
+        0xff,
+        0xff,
+        0,
+        0,
+        0,
+        0,
+    ]);
+    t.extend_from_slice(opts);
+    t.extend_from_slice(payload);
+    let mut pseudo = 0u32;
+    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
+        pseudo += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    let c = csum(&t, pseudo + 6 + t.len() as u32);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, 6, 64, &t)
+}
+
+/// The TOA option for CLIENT:40000 (kind 254, length 8, port, address).
+const TOA_40000: [u8; 8] = [254, 8, 0x9c, 0x40, 198, 18, 0, 1];
+/// MSS 1460 and SACK permitted, as a client's SYN carries them.
+const SYN_OPTS: [u8; 8] = [2, 4, 0x05, 0xb4, 1, 1, 4, 2];
+/// The same after rvs made room for TOA (MSS 1452).
+const SYN_OPTS_CLAMPED: [u8; 8] = [2, 4, 0x05, 0xac, 1, 1, 4, 2];
+
 /// Two local ports only, so the third connection finds the pool exhausted.
 const FULLNAT_SERVICES: &str = r#"snat_pools:
   - { name: p1, addresses: [198.19.0.250], ports: 5000-5001 }
@@ -652,7 +697,7 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
             wan_mac,
             CLIENT_MAC,
             0x0800,
-            &tcp(CLIENT, 40000, VIP, 80, TCP_SYN, 1000, b""),
+            &tcp_opts(CLIENT, 40000, VIP, 80, TCP_SYN, 1000, &SYN_OPTS, b""),
         ),
         eth(
             wan_mac,
@@ -660,7 +705,8 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
             0x0800,
             &tcp(CLIENT, 40001, VIP, 80, TCP_SYN, 2000, b""),
         ),
-        // Data of the first flow follows it to RS1 through the same local port.
+        // Data of the first flow follows it to RS1 through the same local port (with
+        // TOA: the real server has not answered yet).
         eth(
             wan_mac,
             CLIENT_MAC,
@@ -718,17 +764,19 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
             ),
             // Source: the local address and port; destination: the real server. TTL as
             // the client sent it (like the NAT path).
+            // The MSS lowered by 8 to leave room for TOA.
             eth(
                 RS1_MAC,
                 lan_mac,
                 0x0800,
-                &tcp(LIP, 5000, RS1, 8080, TCP_SYN, 1000, b""),
+                &tcp_opts(LIP, 5000, RS1, 8080, TCP_SYN, 1000, &SYN_OPTS_CLAMPED, b""),
             ),
+            // The client's address and port in the TOA option.
             eth(
                 RS1_MAC,
                 lan_mac,
                 0x0800,
-                &tcp(LIP, 5000, RS1, 8080, TCP_ACK, 1001, b"GET /"),
+                &tcp_opts(LIP, 5000, RS1, 8080, TCP_ACK, 1001, &TOA_40000, b"GET /"),
             ),
             eth(
                 RS2_MAC,

@@ -349,7 +349,7 @@ mod tests {
 /// Two workers with real pipelines: each new FULLNAT flow gets a local port its worker
 /// owns, and the reply to that port is steered back to it.
 #[cfg(test)]
-mod steering_tests {
+pub(crate) mod steering_tests {
     use std::net::Ipv4Addr;
     use std::sync::Arc;
 
@@ -360,13 +360,13 @@ mod steering_tests {
     use crate::service::{proto, Forward, LocalAddr, RealServer, ServiceTable, VirtualService};
     use crate::wire::Ipv4Packet;
 
-    const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
-    const RS: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
-    const LIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 250);
-    const MACS: [[u8; 6]; 2] = [[2, 0, 0, 0, 0, 0xa0], [2, 0, 0, 0, 0, 0xa1]];
+    pub(crate) const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+    pub(crate) const RS: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
+    pub(crate) const LIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 250);
+    pub(crate) const MACS: [[u8; 6]; 2] = [[2, 0, 0, 0, 0, 0xa0], [2, 0, 0, 0, 0, 0xa1]];
 
     #[derive(Default)]
-    struct Out(Vec<(usize, Vec<u8>)>);
+    pub(crate) struct Out(pub(crate) Vec<(usize, Vec<u8>)>);
 
     impl Io<Vec<u8>> for Out {
         fn send(&mut self, port: usize, pkt: Vec<u8>) {
@@ -377,7 +377,7 @@ mod steering_tests {
         }
     }
 
-    fn tables() -> Tables {
+    pub(crate) fn tables() -> Tables {
         let rs = RealServer {
             id: 0,
             addr: RS,
@@ -431,6 +431,15 @@ mod steering_tests {
     /// An Ethernet + IPv4 + TCP frame (TCP checksum left 0: the pipeline updates it
     /// incrementally and never verifies it).
     fn tcp_frame(dst_mac: [u8; 6], src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16)) -> Vec<u8> {
+        tcp_flags_frame(dst_mac, src, dst, 0x02)
+    }
+
+    pub(crate) fn tcp_flags_frame(
+        dst_mac: [u8; 6],
+        src: (Ipv4Addr, u16),
+        dst: (Ipv4Addr, u16),
+        flags: u8,
+    ) -> Vec<u8> {
         let mut f = vec![0u8; 14 + 20 + 20];
         f[0..6].copy_from_slice(&dst_mac);
         f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
@@ -445,12 +454,12 @@ mod steering_tests {
         ip[20..22].copy_from_slice(&src.1.to_be_bytes());
         ip[22..24].copy_from_slice(&dst.1.to_be_bytes());
         ip[32] = 0x50;
-        ip[33] = 0x02; // SYN
+        ip[33] = flags;
         Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
         f
     }
 
-    fn ports_of(f: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
+    pub(crate) fn ports_of(f: &[u8]) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
         let ip = &f[14..];
         (
             Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
@@ -544,5 +553,63 @@ mod steering_tests {
             assert_eq!(crate::counters::get(&stats[w].snat_ports_in_use), 0);
             assert_eq!(crate::counters::get(&stats[w].conns_current), 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod toa_tests {
+    use std::sync::Arc;
+
+    use std::net::Ipv4Addr;
+
+    use super::steering_tests::*;
+    use crate::counters::WorkerStats;
+    use crate::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig};
+
+    /// TOA rides on the client's ACKs until the real server sends more than its SYN-ACK.
+    #[test]
+    fn toa_only_before_the_real_server_answers() {
+        let t = tables();
+        let mut p: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: MACS.to_vec(),
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 64,
+            gratuitous_arp: false,
+            workers: 1,
+        });
+        p.sync(&t);
+        let mut io = Out::default();
+        let client = Ipv4Addr::new(198, 18, 0, 7);
+        for (port, ip) in [(1, RS), (0, client)] {
+            let mac = [2, 0, 0, 0, 0, 9];
+            p.learn_remote(NeighbourUpdate { port, ip, mac }, 0, &mut io);
+        }
+        let c = (client, 40000);
+        let mut send = |p: &mut Pipeline<Vec<u8>>, port, f: Vec<u8>| {
+            p.handle(&t, port, f, 0, &mut io);
+            io.0.pop().expect("forwarded").1
+        };
+        let syn = send(&mut p, 0, tcp_flags_frame(MACS[0], c, (VIP, 80), 0x02));
+        let (_, lport, _, _) = ports_of(&syn);
+        assert_eq!(syn.len(), 54, "no TOA on the SYN");
+        send(
+            &mut p,
+            1,
+            tcp_flags_frame(MACS[1], (RS, 8080), (LIP, lport), 0x12),
+        );
+        let ack = send(&mut p, 0, tcp_flags_frame(MACS[0], c, (VIP, 80), 0x10));
+        assert_eq!(ack.len(), 62);
+        assert_eq!(&ack[54..62], &[254, 8, 0x9c, 0x40, 198, 18, 0, 7]);
+        assert_eq!(ack[14 + 20 + 12] >> 4, 7, "data offset 28 bytes");
+        let data = send(&mut p, 0, tcp_flags_frame(MACS[0], c, (VIP, 80), 0x18));
+        assert_eq!(data.len(), 62, "request data still carries TOA");
+        send(
+            &mut p,
+            1,
+            tcp_flags_frame(MACS[1], (RS, 8080), (LIP, lport), 0x18),
+        );
+        let later = send(&mut p, 0, tcp_flags_frame(MACS[0], c, (VIP, 80), 0x10));
+        assert_eq!(later.len(), 54, "no TOA once the real server has answered");
     }
 }

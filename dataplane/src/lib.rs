@@ -13,5 +13,6 @@ pub mod pipeline;
 pub mod rcu;
 pub mod route;
 pub mod service;
+pub mod toa;
 pub mod wire;
 pub mod worker;

@@ -200,6 +200,8 @@ pub struct Pipeline<P> {
     learned_len: usize,
     /// This worker's share of the SNAT pools (FULLNAT local addresses and ports).
     snat: SnatPorts,
+    /// TOA (client address and port) to add to the packet being forwarded.
+    toa: Option<(Ipv4Addr, u16)>,
 }
 
 const ETH_HDR: usize = 14;
@@ -234,6 +236,7 @@ impl<P: Frame> Pipeline<P> {
             learned_len: 0,
             counts_ms: 0,
             snat: SnatPorts::new(cfg.worker, cfg.workers),
+            toa: None,
             cfg,
         }
     }
@@ -434,8 +437,14 @@ impl<P: Frame> Pipeline<P> {
             EtherType::ARP => self.handle_arp(t, port, pkt, now_ms, io),
             EtherType::IPV4 => {
                 let verdict = self.handle_ipv4(t, pkt.data_mut(), now_ms);
+                let toa = self.toa.take();
                 match verdict {
-                    Ipv4Verdict::Forward(dst) => self.forward(t, pkt, dst, now_ms, io),
+                    Ipv4Verdict::Forward(dst) => {
+                        if let Some((client, cport)) = toa {
+                            crate::toa::add(&mut pkt, ETH_HDR, client, cport);
+                        }
+                        self.forward(t, pkt, dst, now_ms, io)
+                    }
                     Ipv4Verdict::Reflect => {
                         let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
                         let src = eth.src_addr();
@@ -576,7 +585,12 @@ impl<P: Frame> Pipeline<P> {
                     // Direct routing leaves the packet as it is: only the MAC changes.
                     let rewritten = match c.method {
                         Method::Masq => rewrite_dst(ip_buf, rip, rport),
-                        Method::FullNat => crate::fullnat::to_real_server(ip_buf, &c),
+                        Method::FullNat => {
+                            if proto == proto::TCP && crate::toa::wanted(tcp_flags, &c) {
+                                self.toa = Some((src, sport));
+                            }
+                            crate::fullnat::to_real_server(ip_buf, &c)
+                        }
                         _ => Ok(()),
                     };
                     if rewritten.is_err() {
@@ -726,7 +740,13 @@ impl<P: Frame> Pipeline<P> {
             let rewritten = match method {
                 Method::Masq => rewrite_dst(ip_buf, rs.addr, rport),
                 Method::FullNat => rewrite_src(ip_buf, reply_dst, reply_dport)
-                    .and_then(|()| rewrite_dst(ip_buf, rs.addr, rport)),
+                    .and_then(|()| rewrite_dst(ip_buf, rs.addr, rport))
+                    .map(|()| {
+                        // Room for TOA in the client's segments.
+                        if proto == proto::TCP {
+                            crate::toa::clamp_mss(ip_buf);
+                        }
+                    }),
                 _ => Ok(()),
             };
             if rewritten.is_err() {
