@@ -11,6 +11,8 @@
 #     connections take both, the third is refused (no answer), the refusal is counted in
 #     /v1/stats (drops.snat_exhausted) and /metrics, and the two held connections still
 #     work afterwards;
+#   - TOA: a capture on rs1 shows the client's address and port in TCP option 254 of its
+#     connections' first ACK/data packets, and the MSS of their SYNs lowered by 8;
 #   - both workers received packets and replies were steered (owner by local port);
 #   - rvsd stops cleanly on SIGTERM.
 # Environment: RVSD (path of rvsd; default target/release/rvsd of this repository),
@@ -128,6 +130,13 @@ declare -A log_start=()
 for rs in rs1 rs2; do
 	log_start[$rs]=$(($(wc -l <"$state/$rs-http/server.log") + 1))
 done
+# Capture what reaches rs1 (TOA check below).
+topo_bg "$prefix" rs1 "$tmp/tcpdump.log" tcpdump -Z root -i eth0 -U -n -s 200 -w "$tmp/rs1.pcap" tcp port 80
+tcpdump_pid=$TOPO_BG_PID
+for _ in $(seq 1 50); do
+	grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && break
+	sleep 0.1
+done
 prev=""
 for i in $(seq 1 20); do
 	body=$(http_get "$client" "http://$TOPO_VIP/" 3) || fail "curl #$i to http://$TOPO_VIP/ failed"
@@ -140,6 +149,51 @@ for i in $(seq 1 20); do
 	prev=$body
 done
 echo "20 HTTP requests alternated rs1/rs2"
+sleep 0.3
+kill -INT "$tcpdump_pid"
+wait "$tcpdump_pid" 2>/dev/null || true
+python3 - "$tmp/rs1.pcap" "$TOPO_CLIENT_ADDR" "$lip" <<'PY' || fail "TOA check on rs1's capture failed"
+import socket, struct, sys
+path, client, lip = sys.argv[1], sys.argv[2], sys.argv[3]
+data = open(path, "rb").read()
+assert struct.unpack("<I", data[:4])[0] == 0xA1B2C3D4, "not a microsecond little-endian pcap"
+off, toas, mss, conns = 24, {}, set(), set()
+while off + 16 <= len(data):
+    incl = struct.unpack("<I", data[off + 8:off + 12])[0]
+    f = data[off + 16:off + 16 + incl]
+    off += 16 + incl
+    if f[12:14] != b"\x08\x00":
+        continue
+    ip = f[14:]
+    hl = (ip[0] & 15) * 4
+    if socket.inet_ntoa(ip[12:16]) != lip or ip[9] != 6:
+        continue
+    tcp = ip[hl:]
+    sport, flags, thl = struct.unpack("!H", tcp[:2])[0], tcp[13], (tcp[12] >> 4) * 4
+    conns.add(sport)
+    opts, i = tcp[20:thl], 0
+    while i < len(opts):
+        kind = opts[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        ln = opts[i + 1]
+        if kind == 254 and ln == 8:
+            port, addr = struct.unpack("!H", opts[i + 2:i + 4])[0], socket.inet_ntoa(opts[i + 4:i + 8])
+            toas.setdefault(sport, set()).add((addr, port))
+        if kind == 2 and flags & 0x02:
+            mss.add(struct.unpack("!H", opts[i + 2:i + 4])[0])
+        i += ln
+print("rs1 capture: %d connections from %s, %d with TOA, e.g. %s; SYN MSS seen: %s"
+      % (len(conns), lip, len(toas), next(iter(toas.values()), None), sorted(mss)))
+assert len(conns) >= 10, conns
+assert set(toas) == conns, "connections without TOA: %s" % (conns - set(toas))
+assert all(len(v) == 1 and next(iter(v))[0] == client for v in toas.values()), toas
+assert len({p for v in toas.values() for _, p in v}) == len(toas), "one client port per connection"
+assert mss == {1452}, mss
+PY
 for rs in rs1 rs2; do
 	tail -n "+${log_start[$rs]}" "$state/$rs-http/server.log" >"$tmp/$rs.log"
 	log=$tmp/$rs.log
