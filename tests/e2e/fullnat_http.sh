@@ -131,7 +131,7 @@ for rs in rs1 rs2; do
 	log_start[$rs]=$(($(wc -l <"$state/$rs-http/server.log") + 1))
 done
 # Capture what reaches rs1 (TOA check below).
-topo_bg "$prefix" rs1 "$tmp/tcpdump.log" tcpdump -Z root -i eth0 -U -n -s 200 -w "$tmp/rs1.pcap" tcp port 80
+topo_bg "$prefix" rs1 "$tmp/tcpdump.log" tcpdump -Z root --immediate-mode -i eth0 -U -n -s 200 -w "$tmp/rs1.pcap" tcp port 80
 tcpdump_pid=$TOPO_BG_PID
 for _ in $(seq 1 50); do
 	grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && break
@@ -149,7 +149,7 @@ for i in $(seq 1 20); do
 	prev=$body
 done
 echo "20 HTTP requests alternated rs1/rs2"
-sleep 0.3
+sleep 1
 kill -INT "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true
 python3 - "$tmp/rs1.pcap" "$TOPO_CLIENT_ADDR" "$lip" <<'PY' || fail "TOA check on rs1's capture failed"
