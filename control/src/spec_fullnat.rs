@@ -70,3 +70,56 @@ impl Pools {
         self.pools
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{from_config, RealServerIds};
+
+    const HEAD: &str = "interfaces:\n  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }\n  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24] }\n";
+
+    fn spec(pools: &str, services: &str) -> anyhow::Result<crate::daemon::DaemonSpec> {
+        let text = format!("{HEAD}snat_pools:\n{pools}services:\n{services}");
+        let cfg = config::from_str(&text, "t.yaml").map_err(|e| anyhow::anyhow!("{e}"))?;
+        from_config(&cfg, &mut RealServerIds::default())
+    }
+
+    fn svc(port: u16, pool: &str, method: &str) -> String {
+        format!("  - {{ proto: tcp, vip: 198.18.0.100, port: {port}, method: {method}, snat_pool: {pool}, real_servers: [ {{ address: 198.19.0.11 }} ] }}\n")
+    }
+
+    #[test]
+    fn used_pools_are_translated_once_in_first_use_order() {
+        let pools = "  - { name: a, addresses: [198.19.0.250], ports: 2000-2999 }\n  - { name: b, addresses: [198.19.0.251, 198.19.0.252] }\n  - { name: c, addresses: [198.19.0.253] }\n";
+        let services = [
+            svc(80, "b", "fullnat"),
+            svc(81, "a", "fullnat"),
+            svc(82, "b", "fullnat"),
+            svc(83, "a", "masq"),
+        ]
+        .concat();
+        let s = spec(pools, &services).unwrap();
+        let ids: Vec<_> = s.services.iter().map(|v| v.snat_pool).collect();
+        assert_eq!(ids, vec![Some(0), Some(1), Some(0), None]);
+        assert_eq!(s.snat_pools.len(), 2, "the unused pool is not translated");
+        assert_eq!(
+            (s.snat_pools[1].port_min, s.snat_pools[1].port_max),
+            (2000, 2999)
+        );
+        assert_eq!(s.snat_pools[0].addrs.len(), 2);
+        assert_eq!(
+            (s.snat_pools[0].port_min, s.snat_pools[0].port_max),
+            (1024, 65535)
+        );
+    }
+
+    #[test]
+    fn a_local_address_in_two_pools_is_refused() {
+        let shared = "  - { name: a, addresses: [198.19.0.250] }\n  - { name: b, addresses: [198.19.0.250] }\n";
+        let services = [svc(80, "a", "fullnat"), svc(81, "b", "fullnat")].concat();
+        let e = spec(shared, &services).unwrap_err().to_string();
+        assert!(
+            e.contains("address 198.19.0.250 is also in snat pool a"),
+            "{e}"
+        );
+    }
+}
