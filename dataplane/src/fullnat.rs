@@ -613,3 +613,33 @@ mod toa_tests {
         assert_eq!(later.len(), 54, "no TOA once the real server has answered");
     }
 }
+
+#[cfg(test)]
+mod garp_tests {
+    use std::sync::Arc;
+
+    use super::steering_tests::*;
+    use crate::counters::WorkerStats;
+    use crate::pipeline::{Pipeline, PipelineConfig};
+
+    #[test]
+    fn gratuitous_arp_for_local_addresses_on_the_real_servers_port() {
+        let t = tables();
+        let mut p: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: MACS.to_vec(),
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 64,
+            gratuitous_arp: true,
+            workers: 1,
+        });
+        let mut io = Out::default();
+        p.start(&t, &mut io, 0);
+        let lip_arps: Vec<_> =
+            io.0.iter()
+                .filter(|(_, f)| f[12..14] == [0x08, 0x06] && f[14 + 14..14 + 18] == LIP.octets())
+                .map(|(port, f)| (*port, f[14 + 24..14 + 28].to_vec()))
+                .collect();
+        assert_eq!(lip_arps, vec![(1, LIP.octets().to_vec())]);
+    }
+}

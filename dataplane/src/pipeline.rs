@@ -345,6 +345,14 @@ impl<P: Frame> Pipeline<P> {
                 self.send_arp(io, port, 1, vip, [0; 6], vip, BROADCAST);
             }
         }
+        // FULLNAT local addresses, on the port facing the real servers.
+        for lip in t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied()) {
+            if let Some(port) =
+                (0..self.cfg.port_macs.len()).find(|&p| crate::fullnat::lip_on(t, p, lip))
+            {
+                self.send_arp(io, port, 1, lip, [0; 6], lip, BROADCAST);
+            }
+        }
     }
 
     /// Periodic work: neighbour probes and connection expiry, both bounded.
