@@ -866,10 +866,30 @@ impl ConnTable {
     /// whose timer fires while they still control connections are checked
     /// again [`TEMPLATE_RECHECK_S`] later (IPVS `expire_later`).
     pub fn expire(&mut self, now_ms: u64, budget: usize) -> usize {
+        self.expire_with(now_ms, budget, |_, _| {})
+    }
+
+    /// [`ConnTable::expire`], calling `on_expired(method, reply)` for each
+    /// connection that has a reply tuple just before it is freed: FULLNAT
+    /// gives its local address and port (the reply's destination) back to
+    /// the worker's SNAT pool there.
+    pub fn expire_with(
+        &mut self,
+        now_ms: u64,
+        budget: usize,
+        mut on_expired: impl FnMut(Method, &Tuple),
+    ) -> usize {
         let mut left = budget;
         while let Some(i) = self.wheel.pop_due(&mut self.conns, now_ms, &mut left) {
             let exp = self.conns.0[i as usize].expires;
             if exp <= now_ms {
+                let c = &self.conns.0[i as usize];
+                if c.flags & F_HAS_REPLY != 0 {
+                    let info = self.info(i, c, now_ms);
+                    if let Some(reply) = &info.reply {
+                        on_expired(info.method, reply);
+                    }
+                }
                 self.free_conn(i);
                 self.stats.expired += 1;
             } else {

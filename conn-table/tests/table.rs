@@ -527,3 +527,35 @@ fn clock_near_the_end_of_time_does_not_panic() {
     t.expire(u64::MAX, usize::MAX);
     t.check_invariants().unwrap();
 }
+
+#[test]
+fn expiry_hands_fullnat_local_address_back() {
+    let mut t = ConnTable::new(cfg(8), 0).unwrap();
+    let (c, vip, rip, lip) = (
+        ip("198.18.0.1"),
+        ip("198.18.0.100"),
+        ip("198.19.0.11"),
+        ip("198.19.0.250"),
+    );
+    let full = NewConn {
+        original: Tuple::new(proto::TCP, c, 40000, vip, 80),
+        reply: Some(Tuple::new(proto::TCP, rip, 8080, lip, 5001)),
+        rs: 1,
+        svc: 1,
+        method: Method::FullNat,
+        template: None,
+    };
+    let id = t.insert(&full, 0).unwrap();
+    t.on_packet(id, Direction::Original, TcpFlags::SYN, 60, 0);
+    // The reply, addressed to the local address, finds the connection in one lookup.
+    let back = Tuple::new(proto::TCP, rip, 8080, lip, 5001);
+    assert_eq!(t.lookup(&back), Some((id, Direction::Reply)));
+    let d = t.insert(&dr(7, 0), 0).unwrap();
+    t.on_packet(d, Direction::Original, TcpFlags::SYN, 60, 0);
+    let mut seen = Vec::new();
+    t.expire_with(61 * S, usize::MAX, |m, r| seen.push((m, *r)));
+    // DR has no reply tuple: only the FULLNAT connection is reported.
+    assert_eq!(seen, vec![(Method::FullNat, back)]);
+    assert!(t.is_empty());
+    t.check_invariants().unwrap();
+}

@@ -11,6 +11,7 @@ use crossbeam::queue::ArrayQueue;
 use dataplane::counters::WorkerStats;
 use dataplane::dpdk::MbufRing;
 use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
+use dataplane::fullnat::{SnatPool, SnatTable};
 use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts};
 use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
 use dataplane::rcu;
@@ -67,6 +68,8 @@ pub struct DaemonSpec {
     pub routes: Vec<(Ipv4Prefix, Ipv4Addr, usize)>,
     /// Virtual services.
     pub services: Vec<VirtualService>,
+    /// FULLNAT SNAT pools the services name by index.
+    pub snat_pools: Vec<SnatPool>,
     /// Connection timeouts.
     pub timeouts: IpvsTimeouts,
     /// IPVS behaviour switches.
@@ -419,5 +422,6 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
         routes: RouteTable::new(&connected, &spec.routes),
         timeouts: spec.timeouts,
         ipvs: spec.ipvs,
+        snat: SnatTable::new(spec.snat_pools.clone()),
     }
 }

@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod plane;
 pub mod rvsadm;
 pub mod spec;
+mod spec_fullnat;
 pub mod stats;

@@ -154,8 +154,16 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "ARP packets sent, by kind.",
         &["worker", "kind"],
     );
+    let snat = gauge(
+        &reg,
+        "rvs_worker_snat_ports_in_use",
+        "FULLNAT local (address, port) pairs the worker has handed out.",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
+        snat.with_label_values(&[&ws])
+            .set(get(&s.snat_ports_in_use) as i64);
         for (i, name) in src.interfaces.iter().enumerate() {
             let l = [ws.as_str(), name.as_str()];
             rx_p.with_label_values(&l)

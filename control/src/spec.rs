@@ -100,6 +100,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         routes.push((prefix, v4(via, &format!("route {} via", r.prefix))?, idx));
     }
     let mut services = Vec::new();
+    let mut snat = crate::spec_fullnat::Pools::default();
     for s in &cfg.services {
         let what = format!("service {}", s.key);
         let ip_proto = |p: Protocol| match p {
@@ -143,8 +144,9 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             let forward = match rs.method {
                 ForwardMethod::Masq => Forward::Masq,
                 ForwardMethod::Route => Forward::Route,
+                ForwardMethod::FullNat => Forward::FullNat,
                 _ => bail!(
-                    "{what}: real server {}: forwarding method {} is not supported by this build's dataplane yet; use `method: masq` (NAT) or `route` (DR)",
+                    "{what}: real server {}: forwarding method {} is not supported by this build's dataplane yet; use `method: masq` (NAT), `route` (DR) or `fullnat`",
                     rs.socket_addr(),
                     rs.method.ipvsadm_name()
                 ),
@@ -178,7 +180,9 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             },
         )
         .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+        let snat_pool = snat.for_service(cfg, s, &what)?;
         services.push(VirtualService {
+            snat_pool,
             id: ids.service_id(&s.key.to_string()),
             persistence: s.persistence.map(|ps| Persistence {
                 timeout_s: ps.timeout,
@@ -213,6 +217,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         interfaces,
         routes,
         services,
+        snat_pools: snat.into_pools(),
         timeouts: IpvsTimeouts {
             tcp: cfg.timeouts.tcp,
             tcp_fin: cfg.timeouts.tcp_fin,

@@ -84,6 +84,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "loops": sum(workers, |w| get(&w.loops)),
         "busy_loops": sum(workers, |w| get(&w.busy_loops)),
         "busy_cycles": sum(workers, |w| get(&w.busy_cycles)),
+        "snat_ports_in_use": sum(workers, |w| get(&w.snat_ports_in_use)),
     })
 }
 

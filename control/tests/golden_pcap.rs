@@ -621,3 +621,292 @@ fn persistence_keeps_a_client_on_one_real_server_across_ports() {
         "{stats}"
     );
 }
+
+const LIP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 19, 0, 250);
+
+/// TCP/IPv4 like `tcp()`, with TCP options (a multiple of 4 bytes).
+#[allow(clippy::too_many_arguments)]
+fn tcp_opts(
+    src: std::net::Ipv4Addr,
+    sport: u16,
+    dst: std::net::Ipv4Addr,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&[
+        ((20 + opts.len()) as u8 / 4) << 4,
+        flags,
+        0xff,
+        0xff,
+        0,
+        0,
+        0,
+        0,
+    ]);
+    t.extend_from_slice(opts);
+    t.extend_from_slice(payload);
+    let mut pseudo = 0u32;
+    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
+        pseudo += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    let c = csum(&t, pseudo + 6 + t.len() as u32);
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, 6, 64, &t)
+}
+
+/// The TOA option for CLIENT:40000 (kind 254, length 8, port, address).
+const TOA_40000: [u8; 8] = [254, 8, 0x9c, 0x40, 198, 18, 0, 1];
+/// MSS 1460 and SACK permitted, as a client's SYN carries them.
+const SYN_OPTS: [u8; 8] = [2, 4, 0x05, 0xb4, 1, 1, 4, 2];
+/// The same after rvs made room for TOA (MSS 1452).
+const SYN_OPTS_CLAMPED: [u8; 8] = [2, 4, 0x05, 0xac, 1, 1, 4, 2];
+
+/// Two local ports only, so the third connection finds the pool exhausted.
+const FULLNAT_SERVICES: &str = r#"snat_pools:
+  - { name: p1, addresses: [198.19.0.250], ports: 5000-5001 }
+services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    scheduler: rr
+    method: fullnat
+    snat_pool: p1
+    real_servers:
+      - { address: 198.19.0.11, port: 8080 }
+      - { address: 198.19.0.12, port: 8080 }
+"#;
+
+#[test]
+fn fullnat_tcp_both_directions_and_pool_exhaustion() {
+    let dir = TempDir::new("fullnat-tcp");
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, FULLNAT_SERVICES, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let wan_in = vec![
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        // The local address is answered only on the port facing the real servers.
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, LIP),
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &tcp_opts(CLIENT, 40000, VIP, 80, TCP_SYN, 1000, &SYN_OPTS, b""),
+        ),
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &tcp(CLIENT, 40001, VIP, 80, TCP_SYN, 2000, b""),
+        ),
+        // Data of the first flow follows it to RS1 through the same local port (with
+        // TOA: the real server has not answered yet).
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &tcp(CLIENT, 40000, VIP, 80, TCP_ACK, 1001, b"GET /"),
+        ),
+        // Both local ports are taken: refused and counted.
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &tcp(CLIENT, 40002, VIP, 80, TCP_SYN, 3000, b""),
+        ),
+    ];
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        arp_frame(2, RS2_MAC, RS2, lan_mac, LAN_IP),
+        arp_frame(1, RS1_MAC, RS1, BROADCAST, LIP),
+        eth(
+            lan_mac,
+            RS1_MAC,
+            0x0800,
+            &tcp(RS1, 8080, LIP, 5000, TCP_SYN | TCP_ACK, 5000, b""),
+        ),
+        eth(
+            lan_mac,
+            RS2_MAC,
+            0x0800,
+            &tcp(RS2, 8080, LIP, 5001, TCP_SYN | TCP_ACK, 6000, b""),
+        ),
+        // A reply to a local port no connection holds.
+        eth(
+            lan_mac,
+            RS2_MAC,
+            0x0800,
+            &tcp(RS2, 8080, LIP, 5002, TCP_ACK, 6000, b""),
+        ),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, FULLNAT_SERVICES, &wan_in, &lan_in);
+    assert_frames(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS2),
+            ),
+            // Source: the local address and port; destination: the real server. TTL as
+            // the client sent it (like the NAT path).
+            // The MSS lowered by 8 to leave room for TOA.
+            eth(
+                RS1_MAC,
+                lan_mac,
+                0x0800,
+                &tcp_opts(LIP, 5000, RS1, 8080, TCP_SYN, 1000, &SYN_OPTS_CLAMPED, b""),
+            ),
+            // The client's address and port in the TOA option.
+            eth(
+                RS1_MAC,
+                lan_mac,
+                0x0800,
+                &tcp_opts(LIP, 5000, RS1, 8080, TCP_ACK, 1001, &TOA_40000, b"GET /"),
+            ),
+            eth(
+                RS2_MAC,
+                lan_mac,
+                0x0800,
+                &tcp(LIP, 5001, RS2, 8080, TCP_SYN, 2000, b""),
+            ),
+            eth(
+                RS1_MAC,
+                lan_mac,
+                0x0806,
+                &arp(2, lan_mac, LIP, RS1_MAC, RS1),
+            ),
+        ],
+    );
+    assert_frames(
+        "wan out",
+        &wan_out,
+        &[
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0806,
+                &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+            ),
+            with_ttl(
+                eth(
+                    CLIENT_MAC,
+                    wan_mac,
+                    0x0800,
+                    &tcp(VIP, 80, CLIENT, 40000, TCP_SYN | TCP_ACK, 5000, b""),
+                ),
+                63,
+            ),
+            with_ttl(
+                eth(
+                    CLIENT_MAC,
+                    wan_mac,
+                    0x0800,
+                    &tcp(VIP, 80, CLIENT, 40001, TCP_SYN | TCP_ACK, 6000, b""),
+                ),
+                63,
+            ),
+        ],
+    );
+    assert_eq!(stats["conns_created"].as_u64(), Some(2));
+    assert_eq!(drops(&stats, "snat_exhausted"), 1);
+    assert_eq!(drops(&stats, "arp_not_for_us"), 1);
+    assert_eq!(drops(&stats, "no_service"), 1);
+    assert_eq!(stats["snat_ports_in_use"].as_u64(), Some(2));
+}
+
+#[test]
+fn fullnat_udp_both_directions() {
+    let services = r#"snat_pools:
+  - { name: p1, addresses: [198.19.0.250, 198.19.0.251], ports: 7000-7009 }
+services:
+  - proto: udp
+    vip: 198.18.0.100
+    port: 5353
+    scheduler: rr
+    method: fullnat
+    snat_pool: p1
+    real_servers:
+      - { address: 198.19.0.11, port: 53 }
+"#;
+    let lip2: std::net::Ipv4Addr = "198.19.0.251".parse().unwrap();
+    let dir = TempDir::new("fullnat-udp");
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, services, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let wan_in = vec![
+        arp_frame(2, CLIENT_MAC, CLIENT, wan_mac, WAN_IP),
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &udp(CLIENT, 53000, VIP, 5353, b"q1"),
+        ),
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x0800,
+            &udp(CLIENT, 53001, VIP, 5353, b"q2"),
+        ),
+    ];
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        // Local addresses are used in turn.
+        eth(lan_mac, RS1_MAC, 0x0800, &udp(RS1, 53, LIP, 7000, b"a1")),
+        eth(lan_mac, RS1_MAC, 0x0800, &udp(RS1, 53, lip2, 7000, b"a2")),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, services, &wan_in, &lan_in);
+    assert_frames(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            eth(RS1_MAC, lan_mac, 0x0800, &udp(LIP, 7000, RS1, 53, b"q1")),
+            eth(RS1_MAC, lan_mac, 0x0800, &udp(lip2, 7000, RS1, 53, b"q2")),
+        ],
+    );
+    assert_frames(
+        "wan out",
+        &wan_out,
+        &[
+            with_ttl(
+                eth(
+                    CLIENT_MAC,
+                    wan_mac,
+                    0x0800,
+                    &udp(VIP, 5353, CLIENT, 53000, b"a1"),
+                ),
+                63,
+            ),
+            with_ttl(
+                eth(
+                    CLIENT_MAC,
+                    wan_mac,
+                    0x0800,
+                    &udp(VIP, 5353, CLIENT, 53001, b"a2"),
+                ),
+                63,
+            ),
+        ],
+    );
+    assert_eq!(stats["conns_created"].as_u64(), Some(2));
+    assert_eq!(stats["snat_ports_in_use"].as_u64(), Some(2));
+}

@@ -115,6 +115,9 @@ drop_reasons! {
     /// A client packet of a connection whose real server was removed, with
     /// `expire_nodest_conn` on: the connection was expired.
     NoDestExpired => "nodest_expired",
+    /// FULLNAT: the worker's share of the service's SNAT pool has no free (local
+    /// address, port): new flow refused, existing flows untouched.
+    SnatExhausted => "snat_exhausted",
 }
 
 /// One worker's counters for one port.
@@ -164,6 +167,8 @@ pub struct WorkerStats {
     pub busy_cycles: AtomicU64,
     /// Connection counts per real server id.
     pub real_servers: Box<[RealServerCounts]>,
+    /// FULLNAT local ports this worker has handed out (gauge).
+    pub snat_ports_in_use: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -185,6 +190,7 @@ impl Default for WorkerStats {
             real_servers: (0..MAX_REAL_SERVERS)
                 .map(|_| RealServerCounts::default())
                 .collect(),
+            snat_ports_in_use: AtomicU64::new(0),
         }
     }
 }

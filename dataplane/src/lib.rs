@@ -7,10 +7,12 @@
 
 pub mod counters;
 pub mod dpdk;
+pub mod fullnat;
 pub mod neigh;
 pub mod pipeline;
 pub mod rcu;
 pub mod route;
 pub mod service;
+pub mod toa;
 pub mod wire;
 pub mod worker;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::net::IpAddr;
 
 use crate::counters::{bump, set, DropReason, WorkerStats};
+use crate::fullnat::{port_owner, SnatPorts, SnatTable};
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::route::RouteTable;
 use crate::service::{proto, Forward, ServiceTable};
@@ -126,6 +127,8 @@ pub struct Tables {
     pub timeouts: IpvsTimeouts,
     /// IPVS behaviour switches (`net.ipv4.vs.*` sysctls).
     pub ipvs: IpvsSwitches,
+    /// FULLNAT's SNAT pools.
+    pub snat: SnatTable,
 }
 
 /// The IPVS sysctls that change how workers treat existing connections and templates.
@@ -208,6 +211,10 @@ pub struct Pipeline<P> {
     /// Neighbours learned since the worker last collected them.
     learned: [NeighbourUpdate; 8],
     learned_len: usize,
+    /// This worker's share of the SNAT pools (FULLNAT local addresses and ports).
+    snat: SnatPorts,
+    /// TOA (client address and port) to add to the packet being forwarded.
+    toa: Option<(Ipv4Addr, u16)>,
 }
 
 const ETH_HDR: usize = 14;
@@ -241,6 +248,8 @@ impl<P: Frame> Pipeline<P> {
             learned: [NeighbourUpdate::default(); 8],
             learned_len: 0,
             counts_ms: 0,
+            snat: SnatPorts::new(cfg.worker, cfg.workers),
+            toa: None,
             cfg,
         }
     }
@@ -281,6 +290,18 @@ impl<P: Frame> Pipeline<P> {
         let ip = &frame[ETH_HDR..];
         let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
         let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        // A FULLNAT reply belongs to the worker whose share of the local ports holds its
+        // destination port.
+        if t.snat.is_lip(dst) {
+            let l4 = usize::from(ip[0] & 0x0f) * 4;
+            return match (ip[9], ip.get(l4 + 2..l4 + 4)) {
+                (proto::TCP | proto::UDP, Some(p)) => Some(port_owner(
+                    u16::from_be_bytes([p[0], p[1]]),
+                    self.cfg.workers,
+                )),
+                _ => None,
+            };
+        }
         let client = if t.services.is_vip(dst) { src } else { dst };
         let prefix = t.services.steer_prefix();
         let masked = if prefix >= 32 {
@@ -307,6 +328,7 @@ impl<P: Frame> Pipeline<P> {
             );
             self.conns
                 .set_ipvsadm_timeouts(t.timeouts.tcp, t.timeouts.tcp_fin, t.timeouts.udp);
+            self.snat.sync(&t.snat);
         }
     }
 
@@ -336,6 +358,14 @@ impl<P: Frame> Pipeline<P> {
                 self.send_arp(io, port, 1, vip, [0; 6], vip, BROADCAST);
             }
         }
+        // FULLNAT local addresses, on the port facing the real servers.
+        for lip in t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied()) {
+            if let Some(port) =
+                (0..self.cfg.port_macs.len()).find(|&p| crate::fullnat::lip_on(t, p, lip))
+            {
+                self.send_arp(io, port, 1, lip, [0; 6], lip, BROADCAST);
+            }
+        }
     }
 
     /// Periodic work: neighbour probes and connection expiry, both bounded.
@@ -357,7 +387,16 @@ impl<P: Frame> Pipeline<P> {
             self.send_arp_request(t, io, port, ip);
         }
         // expire() returns the work done; the table counts what actually expired.
-        self.conns.expire(now_ms, EXPIRE_BUDGET);
+        let snat = &mut self.snat;
+        self.conns
+            .expire_with(now_ms, EXPIRE_BUDGET, |method, reply| {
+                if method == Method::FullNat {
+                    if let Some(lip) = v4(reply.dst) {
+                        snat.release(lip, reply.dport);
+                    }
+                }
+            });
+        set(&self.cfg.stats.snat_ports_in_use, self.snat.in_use());
         set(&self.cfg.stats.conns_expired, self.conns.stats().expired);
         set(&self.cfg.stats.conns_current, self.conns.len() as u64);
         if now_ms >= self.counts_ms + COUNTS_EVERY_MS {
@@ -419,8 +458,14 @@ impl<P: Frame> Pipeline<P> {
             EtherType::ARP => self.handle_arp(t, port, pkt, now_ms, io),
             EtherType::IPV4 => {
                 let verdict = self.handle_ipv4(t, pkt.data_mut(), now_ms);
+                let toa = self.toa.take();
                 match verdict {
-                    Ipv4Verdict::Forward(dst) => self.forward(t, pkt, dst, now_ms, io),
+                    Ipv4Verdict::Forward(dst) => {
+                        if let Some((client, cport)) = toa {
+                            crate::toa::add(&mut pkt, ETH_HDR, client, cport);
+                        }
+                        self.forward(t, pkt, dst, now_ms, io)
+                    }
                     Ipv4Verdict::Reflect => {
                         let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
                         let src = eth.src_addr();
@@ -457,7 +502,9 @@ impl<P: Frame> Pipeline<P> {
             repr.source_protocol_addr,
             repr.target_protocol_addr,
         );
-        let for_us = t.services.is_vip(tpa) || t.services.local_on(port, tpa).is_some();
+        let for_us = t.services.is_vip(tpa)
+            || t.services.local_on(port, tpa).is_some()
+            || crate::fullnat::lip_on(t, port, tpa);
         let valid_sender = !spa.is_unspecified() && sha != BROADCAST && sha[0] & 1 == 0;
         // Learn the sender: create an entry when the request or reply was addressed to us
         // (with several workers, another worker may have sent the request this reply
@@ -568,7 +615,17 @@ impl<P: Frame> Pipeline<P> {
                         return Drop(DropReason::NoService);
                     };
                     // Direct routing leaves the packet as it is: only the MAC changes.
-                    if c.method == Method::Masq && rewrite_dst(ip_buf, rip, rport).is_err() {
+                    let rewritten = match c.method {
+                        Method::Masq => rewrite_dst(ip_buf, rip, rport),
+                        Method::FullNat => {
+                            if proto == proto::TCP && crate::toa::wanted(tcp_flags, &c) {
+                                self.toa = Some((src, sport));
+                            }
+                            crate::fullnat::to_real_server(ip_buf, &c)
+                        }
+                        _ => Ok(()),
+                    };
+                    if rewritten.is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
                     Ipv4Verdict::Forward(rip)
@@ -583,6 +640,13 @@ impl<P: Frame> Pipeline<P> {
                         return Drop(DropReason::TtlExceeded);
                     }
                     if rewrite_src(ip_buf, vip, c.original.dport).is_err() {
+                        return Drop(DropReason::L4Malformed);
+                    }
+                    // FULLNAT: the reply was addressed to the local address; back to the
+                    // client.
+                    if c.method == Method::FullNat
+                        && rewrite_dst(ip_buf, client, c.original.sport).is_err()
+                    {
                         return Drop(DropReason::L4Malformed);
                     }
                     Ipv4Verdict::Forward(client)
@@ -667,7 +731,18 @@ impl<P: Frame> Pipeline<P> {
             let rport = if rs.port == 0 { dport } else { rs.port };
             let method = match rs.forward {
                 Forward::Route => Method::Route,
+                Forward::FullNat => Method::FullNat,
                 _ => Method::Masq,
+            };
+            // FULLNAT: the client is replaced by a local address and port of this worker's
+            // share of the service's pool; the real server replies to it.
+            let (reply_dst, reply_dport) = if method == Method::FullNat {
+                match svc.snat_pool.and_then(|id| self.snat.take(&t.snat, id)) {
+                    Some(local) => local,
+                    None => return Drop(DropReason::SnatExhausted),
+                }
+            } else {
+                (src, sport)
             };
             // DR replies never come back through the director; the reply tuple still records
             // the real server for the packets that follow.
@@ -677,8 +752,8 @@ impl<P: Frame> Pipeline<P> {
                     proto,
                     IpAddr::V4(rs.addr),
                     rport,
-                    IpAddr::V4(src),
-                    sport,
+                    IpAddr::V4(reply_dst),
+                    reply_dport,
                 )),
                 rs: rs.id,
                 svc: sid,
@@ -686,6 +761,9 @@ impl<P: Frame> Pipeline<P> {
                 template,
             };
             let Ok(id) = self.conns.insert(&new, now_ms) else {
+                if method == Method::FullNat {
+                    self.snat.release(reply_dst, reply_dport);
+                }
                 return Drop(DropReason::ConnTableFull);
             };
             // The packet that created the connection drives its first state change.
@@ -696,7 +774,19 @@ impl<P: Frame> Pipeline<P> {
                 bump(&c.conns, 1);
                 c.packet(true, u64::from(bytes));
             }
-            if method == Method::Masq && rewrite_dst(ip_buf, rs.addr, rport).is_err() {
+            let rewritten = match method {
+                Method::Masq => rewrite_dst(ip_buf, rs.addr, rport),
+                Method::FullNat => rewrite_src(ip_buf, reply_dst, reply_dport)
+                    .and_then(|()| rewrite_dst(ip_buf, rs.addr, rport))
+                    .map(|()| {
+                        // Room for TOA in the client's segments.
+                        if proto == proto::TCP {
+                            crate::toa::clamp_mss(ip_buf);
+                        }
+                    }),
+                _ => Ok(()),
+            };
+            if rewritten.is_err() {
                 return Drop(DropReason::L4Malformed);
             }
             return Ipv4Verdict::Forward(rs.addr);

@@ -82,6 +82,8 @@ pub struct VirtualService {
     pub scheduler: scheduler::Scheduler,
     /// Persistence, if the service is persistent.
     pub persistence: Option<Persistence>,
+    /// SNAT pool of its FULLNAT real servers (an index into the tables' pools).
+    pub snat_pool: Option<crate::fullnat::PoolId>,
 }
 
 /// The director's own address on one port.
@@ -256,6 +258,7 @@ mod tests {
             )
             .unwrap(),
             persistence: None,
+            snat_pool: None,
         }
     }
 
