@@ -117,6 +117,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod index;
 mod state;
 mod table;
 mod tuple;

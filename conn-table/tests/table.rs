@@ -527,3 +527,87 @@ fn clock_near_the_end_of_time_does_not_panic() {
     t.expire(u64::MAX, usize::MAX);
     t.check_invariants().unwrap();
 }
+
+/// A full table (the index at its 80 % design load, so buckets overflow into
+/// their neighbours) under churn: removal keeps every other flow findable,
+/// the burst lookup agrees with the single one, and the index's overflow
+/// counts stay exact (`check_invariants`).
+#[test]
+fn full_table_churn_keeps_index_consistent() {
+    let cap = 700u32;
+    let mut t = ConnTable::new(cfg(cap), 0).unwrap();
+    let v6 = |p: u16| {
+        let mut nc = nat(p, 0);
+        nc.original.src = ip("2001:2::1");
+        nc.original.dst = ip("2001:2::100");
+        nc.reply = Some(Tuple::new(
+            proto::TCP,
+            ip("2001:2::11"),
+            8080,
+            ip("2001:2::1"),
+            p,
+        ));
+        nc
+    };
+    let flow = |p: u16| {
+        if p.is_multiple_of(7) {
+            v6(p)
+        } else {
+            nat(p, 0)
+        }
+    };
+    let mut live: Vec<u16> = (0..cap as u16).collect();
+    for &p in &live {
+        t.insert(&flow(p), 0).unwrap();
+    }
+    assert_eq!(t.insert(&flow(9999), 0), Err(InsertError::Full));
+    t.check_invariants().unwrap();
+    let mut next = cap as u16;
+    for round in 0..6u16 {
+        // Remove every third live flow (varying with the round), add new ones.
+        let mut kept = Vec::new();
+        for (i, &p) in live.iter().enumerate() {
+            if (i as u16 + round).is_multiple_of(3) {
+                let (id, _) = t.lookup(&flow(p).original).unwrap();
+                assert!(t.remove(id));
+            } else {
+                kept.push(p);
+            }
+        }
+        while kept.len() < cap as usize {
+            t.insert(&flow(next), 0).unwrap();
+            kept.push(next);
+            next += 1;
+        }
+        live = kept;
+        t.check_invariants().unwrap();
+        let mut tuples = Vec::new();
+        for &p in &live {
+            tuples.push(flow(p).original);
+            tuples.push(flow(p).reply.unwrap());
+        }
+        for p in next..next + 100 {
+            tuples.push(flow(p).original);
+        }
+        let mut out = vec![None; tuples.len()];
+        t.lookup_burst(&tuples, &mut out);
+        for (tu, o) in tuples.iter().zip(&out) {
+            assert_eq!(*o, t.lookup(tu), "{tu:?}");
+        }
+        assert_eq!(out.iter().filter(|o| o.is_some()).count(), 2 * live.len());
+    }
+}
+
+/// `with_memory_advice` reports the slab, the IPv6 side slab and the index,
+/// whose sizes add up to what `memory_usage` reports for them.
+#[test]
+fn memory_advice_sees_the_big_arrays() {
+    let mut seen = Vec::new();
+    let t =
+        ConnTable::with_memory_advice(cfg(1000), 0, |p, len| seen.push((p as usize, len))).unwrap();
+    let m = t.memory_usage();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|&(p, _)| p != 0));
+    let lens: Vec<usize> = seen.iter().map(|s| s.1).collect();
+    assert_eq!(lens, vec![m.slab, m.ipv6, m.index]);
+}
