@@ -630,6 +630,31 @@ impl ConnTable {
         }
     }
 
+    /// Bring the index buckets and entries of `tuples` into the cache,
+    /// without answering: stages 1 to 3 of [`ConnTable::lookup_burst`], for
+    /// a caller that then handles the packets one by one with
+    /// [`ConnTable::lookup`] (which then finds its lines in the cache). Looks
+    /// at most 32 tuples; costs a hash and two loads per tuple, so it pays
+    /// only when the table is larger than the caches.
+    pub fn prefetch(&self, tuples: &[Tuple]) {
+        const CHUNK: usize = 32;
+        let m = tuples.len().min(CHUNK);
+        let mut probes = [Probe::default(); CHUNK];
+        for (p, t) in probes.iter_mut().zip(&tuples[..m]) {
+            *p = Key::from_tuple(t).map_or(Probe::default(), |k| self.probe(&k));
+        }
+        let mut sink = 0u32;
+        for p in &probes[..m] {
+            sink ^= self.index.touch(*p);
+        }
+        for p in &probes[..m] {
+            if let (Some(v), _) = self.index.first_match(*p) {
+                sink ^= u32::from(self.conns.0[(v >> 1) as usize].proto);
+            }
+        }
+        core::hint::black_box(sink);
+    }
+
     fn conn_live(&self, id: ConnId) -> Option<&Conn> {
         self.conns
             .0

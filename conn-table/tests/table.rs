@@ -611,3 +611,27 @@ fn memory_advice_sees_the_big_arrays() {
     let lens: Vec<usize> = seen.iter().map(|s| s.1).collect();
     assert_eq!(lens, vec![m.slab, m.ipv6, m.index]);
 }
+
+/// `prefetch` only warms caches: lookups answer the same before and after,
+/// whatever it is given (hits, misses, mixed families, more than 32).
+#[test]
+fn prefetch_changes_nothing() {
+    let mut t = ConnTable::new(cfg(64), 0).unwrap();
+    let mut tuples = Vec::new();
+    for p in 0..40 {
+        let nc = nat(p, 0);
+        t.insert(&nc, 0).unwrap();
+        tuples.push(nc.original);
+        tuples.push(nat(p + 500, 0).original);
+    }
+    let mut mixed = nat(1, 0).original;
+    mixed.dst = ip("2001:2::1");
+    tuples.insert(0, mixed);
+    let before: Vec<_> = tuples.iter().map(|tu| t.lookup(tu)).collect();
+    t.prefetch(&tuples);
+    t.prefetch(&[]);
+    let after: Vec<_> = tuples.iter().map(|tu| t.lookup(tu)).collect();
+    assert_eq!(before, after);
+    assert_eq!(after.iter().filter(|o| o.is_some()).count(), 40);
+    t.check_invariants().unwrap();
+}
