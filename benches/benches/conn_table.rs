@@ -5,6 +5,10 @@
 //!
 //! Access order is pseudo-random (a large odd stride over the key space) so
 //! the larger tables measure cache-missing lookups, as a worker sees them.
+//!
+//! The table's big arrays are on transparent huge pages, as rvsd allocates
+//! them (`dataplane::dpdk::advise_huge_pages`); `CONN_TABLE_PAGES=4k` leaves
+//! them on 4 KiB pages for comparison.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -55,9 +59,20 @@ fn config(capacity: u64) -> Config {
     }
 }
 
+/// Whether to advise huge pages (the default, as rvsd does).
+fn huge_pages() -> bool {
+    std::env::var("CONN_TABLE_PAGES").map_or(true, |v| v != "4k")
+}
+
 /// A table with `n` established NAT connections (keys 0..n) at time 0.
 fn filled(n: u64) -> ConnTable {
-    let mut t = ConnTable::new(config(n + BATCH), 0).expect("config");
+    let thp = huge_pages();
+    let mut t = ConnTable::with_memory_advice(config(n + BATCH), 0, |p, len| {
+        if thp {
+            dataplane::dpdk::advise_huge_pages(p, len);
+        }
+    })
+    .expect("config");
     // Base connections must outlive the run (the expire bench advances its
     // clock by 4 s per batch): ESTABLISHED timeout of 10^6 s.
     t.set_ipvsadm_timeouts(1_000_000, 0, 0);
@@ -94,6 +109,17 @@ fn bench_size(c: &mut Criterion, group_name: &str, n: u64) {
     let mut w = Walk::new(n);
     g.bench_function(BenchmarkId::new("lookup_hit", n), |b| {
         b.iter(|| black_box(t.lookup(&original(w.next()))))
+    });
+    // Latency: each key depends on the previous lookup's result (through a
+    // zero the compiler cannot see), so no two lookups overlap in the CPU.
+    let mut w = Walk::new(n);
+    let zero = black_box(0u64);
+    g.bench_function(BenchmarkId::new("lookup_hit_dependent", n), |b| {
+        b.iter(|| {
+            let r = t.lookup(&original(w.next()));
+            w.i ^= r.map_or(1, |(id, _)| u64::from(id.0)) & zero;
+            black_box(r)
+        })
     });
     // The same through the burst API, 32 tuples per call (as an RX burst):
     // one iteration is one burst of 32 lookups (throughput in elements/s).
