@@ -8,7 +8,9 @@
 //!
 //! The table's big arrays are on transparent huge pages, as rvsd allocates
 //! them (`dataplane::dpdk::advise_huge_pages`); `CONN_TABLE_PAGES=4k` leaves
-//! them on 4 KiB pages for comparison.
+//! them on 4 KiB pages for comparison. Likewise the table gets rvsd's
+//! prefetch instruction (`dataplane::dpdk::prefetch`) for its burst stages;
+//! `CONN_TABLE_PREFETCH=load` leaves it with plain loads.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -73,6 +75,9 @@ fn filled(n: u64) -> ConnTable {
         }
     })
     .expect("config");
+    if std::env::var("CONN_TABLE_PREFETCH").map_or(true, |v| v != "load") {
+        t.set_prefetcher(dataplane::dpdk::prefetch);
+    }
     // Base connections must outlive the run (the expire bench advances its
     // clock by 4 s per batch): ESTABLISHED timeout of 10^6 s.
     t.set_ipvsadm_timeouts(1_000_000, 0, 0);

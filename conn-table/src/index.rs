@@ -128,6 +128,12 @@ impl Index {
         self.buckets[p.bucket as usize].overflow
     }
 
+    /// Address of `p`'s home bucket, for a prefetch instruction.
+    #[inline]
+    pub fn bucket_addr(&self, p: Probe) -> *const u8 {
+        (&self.buckets[p.bucket as usize] as *const Bucket).cast()
+    }
+
     /// The value of the first slot of `p`'s home bucket carrying its tag, and
     /// whether that is the whole answer: `(None, true)` means "certainly
     /// absent", `(_, false)` means the caller must fall back to

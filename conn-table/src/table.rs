@@ -347,6 +347,8 @@ pub struct ConnTable {
     timeouts: Timeouts,
     secure_tcp: bool,
     stats: TableStats,
+    /// The caller's prefetch instruction, if it gave one.
+    prefetcher: Option<fn(*const u8)>,
 }
 
 /// Key of one direction of a slab entry; `v` is `slot << 1 | direction`.
@@ -490,7 +492,45 @@ impl ConnTable {
             timeouts: Timeouts::default(),
             secure_tcp: false,
             stats: TableStats::default(),
+            prefetcher: None,
         })
+    }
+
+    /// Use `prefetch` to bring cache lines in during [`ConnTable::lookup_burst`]
+    /// and [`ConnTable::prefetch`], instead of plain loads. It is called with
+    /// addresses inside the table's own arrays and must only hint the CPU
+    /// (e.g. x86 `PREFETCHT0`, which never faults and writes nothing). A
+    /// prefetch instruction retires at once, where a plain load holds its
+    /// place in the CPU's reorder window until the line arrives, so more
+    /// misses overlap: this crate forbids `unsafe`, and stable Rust offers
+    /// prefetch only as an `unsafe` intrinsic, hence the hook.
+    pub fn set_prefetcher(&mut self, prefetch: fn(*const u8)) {
+        self.prefetcher = Some(prefetch);
+    }
+
+    /// Stage 2 of a burst: start reading `p`'s home bucket.
+    #[inline]
+    fn warm_bucket(&self, p: Probe) -> u32 {
+        match self.prefetcher {
+            Some(f) => {
+                f(self.index.bucket_addr(p));
+                0
+            }
+            None => self.index.touch(p),
+        }
+    }
+
+    /// Stage 3 of a burst: start reading the entry of index value `v`.
+    #[inline]
+    fn warm_entry(&self, v: u32) -> u32 {
+        let c = &self.conns.0[(v >> 1) as usize];
+        match self.prefetcher {
+            Some(f) => {
+                f((c as *const Conn).cast());
+                0
+            }
+            None => u32::from(c.proto),
+        }
     }
 
     #[inline]
@@ -600,13 +640,13 @@ impl ConnTable {
             // Stage 2: start every bucket read.
             let mut sink = 0u32;
             for p in &probes[..m] {
-                sink ^= self.index.touch(*p);
+                sink ^= self.warm_bucket(*p);
             }
             // Stage 3: tag match in each bucket; start every entry read.
             for (c, p) in cands[..m].iter_mut().zip(&probes[..m]) {
                 *c = self.index.first_match(*p);
                 if let Some(v) = c.0 {
-                    sink ^= u32::from(conns[(v >> 1) as usize].proto);
+                    sink ^= self.warm_entry(v);
                 }
             }
             core::hint::black_box(sink);
@@ -645,11 +685,11 @@ impl ConnTable {
         }
         let mut sink = 0u32;
         for p in &probes[..m] {
-            sink ^= self.index.touch(*p);
+            sink ^= self.warm_bucket(*p);
         }
         for p in &probes[..m] {
             if let (Some(v), _) = self.index.first_match(*p) {
-                sink ^= u32::from(self.conns.0[(v >> 1) as usize].proto);
+                sink ^= self.warm_entry(v);
             }
         }
         core::hint::black_box(sink);

@@ -635,3 +635,37 @@ fn prefetch_changes_nothing() {
     assert_eq!(after.iter().filter(|o| o.is_some()).count(), 40);
     t.check_invariants().unwrap();
 }
+
+static PREFETCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn counting_prefetch(p: *const u8) {
+    assert!(!p.is_null());
+    PREFETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// With a prefetcher the burst stages call it (a bucket per tuple with a
+/// key, an entry per tag match) and answer exactly as without one.
+#[test]
+fn burst_with_prefetcher_calls_it_and_agrees() {
+    let mut t = ConnTable::new(cfg(64), 0).unwrap();
+    let mut tuples = Vec::new();
+    for p in 0..20 {
+        let nc = nat(p, 0);
+        t.insert(&nc, 0).unwrap();
+        tuples.push(nc.original);
+        tuples.push(nat(p + 500, 0).original);
+    }
+    let mut plain = vec![None; tuples.len()];
+    t.lookup_burst(&tuples, &mut plain);
+    t.set_prefetcher(counting_prefetch);
+    let mut out = vec![None; tuples.len()];
+    t.lookup_burst(&tuples, &mut out);
+    assert_eq!(out, plain);
+    assert_eq!(out.iter().filter(|o| o.is_some()).count(), 20);
+    // 40 buckets + at least the 20 hit entries.
+    let n = PREFETCHES.load(std::sync::atomic::Ordering::Relaxed);
+    assert!((60..=80).contains(&n), "{n} prefetches");
+    t.prefetch(&tuples[..10]);
+    let m = PREFETCHES.load(std::sync::atomic::Ordering::Relaxed) - n;
+    assert!((15..=20).contains(&m), "{m} prefetches");
+}

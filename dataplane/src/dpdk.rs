@@ -835,6 +835,16 @@ pub fn dpdk_version() -> &'static str {
     sys::DPDK_VERSION
 }
 
+/// Prefetch the cache line at `p` into all cache levels (x86 `PREFETCHT0`). For
+/// `ConnTable::set_prefetcher`.
+#[inline]
+pub fn prefetch(p: *const u8) {
+    // SAFETY: a prefetch is only a hint: it never faults, whatever the address (an
+    // unmapped or invalid one is simply ignored), and writes no memory; SSE, which the
+    // intrinsic requires, is part of the x86_64 baseline.
+    unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast()) }
+}
+
 /// Size of a transparent huge page on x86_64.
 const HUGE_PAGE: usize = 2 << 20;
 

@@ -210,7 +210,7 @@ impl<P: Frame> Pipeline<P> {
             .conn_capacity
             .clamp(1, conn_table::MAX_CAPACITY as usize) as u32;
         // The table's big arrays on transparent huge pages: fewer TLB misses per lookup.
-        let conns = ConnTable::with_memory_advice(
+        let mut conns = ConnTable::with_memory_advice(
             conn_table::Config {
                 capacity,
                 // IPv6 flows are not forwarded yet; keep their side table small.
@@ -226,6 +226,7 @@ impl<P: Frame> Pipeline<P> {
             },
         )
         .expect("valid connection table configuration");
+        conns.set_prefetcher(crate::dpdk::prefetch);
         Pipeline {
             conns,
             neigh: NeighbourTable::new(NEIGHBOUR_CAPACITY),
