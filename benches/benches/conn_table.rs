@@ -89,19 +89,29 @@ fn filled(n: u64) -> ConnTable {
     t
 }
 
-/// Pseudo-random walk over 0..n with a large odd stride.
+/// Pseudo-random walk over 0..n with a large odd stride. The stride is
+/// reduced modulo n once, so a step is an add and a compare rather than a
+/// 64-bit division, which would otherwise be a good part of a cached lookup.
 struct Walk {
     i: u64,
     n: u64,
+    step: u64,
 }
 
 impl Walk {
     fn new(n: u64) -> Walk {
-        Walk { i: 0, n }
+        Walk {
+            i: 0,
+            n,
+            step: 2_654_435_761 % n,
+        }
     }
     #[inline]
     fn next(&mut self) -> u64 {
-        self.i = (self.i + 2_654_435_761) % self.n;
+        self.i += self.step;
+        if self.i >= self.n {
+            self.i -= self.n;
+        }
         self.i
     }
 }
