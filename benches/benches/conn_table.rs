@@ -5,6 +5,12 @@
 //!
 //! Access order is pseudo-random (a large odd stride over the key space) so
 //! the larger tables measure cache-missing lookups, as a worker sees them.
+//!
+//! The table's big arrays are on transparent huge pages, as rvsd allocates
+//! them (`dataplane::dpdk::advise_huge_pages`); `CONN_TABLE_PAGES=4k` leaves
+//! them on 4 KiB pages for comparison. Likewise the table gets rvsd's
+//! prefetch instruction (`dataplane::dpdk::prefetch`) for its burst stages;
+//! `CONN_TABLE_PREFETCH=load` leaves it with plain loads.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -55,9 +61,23 @@ fn config(capacity: u64) -> Config {
     }
 }
 
+/// Whether to advise huge pages (the default, as rvsd does).
+fn huge_pages() -> bool {
+    std::env::var("CONN_TABLE_PAGES").map_or(true, |v| v != "4k")
+}
+
 /// A table with `n` established NAT connections (keys 0..n) at time 0.
 fn filled(n: u64) -> ConnTable {
-    let mut t = ConnTable::new(config(n + BATCH), 0).expect("config");
+    let thp = huge_pages();
+    let mut t = ConnTable::with_memory_advice(config(n + BATCH), 0, |p, len| {
+        if thp {
+            dataplane::dpdk::advise_huge_pages(p, len);
+        }
+    })
+    .expect("config");
+    if std::env::var("CONN_TABLE_PREFETCH").map_or(true, |v| v != "load") {
+        t.set_prefetcher(dataplane::dpdk::prefetch);
+    }
     // Base connections must outlive the run (the expire bench advances its
     // clock by 4 s per batch): ESTABLISHED timeout of 10^6 s.
     t.set_ipvsadm_timeouts(1_000_000, 0, 0);
@@ -69,19 +89,29 @@ fn filled(n: u64) -> ConnTable {
     t
 }
 
-/// Pseudo-random walk over 0..n with a large odd stride.
+/// Pseudo-random walk over 0..n with a large odd stride. The stride is
+/// reduced modulo n once, so a step is an add and a compare rather than a
+/// 64-bit division, which would otherwise be a good part of a cached lookup.
 struct Walk {
     i: u64,
     n: u64,
+    step: u64,
 }
 
 impl Walk {
     fn new(n: u64) -> Walk {
-        Walk { i: 0, n }
+        Walk {
+            i: 0,
+            n,
+            step: 2_654_435_761 % n,
+        }
     }
     #[inline]
     fn next(&mut self) -> u64 {
-        self.i = (self.i + 2_654_435_761) % self.n;
+        self.i += self.step;
+        if self.i >= self.n {
+            self.i -= self.n;
+        }
         self.i
     }
 }
@@ -94,6 +124,17 @@ fn bench_size(c: &mut Criterion, group_name: &str, n: u64) {
     let mut w = Walk::new(n);
     g.bench_function(BenchmarkId::new("lookup_hit", n), |b| {
         b.iter(|| black_box(t.lookup(&original(w.next()))))
+    });
+    // Latency: each key depends on the previous lookup's result (through a
+    // zero the compiler cannot see), so no two lookups overlap in the CPU.
+    let mut w = Walk::new(n);
+    let zero = black_box(0u64);
+    g.bench_function(BenchmarkId::new("lookup_hit_dependent", n), |b| {
+        b.iter(|| {
+            let r = t.lookup(&original(w.next()));
+            w.i ^= r.map_or(1, |(id, _)| u64::from(id.0)) & zero;
+            black_box(r)
+        })
     });
     // The same through the burst API, 32 tuples per call (as an RX burst):
     // one iteration is one burst of 32 lookups (throughput in elements/s).

@@ -5,6 +5,7 @@ use core::hash::BuildHasher;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::error::{ConfigError, InsertError};
+use crate::index::{Index, Probe};
 use crate::state::{
     tcp_next, ConnState, TableDir, TcpFlags, TcpState, Timeouts, INITIAL_TIMEOUT_S,
 };
@@ -228,27 +229,30 @@ impl ListCursor {
 }
 
 /// One connection. 96 bytes: addresses inline for IPv4 (for IPv6, `addrs[0]`
-/// is the index of its side slot).
+/// is the index of its side slot). Everything a lookup compares (addresses,
+/// ports, protocol, flags) is in the first 32 bytes, and entries are 32-byte
+/// aligned, so a lookup reads one cache line of the entry.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, align(32))]
 struct Conn {
     /// original.src, original.dst, reply.src, reply.dst.
     addrs: [u32; 4],
     /// Ports in the same order.
     ports: [u16; 4],
+    proto: u8,
+    flags: u8,
+    state: u8,
+    method: u8,
+    template: u32,
     expires: u64,
     /// packets original, bytes original, packets reply, bytes reply.
     counters: [u64; 4],
     rs: u32,
     svc: u32,
     link: Link,
-    template: u32,
-    proto: u8,
-    state: u8,
-    method: u8,
-    flags: u8,
 }
 
-const _: () = assert!(core::mem::size_of::<Conn>() <= 96);
+const _: () = assert!(core::mem::size_of::<Conn>() == 96);
 
 impl Conn {
     const FREE: Conn = Conn {
@@ -330,7 +334,7 @@ pub struct ConnTable {
     v6_free: u32,
     v6_len: usize,
     v6_capacity: usize,
-    index: HashTable<u32>,
+    index: Index,
     hasher: DefaultHashBuilder,
     wheel: Wheel,
     tpls: TplSlab,
@@ -343,6 +347,8 @@ pub struct ConnTable {
     timeouts: Timeouts,
     secure_tcp: bool,
     stats: TableStats,
+    /// The caller's prefetch instruction, if it gave one.
+    prefetcher: Option<fn(*const u8)>,
 }
 
 /// Key of one direction of a slab entry; `v` is `slot << 1 | direction`.
@@ -363,6 +369,36 @@ fn key_of(conns: &[Conn], v6: &[[u128; 4]], v: u32) -> Key {
         proto: c.proto,
         v6: is_v6,
     }
+}
+
+/// Whether index value `v` (`slot << 1 | direction`) holds `key`. Reads only
+/// the entry's first 32 bytes (plus the side slot for IPv6).
+#[inline]
+fn holds(conns: &[Conn], v6: &[[u128; 4]], v: u32, key: &Key) -> bool {
+    let c = &conns[(v >> 1) as usize];
+    let d = (v & 1) as usize * 2;
+    if c.proto != key.proto
+        || (c.flags & F_V6 != 0) != key.v6
+        || pack_ports(c.ports[d], c.ports[d + 1]) != key.ports
+    {
+        return false;
+    }
+    if key.v6 {
+        let a = &v6[c.addrs[0] as usize];
+        a[d] == key.src && a[d + 1] == key.dst
+    } else {
+        u128::from(c.addrs[d]) == key.src && u128::from(c.addrs[d + 1]) == key.dst
+    }
+}
+
+#[inline]
+fn found(v: u32) -> (ConnId, Direction) {
+    let dir = if v & 1 == 0 {
+        Direction::Original
+    } else {
+        Direction::Reply
+    };
+    (ConnId(v >> 1), dir)
 }
 
 fn tuple_of(c: &Conn, v6: &[[u128; 4]], dir: usize) -> Tuple {
@@ -392,6 +428,21 @@ impl ConnTable {
     /// An empty table; `now_ms` is the caller's monotonic clock in
     /// milliseconds (the same clock every later call must use).
     pub fn new(cfg: Config, now_ms: u64) -> Result<ConnTable, ConfigError> {
+        Self::with_memory_advice(cfg, now_ms, |_, _| {})
+    }
+
+    /// [`ConnTable::new`], calling `advise(address, length)` for each of the
+    /// large arrays (connection slab, IPv6 side slab, index) after it is
+    /// reserved and before any of it is written, so the caller can back
+    /// them with huge pages (e.g. `madvise(MADV_HUGEPAGE)`): at millions of
+    /// connections every lookup otherwise misses the TLB as well as the
+    /// caches. The address is only reported, never dereferenced by the
+    /// caller's contract with this crate; the arrays never move afterwards.
+    pub fn with_memory_advice(
+        cfg: Config,
+        now_ms: u64,
+        mut advise: impl FnMut(*const u8, usize),
+    ) -> Result<ConnTable, ConfigError> {
         if cfg.capacity > MAX_CAPACITY || cfg.max_templates > MAX_CAPACITY {
             return Err(ConfigError::CapacityTooLarge);
         }
@@ -406,18 +457,29 @@ impl ConnTable {
         }
         let tick = u64::from(cfg.tick_ms);
         let slots = cfg.wheel_slots as usize;
+        let conns: Vec<Conn> = Vec::with_capacity(cfg.capacity as usize);
+        advise(
+            conns.as_ptr().cast(),
+            conns.capacity() * core::mem::size_of::<Conn>(),
+        );
+        let v6: Vec<[u128; 4]> = Vec::with_capacity(cfg.ipv6_capacity as usize);
+        advise(
+            v6.as_ptr().cast(),
+            v6.capacity() * core::mem::size_of::<[u128; 4]>(),
+        );
+        // Two index entries per connection, sized now: a rehash of millions
+        // of entries would stall the worker for a long time.
+        let index = Index::new(cfg.capacity as usize * 2, &mut advise);
         Ok(ConnTable {
-            conns: ConnSlab(Vec::with_capacity(cfg.capacity as usize)),
+            conns: ConnSlab(conns),
             free: NIL,
             len: 0,
             capacity: cfg.capacity as usize,
-            v6: Vec::with_capacity(cfg.ipv6_capacity as usize),
+            v6,
             v6_free: NIL,
             v6_len: 0,
             v6_capacity: cfg.ipv6_capacity as usize,
-            // Two index entries per connection, reserved now: a rehash of
-            // millions of entries would stall the worker for a long time.
-            index: HashTable::with_capacity(cfg.capacity as usize * 2),
+            index,
             hasher: DefaultHashBuilder::default(),
             wheel: Wheel::new(slots, tick, now_ms),
             tpls: TplSlab(Vec::with_capacity(cfg.max_templates as usize)),
@@ -430,12 +492,50 @@ impl ConnTable {
             timeouts: Timeouts::default(),
             secure_tcp: false,
             stats: TableStats::default(),
+            prefetcher: None,
         })
     }
 
+    /// Use `prefetch` to bring cache lines in during [`ConnTable::lookup_burst`]
+    /// and [`ConnTable::prefetch`], instead of plain loads. It is called with
+    /// addresses inside the table's own arrays and must only hint the CPU
+    /// (e.g. x86 `PREFETCHT0`, which never faults and writes nothing). A
+    /// prefetch instruction retires at once, where a plain load holds its
+    /// place in the CPU's reorder window until the line arrives, so more
+    /// misses overlap: this crate forbids `unsafe`, and stable Rust offers
+    /// prefetch only as an `unsafe` intrinsic, hence the hook.
+    pub fn set_prefetcher(&mut self, prefetch: fn(*const u8)) {
+        self.prefetcher = Some(prefetch);
+    }
+
+    /// Stage 2 of a burst: start reading `p`'s home bucket.
     #[inline]
-    fn hash_key(&self, k: &Key) -> u64 {
-        self.hasher.hash_one(k)
+    fn warm_bucket(&self, p: Probe) -> u32 {
+        match self.prefetcher {
+            Some(f) => {
+                f(self.index.bucket_addr(p));
+                0
+            }
+            None => self.index.touch(p),
+        }
+    }
+
+    /// Stage 3 of a burst: start reading the entry of index value `v`.
+    #[inline]
+    fn warm_entry(&self, v: u32) -> u32 {
+        let c = &self.conns.0[(v >> 1) as usize];
+        match self.prefetcher {
+            Some(f) => {
+                f((c as *const Conn).cast());
+                0
+            }
+            None => u32::from(c.proto),
+        }
+    }
+
+    #[inline]
+    fn probe(&self, k: &Key) -> Probe {
+        self.index.probe(self.hasher.hash_one(k))
     }
 
     /// Number of live connections.
@@ -502,57 +602,97 @@ impl ConnTable {
     }
 
     /// Find the connection a packet belongs to, from either direction.
+    ///
+    /// At millions of connections this is bound by memory latency (one index
+    /// bucket line, then one entry line, each a likely cache and TLB miss);
+    /// [`ConnTable::lookup_burst`] overlaps those misses across packets.
     #[inline]
     pub fn lookup(&self, t: &Tuple) -> Option<(ConnId, Direction)> {
         let key = Key::from_tuple(t)?;
-        let h = self.hash_key(&key);
-        let conns = &self.conns.0;
-        let v6 = &self.v6;
-        self.index
-            .find(h, |&v| key_of(conns, v6, v) == key)
-            .map(|&v| {
-                let dir = if v & 1 == 0 {
-                    Direction::Original
-                } else {
-                    Direction::Reply
-                };
-                (ConnId(v >> 1), dir)
-            })
+        let p = self.probe(&key);
+        let (conns, v6) = (&self.conns.0, &self.v6);
+        self.index.find(p, |v| holds(conns, v6, v, &key)).map(found)
     }
 
     /// [`ConnTable::lookup`] for a burst of packets (e.g. one RX burst):
     /// `out[i]` receives the result for `tuples[i]` (only the first
-    /// `min(tuples.len(), out.len())` are looked up). All hashes of a chunk
-    /// are computed before any probe so the CPU can overlap the cache misses
-    /// of independent lookups; at millions of connections that is most of
-    /// the cost of a lookup.
+    /// `min(tuples.len(), out.len())` are looked up).
+    ///
+    /// Works in stages over chunks of 32, as DPDK's `rte_hash_lookup_bulk`
+    /// does: hash every key; read every home bucket; pick each bucket's tag
+    /// match and read its entry; then compare. The reads of one stage do not
+    /// depend on each other, so their cache and TLB misses overlap instead of
+    /// being paid one after the other.
     pub fn lookup_burst(&self, tuples: &[Tuple], out: &mut [Option<(ConnId, Direction)>]) {
         const CHUNK: usize = 32;
         let n = tuples.len().min(out.len());
-        let conns = &self.conns.0;
-        let v6 = &self.v6;
-        let mut keys = [(None::<Key>, 0u64); CHUNK];
+        let (conns, v6) = (&self.conns.0, &self.v6);
+        let mut keys = [None::<Key>; CHUNK];
+        let mut probes = [Probe::default(); CHUNK];
+        let mut cands = [(None::<u32>, true); CHUNK];
         for (tc, oc) in tuples[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
-            for (k, t) in keys.iter_mut().zip(tc) {
-                let key = Key::from_tuple(t);
-                let h = key.as_ref().map_or(0, |k| self.hash_key(k));
-                *k = (key, h);
+            let m = tc.len();
+            // Stage 1: hash (no memory traffic beyond the tuples).
+            for ((k, p), t) in keys.iter_mut().zip(probes.iter_mut()).zip(tc) {
+                *k = Key::from_tuple(t);
+                *p = k.as_ref().map_or(Probe::default(), |k| self.probe(k));
             }
-            for ((k, h), o) in keys.iter().zip(oc.iter_mut()) {
-                *o = k.and_then(|key| {
-                    self.index
-                        .find(*h, |&v| key_of(conns, v6, v) == key)
-                        .map(|&v| {
-                            let dir = if v & 1 == 0 {
-                                Direction::Original
-                            } else {
-                                Direction::Reply
-                            };
-                            (ConnId(v >> 1), dir)
-                        })
-                });
+            // Stage 2: start every bucket read.
+            let mut sink = 0u32;
+            for p in &probes[..m] {
+                sink ^= self.warm_bucket(*p);
+            }
+            // Stage 3: tag match in each bucket; start every entry read.
+            for (c, p) in cands[..m].iter_mut().zip(&probes[..m]) {
+                *c = self.index.first_match(*p);
+                if let Some(v) = c.0 {
+                    sink ^= self.warm_entry(v);
+                }
+            }
+            core::hint::black_box(sink);
+            // Stage 4: compare; rare cases (several tag matches, overflowed
+            // buckets) take the full probe.
+            for i in 0..m {
+                let Some(key) = keys[i] else {
+                    oc[i] = None;
+                    continue;
+                };
+                let (cand, decisive) = cands[i];
+                oc[i] = match cand {
+                    Some(v) if holds(conns, v6, v, &key) => Some(found(v)),
+                    _ if decisive => None,
+                    _ => self
+                        .index
+                        .find(probes[i], |v| holds(conns, v6, v, &key))
+                        .map(found),
+                };
             }
         }
+    }
+
+    /// Bring the index buckets and entries of `tuples` into the cache,
+    /// without answering: stages 1 to 3 of [`ConnTable::lookup_burst`], for
+    /// a caller that then handles the packets one by one with
+    /// [`ConnTable::lookup`] (which then finds its lines in the cache). Looks
+    /// at most 32 tuples; costs a hash and two loads per tuple, so it pays
+    /// only when the table is larger than the caches.
+    pub fn prefetch(&self, tuples: &[Tuple]) {
+        const CHUNK: usize = 32;
+        let m = tuples.len().min(CHUNK);
+        let mut probes = [Probe::default(); CHUNK];
+        for (p, t) in probes.iter_mut().zip(&tuples[..m]) {
+            *p = Key::from_tuple(t).map_or(Probe::default(), |k| self.probe(&k));
+        }
+        let mut sink = 0u32;
+        for p in &probes[..m] {
+            sink ^= self.warm_bucket(*p);
+        }
+        for p in &probes[..m] {
+            if let (Some(v), _) = self.index.first_match(*p) {
+                sink ^= self.warm_entry(v);
+            }
+        }
+        core::hint::black_box(sink);
     }
 
     fn conn_live(&self, id: ConnId) -> Option<&Conn> {
@@ -599,20 +739,15 @@ impl ConnTable {
                 return Err(InsertError::StaleTemplate);
             }
         }
-        let oh = self.hash_key(&ok);
-        let rh = rk.map(|k| self.hash_key(&k));
+        let op = self.probe(&ok);
+        let rp = rk.map(|k| self.probe(&k));
         {
-            let conns = &self.conns.0;
-            let v6 = &self.v6;
-            if self
-                .index
-                .find(oh, |&v| key_of(conns, v6, v) == ok)
-                .is_some()
-            {
+            let (conns, v6) = (&self.conns.0, &self.v6);
+            if self.index.find(op, |v| holds(conns, v6, v, &ok)).is_some() {
                 return Err(InsertError::Exists);
             }
-            if let (Some(k), Some(h)) = (rk, rh) {
-                if self.index.find(h, |&v| key_of(conns, v6, v) == k).is_some() {
+            if let (Some(k), Some(p)) = (rk, rp) {
+                if self.index.find(p, |v| holds(conns, v6, v, &k)).is_some() {
                     return Err(InsertError::ReplyExists);
                 }
             }
@@ -687,13 +822,9 @@ impl ConnTable {
             (self.conns.0.len() - 1) as u32
         };
 
-        let conns = &self.conns.0;
-        let v6 = &self.v6;
-        let hasher = &self.hasher;
-        let rehash = |v: &u32| hasher.hash_one(key_of(conns, v6, *v));
-        self.index.insert_unique(oh, idx << 1, rehash);
-        if let Some(h) = rh {
-            self.index.insert_unique(h, (idx << 1) | 1, rehash);
+        self.index.insert(op, idx << 1);
+        if let Some(p) = rp {
+            self.index.insert(p, (idx << 1) | 1);
         }
         self.wheel.link(&mut self.conns, idx, entry.expires);
         self.counts[c.rs as usize].inactive += 1;
@@ -831,10 +962,8 @@ impl ConnTable {
         };
         for &d in dirs {
             let v = (i << 1) | d;
-            let h = self.hasher.hash_one(key_of(&self.conns.0, &self.v6, v));
-            if let Ok(e) = self.index.find_entry(h, |&x| x == v) {
-                e.remove();
-            }
+            let p = self.probe(&key_of(&self.conns.0, &self.v6, v));
+            self.index.remove(p, v);
         }
         let counts = &mut self.counts[c.rs as usize];
         if c.flags & F_INACTIVE != 0 {
@@ -1199,6 +1328,7 @@ impl ConnTable {
         if counts != self.counts {
             return Err("real server counts differ".into());
         }
-        Ok(())
+        self.index
+            .check(|v| self.probe(&key_of(&self.conns.0, &self.v6, v)))
     }
 }

@@ -20,6 +20,8 @@ use crate::wire::{
     EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
 };
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TemplateKey, Tuple};
+
+mod conn_prefetch;
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
 /// A packet buffer the pipeline can read, rewrite in place and resize.
@@ -227,7 +229,8 @@ impl<P: Frame> Pipeline<P> {
         let capacity = cfg
             .conn_capacity
             .clamp(1, conn_table::MAX_CAPACITY as usize) as u32;
-        let conns = ConnTable::new(
+        // The table's big arrays on transparent huge pages: fewer TLB misses per lookup.
+        let mut conns = ConnTable::with_memory_advice(
             conn_table::Config {
                 capacity,
                 // IPv6 flows are not forwarded yet; keep their side table small.
@@ -238,8 +241,12 @@ impl<P: Frame> Pipeline<P> {
                 wheel_slots: 1 << 16,
             },
             0,
+            |addr, len| {
+                crate::dpdk::advise_huge_pages(addr, len);
+            },
         )
         .expect("valid connection table configuration");
+        conns.set_prefetcher(crate::dpdk::prefetch);
         Pipeline {
             conns,
             neigh: NeighbourTable::new(NEIGHBOUR_CAPACITY),

@@ -190,6 +190,7 @@ impl Worker {
                 };
                 let c = &self.stats.ports[i];
                 let mut bytes = 0u64;
+                self.pipeline.prefetch_flows(burst.pending());
                 while let Some(m) = burst.pop() {
                     bytes += m.len() as u64;
                     if m.segments() > 1 {
@@ -225,6 +226,7 @@ impl Worker {
                     }
                     received += n;
                     bump(&self.stats.steered_in, n as u64);
+                    self.pipeline.prefetch_flows(burst.pending());
                     while let Some(m) = burst.pop() {
                         let port = st
                             .port_index

@@ -1,0 +1,297 @@
+//! The connection index: a bucketed open-addressing hash table of
+//! `(tag, value)` pairs, one 64-byte cache line per bucket.
+//!
+//! Why not `hashbrown`: a hashbrown probe reads a control-byte group and then
+//! a separate slot array, and the slot points into the slab, so a lookup in a
+//! table far larger than the caches makes three dependent memory accesses
+//! (control bytes, slot, slab entry). Here a bucket holds seven 32-bit hash
+//! tags next to their seven values, so a lookup reads one bucket line, and
+//! only the slab entry whose tag matches (a false match is a 1-in-2^31 event
+//! per occupied slot): two dependent accesses, and a burst can issue the
+//! first access of all its lookups before it needs any of them (see
+//! `ConnTable::lookup_burst`). This is the layout of DPDK's `rte_hash`
+//! (signatures beside key indexes in a cache-line bucket) without its cuckoo
+//! displacement: overflow goes to the following buckets, F14-style, and each
+//! bucket counts the entries that overflowed past it, so a probe stops at the
+//! first bucket whose count is zero and removal needs no tombstones.
+//!
+//! The table is sized once for its largest number of entries at a load of at
+//! most 80 %, so it never grows or rehashes on the packet path.
+
+/// Pairs per bucket: 7 tags + 7 values + the overflow count fill 60 bytes.
+const SLOTS: usize = 7;
+
+/// One cache line.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+struct Bucket {
+    /// Hash tags; 0 marks a free slot (real tags always have bit 0 set).
+    tags: [u32; SLOTS],
+    /// Entries whose probe started at or before this bucket and that are
+    /// stored after it: while non-zero, a probe must go on to the next bucket.
+    overflow: u32,
+    /// Values of the occupied slots.
+    vals: [u32; SLOTS],
+}
+
+const _: () = assert!(core::mem::size_of::<Bucket>() == 64);
+
+impl Bucket {
+    const EMPTY: Bucket = Bucket {
+        tags: [0; SLOTS],
+        overflow: 0,
+        vals: [0; SLOTS],
+    };
+
+    /// Bit `i` set when slot `i` carries `tag` (branch-free, so the compiler
+    /// can compare all tags at once).
+    #[inline]
+    fn matches(&self, tag: u32) -> u32 {
+        let mut m = 0;
+        for (i, &t) in self.tags.iter().enumerate() {
+            m |= u32::from(t == tag) << i;
+        }
+        m
+    }
+}
+
+/// Where a hash leads: its home bucket and its tag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Probe {
+    pub bucket: u32,
+    pub tag: u32,
+}
+
+/// Bucketed index from a 64-bit hash to 32-bit values. The caller's `eq`
+/// closure decides whether a value whose tag matches is the key it wants.
+pub(crate) struct Index {
+    buckets: Vec<Bucket>,
+    len: usize,
+    max_len: usize,
+}
+
+impl Index {
+    /// An index for at most `max_len` entries. `advise` sees the bucket array
+    /// after it is reserved and before it is first written (so the caller can
+    /// ask for huge pages).
+    pub fn new(max_len: usize, advise: &mut dyn FnMut(*const u8, usize)) -> Index {
+        // At most 80 % of the slots in use: 5.6 entries per 7-slot bucket.
+        let n = (max_len.saturating_mul(5).div_ceil(28)).clamp(1, u32::MAX as usize);
+        let mut buckets: Vec<Bucket> = Vec::with_capacity(n);
+        advise(
+            buckets.as_ptr().cast::<u8>(),
+            n * core::mem::size_of::<Bucket>(),
+        );
+        buckets.resize(n, Bucket::EMPTY);
+        Index {
+            buckets,
+            len: 0,
+            max_len,
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Bytes reserved.
+    pub fn allocation_size(&self) -> usize {
+        self.buckets.capacity() * core::mem::size_of::<Bucket>()
+    }
+
+    /// Home bucket (from the low 32 bits of the hash, scaled to the bucket
+    /// count without a division) and tag (the high 32 bits, never 0).
+    #[inline]
+    pub fn probe(&self, hash: u64) -> Probe {
+        let n = self.buckets.len() as u64;
+        Probe {
+            bucket: (((hash & 0xffff_ffff) * n) >> 32) as u32,
+            tag: (hash >> 32) as u32 | 1,
+        }
+    }
+
+    #[inline]
+    fn next(&self, b: usize) -> usize {
+        if b + 1 == self.buckets.len() {
+            0
+        } else {
+            b + 1
+        }
+    }
+
+    /// Read the home bucket of `p` without using the result, so that a later
+    /// [`Index::first_match`] finds it in the cache (a demand load stands in
+    /// for a prefetch instruction, which stable Rust only offers as `unsafe`).
+    #[inline]
+    pub fn touch(&self, p: Probe) -> u32 {
+        self.buckets[p.bucket as usize].overflow
+    }
+
+    /// Address of `p`'s home bucket, for a prefetch instruction.
+    #[inline]
+    pub fn bucket_addr(&self, p: Probe) -> *const u8 {
+        (&self.buckets[p.bucket as usize] as *const Bucket).cast()
+    }
+
+    /// The value of the first slot of `p`'s home bucket carrying its tag, and
+    /// whether that is the whole answer: `(None, true)` means "certainly
+    /// absent", `(_, false)` means the caller must fall back to
+    /// [`Index::find`] if the candidate does not match.
+    #[inline]
+    pub fn first_match(&self, p: Probe) -> (Option<u32>, bool) {
+        let b = &self.buckets[p.bucket as usize];
+        let m = b.matches(p.tag);
+        let cand = (m != 0).then(|| b.vals[m.trailing_zeros() as usize]);
+        (cand, m & (m.wrapping_sub(1)) == 0 && b.overflow == 0)
+    }
+
+    /// The value whose tag matches and that `eq` accepts.
+    #[inline]
+    pub fn find(&self, p: Probe, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mut b = p.bucket as usize;
+        loop {
+            let bk = &self.buckets[b];
+            let mut m = bk.matches(p.tag);
+            while m != 0 {
+                let v = bk.vals[m.trailing_zeros() as usize];
+                if eq(v) {
+                    return Some(v);
+                }
+                m &= m - 1;
+            }
+            if bk.overflow == 0 {
+                return None;
+            }
+            b = self.next(b);
+        }
+    }
+
+    /// Add `v` under `p` (the caller has checked it is not there yet).
+    /// Panics only if more than the `max_len` the index was built for are
+    /// inserted, which the table's capacity check rules out.
+    pub fn insert(&mut self, p: Probe, v: u32) {
+        assert!(self.len < self.max_len, "index sized for {}", self.max_len);
+        let mut b = p.bucket as usize;
+        loop {
+            let bk = &mut self.buckets[b];
+            if let Some(i) = bk.tags.iter().position(|&t| t == 0) {
+                bk.tags[i] = p.tag;
+                bk.vals[i] = v;
+                self.len += 1;
+                return;
+            }
+            bk.overflow += 1;
+            b = self.next(b);
+        }
+    }
+
+    /// Remove value `v` stored under `p`. Returns whether it was there.
+    pub fn remove(&mut self, p: Probe, v: u32) -> bool {
+        let home = p.bucket as usize;
+        let mut b = home;
+        loop {
+            let bk = &mut self.buckets[b];
+            let m = bk.matches(p.tag);
+            if let Some(i) = (0..SLOTS).find(|&i| m & (1 << i) != 0 && bk.vals[i] == v) {
+                bk.tags[i] = 0;
+                bk.vals[i] = 0;
+                // Every bucket passed on the way here counted this entry.
+                let mut c = home;
+                while c != b {
+                    self.buckets[c].overflow -= 1;
+                    c = self.next(c);
+                }
+                self.len -= 1;
+                return true;
+            }
+            if bk.overflow == 0 {
+                return false;
+            }
+            b = self.next(b);
+        }
+    }
+
+    /// Check the overflow counts against the stored entries (tests).
+    #[doc(hidden)]
+    pub fn check(&self, mut home_of: impl FnMut(u32) -> Probe) -> Result<(), String> {
+        let n = self.buckets.len();
+        let mut expect = vec![0u32; n];
+        let mut len = 0;
+        for (b, bk) in self.buckets.iter().enumerate() {
+            for i in 0..SLOTS {
+                if bk.tags[i] == 0 {
+                    continue;
+                }
+                len += 1;
+                let p = home_of(bk.vals[i]);
+                if p.tag != bk.tags[i] {
+                    return Err(format!("bucket {b} slot {i}: tag differs"));
+                }
+                let mut c = p.bucket as usize;
+                while c != b {
+                    expect[c] += 1;
+                    c = self.next(c);
+                }
+            }
+        }
+        if len != self.len {
+            return Err(format!("index len {} but {len} entries", self.len));
+        }
+        for (b, (bk, e)) in self.buckets.iter().zip(&expect).enumerate() {
+            if bk.overflow != *e {
+                return Err(format!("bucket {b}: overflow {} expected {e}", bk.overflow));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none(_: *const u8, _: usize) {}
+
+    /// Few buckets, many colliding entries: overflow chains across the wrap.
+    #[test]
+    fn overflow_chains_insert_find_remove() {
+        let mut ix = Index::new(40, &mut none);
+        assert_eq!(ix.buckets.len(), 8);
+        // Every key homes in the last bucket, so chains wrap around.
+        let probe = |v: u32| Probe {
+            bucket: 7,
+            tag: (v % 3) * 2 + 1,
+        };
+        for v in 0..40 {
+            assert!(ix.find(probe(v), |x| x == v).is_none());
+            ix.insert(probe(v), v);
+            ix.check(probe).unwrap();
+        }
+        for v in 0..40 {
+            assert_eq!(ix.find(probe(v), |x| x == v), Some(v));
+        }
+        for v in (0..40).step_by(3) {
+            assert!(ix.remove(probe(v), v));
+            assert!(!ix.remove(probe(v), v));
+            ix.check(probe).unwrap();
+        }
+        for v in 0..40 {
+            let want = (v % 3 != 0).then_some(v);
+            assert_eq!(ix.find(probe(v), |x| x == v), want);
+        }
+        assert_eq!(ix.len(), 26);
+    }
+
+    #[test]
+    fn first_match_is_exact_only_without_overflow() {
+        let mut ix = Index::new(56, &mut none);
+        let p = Probe { bucket: 3, tag: 5 };
+        assert_eq!(ix.first_match(p), (None, true));
+        ix.insert(p, 9);
+        assert_eq!(ix.first_match(p), (Some(9), true));
+        ix.insert(p, 10);
+        // Two candidates with the same tag: not decisive.
+        assert_eq!(ix.first_match(p), (Some(9), false));
+    }
+}
