@@ -32,6 +32,10 @@ use std::path::PathBuf;
 /// Requests in flight between the control thread and one worker.
 const CONTROL_QUEUE: usize = 4;
 
+/// Descriptors per TAP queue: net_tap allocates a whole RX ring of mbufs per queue up
+/// front (as the scatter list of one packet), and the exception path is low-rate.
+const TAP_RING: u16 = 64;
+
 /// Most workers rvsd runs.
 pub const MAX_WORKERS: usize = 64;
 
@@ -170,13 +174,19 @@ pub fn run(
             continue;
         };
         kernel_if::quiet_ipv6(k);
+        if let Some(data_if) = kernel_if::shield_data_port(&iface.device)
+            .with_context(|| format!("interface {}", iface.name))?
+        {
+            info!(interface = %iface.name, kernel = %data_if, "kernel set to ignore IPv4 arriving on the data port itself");
+        }
         let dev = kernel_if::tap_device(i, k);
-        let mut tap = Port::open(&eal, dev.port_name(), queues, &pool).with_context(|| {
-            format!(
-                "interface {}: cannot open its kernel interface {k}",
-                iface.name
-            )
-        })?;
+        let mut tap = Port::open_with_ring(&eal, dev.port_name(), queues, &pool, TAP_RING)
+            .with_context(|| {
+                format!(
+                    "interface {}: cannot open its kernel interface {k}",
+                    iface.name
+                )
+            })?;
         tap.set_mac(ports[i].mac())
             .with_context(|| format!("interface {}: cannot set the MAC of {k}", iface.name))?;
         let routes: Vec<(Ipv4Prefix, Ipv4Addr)> = spec

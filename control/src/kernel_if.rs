@@ -6,7 +6,9 @@
 //! a handful of commands, off the packet path, with iproute2's own error messages when
 //! something is refused. (Netlink through libc would avoid the dependency on the `ip`
 //! binary but would be several hundred lines of message building for the same effect.)
-//! Addresses and routes are not changed by a reload: interfaces are fixed while rvsd runs.
+//! Interfaces (and so the kernel's addresses) cannot change while rvsd runs; routes can,
+//! but a reload updates only the dataplane's: the kernel keeps the routes rvsd started
+//! with (restart rvsd, or change them with `ip route`, to move the kernel's).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -43,6 +45,43 @@ pub fn check_free(interface: &str, name: &str) -> Result<()> {
 pub fn quiet_ipv6(name: &str) {
     let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
     let _ = std::fs::write(path, "1");
+}
+
+/// When a data port is itself a kernel interface read through a packet socket
+/// (`net_af_packet`/`net_af_xdp` with `iface=NAME`), the kernel receives its frames too
+/// (af_packet copies them; af_xdp passes on what it does not redirect). Once the kernel
+/// holds the director's addresses (on the TAP), it would answer ARP and accept packets
+/// arriving on `NAME` as well: duplicate ARP replies and echo replies, and the ARP owner
+/// would no longer be the dataplane alone. Make the kernel ignore IPv4 on `NAME`:
+/// `arp_ignore=8` (never answer ARP there) and `rp_filter=1` (the director's peers are
+/// reached through the TAP, so packets arriving on `NAME` fail the strict reverse-path
+/// check and are dropped). Returns the interface name when it applied.
+pub fn shield_data_port(device: &str) -> Result<Option<String>> {
+    let mut parts = device.split(',');
+    let driver = parts.next().unwrap_or("").trim();
+    let socket_pmd = ["net_af_packet", "eth_af_packet", "net_af_xdp"]
+        .iter()
+        .any(|d| driver.starts_with(d));
+    if !socket_pmd {
+        return Ok(None);
+    }
+    let Some(iface) = parts.find_map(|kv| kv.trim().strip_prefix("iface=")) else {
+        return Ok(None);
+    };
+    for (key, value) in [("arp_ignore", "8"), ("rp_filter", "1")] {
+        let path = format!("/proc/sys/net/ipv4/conf/{iface}/{key}");
+        std::fs::write(&path, value).with_context(|| {
+            format!("cannot write {path} (keeping the kernel off the data port {iface})")
+        })?;
+    }
+    // The kernel uses the larger of `all` and the interface's value: loose (2) wins.
+    if std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter")
+        .map(|v| v.trim() == "2")
+        .unwrap_or(false)
+    {
+        tracing::warn!(iface, "net.ipv4.conf.all.rp_filter is 2 (loose): the kernel may still accept packets arriving on the data port itself; set it to 0 or 1");
+    }
+    Ok(Some(iface.to_string()))
 }
 
 /// Bring the kernel interface `name` up with `addresses` and `routes` (prefix, gateway).
@@ -99,6 +138,13 @@ mod tests {
                 name: "net_tap_rvs1".into()
             }
         );
+    }
+
+    #[test]
+    fn only_socket_data_ports_are_shielded() {
+        assert_eq!(shield_data_port("0000:01:00.0").unwrap(), None);
+        assert_eq!(shield_data_port("net_pcap0,iface=lo").unwrap(), None);
+        assert_eq!(shield_data_port("net_af_packet0,qpairs=2").unwrap(), None);
     }
 
     #[test]

@@ -19,6 +19,9 @@
 //!   never sees a request from the wire, cannot answer twice). ARP *replies* addressed to
 //!   an own address are learned by the dataplane and also handed to the kernel, so the
 //!   kernel's own neighbour resolution (its requests leave through the TAP) completes.
+//!   When a data port is itself a kernel interface read through a packet socket
+//!   (af_packet, af_xdp), the kernel sees its frames too; rvsd then sets `arp_ignore=8`
+//!   and `rp_filter=1` on that interface so the kernel answers only through the TAP.
 //! - **Workers.** The TAP has one queue pair per worker, like the data ports: a worker
 //!   sends what it hands to the kernel on its own TAP queue and polls its own TAP queue
 //!   for what the kernel sends (the kernel spreads its output over the queues by flow).

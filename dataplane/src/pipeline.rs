@@ -1,6 +1,7 @@
 //! The packet logic of one worker, independent of DPDK: parse in place, answer ARP and
 //! ICMP echo, find or create the connection, rewrite (NAT), route, resolve the next hop,
-//! and hand the frame to [`Io::send`].
+//! and hand the frame to [`Io::send`] — or, for the director's own traffic, to the kernel
+//! with [`Io::send_kernel`] (the exception path, see [`crate::exception`]).
 //!
 //! Generic over the frame type so the same code runs on DPDK mbufs in the worker and on
 //! `Vec<u8>` in unit tests.
