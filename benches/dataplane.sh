@@ -4,6 +4,8 @@
 # (one-armed, tx to /dev/null), against dpdk-testpmd io forwarding on the same vdev as the
 # I/O ceiling. Prints Mpps for both, the ratio, and rvsd's cycles per packet.
 # Usage: bash benches/dataplane.sh [SECONDS] [FLOWS] [PACKETS_PER_FLOW]   (as root)
+# RVS_BENCH_EXCEPTION_PATH=true gives the port its kernel TAP (the worker then also polls
+# it); the default false leaves the machine's kernel untouched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -24,7 +26,7 @@ dataplane:
   eal_args: ["--no-huge", "-m", "1024"]
   mbufs: 65535
 interfaces:
-  - { name: wan0, device: "$dev", addresses: [198.18.0.254/24] }
+  - { name: wan0, device: "$dev", addresses: [198.18.0.254/24], exception_path: ${RVS_BENCH_EXCEPTION_PATH:-false}, kernel_name: "rvsb$$" }
 services:
   - proto: tcp
     vip: 198.18.0.100

@@ -61,6 +61,7 @@ pub struct RawDataplane {
     pub mbufs: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections_per_worker: Option<u32>,
+    pub exception_rate: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -70,6 +71,10 @@ pub struct RawInterface {
     pub device: String,
     #[serde(default)]
     pub addresses: Vec<Text<IpNet>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_path: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -27,6 +27,9 @@ impl Io<Vec<u8>> for Out {
     fn alloc(&mut self) -> Option<Vec<u8>> {
         Some(Vec::with_capacity(128))
     }
+    fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
+        panic!("no port of these tests has an exception path");
+    }
 }
 
 const INTERFACES: &str = "interfaces:
@@ -63,6 +66,7 @@ impl Director {
             conn_capacity: 4096,
             gratuitous_arp: false,
             workers: 1,
+            exception: Default::default(),
         });
         let mut d = Director {
             ids: RealServerIds::default(),

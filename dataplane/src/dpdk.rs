@@ -533,7 +533,20 @@ impl Port {
     /// Find the port EAL created for the device `name` (e.g. `net_af_packet0`).
     /// Configure `queues` RX and TX queues drawing from `pool`, enable promiscuous mode
     /// (virtual ports deliver frames for the VIP's MAC only then) and start it.
-    pub fn open(_eal: &Eal, name: &str, queues: u16, pool: &Mempool) -> Result<Port, DpdkError> {
+    pub fn open(eal: &Eal, name: &str, queues: u16, pool: &Mempool) -> Result<Port, DpdkError> {
+        Self::open_with_ring(eal, name, queues, pool, 1024)
+    }
+
+    /// [`Port::open`] with `ring` descriptors per RX and TX queue instead of 1024 (a
+    /// low-rate port such as the exception path's TAP, whose PMD allocates a whole RX
+    /// ring of mbufs up front, needs few).
+    pub fn open_with_ring(
+        _eal: &Eal,
+        name: &str,
+        queues: u16,
+        pool: &Mempool,
+        ring: u16,
+    ) -> Result<Port, DpdkError> {
         let cname = CString::new(name)
             .map_err(|_| DpdkError::new("rte_eth_dev_get_port_by_name", libc::EINVAL))?;
         let mut id: u16 = 0;
@@ -572,11 +585,11 @@ impl Port {
         for q in 0..queues {
             // SAFETY: queue index < configured count; NULL conf = driver defaults; pool valid.
             check("rte_eth_rx_queue_setup", unsafe {
-                sys::rte_eth_rx_queue_setup(id, q, 1024, socket, std::ptr::null(), pool.as_ptr())
+                sys::rte_eth_rx_queue_setup(id, q, ring, socket, std::ptr::null(), pool.as_ptr())
             })?;
             // SAFETY: as above.
             check("rte_eth_tx_queue_setup", unsafe {
-                sys::rte_eth_tx_queue_setup(id, q, 1024, socket, std::ptr::null())
+                sys::rte_eth_tx_queue_setup(id, q, ring, socket, std::ptr::null())
             })?;
         }
         // SAFETY: valid port. Promiscuous mode is best effort (some PMDs lack it).
@@ -605,6 +618,17 @@ impl Port {
     /// Device name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Set the port's MAC address (for net_tap this also sets the kernel interface's).
+    pub fn set_mac(&mut self, mac: [u8; 6]) -> Result<(), DpdkError> {
+        let mut addr = sys::rte_ether_addr { addr_bytes: mac };
+        // SAFETY: valid port id and a valid address to read.
+        check("rte_eth_dev_default_mac_addr_set", unsafe {
+            sys::rte_eth_dev_default_mac_addr_set(self.id, &mut addr)
+        })?;
+        self.mac = mac;
+        Ok(())
     }
 
     /// The port's MAC address.

@@ -375,6 +375,9 @@ pub(crate) mod steering_tests {
         fn alloc(&mut self) -> Option<Vec<u8>> {
             Some(Vec::new())
         }
+        fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
+            panic!("no port of these tests has an exception path");
+        }
     }
 
     pub(crate) fn tables() -> Tables {
@@ -484,6 +487,7 @@ pub(crate) mod steering_tests {
                     conn_capacity: 1024,
                     gratuitous_arp: false,
                     workers: 2,
+                    exception: Default::default(),
                 });
                 p.sync(&t);
                 p
@@ -579,6 +583,7 @@ mod toa_tests {
             conn_capacity: 64,
             gratuitous_arp: false,
             workers: 1,
+            exception: Default::default(),
         });
         p.sync(&t);
         let mut io = Out::default();
@@ -634,6 +639,7 @@ mod garp_tests {
             conn_capacity: 64,
             gratuitous_arp: true,
             workers: 1,
+            exception: Default::default(),
         });
         let mut io = Out::default();
         p.start(&t, &mut io, 0);
