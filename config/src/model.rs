@@ -134,7 +134,19 @@ pub struct Dataplane {
     pub eal_args: Vec<String>,
     /// mbuf pool size; `None` = rvsd's choice.
     pub mbufs: Option<u32>,
+    /// Packets per second each worker may hand to the kernel through the exception path
+    /// (a token bucket; the excess is dropped and counted). Default
+    /// [`DEFAULT_EXCEPTION_RATE`].
+    pub exception_rate: u32,
 }
+
+/// Default exception-path rate limit, packets per second per worker: enough for SSH,
+/// health-check replies and routing protocols, small enough that a flood to the
+/// director's own address cannot keep a worker busy feeding the kernel.
+pub const DEFAULT_EXCEPTION_RATE: u32 = 20_000;
+
+/// Longest Linux interface name (IFNAMSIZ - 1).
+pub const MAX_KERNEL_NAME: usize = 15;
 
 impl Default for Dataplane {
     fn default() -> Dataplane {
@@ -144,6 +156,7 @@ impl Default for Dataplane {
             polling: Polling::Adaptive,
             eal_args: Vec::new(),
             mbufs: None,
+            exception_rate: DEFAULT_EXCEPTION_RATE,
         }
     }
 }
@@ -167,6 +180,27 @@ pub struct Interface {
     pub device: String,
     /// The director's own addresses on this port, with their connected prefix.
     pub addresses: Vec<IpNet>,
+    /// Whether rvsd gives the kernel a TAP interface for this port (the exception path:
+    /// traffic for the director's own addresses that is not VIP traffic). Default true.
+    pub exception_path: bool,
+    /// Name of that kernel interface; `None` = [`Interface::kernel_name`]'s default.
+    pub kernel_name: Option<String>,
+}
+
+impl Interface {
+    /// The kernel interface's name: the configured one, else `rvs-<name>` cut to 15 bytes.
+    pub fn kernel_name(&self) -> String {
+        match &self.kernel_name {
+            Some(n) => n.clone(),
+            None => {
+                let mut n = format!("rvs-{}", self.name);
+                while n.len() > MAX_KERNEL_NAME {
+                    n.pop();
+                }
+                n
+            }
+        }
+    }
 }
 
 /// A static route.

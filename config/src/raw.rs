@@ -56,6 +56,8 @@ pub struct RawDataplane {
     pub eal_args: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mbufs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception_rate: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -65,6 +67,10 @@ pub struct RawInterface {
     pub device: String,
     #[serde(default)]
     pub addresses: Vec<Text<IpNet>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_path: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

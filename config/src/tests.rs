@@ -133,7 +133,8 @@ services:
             worker_lcores: vec![1],
             polling: Polling::Adaptive,
             eal_args: vec![],
-            mbufs: None
+            mbufs: None,
+            exception_rate: DEFAULT_EXCEPTION_RATE,
         }
     );
     assert_eq!(cfg.worker_count(), 1);
@@ -294,6 +295,48 @@ fn routes_and_connected_subnets() {
 // ---- one test per error, each with its exact position and message ----
 
 #[test]
+fn exception_path_names_and_rate() {
+    let cfg = load(
+        "interfaces:
+  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }
+  - { name: a-very-long-interface, device: net_null1, kernel_name: lan-k }
+  - { name: other, device: net_null2, exception_path: false }
+",
+    );
+    assert_eq!(cfg.interfaces[0].kernel_name(), "rvs-wan0");
+    assert!(cfg.interfaces[0].exception_path);
+    assert_eq!(cfg.interfaces[1].kernel_name(), "lan-k");
+    assert!(!cfg.interfaces[2].exception_path);
+    assert_eq!(cfg.dataplane.exception_rate, DEFAULT_EXCEPTION_RATE);
+    let long = Interface {
+        name: "a-very-long-interface".into(),
+        device: "x".into(),
+        addresses: vec![],
+        exception_path: true,
+        kernel_name: None,
+    };
+    assert_eq!(long.kernel_name(), "rvs-a-very-long");
+    let e = errs(
+        "dataplane: { exception_rate: 0 }
+interfaces:
+  - { name: wan0, device: net_null0, kernel_name: \"bad name\" }
+  - { name: lan0, device: net_null1, kernel_name: rvs-wan0x }
+  - { name: x, device: net_null2, kernel_name: rvs-wan0x }
+  - { name: y, device: net_null3, kernel_name: a-name-of-16-byt }
+",
+    );
+    let all = e.join("\n");
+    assert!(all.contains("exception_rate 0"), "{all}");
+    assert!(all.contains("kernel_name `bad name` holds"), "{all}");
+    assert!(
+        all.contains("`rvs-wan0x` is also interface `lan0`'s"),
+        "{all}"
+    );
+    assert!(all.contains("`a-name-of-16-byt` is too long"), "{all}");
+    assert_eq!(e.len(), 4, "{all}");
+}
+
+#[test]
 fn weight_out_of_range() {
     let t = with_ifaces("services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    real_servers:\n      - { address: 198.19.0.11, weight: 70000 }\n");
     assert_eq!(
@@ -427,8 +470,8 @@ bogus: 1
     assert_eq!(
         errs(t),
         [
-            "t.yaml:1:14: unknown key `workers`; expected one of `main_lcore`, `worker_lcores`, `polling`, `eal_args`, `mbufs`",
-            "t.yaml:3:60: unknown key `mtu`; expected one of `name`, `device`, `addresses`",
+            "t.yaml:1:14: unknown key `workers`; expected one of `main_lcore`, `worker_lcores`, `polling`, `eal_args`, `mbufs`, `exception_rate`",
+            "t.yaml:3:60: unknown key `mtu`; expected one of `name`, `device`, `addresses`, `exception_path`, `kernel_name`",
             "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `snat_pool`, `health_check`, `sorry_server`, `real_servers`",
             "t.yaml:10:33: unknown key `wieght`; expected one of `address`, `port`, `weight`, `method`, `tunnel_type`, `tunnel_port`, `upper_threshold`, `lower_threshold`",
             "t.yaml:11:41: invalid type: integer `-1`; expected an integer 0..=4294967295",
@@ -1095,17 +1138,22 @@ fn arb_config() -> impl Strategy<Value = Config> {
                     polling,
                     eal_args: vec!["--no-huge".into()],
                     mbufs,
+                    exception_rate: 500,
                 },
                 interfaces: vec![
                     Interface {
                         name: "wan0".into(),
                         device: "net_null0".into(),
                         addresses: vec!["198.18.0.254/23".parse().unwrap()],
+                        exception_path: true,
+                        kernel_name: Some("k-wan".into()),
                     },
                     Interface {
                         name: "lan0".into(),
                         device: "net_null1".into(),
                         addresses: vec!["198.19.0.254/24".parse().unwrap()],
+                        exception_path: false,
+                        kernel_name: None,
                     },
                 ],
                 routes: vec![Route {

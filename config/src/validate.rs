@@ -134,12 +134,35 @@ fn dataplane(raw: RawDataplane, path: &Path, p: &mut Problems<'_>) -> Dataplane 
             "mbufs 0; expected an mbuf pool size of at least 1 (or no `mbufs` for rvsd's default)",
         );
     }
+    if raw.exception_rate == Some(0) {
+        p.at(
+            &path.key("exception_rate"),
+            "exception_rate 0; expected packets per second per worker of at least 1 (turn the exception path off per interface with `exception_path: false`)",
+        );
+    }
     Dataplane {
         main_lcore,
         worker_lcores,
         polling: raw.polling.unwrap_or(d.polling),
         eal_args: raw.eal_args,
         mbufs: raw.mbufs,
+        exception_rate: raw.exception_rate.unwrap_or(d.exception_rate),
+    }
+}
+
+/// Why `name` cannot be a Linux interface name (the kernel's `dev_valid_name`), if so.
+fn bad_kernel_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name == "." || name == ".." {
+        Some("is empty or a dot name")
+    } else if name.len() > MAX_KERNEL_NAME {
+        Some("is too long")
+    } else if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        Some("holds `/`, `:` or white space")
+    } else {
+        None
     }
 }
 
@@ -171,11 +194,28 @@ fn interfaces(raw: Vec<RawInterface>, path: &Path, p: &mut Problems<'_>) -> Vec<
                 owner.insert(a.0.addr(), (r.name.clone(), ap));
             }
         }
-        out.push(Interface {
+        if let Some(k) = &r.kernel_name {
+            if let Some(why) = bad_kernel_name(k) {
+                p.at(&at.key("kernel_name"), format!("kernel_name `{k}` {why}; expected a Linux interface name of 1-{MAX_KERNEL_NAME} bytes without `/`, `:` or spaces, such as rvs-wan0"));
+            }
+        }
+        let iface = Interface {
             name: r.name,
             device: r.device,
             addresses: r.addresses.into_iter().map(|a| a.0).collect(),
-        });
+            exception_path: r.exception_path.unwrap_or(true),
+            kernel_name: r.kernel_name,
+        };
+        if iface.exception_path {
+            let k = iface.kernel_name();
+            if let Some(o) = out
+                .iter()
+                .find(|o| o.exception_path && o.name != iface.name && o.kernel_name() == k)
+            {
+                p.at(&at.key("kernel_name"), format!("kernel interface name `{k}` is also interface `{}`'s; expected a unique `kernel_name`", o.name));
+            }
+        }
+        out.push(iface);
     }
     out
 }
@@ -888,6 +928,7 @@ pub fn to_raw(cfg: &Config) -> RawConfig {
             polling: Some(d.polling),
             eal_args: d.eal_args.clone(),
             mbufs: d.mbufs,
+            exception_rate: Some(d.exception_rate),
         }),
         interfaces: cfg
             .interfaces
@@ -896,6 +937,8 @@ pub fn to_raw(cfg: &Config) -> RawConfig {
                 name: i.name.clone(),
                 device: i.device.clone(),
                 addresses: i.addresses.iter().map(|a| crate::text::Text(*a)).collect(),
+                exception_path: Some(i.exception_path),
+                kernel_name: i.kernel_name.clone(),
             })
             .collect(),
         routes: cfg

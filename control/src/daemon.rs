@@ -21,9 +21,11 @@ use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, RuntimeView};
 use crate::eal_args::{self, Device};
+use crate::kernel_if;
 use crate::plane::ControlPlane;
 use crate::stats::{self, PortReport};
 use config::Config;
+use dataplane::exception::ExceptionConfig;
 use parking_lot::Mutex;
 use std::path::PathBuf;
 
@@ -42,6 +44,8 @@ pub struct InterfaceSpec {
     pub device: String,
     /// The director's own IPv4 addresses on it, with prefix lengths.
     pub addresses: Vec<(Ipv4Addr, u8)>,
+    /// Name of its kernel interface (exception path); None = no exception path.
+    pub kernel_name: Option<String>,
 }
 
 /// Everything rvsd needs from the configuration, in dataplane terms.
@@ -67,6 +71,8 @@ pub struct DaemonSpec {
     pub timeouts: IpvsTimeouts,
     /// Connection table size per worker.
     pub conn_capacity: usize,
+    /// Exception-path rate limit, packets per second per worker.
+    pub exception_rate: u32,
     /// Management address for the REST API and /metrics (None = disabled).
     pub admin_listen: Option<std::net::SocketAddr>,
     /// Bearer token for the REST API (read from admin.token_file).
@@ -124,10 +130,18 @@ pub fn run(
         .iter()
         .map(|i| Device::parse(&i.device))
         .collect();
+    // The exception path's TAP devices (see crate::kernel_if), after the data ports.
+    let mut eal_devices = devices.clone();
+    for (i, iface) in spec.interfaces.iter().enumerate() {
+        if let Some(k) = &iface.kernel_name {
+            kernel_if::check_free(&iface.name, k)?;
+            eal_devices.push(kernel_if::tap_device(i, k));
+        }
+    }
     let args = eal_args::build(
         spec.main_lcore,
         &spec.worker_lcores,
-        &devices,
+        &eal_devices,
         &spec.eal_args,
     );
     info!(args = ?args, "initialising DPDK EAL");
@@ -146,6 +160,35 @@ pub fn run(
         })?;
         info!(interface = %iface.name, port = port.id(), mac = %fmt_mac(&port.mac()), "port started");
         ports.push(port);
+    }
+    // Each kernel interface gets its data port's MAC (frames pass between them unchanged),
+    // one queue pair per worker, the port's addresses and the routes through it.
+    let mut taps: Vec<Option<Port>> = Vec::new();
+    for (i, iface) in spec.interfaces.iter().enumerate() {
+        let Some(k) = &iface.kernel_name else {
+            taps.push(None);
+            continue;
+        };
+        kernel_if::quiet_ipv6(k);
+        let dev = kernel_if::tap_device(i, k);
+        let mut tap = Port::open(&eal, dev.port_name(), queues, &pool).with_context(|| {
+            format!(
+                "interface {}: cannot open its kernel interface {k}",
+                iface.name
+            )
+        })?;
+        tap.set_mac(ports[i].mac())
+            .with_context(|| format!("interface {}: cannot set the MAC of {k}", iface.name))?;
+        let routes: Vec<(Ipv4Prefix, Ipv4Addr)> = spec
+            .routes
+            .iter()
+            .filter(|r| r.2 == i)
+            .map(|r| (r.0, r.1))
+            .collect();
+        kernel_if::configure(k, &iface.addresses, &routes)
+            .with_context(|| format!("interface {}: cannot configure {k}", iface.name))?;
+        info!(interface = %iface.name, kernel = %k, port = tap.id(), "exception path up");
+        taps.push(Some(tap));
     }
 
     let tables = build_tables(&spec, 1);
@@ -219,6 +262,10 @@ pub fn run(
             conn_capacity: spec.conn_capacity,
             gratuitous_arp: !opts.no_garp,
             workers: nw,
+            exception: ExceptionConfig {
+                ports: taps.iter().map(Option::is_some).collect(),
+                rate: spec.exception_rate,
+            },
         });
         let worker = Worker {
             id: w,
@@ -243,6 +290,16 @@ pub fn run(
                 requests: requests.clone(),
                 answers: answers.clone(),
             },
+            kernel: taps
+                .iter()
+                .map(|t| {
+                    t.as_ref().map(|p| WorkerPort {
+                        rx: p.rx_queue(w as u16),
+                        tx: p.tx_queue(w as u16),
+                        txbuf: TxBuffer::default(),
+                    })
+                })
+                .collect(),
         };
         conn_channels.push((requests, answers));
         let finished = Arc::new(AtomicBool::new(false));
@@ -363,7 +420,7 @@ pub fn run(
     }
     drop(reports);
     // Ports close (flushing pcap files, releasing sockets) before the pool and EAL go.
-    for mut p in ports {
+    for mut p in ports.into_iter().chain(taps.into_iter().flatten()) {
         p.close();
     }
     drop(pool);

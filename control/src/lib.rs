@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod eal_args;
 pub mod estimator;
 pub mod health;
+pub mod kernel_if;
 pub mod metrics;
 pub mod plane;
 pub mod rvsadm;

@@ -106,6 +106,18 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "Packets the TX queue refused.",
         &port_l,
     );
+    let to_k = counter(
+        &reg,
+        "rvs_port_to_kernel_packets_total",
+        "Packets handed to the kernel through the interface's exception path (TAP).",
+        &port_l,
+    );
+    let from_k = counter(
+        &reg,
+        "rvs_port_from_kernel_packets_total",
+        "Packets the kernel sent out through the interface's exception path (TAP).",
+        &port_l,
+    );
     let drops = counter(
         &reg,
         "rvs_dropped_packets_total",
@@ -166,6 +178,11 @@ pub fn render(src: &MetricsSource<'_>) -> String {
             tx_b.with_label_values(&l).inc_by(get(&s.ports[i].tx_bytes));
             tx_d.with_label_values(&l)
                 .inc_by(get(&s.ports[i].tx_dropped));
+            to_k.with_label_values(&l)
+                .inc_by(get(&s.ports[i].to_kernel_packets));
+            from_k
+                .with_label_values(&l)
+                .inc_by(get(&s.ports[i].from_kernel_packets));
         }
         for d in DropReason::ALL {
             drops
@@ -351,7 +368,10 @@ mod tests {
     fn renders_worker_and_service_metrics() {
         let w = Arc::new(WorkerStats::default());
         bump(&w.ports[1].rx_packets, 7);
+        bump(&w.ports[0].to_kernel_packets, 5);
+        bump(&w.ports[0].from_kernel_packets, 4);
         w.drop_packet(DropReason::NoService);
+        w.drop_packet(DropReason::ExceptionRateLimited);
         let services = vec![
             ServiceMetrics {
                 proto: "TCP".into(),
@@ -395,6 +415,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"rvs_dropped_packets_total{reason="no_service",worker="0"} 1"#));
+        assert!(text.contains(
+            r#"rvs_dropped_packets_total{reason="exception_rate_limited",worker="0"} 1"#
+        ));
+        assert!(text.contains(r#"rvs_port_to_kernel_packets_total{interface="wan0",worker="0"} 5"#));
+        assert!(
+            text.contains(r#"rvs_port_from_kernel_packets_total{interface="wan0",worker="0"} 4"#)
+        );
         assert!(text.contains("rvs_config_generation 4"));
         assert!(text.contains(r#"rvs_ipvs_connections_total{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP"} 3"#));
         assert!(text.contains(

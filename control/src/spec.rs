@@ -80,6 +80,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             name: i.name.clone(),
             device: i.device.clone(),
             addresses,
+            kernel_name: i.exception_path.then(|| i.kernel_name()),
         });
     }
     let mut routes = Vec::new();
@@ -206,6 +207,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             udp: cfg.timeouts.udp,
         },
         conn_capacity: CONN_CAPACITY,
+        exception_rate: cfg.dataplane.exception_rate,
         admin_listen: Some(cfg.admin.listen),
         admin_token,
     })

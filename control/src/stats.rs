@@ -45,6 +45,8 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
                 "tx_packets": sum(workers, |w| get(&w.ports[i].tx_packets)),
                 "tx_bytes": sum(workers, |w| get(&w.ports[i].tx_bytes)),
                 "tx_dropped": sum(workers, |w| get(&w.ports[i].tx_dropped)),
+                "to_kernel_packets": sum(workers, |w| get(&w.ports[i].to_kernel_packets)),
+                "from_kernel_packets": sum(workers, |w| get(&w.ports[i].from_kernel_packets)),
                 "hw": {
                     "ipackets": p.hw.ipackets, "opackets": p.hw.opackets,
                     "ibytes": p.hw.ibytes, "obytes": p.hw.obytes,

@@ -102,7 +102,8 @@ drop_reasons! {
     NeighbourUnresolved => "neighbour_unresolved",
     /// Connection table full: new flow refused.
     ConnTableFull => "conn_table_full",
-    /// Packet for the director itself that rvs does not answer (no exception path yet).
+    /// Packet for the director itself that rvs does not answer and cannot hand to the
+    /// kernel (the port has no exception path).
     ForDirector => "for_director",
     /// Multi-segment mbuf (jumbo frame) not handled.
     MultiSegment => "multi_segment",
@@ -112,6 +113,10 @@ drop_reasons! {
     TxFull => "tx_full",
     /// The ring to the flow's owner worker was full.
     SteerRingFull => "steer_ring_full",
+    /// Packet for the kernel over the worker's exception-path rate limit.
+    ExceptionRateLimited => "exception_rate_limited",
+    /// The kernel interface (TAP) refused a packet for the kernel.
+    ExceptionTxFull => "exception_tx_full",
 }
 
 /// One worker's counters for one port.
@@ -127,6 +132,10 @@ pub struct PortCounters {
     pub tx_bytes: AtomicU64,
     /// Packets the TX queue refused.
     pub tx_dropped: AtomicU64,
+    /// Packets handed to the kernel through this port's exception path.
+    pub to_kernel_packets: AtomicU64,
+    /// Packets the kernel sent out through this port's exception path.
+    pub from_kernel_packets: AtomicU64,
 }
 
 /// One worker's counters. Cache-line aligned so two workers never share a line.

@@ -590,6 +590,17 @@ impl Port {
         &self.name
     }
 
+    /// Set the port's MAC address (for net_tap this also sets the kernel interface's).
+    pub fn set_mac(&mut self, mac: [u8; 6]) -> Result<(), DpdkError> {
+        let mut addr = sys::rte_ether_addr { addr_bytes: mac };
+        // SAFETY: valid port id and a valid address to read.
+        check("rte_eth_dev_default_mac_addr_set", unsafe {
+            sys::rte_eth_dev_default_mac_addr_set(self.id, &mut addr)
+        })?;
+        self.mac = mac;
+        Ok(())
+    }
+
     /// The port's MAC address.
     pub fn mac(&self) -> [u8; 6] {
         self.mac

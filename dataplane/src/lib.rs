@@ -7,6 +7,7 @@
 
 pub mod counters;
 pub mod dpdk;
+pub mod exception;
 pub mod neigh;
 pub mod pipeline;
 pub mod rcu;

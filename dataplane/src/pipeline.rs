@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::net::IpAddr;
 
 use crate::counters::{bump, set, DropReason, WorkerStats};
+use crate::exception::{ExceptionConfig, TokenBucket};
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::route::RouteTable;
 use crate::service::{proto, Forward, ServiceTable};
@@ -48,6 +49,9 @@ impl Frame for Vec<u8> {
 pub trait Io<P> {
     /// Queue `pkt` for transmission on port `port`.
     fn send(&mut self, port: usize, pkt: P);
+    /// Hand `pkt` to the kernel through port `port`'s exception path (its TAP). Called only
+    /// for ports that have one, after the rate limit (see [`crate::exception`]).
+    fn send_kernel(&mut self, port: usize, pkt: P);
     /// A fresh, empty frame for a packet the pipeline builds (ARP request...).
     fn alloc(&mut self) -> Option<P>;
 }
@@ -66,6 +70,8 @@ pub struct PipelineConfig {
     pub gratuitous_arp: bool,
     /// Number of workers (flows are owned by one of them).
     pub workers: usize,
+    /// Which ports hand the director's own traffic to the kernel, and how fast.
+    pub exception: ExceptionConfig,
 }
 
 /// A neighbour one worker learned, for the others (plain data, sent between workers).
@@ -195,6 +201,8 @@ pub struct Pipeline<P> {
     /// Neighbours learned since the worker last collected them.
     learned: [NeighbourUpdate; 8],
     learned_len: usize,
+    /// Exception-path rate limit of this worker.
+    to_kernel: TokenBucket,
 }
 
 const ETH_HDR: usize = 14;
@@ -228,6 +236,7 @@ impl<P: Frame> Pipeline<P> {
             learned: [NeighbourUpdate::default(); 8],
             learned_len: 0,
             counts_ms: 0,
+            to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
             cfg,
         }
     }
@@ -378,6 +387,8 @@ enum Ipv4Verdict {
     Forward(Ipv4Addr),
     /// Send back out of the port it came in on, to the sender's MAC (echo reply).
     Reflect,
+    /// Hand to the kernel unchanged (exception path).
+    ToKernel,
     /// Drop and count.
     Drop(DropReason),
 }
@@ -400,13 +411,22 @@ impl<P: Frame> Pipeline<P> {
         };
         let dst = eth.dst_addr().0;
         if dst != port_mac && dst != BROADCAST {
+            // IPv4 multicast (VRRP, OSPF...) is the kernel's, where it has an interface.
+            if dst[0] & 1 == 1
+                && eth.ethertype() == EtherType::IPV4
+                && self.cfg.exception.has_kernel(port)
+            {
+                return self.hand_to_kernel(port, pkt, now_ms, io);
+            }
             return self.drop_packet(DropReason::NotOurMac);
         }
         match eth.ethertype() {
             EtherType::ARP => self.handle_arp(t, port, pkt, now_ms, io),
             EtherType::IPV4 => {
-                let verdict = self.handle_ipv4(t, pkt.data_mut(), now_ms);
+                let kernel = self.cfg.exception.has_kernel(port);
+                let verdict = self.handle_ipv4(t, pkt.data_mut(), now_ms, kernel);
                 match verdict {
+                    Ipv4Verdict::ToKernel => self.hand_to_kernel(port, pkt, now_ms, io),
                     Ipv4Verdict::Forward(dst) => self.forward(t, pkt, dst, now_ms, io),
                     Ipv4Verdict::Reflect => {
                         let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
@@ -420,6 +440,19 @@ impl<P: Frame> Pipeline<P> {
             }
             _ => self.drop_packet(DropReason::UnsupportedEtherType),
         }
+    }
+
+    /// Hand `pkt` to the kernel through `port`'s TAP, within the rate limit.
+    #[inline]
+    fn hand_to_kernel(&mut self, port: usize, pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+        if !self.cfg.exception.has_kernel(port) {
+            return self.drop_packet(DropReason::ForDirector);
+        }
+        if !self.to_kernel.take(now_ms) {
+            return self.drop_packet(DropReason::ExceptionRateLimited);
+        }
+        bump(&self.cfg.stats.ports[port].to_kernel_packets, 1);
+        io.send_kernel(port, pkt);
     }
 
     fn handle_arp(
@@ -473,6 +506,14 @@ impl<P: Frame> Pipeline<P> {
                 self.learned_len += 1;
             }
         }
+        // The kernel resolves its own neighbours through the TAP: it needs the replies to
+        // its requests (the dataplane learned from them above as well).
+        if op == ArpOperation::Reply
+            && self.cfg.exception.has_kernel(port)
+            && t.services.is_local(tpa)
+        {
+            return self.hand_to_kernel(port, pkt, now_ms, io);
+        }
         if op != ArpOperation::Request || !for_us {
             if op == ArpOperation::Reply && known {
                 return; // consumed by learning
@@ -499,7 +540,14 @@ impl<P: Frame> Pipeline<P> {
         io.send(port, pkt);
     }
 
-    fn handle_ipv4(&mut self, t: &Tables, frame: &mut [u8], now_ms: u64) -> Ipv4Verdict {
+    /// `kernel`: the port has an exception path (packets for the director go there).
+    fn handle_ipv4(
+        &mut self,
+        t: &Tables,
+        frame: &mut [u8],
+        now_ms: u64,
+        kernel: bool,
+    ) -> Ipv4Verdict {
         use Ipv4Verdict::Drop;
         let ip_buf = &mut frame[ETH_HDR..];
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
@@ -522,7 +570,11 @@ impl<P: Frame> Pipeline<P> {
                 Ok(u) => (u.src_port(), u.dst_port(), None),
                 Err(_) => return Drop(DropReason::L4Malformed),
             },
-            proto::ICMP => return self.handle_icmp(t, ip_buf),
+            proto::ICMP => return self.handle_icmp(t, ip_buf, kernel),
+            // Other protocols to an own address (VRRP, OSPF, GRE...) are the kernel's.
+            _ if kernel && t.services.is_local(dst) && !t.services.is_vip(dst) => {
+                return Ipv4Verdict::ToKernel
+            }
             _ => return Drop(DropReason::NoService),
         };
         let tuple = Tuple::new(proto, IpAddr::V4(src), sport, IpAddr::V4(dst), dport);
@@ -673,20 +725,30 @@ impl<P: Frame> Pipeline<P> {
             return Ipv4Verdict::Forward(rs.addr);
         }
         if services.is_local(dst) {
-            return Drop(DropReason::ForDirector);
+            return if kernel {
+                Ipv4Verdict::ToKernel
+            } else {
+                Drop(DropReason::ForDirector)
+            };
         }
         Drop(DropReason::NoService)
     }
 
-    /// Answer ICMP echo requests to VIPs and own addresses; other ICMP is not handled yet.
-    fn handle_icmp(&mut self, t: &Tables, ip_buf: &mut [u8]) -> Ipv4Verdict {
+    /// Answer ICMP echo requests to VIPs; ICMP to own addresses goes to the kernel when the
+    /// port has an exception path (`kernel`), else echo requests are answered here too.
+    /// Other ICMP to VIPs is not handled yet.
+    fn handle_icmp(&mut self, t: &Tables, ip_buf: &mut [u8], kernel: bool) -> Ipv4Verdict {
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
             return Ipv4Verdict::Drop(DropReason::Ipv4Malformed);
         };
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         let hl = ip.header_len();
         let total = ip.total_len();
-        if !(t.services.is_vip(dst) || t.services.is_local(dst)) {
+        let vip = t.services.is_vip(dst);
+        if !vip && t.services.is_local(dst) && kernel {
+            return Ipv4Verdict::ToKernel;
+        }
+        if !(vip || t.services.is_local(dst)) {
             return Ipv4Verdict::Drop(DropReason::NoService);
         }
         let Ok(icmp) = Icmpv4Packet::new_checked(&ip_buf[hl..total]) else {

@@ -88,11 +88,15 @@ pub struct Worker {
     pub steering: Option<Steering>,
     /// Requests from the control thread.
     pub control: ControlChannel,
+    /// The exception path: this worker's queue pair of each port's kernel interface (TAP),
+    /// indexed like `ports`; None for a port without one (see [`crate::exception`]).
+    pub kernel: Vec<Option<WorkerPort>>,
 }
 
 /// The worker's side of [`Io`]: sends go to the port's TX buffer, flushing when full.
 struct WorkerIo<'a> {
     ports: &'a mut [WorkerPort],
+    kernel: &'a mut [Option<WorkerPort>],
     pool: &'a Mempool,
     stats: &'a WorkerStats,
 }
@@ -108,6 +112,18 @@ impl Io<Mbuf> for WorkerIo<'_> {
             flush_port(p, port, self.stats);
         }
         p.txbuf.push(pkt);
+    }
+
+    #[inline]
+    fn send_kernel(&mut self, port: usize, pkt: Mbuf) {
+        let Some(Some(k)) = self.kernel.get_mut(port) else {
+            self.stats.drop_packet(DropReason::ForDirector);
+            return;
+        };
+        if k.txbuf.is_full() {
+            flush_kernel(k, self.stats);
+        }
+        k.txbuf.push(pkt);
     }
 
     #[inline]
@@ -147,6 +163,19 @@ fn flush_port(p: &mut WorkerPort, index: usize, stats: &WorkerStats) {
     }
 }
 
+/// Write what is queued for the kernel to the TAP (counted when queued, see
+/// `Pipeline::hand_to_kernel`; what the TAP refuses is counted here).
+#[inline]
+fn flush_kernel(k: &mut WorkerPort, stats: &WorkerStats) {
+    let r = k.tx.flush(&mut k.txbuf);
+    if r.dropped > 0 {
+        bump(
+            &stats.drops[DropReason::ExceptionTxFull as usize],
+            r.dropped as u64,
+        );
+    }
+}
+
 impl Worker {
     /// Run until `stop` is set (or the idle limit passes). Returns 0.
     pub fn run(mut self) -> i32 {
@@ -158,9 +187,14 @@ impl Worker {
         let mut last_rx_ms: u64 = 0;
         let mut last_tick_ms: u64 = 0;
         let mut now_ms = 0;
+        // TAP reads are syscalls: poll the kernel interfaces every TAP_POLL_US only.
+        let tap_poll_ticks = (self.tsc_hz / 1_000_000).max(1) * crate::exception::TAP_POLL_US;
+        let has_kernel = self.kernel.iter().any(Option::is_some);
+        let mut last_tap_poll = start;
         {
             let mut io = WorkerIo {
                 ports: &mut self.ports,
+                kernel: &mut self.kernel,
                 pool: &self.pool,
                 stats: &self.stats,
             };
@@ -185,6 +219,7 @@ impl Worker {
                 received += n;
                 let mut io = WorkerIo {
                     ports: &mut self.ports,
+                    kernel: &mut self.kernel,
                     pool: &self.pool,
                     stats: &self.stats,
                 };
@@ -212,9 +247,20 @@ impl Worker {
                 bump(&c.rx_packets, n as u64);
                 bump(&c.rx_bytes, bytes);
             }
+            if has_kernel && t0.wrapping_sub(last_tap_poll) >= tap_poll_ticks {
+                last_tap_poll = t0;
+                received += poll_kernel(
+                    &mut self.kernel,
+                    &mut self.ports,
+                    &self.pool,
+                    &self.stats,
+                    &mut burst,
+                );
+            }
             if let Some(st) = &self.steering {
                 let mut io = WorkerIo {
                     ports: &mut self.ports,
+                    kernel: &mut self.kernel,
                     pool: &self.pool,
                     stats: &self.stats,
                 };
@@ -252,11 +298,17 @@ impl Worker {
                     flush_port(p, i, &self.stats);
                 }
             }
+            for k in self.kernel.iter_mut().flatten() {
+                if !k.txbuf.is_empty() {
+                    flush_kernel(k, &self.stats);
+                }
+            }
             // Timers every 10 ms: neighbour probes, connection expiry (bounded work).
             if now_ms >= last_tick_ms + 10 {
                 last_tick_ms = now_ms;
                 let mut io = WorkerIo {
                     ports: &mut self.ports,
+                    kernel: &mut self.kernel,
                     pool: &self.pool,
                     stats: &self.stats,
                 };
@@ -299,4 +351,37 @@ impl Worker {
         self.tables.offline();
         0
     }
+}
+
+/// Move what the kernel sent out of each TAP to the matching data port, unchanged.
+/// Returns the number of packets moved.
+fn poll_kernel(
+    kernel: &mut [Option<WorkerPort>],
+    ports: &mut [WorkerPort],
+    pool: &Mempool,
+    stats: &WorkerStats,
+    burst: &mut RxBurst,
+) -> usize {
+    let mut total = 0;
+    for i in 0..kernel.len() {
+        let Some(k) = kernel[i].as_mut() else {
+            continue;
+        };
+        let n = k.rx.rx_burst(burst);
+        if n == 0 {
+            continue;
+        }
+        total += n;
+        bump(&stats.ports[i].from_kernel_packets, n as u64);
+        let mut io = WorkerIo {
+            ports: &mut *ports,
+            kernel: &mut *kernel,
+            pool,
+            stats,
+        };
+        while let Some(m) = burst.pop() {
+            io.send(i, m);
+        }
+    }
+    total
 }

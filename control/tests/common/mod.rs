@@ -328,6 +328,8 @@ impl Drop for TempDir {
 }
 
 /// Run rvsd on two pcap ports: wan (port 0) reads `wan_in`, lan (port 1) reads `lan_in`.
+/// Without the exception path: no kernel interfaces, so parallel runs never clash and the
+/// dataplane itself answers pings to its own addresses.
 /// Returns (wan output frames, lan output frames, stats JSON, process output).
 pub fn run_rvsd_pcap(
     dir: &TempDir,
@@ -348,9 +350,11 @@ interfaces:
   - name: wan0
     device: "net_pcap0,rx_pcap={wan_in},tx_pcap={wan_out}"
     addresses: [198.18.0.254/24]
+    exception_path: false
   - name: lan0
     device: "net_pcap1,rx_pcap={lan_in},tx_pcap={lan_out}"
     addresses: [198.19.0.254/24]
+    exception_path: false
 admin:
   listen: 127.0.0.1:0
 {services_yaml}"#,
@@ -432,7 +436,7 @@ pub fn spawn_rvsd(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
     use std::time::{Duration, Instant};
     let port = free_port();
     let yaml = format!(
-        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24] }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24] }}\n{}",
+        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24], exception_path: false }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24], exception_path: false }}\n{}",
         services_and_admin.replace("{port}", &port.to_string())
     );
     std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();
