@@ -14,8 +14,14 @@ hc_server_start() {
 	mkdir -p "$dir"
 	printf '%s\n' "$body" >"$dir/index.html"
 	addr=$(_topo_rs_addr "$rs")
-	topo_bg "$prefix" "$rs" "$dir/server.log" "$(_topo_python)" -m http.server \
-		--bind "$addr" --directory "$dir" "$port"
+	# Not `python3 -m http.server`: its HTTPServer looks the address up in DNS when it
+	# binds, which stalls once the director (rvsd) takes the namespace's DNS packets.
+	topo_bg "$prefix" "$rs" "$dir/server.log" "$(_topo_python)" -u -c '
+import functools, http.server, socketserver, sys
+class Server(socketserver.TCPServer):
+    allow_reuse_address = True
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
+Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()' "$addr" "$port" "$dir"
 	hc_pids[$rs:$port]=$TOPO_BG_PID
 	wait_listen "$(topo_ns "$prefix" "$rs")" tcp "$port" 10 "$TOPO_BG_PID" ||
 		fail "HTTP server on $rs:$port did not start: $(cat "$dir/server.log")"
@@ -39,6 +45,15 @@ rs_state() {
 import json, sys
 v = json.load(sys.stdin)
 print(next(r["state"] for r in v["real_servers"] if r["address"] == sys.argv[1]))' "$1"
+}
+
+# rs_transition_ms RSADDR: when that real server last went up or down (ms since the epoch).
+rs_transition_ms() {
+	admin_get /v1/health/tcp:198.18.0.100:80 | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+h = next(r["health"] for r in v["real_servers"] if r["address"] == sys.argv[1])
+print(int(h["last_transition"] * 1000))' "$1"
 }
 
 # wait_state RSADDR STATE TIMEOUT_S
