@@ -488,6 +488,12 @@ pub enum HealthCheckKind {
         /// Arguments before the four addresses.
         args: Vec<String>,
     },
+    /// A DNS query over UDP (keepalived's `DNS_CHECK`): an SOA query for `name` whose
+    /// answer must carry the query's id and RCODE NOERROR.
+    Dns {
+        /// Name to ask for. Default `.` (the root).
+        name: String,
+    },
 }
 
 /// Health checking of a service's real servers (run by the control thread).

@@ -139,6 +139,8 @@ named_enum! {
         Https = "https",
         /// External program.
         Exec = "exec",
+        /// DNS query over UDP.
+        Dns = "dns",
     }
 }
 
@@ -290,6 +292,8 @@ pub struct RawHealthCheck {
     pub command: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<Port>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -805,7 +805,7 @@ services:
     let e = errs(&t);
     assert_eq!(
         e.last().unwrap(),
-        "t.yaml:19:70: unknown health check type `icmp`; expected one of tcp http https exec"
+        "t.yaml:19:70: unknown health check type `icmp`; expected one of tcp http https exec dns"
     );
     assert_eq!(e.len(), 9);
     let t = t.replace("type: icmp", "type: tcp, interval: 1h");
@@ -867,6 +867,19 @@ services:
     let back = crate::from_str(&crate::to_yaml_string(&cfg), "back.yaml").unwrap();
     assert_eq!(back.services, cfg.services);
 
+    let dns = t.replace(
+        "type: exec, command: /usr/local/bin/check, args: [-v],",
+        "type: dns, query_name: example.org,",
+    );
+    let cfg = crate::from_str(&dns, "t.yaml").unwrap();
+    assert_eq!(
+        cfg.services[0].health_check.as_ref().unwrap().kind,
+        HealthCheckKind::Dns {
+            name: "example.org".into()
+        }
+    );
+    let e = errs(&dns.replace("example.org", "a..b"));
+    assert_eq!(e, ["t.yaml:12:44: DNS name `a..b` has an empty label or one longer than 63 bytes; expected a name such as example.org or ."]);
     let bad = t
         .replace("/usr/local/bin/check", "check")
         .replace("type: http,", "type: https,")
@@ -986,6 +999,9 @@ fn arb_health_check() -> impl Strategy<Value = HealthCheck> {
                 command: command.into(),
                 args
             }),
+        "([a-z]{1,8}\\.){0,3}".prop_map(|name| HealthCheckKind::Dns {
+            name: if name.is_empty() { ".".into() } else { name }
+        }),
     ];
     (
         kind,

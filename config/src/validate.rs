@@ -820,6 +820,7 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
         ("command", h.command.is_some()),
         ("args", !h.args.is_empty()),
     ];
+    let dns_only = [("query_name", h.query_name.is_some())];
     let mut not_for = |keys: &[(&str, bool)], ty: &str| {
         for &(k, given) in keys {
             if given {
@@ -830,13 +831,14 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
             }
         }
     };
-    match h.kind {
-        CheckName::Tcp => {
-            not_for(&http_only, "http");
-            not_for(&exec_only, "exec");
-        }
-        CheckName::Http | CheckName::Https => not_for(&exec_only, "exec"),
-        CheckName::Exec => not_for(&http_only, "http"),
+    if !matches!(h.kind, CheckName::Http | CheckName::Https) {
+        not_for(&http_only, "http");
+    }
+    if h.kind != CheckName::Exec {
+        not_for(&exec_only, "exec");
+    }
+    if h.kind != CheckName::Dns {
+        not_for(&dns_only, "dns");
     }
     let kind = match h.kind {
         CheckName::Tcp => HealthCheckKind::Tcp,
@@ -882,6 +884,16 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
                 args: h.args,
             }
         }
+        CheckName::Dns => {
+            let name = h.query_name.unwrap_or_else(|| ".".to_owned());
+            if let Err(why) = dns_name_ok(&name) {
+                p.at(
+                    &at.key("query_name"),
+                    format!("DNS name `{name}` {why}; expected a name such as example.org or ."),
+                );
+            }
+            HealthCheckKind::Dns { name }
+        }
     };
     // Defaults as in the issue and DESIGN.md: a check every second, 3 s to answer.
     let interval = h.interval.map(|d| d.0).unwrap_or(Duration::from_secs(1));
@@ -916,6 +928,26 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
         fall,
         quiescent: h.quiescent.unwrap_or(true),
     }
+}
+
+/// Whether a DNS query name can be sent: ASCII labels of 1..=63 bytes, at most 253 in all.
+fn dns_name_ok(name: &str) -> Result<(), &'static str> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    if trimmed.len() > 253 {
+        return Err("is longer than 253 bytes");
+    }
+    for label in trimmed.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("has an empty label or one longer than 63 bytes");
+        }
+        if !label.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("has a character that is not printable ASCII");
+        }
+    }
+    Ok(())
 }
 
 /// Model back to the raw schema, every value explicit, for writing YAML.
@@ -1036,6 +1068,7 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
                 expect_body: None,
                 command: None,
                 args: Vec::new(),
+                query_name: None,
                 port: h.port.map(Port),
                 interval: Some(Text(h.interval)),
                 timeout: Some(Text(h.timeout)),
@@ -1061,6 +1094,10 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
                     raw.kind = CheckName::Exec;
                     raw.command = Some(command.clone());
                     raw.args = args.clone();
+                }
+                HealthCheckKind::Dns { name } => {
+                    raw.kind = CheckName::Dns;
+                    raw.query_name = Some(name.clone());
                 }
             }
             raw

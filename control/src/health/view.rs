@@ -39,7 +39,7 @@ pub struct RealServerHealth {
 pub struct ServiceHealth {
     /// The service (`tcp 198.18.0.100:80`, `fwmark 10`).
     pub service: String,
-    /// Check type (`tcp`, `http`, `exec`), `null` when none.
+    /// Check type (`tcp`, `http`, `exec`, `dns`), `null` when none.
     pub check: Option<&'static str>,
     /// Whether down servers keep weight 0 (`true`) or leave the service.
     pub quiescent: Option<bool>,
@@ -64,6 +64,7 @@ fn service_health(plane: &ControlPlane, vs: &VirtualService) -> ServiceHealth {
             HealthCheckKind::Tcp => "tcp",
             HealthCheckKind::Http { .. } => "http",
             HealthCheckKind::Exec { .. } => "exec",
+            HealthCheckKind::Dns { .. } => "dns",
         }),
         quiescent: vs.health_check.as_ref().map(|h| h.quiescent),
         sorry_server: vs.sorry_server.map(|s| s.to_string()),
