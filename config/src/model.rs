@@ -493,6 +493,24 @@ pub enum HealthCheckKind {
         expect_status: u16,
         /// Host header; default the real server's address.
         host: Option<String>,
+        /// A substring the response body must contain (ldirectord's `receive`); `None` =
+        /// the status alone decides.
+        expect_body: Option<String>,
+    },
+    /// An external program (ldirectord's `external`, keepalived's `MISC_CHECK`): exit
+    /// status 0 = up. It gets the virtual and real address and port as its last four
+    /// arguments and in `RVS_*` environment variables, and is killed at the timeout.
+    Exec {
+        /// Program to run (absolute path).
+        command: std::path::PathBuf,
+        /// Arguments before the four addresses.
+        args: Vec<String>,
+    },
+    /// A DNS query over UDP (keepalived's `DNS_CHECK`): an SOA query for `name` whose
+    /// answer must carry the query's id and RCODE NOERROR.
+    Dns {
+        /// Name to ask for. Default `.` (the root).
+        name: String,
     },
 }
 
@@ -503,14 +521,18 @@ pub struct HealthCheck {
     pub kind: HealthCheckKind,
     /// Port to check; `None` = the real server's port.
     pub port: Option<u16>,
-    /// Time between checks. Default 5 s.
+    /// Time between checks. Default 1 s.
     pub interval: Duration,
-    /// Time a check may take. Default 5 s, at most `interval`.
+    /// Time a check may take. Default 3 s.
     pub timeout: Duration,
     /// Consecutive successes to mark a server up. Default 1.
     pub rise: u32,
-    /// Consecutive failures to mark a server down (weight 0, quiescent). Default 1.
+    /// Consecutive failures to mark a server down. Default 1.
     pub fall: u32,
+    /// What a server that is down becomes: `true` (default, ldirectord's `quiescent=yes`,
+    /// keepalived's `inhibit_on_failure`) keeps it with weight 0, so its connections
+    /// continue; `false` takes it out of the service.
+    pub quiescent: bool,
 }
 
 /// A virtual service and its real servers.

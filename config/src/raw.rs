@@ -148,6 +148,12 @@ named_enum! {
         Tcp = "tcp",
         /// HTTP GET.
         Http = "http",
+        /// HTTPS GET (refused by validation: this build has no TLS).
+        Https = "https",
+        /// External program.
+        Exec = "exec",
+        /// DNS query over UDP.
+        Dns = "dns",
     }
 }
 
@@ -294,6 +300,14 @@ pub struct RawHealthCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<Port>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Text<Duration>>,
@@ -303,6 +317,8 @@ pub struct RawHealthCheck {
     pub rise: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fall: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiescent: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

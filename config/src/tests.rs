@@ -192,13 +192,15 @@ services:
             kind: HealthCheckKind::Http {
                 path: "/".into(),
                 expect_status: 200,
-                host: None
+                host: None,
+                expect_body: None
             },
             port: None,
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(5),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(3),
             rise: 1,
-            fall: 1
+            fall: 1,
+            quiescent: true
         })
     );
 }
@@ -804,7 +806,7 @@ services:
     let e = errs(&t);
     assert_eq!(
         e.last().unwrap(),
-        "t.yaml:19:70: unknown health check type `icmp`; expected one of tcp http"
+        "t.yaml:19:70: unknown health check type `icmp`; expected one of tcp http https exec dns"
     );
     assert_eq!(e.len(), 9);
     let t = t.replace("type: icmp", "type: tcp, interval: 1h");
@@ -826,6 +828,70 @@ services:
             "t.yaml:17:72: interval 0; expected a duration above zero, such as 1s",
             "t.yaml:17:85: timeout 0; expected a duration above zero, such as 500ms",
             "t.yaml:18:19: sorry server 198.30.0.9 is outside every interface subnet and no route covers it; expected an address inside 198.18.0.0/24 198.19.0.0/24 2001:2::/64 or a route to it",
+        ]
+    );
+}
+
+#[test]
+fn exec_and_https_checks() {
+    let t = with_ifaces(
+        "\
+services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    health_check: { type: exec, command: /usr/local/bin/check, args: [-v], quiescent: false }
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 81
+    health_check: { type: http, path: /h, expect_body: ok }
+",
+    );
+    let cfg = crate::from_str(&t, "t.yaml").unwrap();
+    let hc = cfg.services[0].health_check.as_ref().unwrap();
+    assert_eq!(
+        hc.kind,
+        HealthCheckKind::Exec {
+            command: "/usr/local/bin/check".into(),
+            args: vec!["-v".into()]
+        }
+    );
+    assert!(!hc.quiescent);
+    assert_eq!(
+        (hc.interval, hc.timeout),
+        (Duration::from_secs(1), Duration::from_secs(3))
+    );
+    let hc = cfg.services[1].health_check.as_ref().unwrap();
+    assert!(hc.quiescent);
+    assert!(matches!(&hc.kind, HealthCheckKind::Http { expect_body: Some(b), .. } if b == "ok"));
+    // Written back and read again, the model is the same.
+    let back = crate::from_str(&crate::to_yaml_string(&cfg), "back.yaml").unwrap();
+    assert_eq!(back.services, cfg.services);
+
+    let dns = t.replace(
+        "type: exec, command: /usr/local/bin/check, args: [-v],",
+        "type: dns, query_name: example.org,",
+    );
+    let cfg = crate::from_str(&dns, "t.yaml").unwrap();
+    assert_eq!(
+        cfg.services[0].health_check.as_ref().unwrap().kind,
+        HealthCheckKind::Dns {
+            name: "example.org".into()
+        }
+    );
+    let e = errs(&dns.replace("example.org", "a..b"));
+    assert_eq!(e, ["t.yaml:12:44: DNS name `a..b` has an empty label or one longer than 63 bytes; expected a name such as example.org or ."]);
+    let bad = t
+        .replace("/usr/local/bin/check", "check")
+        .replace("type: http,", "type: https,")
+        .replace("expect_body: ok", "expect_body: ok, command: /bin/true");
+    let e = errs(&bad);
+    assert_eq!(
+        e,
+        [
+            "t.yaml:12:33: exec check command `check` is not an absolute path; expected `command: /path/to/check`",
+            "t.yaml:16:27: https checks need TLS, which this build of rvs does not have; expected `type: http` on a plain-HTTP port, or `type: exec` with a command such as curl",
+            "t.yaml:16:61: `command` applies to exec checks; expected it only with `type: exec`",
         ]
     );
 }
@@ -915,13 +981,28 @@ fn arb_health_check() -> impl Strategy<Value = HealthCheck> {
         (
             "/[a-z]{0,8}",
             100u16..600,
-            proptest::option::of("[a-z]{1,8}\\.example")
+            proptest::option::of("[a-z]{1,8}\\.example"),
+            proptest::option::of("[a-z ]{1,8}")
         )
-            .prop_map(|(path, expect_status, host)| HealthCheckKind::Http {
-                path,
-                expect_status,
-                host
+            .prop_map(|(path, expect_status, host, expect_body)| {
+                HealthCheckKind::Http {
+                    path,
+                    expect_status,
+                    host,
+                    expect_body,
+                }
             }),
+        (
+            "/[a-z]{1,8}",
+            proptest::collection::vec("[a-z0-9-]{1,6}", 0..3)
+        )
+            .prop_map(|(command, args)| HealthCheckKind::Exec {
+                command: command.into(),
+                args
+            }),
+        "([a-z]{1,8}\\.){0,3}".prop_map(|name| HealthCheckKind::Dns {
+            name: if name.is_empty() { ".".into() } else { name }
+        }),
     ];
     (
         kind,
@@ -930,14 +1011,16 @@ fn arb_health_check() -> impl Strategy<Value = HealthCheck> {
         1u64..100_000,
         1u32..10,
         1u32..10,
+        any::<bool>(),
     )
-        .prop_map(|(kind, port, a, b, rise, fall)| HealthCheck {
+        .prop_map(|(kind, port, a, b, rise, fall, quiescent)| HealthCheck {
             kind,
             port,
             interval: Duration::from_millis(a.max(b)),
             timeout: Duration::from_millis(a.min(b)),
             rise,
             fall,
+            quiescent,
         })
 }
 

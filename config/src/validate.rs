@@ -829,23 +829,46 @@ fn service_key(
 }
 
 fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthCheck {
-    let kind = match h.kind {
-        CheckName::Tcp => {
-            for (k, given) in [
-                ("path", h.path.is_some()),
-                ("expect_status", h.expect_status.is_some()),
-                ("host", h.host.is_some()),
-            ] {
-                if given {
-                    p.at_key(
-                        &at.key(k),
-                        format!("`{k}` applies to http checks; expected it only with `type: http`"),
-                    );
-                }
+    // Keys that belong to one check type only.
+    let http_only = [
+        ("path", h.path.is_some()),
+        ("expect_status", h.expect_status.is_some()),
+        ("host", h.host.is_some()),
+        ("expect_body", h.expect_body.is_some()),
+    ];
+    let exec_only = [
+        ("command", h.command.is_some()),
+        ("args", !h.args.is_empty()),
+    ];
+    let dns_only = [("query_name", h.query_name.is_some())];
+    let mut not_for = |keys: &[(&str, bool)], ty: &str| {
+        for &(k, given) in keys {
+            if given {
+                p.at_key(
+                    &at.key(k),
+                    format!("`{k}` applies to {ty} checks; expected it only with `type: {ty}`"),
+                );
             }
-            HealthCheckKind::Tcp
         }
-        CheckName::Http => {
+    };
+    if !matches!(h.kind, CheckName::Http | CheckName::Https) {
+        not_for(&http_only, "http");
+    }
+    if h.kind != CheckName::Exec {
+        not_for(&exec_only, "exec");
+    }
+    if h.kind != CheckName::Dns {
+        not_for(&dns_only, "dns");
+    }
+    let kind = match h.kind {
+        CheckName::Tcp => HealthCheckKind::Tcp,
+        CheckName::Http | CheckName::Https => {
+            if h.kind == CheckName::Https {
+                p.at(
+                    &at.key("type"),
+                    "https checks need TLS, which this build of rvs does not have; expected `type: http` on a plain-HTTP port, or `type: exec` with a command such as curl",
+                );
+            }
             let path = h.path.unwrap_or_else(|| "/".to_owned());
             if !path.starts_with('/') {
                 p.at(&at.key("path"), format!("HTTP path `{path}` does not start with `/`; expected an absolute path such as /health"));
@@ -861,15 +884,40 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
                 path,
                 expect_status,
                 host: h.host,
+                expect_body: h.expect_body,
             }
         }
+        CheckName::Exec => {
+            let given = h.command.is_some();
+            let command = h.command.unwrap_or_default();
+            if !command.is_absolute() {
+                p.at_key(
+                    &at.key(if given { "command" } else { "type" }),
+                    format!(
+                        "exec check command `{}` is not an absolute path; expected `command: /path/to/check`",
+                        command.display()
+                    ),
+                );
+            }
+            HealthCheckKind::Exec {
+                command,
+                args: h.args,
+            }
+        }
+        CheckName::Dns => {
+            let name = h.query_name.unwrap_or_else(|| ".".to_owned());
+            if let Err(why) = dns_name_ok(&name) {
+                p.at(
+                    &at.key("query_name"),
+                    format!("DNS name `{name}` {why}; expected a name such as example.org or ."),
+                );
+            }
+            HealthCheckKind::Dns { name }
+        }
     };
-    let interval = h.interval.map(|d| d.0).unwrap_or(Duration::from_secs(5));
-    // Without a timeout, 5 s or the interval if shorter (never a second error for a bad interval).
-    let timeout = h
-        .timeout
-        .map(|d| d.0)
-        .unwrap_or(Duration::from_secs(5).min(interval));
+    // Defaults as in the issue and DESIGN.md: a check every second, 3 s to answer.
+    let interval = h.interval.map(|d| d.0).unwrap_or(Duration::from_secs(1));
+    let timeout = h.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(3));
     if interval.is_zero() {
         p.at(
             &at.key("interval"),
@@ -898,7 +946,28 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
         timeout,
         rise,
         fall,
+        quiescent: h.quiescent.unwrap_or(true),
     }
+}
+
+/// Whether a DNS query name can be sent: ASCII labels of 1..=63 bytes, at most 253 in all.
+fn dns_name_ok(name: &str) -> Result<(), &'static str> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    if trimmed.len() > 253 {
+        return Err("is longer than 253 bytes");
+    }
+    for label in trimmed.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("has an empty label or one longer than 63 bytes");
+        }
+        if !label.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("has a character that is not printable ASCII");
+        }
+    }
+    Ok(())
 }
 
 /// Model back to the raw schema, every value explicit, for writing YAML.
@@ -1016,30 +1085,47 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
         tunnel_port,
         snat_pool: s.snat_pool.clone(),
         health_check: s.health_check.as_ref().map(|h| {
-            let (kind, path, expect_status, host) = match &h.kind {
-                HealthCheckKind::Tcp => (CheckName::Tcp, None, None, None),
-                HealthCheckKind::Http {
-                    path,
-                    expect_status,
-                    host,
-                } => (
-                    CheckName::Http,
-                    Some(path.clone()),
-                    Some(*expect_status),
-                    host.clone(),
-                ),
-            };
-            RawHealthCheck {
-                kind,
-                path,
-                expect_status,
-                host,
+            let mut raw = RawHealthCheck {
+                kind: CheckName::Tcp,
+                path: None,
+                expect_status: None,
+                host: None,
+                expect_body: None,
+                command: None,
+                args: Vec::new(),
+                query_name: None,
                 port: h.port.map(Port),
                 interval: Some(Text(h.interval)),
                 timeout: Some(Text(h.timeout)),
                 rise: Some(h.rise),
                 fall: Some(h.fall),
+                quiescent: Some(h.quiescent),
+            };
+            match &h.kind {
+                HealthCheckKind::Tcp => {}
+                HealthCheckKind::Http {
+                    path,
+                    expect_status,
+                    host,
+                    expect_body,
+                } => {
+                    raw.kind = CheckName::Http;
+                    raw.path = Some(path.clone());
+                    raw.expect_status = Some(*expect_status);
+                    raw.host = host.clone();
+                    raw.expect_body = expect_body.clone();
+                }
+                HealthCheckKind::Exec { command, args } => {
+                    raw.kind = CheckName::Exec;
+                    raw.command = Some(command.clone());
+                    raw.args = args.clone();
+                }
+                HealthCheckKind::Dns { name } => {
+                    raw.kind = CheckName::Dns;
+                    raw.query_name = Some(name.clone());
+                }
             }
+            raw
         }),
         sorry_server: s.sorry_server.map(Text),
         real_servers: s.real_servers.iter().map(real_server_to_raw).collect(),

@@ -181,9 +181,12 @@ async fn stats(State(st): State<AdminState>) -> Json<Value> {
 
 async fn metrics_text(State(st): State<AdminState>) -> impl IntoResponse {
     let rt = &st.runtime;
-    let rows = {
+    let (rows, health) = {
         let plane = st.plane.lock();
-        crate::api::service_metrics(&st, &plane)
+        (
+            crate::api::service_metrics(&st, &plane),
+            crate::health::view::metrics(&plane),
+        )
     };
     let text = metrics::render(&MetricsSource {
         interfaces: &rt.interfaces,
@@ -197,6 +200,7 @@ async fn metrics_text(State(st): State<AdminState>) -> impl IntoResponse {
         generation: rt.generation.load(Ordering::Relaxed),
         last_reload_ok: rt.last_reload_ok.load(Ordering::Relaxed),
         services: &rows,
+        health: &health,
     });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
@@ -270,6 +274,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/v1/timeouts"),
     ("GET", "/v1/rules"),
     ("POST", "/v1/rules"),
+    ("GET", "/v1/health"),
+    ("GET", "/v1/health/{id}"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
 ];
@@ -305,6 +311,8 @@ pub fn router(state: AdminState) -> Router {
             get(api::get_timeouts).put(api::set_timeouts),
         )
         .route("/v1/rules", get(api::get_rules).post(api::restore_rules))
+        .route("/v1/health", get(crate::health::view::list))
+        .route("/v1/health/{id}", get(crate::health::view::get))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
     Router::new()
         .merge(v1)

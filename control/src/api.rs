@@ -169,8 +169,10 @@ fn views(st: &AdminState, plane: &ControlPlane) -> Vec<ServiceView> {
         })
         .unwrap_or(0)
     };
+    // What runs, as ipvsadm -Ln shows the kernel's table: health-checked servers that are
+    // down at weight 0 (or absent), a sorry server in use.
     plane
-        .config()
+        .effective_config()
         .services
         .iter()
         .map(|vs| {

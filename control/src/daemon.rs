@@ -372,6 +372,7 @@ pub fn run(
         config_path,
         runtime_view.clone(),
     )));
+    plane.lock().start_health(rt.handle().clone());
     rt.block_on(async {
         if let Some(addr) = spec.admin_listen {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -403,7 +404,12 @@ pub fn run(
                 info!("SIGHUP: reloading the configuration");
                 let _ = plane.lock().reload_file();
             }
-            plane.lock().reclaim();
+            {
+                let mut p = plane.lock();
+                // Health transitions since the last round become a new table.
+                p.refresh_health();
+                p.reclaim();
+            }
             if last_estimate.elapsed() >= Duration::from_secs(crate::estimator::INTERVAL_S) {
                 last_estimate = std::time::Instant::now();
                 runtime_view.estimator.lock().tick(&runtime_view.workers);

@@ -25,6 +25,8 @@ pub struct MetricsSource<'a> {
     pub last_reload_ok: bool,
     /// Per-service / per-real-server rows (filled once services are tracked per RS).
     pub services: &'a [ServiceMetrics],
+    /// Health of every checked real server.
+    pub health: &'a [crate::health::view::HealthMetrics],
 }
 
 /// One virtual service's (or one real server's) numbers, with node_exporter ipvs labels.
@@ -349,6 +351,38 @@ pub fn render(src: &MetricsSource<'_>) -> String {
             weight.with_label_values(&r).set(m.weight as i64);
         }
     }
+    let up = gauge(
+        &reg,
+        "rvs_ipvs_backend_up",
+        "1 when the real server's health check has it up, 0 when down (checked servers only).",
+        &rs_l,
+    );
+    let mut check_l = rs_l.to_vec();
+    check_l.push("result");
+    let checks = counter(
+        &reg,
+        "rvs_ipvs_backend_health_checks_total",
+        "Health checks run, per real server and result (ok, failed).",
+        &check_l,
+    );
+    for h in src.health {
+        let lport = h.local_port.to_string();
+        let rport = h.remote_port.to_string();
+        let r = [
+            h.local_address.as_str(),
+            lport.as_str(),
+            h.local_mark.as_str(),
+            h.proto.as_str(),
+            h.remote_address.as_str(),
+            rport.as_str(),
+        ];
+        up.with_label_values(&r).set(i64::from(h.up));
+        for (result, n) in [("ok", h.checks_ok), ("failed", h.checks_failed)] {
+            let mut l = r.to_vec();
+            l.push(result);
+            checks.with_label_values(&l).inc_by(n);
+        }
+    }
     let mut out = Vec::new();
     let _ = TextEncoder::new().encode(&reg.gather(), &mut out);
     String::from_utf8(out).unwrap_or_default()
@@ -394,6 +428,17 @@ mod tests {
             generation: 4,
             last_reload_ok: true,
             services: &services,
+            health: &[crate::health::view::HealthMetrics {
+                proto: "TCP".into(),
+                local_address: "198.18.0.100".into(),
+                local_port: 80,
+                remote_address: "198.19.0.12".into(),
+                remote_port: 80,
+                up: false,
+                checks_ok: 5,
+                checks_failed: 3,
+                ..Default::default()
+            }],
         });
         assert!(
             text.contains(r#"rvs_port_rx_packets_total{interface="lan0",worker="0"} 7"#),
@@ -416,6 +461,12 @@ mod tests {
         assert!(text.contains(r#"rvs_ipvs_connections_total{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP"} 3"#));
         assert!(text.contains(
             r#"rvs_ipvs_backend_connections_active{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP",remote_address="198.19.0.11",remote_port="80"} 2"#
+        ));
+        assert!(text.contains(
+            r#"rvs_ipvs_backend_up{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP",remote_address="198.19.0.12",remote_port="80"} 0"#
+        ), "{text}");
+        assert!(text.contains(
+            r#"rvs_ipvs_backend_health_checks_total{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP",remote_address="198.19.0.12",remote_port="80",result="failed"} 3"#
         ));
     }
 }

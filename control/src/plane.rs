@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use crate::admin::RuntimeView;
 use crate::daemon::{build_tables, DaemonSpec};
+use crate::health::{self, Health};
 use crate::spec;
 
 /// Why a configuration change was refused.
@@ -171,6 +172,13 @@ pub struct ControlPlane {
     token: Option<Arc<str>>,
     last_error: Option<Rejection>,
     ids: spec::RealServerIds,
+    /// Health checkers and their state.
+    health: Health,
+    /// What the dataplane runs: `config` with the health state applied.
+    effective: Config,
+    /// Generation of the published tables: bumped by configuration changes and by health
+    /// transitions (workers adopt a table whose generation differs from theirs).
+    table_generation: u64,
 }
 
 impl ControlPlane {
@@ -184,7 +192,12 @@ impl ControlPlane {
         runtime: Arc<RuntimeView>,
     ) -> Self {
         let token = spec.admin_token.as_deref().map(Arc::from);
+        let mut health = Health::default();
+        health.sync(&config);
         ControlPlane {
+            effective: config.clone(),
+            health,
+            table_generation: 1,
             config,
             spec,
             publisher,
@@ -200,6 +213,53 @@ impl ControlPlane {
     /// The running configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// What the dataplane runs: the configuration with the health state applied (down
+    /// servers at weight 0 or absent, sorry servers in use). `ipvsadm -Ln` shows this.
+    pub fn effective_config(&self) -> &Config {
+        &self.effective
+    }
+
+    /// The health checkers' state.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Start the health checkers on the control thread's runtime.
+    pub fn start_health(&mut self, runtime: tokio::runtime::Handle) {
+        self.health.start(runtime, &self.config);
+        self.refresh_health();
+    }
+
+    /// Publish new tables if a real server went up or down since the last call.
+    pub fn refresh_health(&mut self) {
+        if !self.health.take_dirty() {
+            return;
+        }
+        let effective = health::effective(&self.config, &self.health.down());
+        if effective == self.effective {
+            return;
+        }
+        match spec::from_config(&effective, &mut self.ids) {
+            Ok(spec) => {
+                self.effective = effective;
+                self.publish(spec);
+                info!(
+                    table_generation = self.table_generation,
+                    "health state applied to the service table"
+                );
+            }
+            // apply() checked the all-down variant; this would be a bug, not bad input.
+            Err(e) => warn!(error = %format!("{e:#}"), "cannot apply the health state"),
+        }
+    }
+
+    fn publish(&mut self, spec: DaemonSpec) {
+        self.table_generation += 1;
+        let tables = build_tables(&spec, self.table_generation);
+        self.publisher.publish(tables);
+        self.spec = spec;
     }
 
     /// Stable ids of the real servers.
@@ -254,19 +314,36 @@ impl ControlPlane {
         }
         // A dry run must not assign real-server ids.
         let mut ids = self.ids.clone();
-        let spec =
-            spec::from_config(&new, &mut ids).map_err(|e| Rejection::one(format!("{e:#}")))?;
+        spec::from_config(&new, &mut ids).map_err(|e| Rejection::one(format!("{e:#}")))?;
+        // The sorry servers must be usable too, before they are needed: check the variant
+        // where every checked server is down.
+        let all: std::collections::HashSet<health::RsKey> = new
+            .services
+            .iter()
+            .flat_map(|s| {
+                let svc = s.key.to_string();
+                s.real_servers
+                    .iter()
+                    .map(move |rs| (svc.clone(), rs.socket_addr()))
+            })
+            .collect();
+        spec::from_config(&health::effective(&new, &all), &mut ids.clone())
+            .map_err(|e| Rejection::one(format!("sorry server: {e:#}")))?;
         let d = diff(&self.config, &new);
         if dry_run {
             return Ok(d);
         }
+        // Servers that remain keep their state; new ones start up (see crate::health).
+        let effective = health::effective(&new, &self.health.down());
+        let spec = spec::from_config(&effective, &mut ids)
+            .map_err(|e| Rejection::one(format!("{e:#}")))?;
+        self.health.sync(&new);
         self.ids = ids;
         self.generation += 1;
-        let tables = build_tables(&spec, self.generation);
-        self.publisher.publish(tables);
         self.token = spec.admin_token.as_deref().map(Arc::from);
+        self.publish(spec);
         self.config = new;
-        self.spec = spec;
+        self.effective = effective;
         self.runtime
             .generation
             .store(self.generation, Ordering::Relaxed);
