@@ -12,5 +12,6 @@ pub mod pipeline;
 pub mod rcu;
 pub mod route;
 pub mod service;
+pub mod tunnel;
 pub mod wire;
 pub mod worker;

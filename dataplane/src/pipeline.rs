@@ -21,6 +21,9 @@ use crate::wire::{
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TemplateKey, Tuple};
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
+/// Tunnel encapsulation and ICMP errors related to connections.
+mod related;
+
 /// A packet buffer the pipeline can read, rewrite in place and resize.
 pub trait Frame {
     /// The frame's bytes.
@@ -29,6 +32,8 @@ pub trait Frame {
     fn data_mut(&mut self) -> &mut [u8];
     /// Set the frame length (false when the buffer has no room).
     fn resize(&mut self, len: usize) -> bool;
+    /// Grow the frame at the front by `n` bytes (tunnel headers); false without headroom.
+    fn prepend(&mut self, n: usize) -> bool;
 }
 
 impl Frame for Vec<u8> {
@@ -40,6 +45,10 @@ impl Frame for Vec<u8> {
     }
     fn resize(&mut self, len: usize) -> bool {
         Vec::resize(self, len, 0);
+        true
+    }
+    fn prepend(&mut self, n: usize) -> bool {
+        self.splice(0..0, std::iter::repeat_n(0, n));
         true
     }
 }
@@ -266,8 +275,12 @@ impl<P: Frame> Pipeline<P> {
             return None;
         }
         let ip = &frame[ETH_HDR..];
-        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        let mut src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let mut dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        // An ICMP error belongs to the flow of the packet it quotes.
+        if let Some((s, d)) = related::quoted_flow(ip) {
+            (src, dst) = (s, d);
+        }
         let client = if t.services.is_vip(dst) { src } else { dst };
         let prefix = t.services.steer_prefix();
         let masked = if prefix >= 32 {
@@ -380,6 +393,8 @@ enum Ipv4Verdict {
     Reflect,
     /// Drop and count.
     Drop(DropReason),
+    /// Encapsulate for tunnel real server `rip` and forward.
+    Tunnel(Ipv4Addr, crate::tunnel::TunnelKind),
 }
 
 impl<P: Frame> Pipeline<P> {
@@ -416,6 +431,7 @@ impl<P: Frame> Pipeline<P> {
                         io.send(port, pkt);
                     }
                     Ipv4Verdict::Drop(why) => self.drop_packet(why),
+                    Ipv4Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
                 }
             }
             _ => self.drop_packet(DropReason::UnsupportedEtherType),
@@ -522,7 +538,7 @@ impl<P: Frame> Pipeline<P> {
                 Ok(u) => (u.src_port(), u.dst_port(), None),
                 Err(_) => return Drop(DropReason::L4Malformed),
             },
-            proto::ICMP => return self.handle_icmp(t, ip_buf),
+            proto::ICMP => return self.handle_icmp(t, ip_buf, now_ms),
             _ => return Drop(DropReason::NoService),
         };
         let tuple = Tuple::new(proto, IpAddr::V4(src), sport, IpAddr::V4(dst), dport);
@@ -543,6 +559,9 @@ impl<P: Frame> Pipeline<P> {
                     else {
                         return Drop(DropReason::NoService);
                     };
+                    if c.method == Method::Tunnel {
+                        return related::tunnel_verdict(t, c.rs, rip);
+                    }
                     // Direct routing leaves the packet as it is: only the MAC changes.
                     if c.method == Method::Masq && rewrite_dst(ip_buf, rip, rport).is_err() {
                         return Drop(DropReason::L4Malformed);
@@ -638,6 +657,7 @@ impl<P: Frame> Pipeline<P> {
             let rport = if rs.port == 0 { dport } else { rs.port };
             let method = match rs.forward {
                 Forward::Route => Method::Route,
+                Forward::Tunnel(_) => Method::Tunnel,
                 _ => Method::Masq,
             };
             // DR replies never come back through the director; the reply tuple still records
@@ -667,6 +687,9 @@ impl<P: Frame> Pipeline<P> {
                 bump(&c.conns, 1);
                 c.packet(true, u64::from(bytes));
             }
+            if let Forward::Tunnel(kind) = rs.forward {
+                return Ipv4Verdict::Tunnel(rs.addr, kind);
+            }
             if method == Method::Masq && rewrite_dst(ip_buf, rs.addr, rport).is_err() {
                 return Drop(DropReason::L4Malformed);
             }
@@ -678,8 +701,12 @@ impl<P: Frame> Pipeline<P> {
         Drop(DropReason::NoService)
     }
 
-    /// Answer ICMP echo requests to VIPs and own addresses; other ICMP is not handled yet.
-    fn handle_icmp(&mut self, t: &Tables, ip_buf: &mut [u8]) -> Ipv4Verdict {
+    /// Translate ICMP errors about a connection; answer ICMP echo requests to VIPs and own
+    /// addresses; other ICMP is not handled yet.
+    fn handle_icmp(&mut self, t: &Tables, ip_buf: &mut [u8], now_ms: u64) -> Ipv4Verdict {
+        if let Some(v) = self.icmp_error(t, ip_buf, now_ms) {
+            return v;
+        }
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
             return Ipv4Verdict::Drop(DropReason::Ipv4Malformed);
         };

@@ -27,8 +27,8 @@ pub enum Forward {
     Masq,
     /// Direct routing (`-g`): rewrite the destination MAC only.
     Route,
-    /// IP-in-IP tunnel (`-i`).
-    Tunnel,
+    /// Tunnel (`-i`): IPIP, GUE or GRE encapsulation to the RS.
+    Tunnel(crate::tunnel::TunnelKind),
     /// Full NAT: SNAT the client to a local address too.
     FullNat,
 }
@@ -102,6 +102,9 @@ pub struct ServiceTable {
     locals: Vec<LocalAddr>,
     generation: u64,
     steer_prefix: u8,
+    /// Encapsulation of each tunnel real server, by stable id: a connection remembers
+    /// its real server's id only.
+    tunnels: HashMap<u32, crate::tunnel::TunnelKind>,
 }
 
 impl ServiceTable {
@@ -109,9 +112,15 @@ impl ServiceTable {
     pub fn new(services: Vec<VirtualService>, locals: Vec<LocalAddr>, generation: u64) -> Self {
         let mut index = HashMap::with_capacity(services.len());
         let mut vips = HashSet::new();
+        let mut tunnels = HashMap::new();
         for (i, s) in services.iter().enumerate() {
             index.insert((s.proto, s.vip, s.port), i as ServiceId);
             vips.insert(s.vip);
+            for rs in &s.real_servers {
+                if let Forward::Tunnel(kind) = rs.forward {
+                    tunnels.insert(rs.id, kind);
+                }
+            }
         }
         // Flows are owned by a worker chosen from the client address; with persistence the
         // address masked by the widest persistence netmask, so every client that shares a
@@ -128,7 +137,14 @@ impl ServiceTable {
             locals,
             generation,
             steer_prefix,
+            tunnels,
         }
+    }
+
+    /// The encapsulation of tunnel real server `rs_id`, if it is one in this table.
+    #[inline]
+    pub fn tunnel_of(&self, rs_id: u32) -> Option<crate::tunnel::TunnelKind> {
+        self.tunnels.get(&rs_id).copied()
     }
 
     /// The service for a packet to `vip:port`: an exact match first, then the VIP's
