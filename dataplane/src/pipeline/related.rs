@@ -179,3 +179,98 @@ impl<P: Frame> Pipeline<P> {
         Some(verdict)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::WorkerStats;
+    use crate::pipeline::{owner_of, PipelineConfig};
+    use crate::service::{proto, ServiceTable, VirtualService};
+    use std::sync::Arc;
+
+    const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+    const RIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
+
+    /// Ethernet + IPv4 ICMP error `ty` from `src` to `dst` quoting a UDP header of a
+    /// packet `qsrc` -> `qdst`.
+    fn icmp_error(ty: u8, src: Ipv4Addr, dst: Ipv4Addr, qsrc: Ipv4Addr, qdst: Ipv4Addr) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 8 + 28];
+        f[12..14].copy_from_slice(&[8, 0]);
+        let ip = &mut f[14..];
+        ip[0] = 0x45;
+        ip[3] = 56;
+        ip[9] = 1;
+        ip[12..16].copy_from_slice(&src.octets());
+        ip[16..20].copy_from_slice(&dst.octets());
+        ip[20] = ty;
+        let q = &mut ip[28..];
+        q[0] = 0x45;
+        q[9] = 17;
+        q[12..16].copy_from_slice(&qsrc.octets());
+        q[16..20].copy_from_slice(&qdst.octets());
+        f
+    }
+
+    #[test]
+    fn quoted_flow_reverses_the_quote_of_errors_only() {
+        let f = icmp_error(3, RIP, CLIENT, CLIENT, RIP);
+        assert_eq!(quoted_flow(&f[14..]), Some((RIP, CLIENT)));
+        for ty in [4, 11] {
+            assert!(quoted_flow(&icmp_error(ty, RIP, CLIENT, CLIENT, RIP)[14..]).is_some());
+        }
+        for ty in [0, 8, 12, 5] {
+            assert_eq!(
+                quoted_flow(&icmp_error(ty, RIP, CLIENT, CLIENT, RIP)[14..]),
+                None
+            );
+        }
+        assert_eq!(quoted_flow(&f[14..14 + 40]), None, "quote cut short");
+    }
+
+    #[test]
+    fn errors_are_steered_to_the_worker_owning_the_quoted_flow() {
+        let workers = 4;
+        let pipe: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: vec![[2, 0, 0, 0, 0, 1]; 2],
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 64,
+            gratuitous_arp: false,
+            workers,
+        });
+        let svc = VirtualService {
+            id: 0,
+            proto: proto::UDP,
+            vip: VIP,
+            port: 53,
+            real_servers: vec![],
+            scheduler: scheduler::Scheduler::build(
+                scheduler::SchedulerKind::Rr,
+                &[],
+                Default::default(),
+            )
+            .unwrap(),
+            persistence: None,
+        };
+        let t = Tables {
+            services: ServiceTable::new(vec![svc], vec![], 1),
+            ..Tables::default()
+        };
+        let want = owner_of(CLIENT, workers);
+        // A router whose own address would pick another worker.
+        let router = (1..=254)
+            .map(|i| Ipv4Addr::new(198, 18, 9, i))
+            .find(|&r| owner_of(r, workers) != want)
+            .unwrap();
+        // From the client's side, to the VIP, about a reply VIP -> client.
+        let inbound = icmp_error(11, router, VIP, VIP, CLIENT);
+        assert_eq!(pipe.owner(&t, &inbound), Some(want));
+        // From the real server's side, to the client, about a packet client -> RIP.
+        let outbound = icmp_error(3, RIP, CLIENT, CLIENT, RIP);
+        assert_eq!(pipe.owner(&t, &outbound), Some(want));
+        // Not an error: steered by its own addresses.
+        let echo = icmp_error(8, router, VIP, VIP, CLIENT);
+        assert_eq!(pipe.owner(&t, &echo), Some(owner_of(router, workers)));
+    }
+}
