@@ -152,6 +152,21 @@ fn tunnel_ipip_gue_gre_encapsulate_syn_and_data() {
             .iter()
             .map(|&p| eth(wan_mac, CLIENT_MAC, 0x0800, &data(p))),
     );
+    // A router on the client's side reports that RS1's direct reply (from the VIP) timed
+    // out: IPVS hands such an error to the connection's transmitter, so it is tunnelled.
+    let router: Ipv4Addr = "198.18.0.7".parse().unwrap();
+    let reply = tcp(VIP, 80, CLIENT, 40080, TCP_SYN | TCP_ACK, 7, b"");
+    let quote = reply[..28].to_vec();
+    let time_exceeded = ip_hdr(
+        router,
+        VIP,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(11, 0, [0; 4], &quote),
+    );
+    wan_in.push(eth(wan_mac, CLIENT_MAC, 0x0800, &time_exceeded));
     let lan_in = vec![
         arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
         arp_frame(2, RS2_MAC, RS2, lan_mac, LAN_IP),
@@ -206,13 +221,19 @@ fn tunnel_ipip_gue_gre_encapsulate_syn_and_data() {
             to(RS1_MAC, gue(&syn(81), RS1)),
             to(RS1_MAC, ipip(&data(80), RS1)),
             to(RS1_MAC, gue(&data(81), RS1)),
+            // No DF inside, so none outside, and the inner ID (0) as the outer one.
+            to(
+                RS1_MAC,
+                ip_hdr(LAN_IP, RS1, 4, 0, false, 64, &time_exceeded),
+            ),
             to(RS2_MAC, gre(&syn(82), RS2)),
             to(RS2_MAC, gre(&data(82), RS2)),
         ],
     );
     assert_exact("wan out", &wan_out, &[]);
-    assert_eq!(counter(&stats, "tunnel_encapsulated"), 6);
+    assert_eq!(counter(&stats, "tunnel_encapsulated"), 7);
     assert_eq!(counter(&stats, "conns_created"), 3);
+    assert_eq!(counter(&stats, "icmp_errors_translated"), 1);
 }
 
 #[test]

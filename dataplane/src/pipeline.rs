@@ -555,13 +555,13 @@ impl<P: Frame> Pipeline<P> {
             }
             return match dir {
                 Direction::Original => {
+                    if c.method == Method::Tunnel {
+                        return related::tunnel_verdict(t, c.rs);
+                    }
                     let Some((rip, rport)) = c.reply.and_then(|r| v4(r.src).map(|a| (a, r.sport)))
                     else {
                         return Drop(DropReason::NoService);
                     };
-                    if c.method == Method::Tunnel {
-                        return related::tunnel_verdict(t, c.rs, rip);
-                    }
                     // Direct routing leaves the packet as it is: only the MAC changes.
                     if c.method == Method::Masq && rewrite_dst(ip_buf, rip, rport).is_err() {
                         return Drop(DropReason::L4Malformed);
@@ -662,15 +662,14 @@ impl<P: Frame> Pipeline<P> {
             };
             // DR replies never come back through the director; the reply tuple still records
             // the real server for the packets that follow.
+            // Tunnel connections keep no reply tuple: RIP:port -> client:port is the same
+            // for one client port towards several VIPs of one real server, and the RS and
+            // its encapsulation come from the table by id.
+            let reply = (method != Method::Tunnel)
+                .then(|| Tuple::new(proto, IpAddr::V4(rs.addr), rport, IpAddr::V4(src), sport));
             let new = NewConn {
                 original: tuple,
-                reply: Some(Tuple::new(
-                    proto,
-                    IpAddr::V4(rs.addr),
-                    rport,
-                    IpAddr::V4(src),
-                    sport,
-                )),
+                reply,
                 rs: rs.id,
                 svc: sid,
                 method,

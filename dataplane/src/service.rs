@@ -102,9 +102,9 @@ pub struct ServiceTable {
     locals: Vec<LocalAddr>,
     generation: u64,
     steer_prefix: u8,
-    /// Encapsulation of each tunnel real server, by stable id: a connection remembers
-    /// its real server's id only.
-    tunnels: HashMap<u32, crate::tunnel::TunnelKind>,
+    /// Address and encapsulation of each tunnel real server, by stable id: a tunnel
+    /// connection remembers its real server's id only (it keeps no reply tuple).
+    tunnels: HashMap<u32, (Ipv4Addr, crate::tunnel::TunnelKind)>,
 }
 
 impl ServiceTable {
@@ -118,7 +118,7 @@ impl ServiceTable {
             vips.insert(s.vip);
             for rs in &s.real_servers {
                 if let Forward::Tunnel(kind) = rs.forward {
-                    tunnels.insert(rs.id, kind);
+                    tunnels.insert(rs.id, (rs.addr, kind));
                 }
             }
         }
@@ -141,9 +141,10 @@ impl ServiceTable {
         }
     }
 
-    /// The encapsulation of tunnel real server `rs_id`, if it is one in this table.
+    /// The address and encapsulation of tunnel real server `rs_id`, if it is one in this
+    /// table.
     #[inline]
-    pub fn tunnel_of(&self, rs_id: u32) -> Option<crate::tunnel::TunnelKind> {
+    pub fn tunnel_of(&self, rs_id: u32) -> Option<(Ipv4Addr, crate::tunnel::TunnelKind)> {
         self.tunnels.get(&rs_id).copied()
     }
 

@@ -60,13 +60,17 @@ pub(super) fn quoted_flow(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     ))
 }
 
-/// The verdict for a packet of tunnel connection to real server `rs_id` at `rip`.
+/// The verdict for a packet of a tunnel connection to real server `rs_id`.
 ///
-/// The encapsulation comes from the current table; a connection whose real server has
-/// left the configuration keeps going in IPIP, the IPVS default type.
+/// Address and encapsulation come from the current table: a connection whose real server
+/// has left the configuration is dropped (IPVS would keep sending to the removed
+/// destination until the connection expires).
 #[inline]
-pub(super) fn tunnel_verdict(t: &Tables, rs_id: u32, rip: Ipv4Addr) -> Ipv4Verdict {
-    Ipv4Verdict::Tunnel(rip, t.services.tunnel_of(rs_id).unwrap_or(TunnelKind::Ipip))
+pub(super) fn tunnel_verdict(t: &Tables, rs_id: u32) -> Ipv4Verdict {
+    match t.services.tunnel_of(rs_id) {
+        Some((rip, kind)) => Ipv4Verdict::Tunnel(rip, kind),
+        None => Ipv4Verdict::Drop(DropReason::NoRealServer),
+    }
 }
 
 #[inline]
@@ -142,6 +146,11 @@ impl<P: Frame> Pipeline<P> {
             return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
         }
         let c = self.conns.get(id, now_ms)?;
+        if c.method == Method::Tunnel {
+            // Only the client's side is indexed: relay to the real server, encapsulated.
+            bump(&self.cfg.stats.icmp_errors_translated, 1);
+            return Some(tunnel_verdict(t, c.rs));
+        }
         let orig = c.original;
         let reply = c.reply?;
         let (client, vip) = (v4(orig.src)?, v4(orig.dst)?);
@@ -163,7 +172,7 @@ impl<P: Frame> Pipeline<P> {
             }
             Direction::Original => match c.method {
                 Method::Route => Ipv4Verdict::Forward(rip),
-                Method::Tunnel => tunnel_verdict(t, c.rs, rip),
+                Method::Tunnel => tunnel_verdict(t, c.rs),
                 Method::Masq | Method::FullNat => {
                     if rewrite_icmp_error_dst(ip_buf, rip, reply.sport).is_err()
                         || (reply_dst != client
