@@ -268,7 +268,24 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
         eth(wan_mac, CLIENT_MAC, 0x0800, &too_big),
         eth(wan_mac, CLIENT_MAC, 0x0800, &no_df),
     ];
-    let lan_in = vec![arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP)];
+    // A router between the director and RS1 cannot pass the 1500-byte tunnel packet
+    // (its next hop has MTU 1400) and says so to the director, quoting 548 bytes of it:
+    // the client must hear of it as MTU 1400 - 20, about its own packet, from the VIP.
+    let lan_router: Ipv4Addr = "198.19.0.1".parse().unwrap();
+    let tunnelled = ip_hdr(LAN_IP, RS1, 4, 0, true, 64, &fits);
+    let router_frag_needed = ip_hdr(
+        lan_router,
+        LAN_IP,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(3, 4, [0, 0, 0x05, 0x78], &tunnelled[..548]),
+    );
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        eth(lan_mac, RS1_MAC, 0x0800, &router_frag_needed),
+    ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, svc, &wan_in, &lan_in);
 
     // ICMP type 3 code 4, next-hop MTU 1500 - 20, from the VIP, quoting 548 bytes (576
@@ -293,6 +310,20 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
                 &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
             ),
             eth(CLIENT_MAC, wan_mac, 0x0800, &frag_needed),
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0800,
+                &ip_hdr(
+                    VIP,
+                    CLIENT,
+                    1,
+                    0xc0,
+                    false,
+                    64,
+                    &icmp_msg(3, 4, [0, 0, 0x05, 0x64], &fits[..528]),
+                ),
+            ),
         ],
     );
     let ipip = |inner: &[u8]| {
@@ -321,6 +352,7 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
     assert_eq!(counter(&stats, "tunnel_encapsulated"), 2);
     assert_eq!(counter(&stats, "frag_needed_sent"), 1);
     assert_eq!(drops(&stats, "tunnel_too_big"), 2);
+    assert_eq!(counter(&stats, "icmp_errors_translated"), 1);
 }
 
 #[test]

@@ -278,7 +278,7 @@ impl<P: Frame> Pipeline<P> {
         let mut src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
         let mut dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         // An ICMP error belongs to the flow of the packet it quotes.
-        if let Some((s, d)) = related::quoted_flow(ip) {
+        if let Some((s, d)) = related::quoted_flow(t, ip) {
             (src, dst) = (s, d);
         }
         let client = if t.services.is_vip(dst) { src } else { dst };
@@ -395,6 +395,8 @@ enum Ipv4Verdict {
     Drop(DropReason),
     /// Encapsulate for tunnel real server `rip` and forward.
     Tunnel(Ipv4Addr, crate::tunnel::TunnelKind),
+    /// Cut the frame to this many bytes (a packet rebuilt shorter), then forward.
+    ForwardTrimmed(Ipv4Addr, usize),
 }
 
 impl<P: Frame> Pipeline<P> {
@@ -432,6 +434,11 @@ impl<P: Frame> Pipeline<P> {
                     }
                     Ipv4Verdict::Drop(why) => self.drop_packet(why),
                     Ipv4Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
+                    Ipv4Verdict::ForwardTrimmed(dst, len) => {
+                        if pkt.resize(len) {
+                            self.forward(t, pkt, dst, now_ms, io)
+                        }
+                    }
                 }
             }
             _ => self.drop_packet(DropReason::UnsupportedEtherType),

@@ -141,6 +141,21 @@ impl ServiceTable {
         }
     }
 
+    /// The encapsulation of a tunnel real server at `rip` whose outer packets are of IP
+    /// protocol `proto` (and, for GUE, UDP destination port `dport`), if any. A linear
+    /// scan: for ICMP errors about tunnel packets only.
+    pub fn tunnel_to(
+        &self,
+        rip: Ipv4Addr,
+        proto: u8,
+        dport: u16,
+    ) -> Option<crate::tunnel::TunnelKind> {
+        self.tunnels
+            .values()
+            .find(|(a, k)| *a == rip && k.matches(proto, dport))
+            .map(|&(_, k)| k)
+    }
+
     /// The address and encapsulation of tunnel real server `rs_id`, if it is one in this
     /// table.
     #[inline]

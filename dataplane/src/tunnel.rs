@@ -215,9 +215,6 @@ pub fn frag_needed_in_place<P: Frame>(pkt: &mut P, mtu: u16) -> Option<Ipv4Addr>
     let inner = &data[ETH_HDR..];
     let inner_len = usize::from(u16::from_be_bytes([inner[2], inner[3]])).min(inner.len());
     let quote = inner_len.min(ICMP_QUOTE_MAX);
-    let client = Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]);
-    let vip = Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]);
-    let tos = inner[1];
     let hdrs = IPV4_HDR + icmpv4::HEADER_LEN;
     let new_len = ETH_HDR + hdrs + quote;
     if new_len > data.len() && !pkt.resize(new_len) {
@@ -228,31 +225,84 @@ pub fn frag_needed_in_place<P: Frame>(pkt: &mut P, mtu: u16) -> Option<Ipv4Addr>
     if !pkt.resize(new_len) {
         return None;
     }
-    let out = pkt.data_mut();
+    let [a, b] = mtu.to_be_bytes();
+    Some(write_icmp_error(
+        &mut pkt.data_mut()[ETH_HDR..],
+        icmpv4::msg_type::DST_UNREACHABLE,
+        icmpv4::unreachable_code::FRAG_NEEDED,
+        [0, 0, a, b],
+        quote,
+    ))
+}
+
+/// Write, in `ip`, the IPv4 + ICMP headers of an error about the packet already quoted at
+/// `ip[28..28 + quote_len]` (at least its IPv4 header): from that packet's destination (a
+/// VIP) to its source (the client), as Linux's `icmp_send` from the VIP: TOS bits of the
+/// offending packet with precedence "internetwork control", TTL 64, ID 0, no DF. `rest` is
+/// the ICMP header's second word. Returns the client's address.
+///
+/// # Panics
+/// If `ip` is shorter than `28 + quote_len` or `quote_len < 20`.
+pub fn write_icmp_error(
+    ip: &mut [u8],
+    ty: u8,
+    code: u8,
+    rest: [u8; 4],
+    quote_len: usize,
+) -> Ipv4Addr {
+    let hdrs = IPV4_HDR + icmpv4::HEADER_LEN;
+    let q = &ip[hdrs..hdrs + quote_len];
+    let client = Ipv4Addr::new(q[12], q[13], q[14], q[15]);
+    let vip = Ipv4Addr::new(q[16], q[17], q[18], q[19]);
+    let tos = q[1];
     {
-        let icmp = &mut out[ETH_HDR + IPV4_HDR..];
-        icmp[0] = icmpv4::msg_type::DST_UNREACHABLE;
-        icmp[1] = icmpv4::unreachable_code::FRAG_NEEDED;
-        icmp[2..6].copy_from_slice(&[0, 0, 0, 0]);
-        icmp[6..8].copy_from_slice(&mtu.to_be_bytes());
+        let icmp = &mut ip[IPV4_HDR..hdrs + quote_len];
+        icmp[0] = ty;
+        icmp[1] = code;
+        icmp[2..4].copy_from_slice(&[0, 0]);
+        icmp[4..8].copy_from_slice(&rest);
         let c = checksum::internet(icmp);
         icmp[2..4].copy_from_slice(&c.to_be_bytes());
     }
-    let ip = &mut out[ETH_HDR..ETH_HDR + IPV4_HDR];
-    let total = (hdrs + quote) as u16;
-    ip[0] = 0x45;
-    // icmp_send: the offending packet's TOS bits with precedence "internetwork control".
-    ip[1] = (tos & 0x1e) | 0xc0;
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip[4..8].copy_from_slice(&[0, 0, 0, 0]);
-    ip[8] = 64;
-    ip[9] = ip_proto::ICMP;
-    ip[10..12].copy_from_slice(&[0, 0]);
-    ip[12..16].copy_from_slice(&vip.octets());
-    ip[16..20].copy_from_slice(&client.octets());
-    let c = checksum::internet(ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    Some(client)
+    let h = &mut ip[..IPV4_HDR];
+    let total = (hdrs + quote_len) as u16;
+    h[0] = 0x45;
+    h[1] = (tos & 0x1e) | 0xc0;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h[4..8].copy_from_slice(&[0, 0, 0, 0]);
+    h[8] = 64;
+    h[9] = ip_proto::ICMP;
+    h[10..12].copy_from_slice(&[0, 0]);
+    h[12..16].copy_from_slice(&vip.octets());
+    h[16..20].copy_from_slice(&client.octets());
+    let c = checksum::internet(h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    client
+}
+
+/// Where the inner packet starts in a tunnel packet of IP protocol `proto` whose outer
+/// header is `hl` bytes, as rvs encapsulates (GRE without optional fields, GUE without
+/// options); None for other protocols.
+#[inline]
+pub fn inner_offset(proto: u8, hl: usize) -> Option<usize> {
+    match proto {
+        ip_proto::IPIP => Some(hl),
+        ip_proto::GRE => Some(hl + GRE_HDR),
+        ip_proto::UDP => Some(hl + UDP_HDR + GUE_HDR),
+        _ => None,
+    }
+}
+
+impl TunnelKind {
+    /// Whether a quoted outer packet of protocol `proto` (with UDP destination port
+    /// `dport` for GUE) is one of this encapsulation.
+    #[inline]
+    pub fn matches(self, proto: u8, dport: u16) -> bool {
+        match self {
+            TunnelKind::Gue { port } => proto == ip_proto::UDP && dport == port,
+            _ => proto == self.outer_protocol(),
+        }
+    }
 }
 
 #[cfg(test)]

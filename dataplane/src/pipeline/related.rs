@@ -14,18 +14,23 @@
 //!
 //! The outer address on the far side is rewritten only when the connection translates it
 //! (FULLNAT's local address), so a NAT error keeps the router that sent it as its source.
-//! Not handled: ICMP errors quoting our own tunnel packets (IPVS lowers the path MTU
-//! from them), quotes of ICMP or other protocols, and IPv6.
+//! ICMP errors about our own tunnel packets (a router between the director and the RS
+//! quoting the encapsulated packet) are turned into the same error to the client about its
+//! packet, from the VIP, with "fragmentation needed" lowered by the tunnel overhead, as
+//! `ip_vs_in_icmp` does; rvs keeps no path-MTU cache per real server (IPVS updates the
+//! route's PMTU). Not handled: quotes of ICMP or other protocols, and IPv6.
 
 use std::net::Ipv4Addr;
 
 use super::{Frame, Io, Ipv4Verdict, Pipeline, Tables};
 use crate::counters::{bump, DropReason};
 use crate::tunnel::{self, EncapError, TunnelKind};
-use crate::wire::icmpv4::msg_type;
+use crate::wire::icmpv4::{self, msg_type, QuotedPacket};
 use crate::wire::nat::{rewrite_icmp_error_dst, rewrite_icmp_error_src};
 use crate::wire::{decrement_ttl, ip_proto, Icmpv4Packet, Ipv4Packet};
 use conn_table::{Direction, Method, Tuple};
+
+const IPV4_HDR: usize = crate::wire::ipv4::HEADER_LEN;
 use std::net::IpAddr;
 
 /// ICMP source quench (deprecated, still relayed by IPVS).
@@ -41,10 +46,12 @@ fn is_related_error(ty: u8) -> bool {
 }
 
 /// For an ICMP error in IPv4 packet `ip`, the flow it concerns as (source, destination) of
-/// a packet of that flow: the quoted packet reversed. None for anything else, or when too
-/// short to tell. Used to steer the error to the worker that owns the flow.
+/// a packet of that flow: the quoted packet reversed, or, for an error about one of our
+/// tunnel packets (quoted source is the director), the client's packet inside it. None
+/// for anything else, or when too short to tell. Used to steer the error to the worker
+/// that owns the flow.
 #[inline]
-pub(super) fn quoted_flow(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+pub(super) fn quoted_flow(t: &Tables, ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     if ip.len() < 20 || ip[9] != ip_proto::ICMP {
         return None;
     }
@@ -53,11 +60,17 @@ pub(super) fn quoted_flow(ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     if !is_related_error(*icmp.first()?) {
         return None;
     }
-    let q = icmp.get(8..28)?;
-    Some((
-        Ipv4Addr::new(q[16], q[17], q[18], q[19]),
-        Ipv4Addr::new(q[12], q[13], q[14], q[15]),
-    ))
+    let q = icmp.get(8..)?;
+    let addr = |b: &[u8], at: usize| -> Option<Ipv4Addr> {
+        let a = b.get(at..at + 4)?;
+        Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+    };
+    let (qsrc, qdst) = (addr(q, 12)?, addr(q, 16)?);
+    if t.services.is_local(qsrc) {
+        let inner = tunnel::inner_offset(q[9], usize::from(q[0] & 0x0f) * 4)?;
+        return Some((addr(q, inner + 12)?, addr(q, inner + 16)?));
+    }
+    Some((qdst, qsrc))
 }
 
 /// The verdict for a packet of a tunnel connection to real server `rs_id`.
@@ -131,6 +144,9 @@ impl<P: Frame> Pipeline<P> {
             return None;
         }
         let q = icmp.quoted().ok()?;
+        if t.services.is_local(q.src_addr) {
+            return self.tunnel_icmp_error(t, ip_buf, now_ms);
+        }
         if q.protocol != ip_proto::TCP && q.protocol != ip_proto::UDP {
             return None;
         }
@@ -187,6 +203,74 @@ impl<P: Frame> Pipeline<P> {
         bump(&self.cfg.stats.icmp_errors_translated, 1);
         Some(verdict)
     }
+
+    /// An ICMP error about one of our tunnel packets (a router between the director and a
+    /// real server could not deliver it): like `ip_vs_in_icmp`, send the client the same
+    /// error about its own packet, from the VIP, quoting the inner packet; for
+    /// "fragmentation needed" the reported MTU less the encapsulation overhead, and only
+    /// when the client's packet had DF (otherwise nothing is sent: IPVS would now
+    /// fragment). Rebuilt in place. None when the quote is not of a tunnel connection.
+    fn tunnel_icmp_error(
+        &mut self,
+        t: &Tables,
+        ip_buf: &mut [u8],
+        now_ms: u64,
+    ) -> Option<Ipv4Verdict> {
+        let ip = Ipv4Packet::new_checked(&ip_buf[..]).ok()?;
+        let (hl, total) = (ip.header_len(), ip.total_len());
+        let icmp = Icmpv4Packet::new_checked(&ip_buf[hl..total]).ok()?;
+        let quote = icmp.data();
+        let outer = QuotedPacket::parse(quote).ok()?;
+        let kind = t
+            .services
+            .tunnel_to(outer.dst_addr, outer.protocol, outer.dst_port)?;
+        let at = tunnel::inner_offset(outer.protocol, outer.header_len)?;
+        let inner = QuotedPacket::parse(quote.get(at..)?).ok()?;
+        if inner.protocol != ip_proto::TCP && inner.protocol != ip_proto::UDP {
+            return None;
+        }
+        let flow = Tuple::new(
+            inner.protocol,
+            IpAddr::V4(inner.src_addr),
+            inner.src_port,
+            IpAddr::V4(inner.dst_addr),
+            inner.dst_port,
+        );
+        let (id, dir) = self.conns.lookup(&flow)?;
+        let c = self.conns.get(id, now_ms)?;
+        if dir != Direction::Original || c.method != Method::Tunnel {
+            return None;
+        }
+        if !icmp.verify_checksum() {
+            return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
+        }
+        let (ty, code) = (icmp.msg_type(), icmp.msg_code());
+        let inner_df = quote[at + 6] & 0x40 != 0;
+        let mut rest = [0u8; 4];
+        rest.copy_from_slice(&ip_buf[hl + 4..hl + 8]);
+        if ty == msg_type::DST_UNREACHABLE && code == icmpv4::unreachable_code::FRAG_NEEDED {
+            if !inner_df {
+                return Some(Ipv4Verdict::Drop(DropReason::ForDirector));
+            }
+            let overhead = kind.overhead() as u16;
+            let mut mtu = u16::from_be_bytes([rest[2], rest[3]]);
+            if mtu > 68 + overhead {
+                mtu -= overhead;
+            }
+            rest = [0, 0, (mtu >> 8) as u8, mtu as u8];
+        }
+        // Move the inner packet's quote to where the new ICMP message quotes it.
+        let from = hl + icmpv4::HEADER_LEN + at;
+        let len = (total - from).min(tunnel::ICMP_QUOTE_MAX);
+        let to = IPV4_HDR + icmpv4::HEADER_LEN;
+        ip_buf.copy_within(from..from + len, to);
+        let client = tunnel::write_icmp_error(ip_buf, ty, code, rest, len);
+        bump(&self.cfg.stats.icmp_errors_translated, 1);
+        Some(Ipv4Verdict::ForwardTrimmed(
+            client,
+            super::ETH_HDR + to + len,
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -223,18 +307,53 @@ mod tests {
 
     #[test]
     fn quoted_flow_reverses_the_quote_of_errors_only() {
+        let t = Tables::default();
         let f = icmp_error(3, RIP, CLIENT, CLIENT, RIP);
-        assert_eq!(quoted_flow(&f[14..]), Some((RIP, CLIENT)));
+        assert_eq!(quoted_flow(&t, &f[14..]), Some((RIP, CLIENT)));
         for ty in [4, 11] {
-            assert!(quoted_flow(&icmp_error(ty, RIP, CLIENT, CLIENT, RIP)[14..]).is_some());
+            assert!(quoted_flow(&t, &icmp_error(ty, RIP, CLIENT, CLIENT, RIP)[14..]).is_some());
         }
         for ty in [0, 8, 12, 5] {
             assert_eq!(
-                quoted_flow(&icmp_error(ty, RIP, CLIENT, CLIENT, RIP)[14..]),
+                quoted_flow(&t, &icmp_error(ty, RIP, CLIENT, CLIENT, RIP)[14..]),
                 None
             );
         }
-        assert_eq!(quoted_flow(&f[14..14 + 40]), None, "quote cut short");
+        assert_eq!(quoted_flow(&t, &f[14..14 + 40]), None, "quote cut short");
+    }
+
+    #[test]
+    fn quoted_flow_of_our_tunnel_packets_is_the_inner_one() {
+        const DIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 254);
+        let t = Tables {
+            services: ServiceTable::new(
+                vec![],
+                vec![crate::service::LocalAddr {
+                    port: 1,
+                    addr: DIP,
+                    prefix_len: 24,
+                }],
+                1,
+            ),
+            ..Tables::default()
+        };
+        // Frag needed from a router: quote = DIP -> RIP IPIP, then CLIENT -> VIP.
+        let mut f = icmp_error(3, Ipv4Addr::new(198, 19, 0, 1), DIP, DIP, RIP);
+        let q = 14 + 28;
+        f[q + 9] = 4;
+        let mut inner = [0u8; 20];
+        inner[0] = 0x45;
+        inner[9] = 6;
+        inner[12..16].copy_from_slice(&CLIENT.octets());
+        inner[16..20].copy_from_slice(&VIP.octets());
+        f.truncate(q + 20);
+        f.extend_from_slice(&inner);
+        assert_eq!(quoted_flow(&t, &f[14..]), Some((CLIENT, VIP)));
+        // GRE: four more bytes before the inner header.
+        f[q + 9] = 47;
+        assert_eq!(quoted_flow(&t, &f[14..]), None, "inner header cut short");
+        f.splice(q + 20..q + 20, [0, 0, 8, 0]);
+        assert_eq!(quoted_flow(&t, &f[14..]), Some((CLIENT, VIP)));
     }
 
     #[test]
