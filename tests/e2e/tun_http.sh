@@ -9,8 +9,10 @@
 # endpoint (helpers/tun_decap.py: raw IPIP/GRE sockets and a UDP socket for GUE -> TUN
 # device); the VIPs sit on lo (arp_ignore=1, arp_announce=2) as in the DR recipe.
 # Checks: per VIP, 20 curls alternate rs1/rs2 (rr); every request went through the
-# tunnel type of its VIP (decapsulator counts); the replies bypass the director (rvsd's
-# wan port sends no TCP and its lan port receives none); rvsd stops cleanly.
+# tunnel type of its VIP (decapsulator counts); a request too big for the tunnel gets
+# through by path MTU discovery (rvsd's ICMP fragmentation needed); the replies bypass
+# the director (rvsd's wan port sends no TCP and its lan port receives none); rvsd stops
+# cleanly.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -162,6 +164,17 @@ for vip in $vips; do
 	done
 	echo "$vip: 20 HTTP requests alternated rs1/rs2 through the tunnel"
 done
+# Path MTU: a request with a 3000-byte header goes out in full-size (1500-byte, DF)
+# segments, too big once encapsulated; rvsd answers "fragmentation needed" from the VIP
+# with 1500 less the tunnel overhead, the client's kernel lowers its path MTU to the VIP
+# and resends smaller segments, and the real server gets the whole request.
+pad=$(head -c 3000 /dev/zero | tr '\0' x)
+for vip in $vips; do
+	body=$(ip netns exec "$client" curl -sSf --noproxy '*' -m 5 -H "X-Pad: $pad" "http://$vip/") ||
+		fail "$vip: request with a 3000-byte header failed (path MTU discovery through the tunnel)"
+	case $body in rs1 | rs2) ;; *) fail "$vip: large request: unexpected body '$body'" ;; esac
+	echo "$vip: large request answered after path MTU discovery: $(ip -n "$client" route get "$vip" | grep -o 'mtu [0-9]*' || echo 'no mtu cached')"
+done
 replies_via_router=$(ip -n "$router" -s link show e1 | awk '/TX:/ {getline; print $2}')
 
 stop_rvsd || fail "rvsd did not exit 0 on SIGTERM"
@@ -175,15 +188,16 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 wan, lan = s["ports"][0], s["ports"][1]
 print(f"director wan: rx {wan['rx_packets']} tx {wan['tx_packets']}; lan: rx {lan['rx_packets']} tx {lan['tx_packets']}; "
-      f"encapsulated {s['tunnel_encapsulated']}; router -> client packets: {sys.argv[2]}; connections: {s['conns_created']}")
+      f"encapsulated {s['tunnel_encapsulated']}; frag needed sent {s['frag_needed_sent']}; router -> client packets: {sys.argv[2]}; connections: {s['conns_created']}")
 conns = 3 * 20
 assert s["conns_created"] >= conns, s["conns_created"]
 # >= 5 client packets per connection (SYN, ACK, request, FIN, ACK), each encapsulated.
 assert s["tunnel_encapsulated"] >= 5 * conns, s["tunnel_encapsulated"]
+assert s["frag_needed_sent"] >= 3, s["frag_needed_sent"]  # one per VIP at least
 assert lan["tx_packets"] >= 5 * conns, lan
 # The answers went through the router: the director only sent ARP on wan and received
-# ARP on lan.
-assert wan["tx_packets"] < 20 and lan["rx_packets"] < 20, (wan, lan)
+# ARP on lan (and sent the ICMP errors on wan).
+assert wan["tx_packets"] - s["frag_needed_sent"] < 20 and lan["rx_packets"] < 20, (wan, lan)
 assert int(sys.argv[2]) >= 3 * conns
 # Each real server decapsulated every kind, none malformed.
 for log in sys.argv[3:]:
