@@ -174,10 +174,31 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "FULLNAT local (address, port) pairs the worker has handed out.",
         &["worker"],
     );
+    let tunnel = counter(
+        &reg,
+        "rvs_worker_tunnel_packets_total",
+        "Tunnel forwarding: packets encapsulated, and ICMP fragmentation-needed errors sent.",
+        &["worker", "kind"],
+    );
+    let icmp_rel = counter(
+        &reg,
+        "rvs_worker_icmp_errors_translated_total",
+        "ICMP errors about a connection translated and forwarded to the other side.",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
         snat.with_label_values(&[&ws])
             .set(get(&s.snat_ports_in_use) as i64);
+        tunnel
+            .with_label_values(&[&ws, "encapsulated"])
+            .inc_by(get(&s.tunnel_encapsulated));
+        tunnel
+            .with_label_values(&[&ws, "frag_needed_sent"])
+            .inc_by(get(&s.frag_needed_sent));
+        icmp_rel
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.icmp_errors_translated));
         for (i, name) in src.interfaces.iter().enumerate() {
             let l = [ws.as_str(), name.as_str()];
             rx_p.with_label_values(&l)

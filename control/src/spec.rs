@@ -6,10 +6,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{bail, Context, Result};
-use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey};
+use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey, TunnelType};
 use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts, MAX_REAL_SERVERS};
 use dataplane::route::Ipv4Prefix;
 use dataplane::service::{proto, Forward, Persistence, RealServer, VirtualService};
+use dataplane::tunnel::TunnelKind;
 use dataplane::worker::Polling;
 use hashbrown::HashMap;
 use scheduler::{Destination, SchedFlags, SchedOptions, SchedulerKind, Thresholds};
@@ -146,11 +147,11 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
                 ForwardMethod::Masq => Forward::Masq,
                 ForwardMethod::Route => Forward::Route,
                 ForwardMethod::FullNat => Forward::FullNat,
-                _ => bail!(
-                    "{what}: real server {}: forwarding method {} is not supported by this build's dataplane yet; use `method: masq` (NAT), `route` (DR) or `fullnat`",
-                    rs.socket_addr(),
-                    rs.method.ipvsadm_name()
-                ),
+                ForwardMethod::Tunnel(t) => Forward::Tunnel(match t {
+                    TunnelType::Ipip => TunnelKind::Ipip,
+                    TunnelType::Gue { port } => TunnelKind::Gue { port },
+                    TunnelType::Gre => TunnelKind::Gre,
+                }),
             };
             real_servers.push(RealServer {
                 id: ids.id(&s.key.to_string(), rs.socket_addr())?,

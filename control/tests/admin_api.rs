@@ -262,14 +262,25 @@ fn services_and_real_servers_crud_with_ipvsadm_refusals() {
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("Service not defined"), "{body}");
 
-    // A method this build cannot run yet is refused with the reason; nothing changes.
+    // Tunnel real servers (IPIP here) are accepted and shown as -i; remove it again.
     let tun = serde_json::json!({ "addr": "198.19.0.12", "port": 8080, "method": { "tunnel": { "type": "ipip" } }, "weight": 1 });
     let (code, body) = call(
         "POST",
         &url(&format!("/v1/services/{id}/real-servers")),
         Some(tun),
     );
-    assert_eq!(code, 422, "{body}");
+    assert_eq!(code, 201, "{body}");
+    let (_, rules) = call("GET", &url("/v1/rules"), None);
+    assert!(
+        rules.contains("-a -t 198.18.0.100:8080 -r 198.19.0.12:8080 -i -w 1 --tun-type ipip\n"),
+        "{rules}"
+    );
+    let (code, body) = call(
+        "DELETE",
+        &url(&format!("/v1/services/{id}/real-servers/198.19.0.12:8080")),
+        None,
+    );
+    assert_eq!(code, 204, "{body}");
 
     let mut edited = rs.clone();
     edited["weight"] = 2.into();

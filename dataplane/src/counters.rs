@@ -123,6 +123,11 @@ drop_reasons! {
     ExceptionRateLimited => "exception_rate_limited",
     /// The kernel interface (TAP) refused a packet for the kernel.
     ExceptionTxFull => "exception_tx_full",
+    /// Tunnel: the encapsulated packet would exceed the egress MTU (with DF set, an ICMP
+    /// "fragmentation needed" was sent back; without DF, rvs does not fragment).
+    TunnelTooBig => "tunnel_too_big",
+    /// Tunnel: no headroom in the buffer for the outer headers.
+    TunnelNoRoom => "tunnel_no_room",
 }
 
 /// One worker's counters for one port.
@@ -164,6 +169,12 @@ pub struct WorkerStats {
     pub arp_requests: AtomicU64,
     /// ICMP echo replies sent.
     pub icmp_echo_replies: AtomicU64,
+    /// Packets encapsulated to tunnel real servers (IPIP, GUE, GRE).
+    pub tunnel_encapsulated: AtomicU64,
+    /// ICMP "fragmentation needed" errors sent to clients (tunnel path MTU).
+    pub frag_needed_sent: AtomicU64,
+    /// ICMP errors about a connection, translated and forwarded to the other side.
+    pub icmp_errors_translated: AtomicU64,
     /// Packets handed to their owner worker.
     pub steered_out: AtomicU64,
     /// Packets received from other workers.
@@ -191,6 +202,9 @@ impl Default for WorkerStats {
             arp_replies: AtomicU64::new(0),
             arp_requests: AtomicU64::new(0),
             icmp_echo_replies: AtomicU64::new(0),
+            tunnel_encapsulated: AtomicU64::new(0),
+            frag_needed_sent: AtomicU64::new(0),
+            icmp_errors_translated: AtomicU64::new(0),
             steered_out: AtomicU64::new(0),
             steered_in: AtomicU64::new(0),
             loops: AtomicU64::new(0),

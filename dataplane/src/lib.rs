@@ -15,5 +15,6 @@ pub mod rcu;
 pub mod route;
 pub mod service;
 pub mod toa;
+pub mod tunnel;
 pub mod wire;
 pub mod worker;

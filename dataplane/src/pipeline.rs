@@ -26,6 +26,9 @@ use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TemplateKey, T
 mod conn_prefetch;
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
+/// Tunnel encapsulation and ICMP errors related to connections.
+mod related;
+
 /// A packet buffer the pipeline can read, rewrite in place and resize.
 pub trait Frame {
     /// The frame's bytes.
@@ -34,6 +37,8 @@ pub trait Frame {
     fn data_mut(&mut self) -> &mut [u8];
     /// Set the frame length (false when the buffer has no room).
     fn resize(&mut self, len: usize) -> bool;
+    /// Grow the frame at the front by `n` bytes (tunnel headers); false without headroom.
+    fn prepend(&mut self, n: usize) -> bool;
 }
 
 impl Frame for Vec<u8> {
@@ -45,6 +50,10 @@ impl Frame for Vec<u8> {
     }
     fn resize(&mut self, len: usize) -> bool {
         Vec::resize(self, len, 0);
+        true
+    }
+    fn prepend(&mut self, n: usize) -> bool {
+        self.splice(0..0, std::iter::repeat_n(0, n));
         true
     }
 }
@@ -305,11 +314,14 @@ impl<P: Frame> Pipeline<P> {
             return None;
         }
         let ip = &frame[ETH_HDR..];
-        let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
-        let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-        // A FULLNAT reply belongs to the worker whose share of the local ports holds its
-        // destination port.
-        if t.snat.is_lip(dst) {
+        let mut src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
+        let mut dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
+        // An ICMP error belongs to the flow of the packet it quotes.
+        if let Some((s, d)) = related::quoted_flow(t, ip) {
+            (src, dst) = (s, d);
+        } else if t.snat.is_lip(dst) {
+            // A FULLNAT reply belongs to the worker whose share of the local ports holds
+            // its destination port.
             let l4 = usize::from(ip[0] & 0x0f) * 4;
             return match (ip[9], ip.get(l4 + 2..l4 + 4)) {
                 (proto::TCP | proto::UDP, Some(p)) => Some(port_owner(
@@ -451,6 +463,10 @@ enum Ipv4Verdict {
     ToKernel,
     /// Drop and count.
     Drop(DropReason),
+    /// Encapsulate for tunnel real server `rip` and forward.
+    Tunnel(Ipv4Addr, crate::tunnel::TunnelKind),
+    /// Cut the frame to this many bytes (a packet rebuilt shorter), then forward.
+    ForwardTrimmed(Ipv4Addr, usize),
 }
 
 impl<P: Frame> Pipeline<P> {
@@ -502,6 +518,12 @@ impl<P: Frame> Pipeline<P> {
                         io.send(port, pkt);
                     }
                     Ipv4Verdict::Drop(why) => self.drop_packet(why),
+                    Ipv4Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
+                    Ipv4Verdict::ForwardTrimmed(dst, len) => {
+                        if pkt.resize(len) {
+                            self.forward(t, pkt, dst, now_ms, io)
+                        }
+                    }
                 }
             }
             _ => self.drop_packet(DropReason::UnsupportedEtherType),
@@ -638,7 +660,7 @@ impl<P: Frame> Pipeline<P> {
                 Ok(u) => (u.src_port(), u.dst_port(), None),
                 Err(_) => return Drop(DropReason::L4Malformed),
             },
-            proto::ICMP => return self.handle_icmp(t, ip_buf, kernel),
+            proto::ICMP => return self.handle_icmp(t, ip_buf, now_ms, kernel),
             // Other protocols to an own address (VRRP, OSPF, GRE...) are the kernel's.
             _ if kernel && t.services.is_local(dst) && !t.services.is_vip(dst) => {
                 return Ipv4Verdict::ToKernel
@@ -670,6 +692,9 @@ impl<P: Frame> Pipeline<P> {
             }
             return match dir {
                 Direction::Original => {
+                    if c.method == Method::Tunnel {
+                        return related::tunnel_verdict(t, c.rs);
+                    }
                     let Some((rip, rport)) = c.reply.and_then(|r| v4(r.src).map(|a| (a, r.sport)))
                     else {
                         return Drop(DropReason::NoService);
@@ -792,6 +817,7 @@ impl<P: Frame> Pipeline<P> {
             let method = match rs.forward {
                 Forward::Route => Method::Route,
                 Forward::FullNat => Method::FullNat,
+                Forward::Tunnel(_) => Method::Tunnel,
                 _ => Method::Masq,
             };
             // FULLNAT: the client is replaced by a local address and port of this worker's
@@ -806,15 +832,21 @@ impl<P: Frame> Pipeline<P> {
             };
             // DR replies never come back through the director; the reply tuple still records
             // the real server for the packets that follow.
-            let new = NewConn {
-                original: tuple,
-                reply: Some(Tuple::new(
+            // Tunnel connections keep no reply tuple: RIP:port -> client:port is the same
+            // for one client port towards several VIPs of one real server, and the RS and
+            // its encapsulation come from the table by id.
+            let reply = (method != Method::Tunnel).then(|| {
+                Tuple::new(
                     proto,
                     IpAddr::V4(rs.addr),
                     rport,
                     IpAddr::V4(reply_dst),
                     reply_dport,
-                )),
+                )
+            });
+            let new = NewConn {
+                original: tuple,
+                reply,
                 rs: rs.id,
                 svc: sid,
                 method,
@@ -833,6 +865,9 @@ impl<P: Frame> Pipeline<P> {
             if let Some(c) = self.cfg.stats.real_servers.get(rs.id as usize) {
                 bump(&c.conns, 1);
                 c.packet(true, u64::from(bytes));
+            }
+            if let Forward::Tunnel(kind) = rs.forward {
+                return Ipv4Verdict::Tunnel(rs.addr, kind);
             }
             let rewritten = match method {
                 Method::Masq => rewrite_dst(ip_buf, rs.addr, rport),
@@ -861,10 +896,19 @@ impl<P: Frame> Pipeline<P> {
         Drop(DropReason::NoService)
     }
 
-    /// Answer ICMP echo requests to VIPs; ICMP to own addresses goes to the kernel when the
-    /// port has an exception path (`kernel`), else echo requests are answered here too.
-    /// Other ICMP to VIPs is not handled yet.
-    fn handle_icmp(&mut self, t: &Tables, ip_buf: &mut [u8], kernel: bool) -> Ipv4Verdict {
+    /// Translate ICMP errors about a connection; answer ICMP echo requests to VIPs; ICMP to
+    /// own addresses goes to the kernel when the port has an exception path (`kernel`),
+    /// else echo requests are answered here too. Other ICMP to VIPs is not handled yet.
+    fn handle_icmp(
+        &mut self,
+        t: &Tables,
+        ip_buf: &mut [u8],
+        now_ms: u64,
+        kernel: bool,
+    ) -> Ipv4Verdict {
+        if let Some(v) = self.icmp_error(t, ip_buf, now_ms) {
+            return v;
+        }
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
             return Ipv4Verdict::Drop(DropReason::Ipv4Malformed);
         };

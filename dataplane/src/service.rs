@@ -27,8 +27,8 @@ pub enum Forward {
     Masq,
     /// Direct routing (`-g`): rewrite the destination MAC only.
     Route,
-    /// IP-in-IP tunnel (`-i`).
-    Tunnel,
+    /// Tunnel (`-i`): IPIP, GUE or GRE encapsulation to the RS.
+    Tunnel(crate::tunnel::TunnelKind),
     /// Full NAT: SNAT the client to a local address too.
     FullNat,
 }
@@ -111,6 +111,9 @@ pub struct ServiceTable {
     steer_prefix: u8,
     /// Bit `id` set when real server `id` is in some service (for `expire_nodest_conn`).
     present: Vec<u64>,
+    /// Address and encapsulation of each tunnel real server, by stable id: a tunnel
+    /// connection remembers its real server's id only (it keeps no reply tuple).
+    tunnels: HashMap<u32, (Ipv4Addr, crate::tunnel::TunnelKind)>,
 }
 
 impl ServiceTable {
@@ -118,6 +121,7 @@ impl ServiceTable {
     pub fn new(services: Vec<VirtualService>, locals: Vec<LocalAddr>, generation: u64) -> Self {
         let mut index = HashMap::with_capacity(services.len());
         let mut vips = HashSet::new();
+        let mut tunnels = HashMap::new();
         for (i, s) in services.iter().enumerate() {
             if s.members.is_empty() {
                 index.insert((s.proto, s.vip, s.port), i as ServiceId);
@@ -126,6 +130,11 @@ impl ServiceTable {
             for &(proto, vip, port) in &s.members {
                 index.insert((proto, vip, port), i as ServiceId);
                 vips.insert(vip);
+            }
+            for rs in &s.real_servers {
+                if let Forward::Tunnel(kind) = rs.forward {
+                    tunnels.insert(rs.id, (rs.addr, kind));
+                }
             }
         }
         // Flows are owned by a worker chosen from the client address; with persistence the
@@ -152,6 +161,7 @@ impl ServiceTable {
             generation,
             steer_prefix,
             present,
+            tunnels,
         }
     }
 
@@ -162,6 +172,28 @@ impl ServiceTable {
         self.present
             .get(id as usize / 64)
             .is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+
+    /// The encapsulation of a tunnel real server at `rip` whose outer packets are of IP
+    /// protocol `proto` (and, for GUE, UDP destination port `dport`), if any. A linear
+    /// scan: for ICMP errors about tunnel packets only.
+    pub fn tunnel_to(
+        &self,
+        rip: Ipv4Addr,
+        proto: u8,
+        dport: u16,
+    ) -> Option<crate::tunnel::TunnelKind> {
+        self.tunnels
+            .values()
+            .find(|(a, k)| *a == rip && k.matches(proto, dport))
+            .map(|&(_, k)| k)
+    }
+
+    /// The address and encapsulation of tunnel real server `rs_id`, if it is one in this
+    /// table.
+    #[inline]
+    pub fn tunnel_of(&self, rs_id: u32) -> Option<(Ipv4Addr, crate::tunnel::TunnelKind)> {
+        self.tunnels.get(&rs_id).copied()
     }
 
     /// The service for a packet to `vip:port`: an exact match first, then the VIP's

@@ -149,6 +149,10 @@ impl Frame for Mbuf {
     fn resize(&mut self, len: usize) -> bool {
         self.set_len(len)
     }
+    #[inline]
+    fn prepend(&mut self, n: usize) -> bool {
+        Mbuf::prepend(self, n)
+    }
 }
 
 #[inline]

@@ -1,0 +1,498 @@
+//! Tier-2 golden pcap tests for TUN forwarding (IPIP, GUE, GRE), the tunnel path-MTU
+//! check (ICMP fragmentation needed) and the translation of ICMP errors that belong to a
+//! NAT connection, on the real rvsd over net_pcap. Expected frames are built here,
+//! independently of the dataplane code, and compared field by field and then byte by byte.
+
+mod common;
+use common::*;
+use std::net::Ipv4Addr;
+
+fn port_mac(stats: &serde_json::Value, i: usize) -> [u8; 6] {
+    let s = stats["ports"][i]["mac"].as_str().expect("mac in stats");
+    let v: Vec<u8> = s
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    v.try_into().unwrap()
+}
+
+fn counter(stats: &serde_json::Value, name: &str) -> u64 {
+    stats[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name} in {stats}"))
+}
+
+fn drops(stats: &serde_json::Value, reason: &str) -> u64 {
+    stats["drops"][reason]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no drop counter {reason} in {stats}"))
+}
+
+/// Field-by-field first (readable failures), then every byte.
+fn assert_exact(what: &str, got: &[Vec<u8>], want: &[Vec<u8>]) {
+    assert_frames(what, got, want);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        if let Some(at) = (0..g.len().max(w.len())).find(|&k| g.get(k) != w.get(k)) {
+            panic!(
+                "{what}: packet {i} differs first at byte {at} (got {:?}, want {:?}); lengths {} vs {}",
+                g.get(at),
+                w.get(at),
+                g.len(),
+                w.len()
+            );
+        }
+    }
+}
+
+/// An IPv4 header as the director writes it for a tunnel or an ICMP error it originates.
+fn ip_hdr(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    tos: u8,
+    df: bool,
+    ttl: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut h = vec![
+        0x45,
+        tos,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        if df { 0x40 } else { 0 },
+        0,
+        ttl,
+        proto,
+        0,
+        0,
+    ];
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    let c = csum(&h, 0);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+/// Set the TTL of an IPv4 packet and recompute its header checksum.
+fn set_ttl(mut ip: Vec<u8>, ttl: u8) -> Vec<u8> {
+    ip[8] = ttl;
+    ip[10] = 0;
+    ip[11] = 0;
+    let hl = usize::from(ip[0] & 0xf) * 4;
+    let c = csum(&ip[..hl], 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip
+}
+
+fn icmp_msg(ty: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(&rest);
+    m.extend_from_slice(body);
+    let c = csum(&m, 0);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
+}
+
+const TUNNEL_SERVICES: &str = r#"services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    scheduler: rr
+    method: tunnel
+    real_servers:
+      - { address: 198.19.0.11, port: 80 }
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 81
+    scheduler: rr
+    method: tunnel
+    tunnel_type: gue
+    tunnel_port: 6080
+    real_servers:
+      - { address: 198.19.0.11, port: 81 }
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 82
+    scheduler: rr
+    method: tunnel
+    tunnel_type: gre
+    real_servers:
+      - { address: 198.19.0.12, port: 82 }
+"#;
+
+#[test]
+fn tunnel_ipip_gue_gre_encapsulate_syn_and_data() {
+    let dir = TempDir::new("tun-encap");
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, TUNNEL_SERVICES, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+
+    let syn = |port: u16| tcp(CLIENT, 40000 + port, VIP, port, TCP_SYN, 1000, b"");
+    let data = |port: u16| {
+        tcp(
+            CLIENT,
+            40000 + port,
+            VIP,
+            port,
+            TCP_ACK,
+            1001,
+            b"GET / HTTP/1.0\r\n\r\n",
+        )
+    };
+    let ports = [80u16, 81, 82];
+    let mut wan_in: Vec<Vec<u8>> = ports
+        .iter()
+        .map(|&p| eth(wan_mac, CLIENT_MAC, 0x0800, &syn(p)))
+        .collect();
+    wan_in.extend(
+        ports
+            .iter()
+            .map(|&p| eth(wan_mac, CLIENT_MAC, 0x0800, &data(p))),
+    );
+    // A router on the client's side reports that RS1's direct reply (from the VIP) timed
+    // out: IPVS hands such an error to the connection's transmitter, so it is tunnelled.
+    let router: Ipv4Addr = "198.18.0.7".parse().unwrap();
+    let reply = tcp(VIP, 80, CLIENT, 40080, TCP_SYN | TCP_ACK, 7, b"");
+    let quote = reply[..28].to_vec();
+    let time_exceeded = ip_hdr(
+        router,
+        VIP,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(11, 0, [0; 4], &quote),
+    );
+    wan_in.push(eth(wan_mac, CLIENT_MAC, 0x0800, &time_exceeded));
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        arp_frame(2, RS2_MAC, RS2, lan_mac, LAN_IP),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, TUNNEL_SERVICES, &wan_in, &lan_in);
+
+    // GUE's UDP source port comes from a flow hash: one port per flow, in Linux's local
+    // port range; read it from the output, then demand everything else exactly.
+    let gue_sports: Vec<u16> = lan_out
+        .iter()
+        .filter(|f| f.len() > 34 + 8 && f[12..14] == [8, 0] && f[14 + 9] == 17)
+        .map(|f| u16::from_be_bytes([f[34], f[35]]))
+        .collect();
+    assert_eq!(gue_sports.len(), 2, "two GUE packets");
+    assert_eq!(gue_sports[0], gue_sports[1], "one source port per flow");
+    assert!((32768..61000).contains(&gue_sports[0]), "{gue_sports:?}");
+    let sport = gue_sports[0];
+
+    let ipip = |inner: &[u8], rs| ip_hdr(LAN_IP, rs, 4, 0, true, 64, inner);
+    let gue = |inner: &[u8], rs| {
+        let mut u = sport.to_be_bytes().to_vec();
+        u.extend_from_slice(&6080u16.to_be_bytes());
+        u.extend_from_slice(&((8 + 4 + inner.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0, 0, 4, 0, 0]);
+        u.extend_from_slice(inner);
+        ip_hdr(LAN_IP, rs, 17, 0, true, 64, &u)
+    };
+    let gre = |inner: &[u8], rs| {
+        let mut g = vec![0, 0, 8, 0];
+        g.extend_from_slice(inner);
+        ip_hdr(LAN_IP, rs, 47, 0, true, 64, &g)
+    };
+    let to = |mac, ip: Vec<u8>| eth(mac, lan_mac, 0x0800, &ip);
+    assert_exact(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS2),
+            ),
+            // Held for RS1 in arrival order, released by its ARP reply.
+            to(RS1_MAC, ipip(&syn(80), RS1)),
+            to(RS1_MAC, gue(&syn(81), RS1)),
+            to(RS1_MAC, ipip(&data(80), RS1)),
+            to(RS1_MAC, gue(&data(81), RS1)),
+            // No DF inside, so none outside, and the inner ID (0) as the outer one.
+            to(
+                RS1_MAC,
+                ip_hdr(LAN_IP, RS1, 4, 0, false, 64, &time_exceeded),
+            ),
+            to(RS2_MAC, gre(&syn(82), RS2)),
+            to(RS2_MAC, gre(&data(82), RS2)),
+        ],
+    );
+    assert_exact("wan out", &wan_out, &[]);
+    assert_eq!(counter(&stats, "tunnel_encapsulated"), 7);
+    assert_eq!(counter(&stats, "conns_created"), 3);
+    assert_eq!(counter(&stats, "icmp_errors_translated"), 1);
+}
+
+#[test]
+fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
+    let dir = TempDir::new("tun-mtu");
+    let svc = r#"services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    scheduler: rr
+    method: tunnel
+    real_servers:
+      - { address: 198.19.0.11, port: 80 }
+"#;
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, svc, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let seg = |len: usize, seq| {
+        // An IPv4 packet of exactly `len` bytes (DF set by the helper).
+        let payload = vec![b'x'; len - 40];
+        tcp(CLIENT, 40000, VIP, 80, TCP_ACK, seq, &payload)
+    };
+    let syn = tcp(CLIENT, 40000, VIP, 80, TCP_SYN, 1000, b"");
+    let fits = seg(1480, 1001); // 1480 + 20 = the 1500-byte MTU exactly
+    let too_big = seg(1481, 2481);
+    let mut no_df = seg(1481, 3962);
+    no_df[6] = 0; // clear DF
+    let no_df = set_ttl(no_df, 64);
+    let wan_in = vec![
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &syn),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &fits),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &too_big),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &no_df),
+    ];
+    // A router between the director and RS1 cannot pass the 1500-byte tunnel packet
+    // (its next hop has MTU 1400) and says so to the director, quoting 548 bytes of it:
+    // the client must hear of it as MTU 1400 - 20, about its own packet, from the VIP.
+    let lan_router: Ipv4Addr = "198.19.0.1".parse().unwrap();
+    let tunnelled = ip_hdr(LAN_IP, RS1, 4, 0, true, 64, &fits);
+    let router_frag_needed = ip_hdr(
+        lan_router,
+        LAN_IP,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(3, 4, [0, 0, 0x05, 0x78], &tunnelled[..548]),
+    );
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        eth(lan_mac, RS1_MAC, 0x0800, &router_frag_needed),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, svc, &wan_in, &lan_in);
+
+    // ICMP type 3 code 4, next-hop MTU 1500 - 20, from the VIP, quoting 548 bytes (576
+    // less IP and ICMP headers) of the packet; TOS = internetwork control, TTL 64.
+    let frag_needed = ip_hdr(
+        VIP,
+        CLIENT,
+        1,
+        0xc0,
+        false,
+        64,
+        &icmp_msg(3, 4, [0, 0, 0x05, 0xc8], &too_big[..548]),
+    );
+    assert_exact(
+        "wan out",
+        &wan_out,
+        &[
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0806,
+                &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+            ),
+            eth(CLIENT_MAC, wan_mac, 0x0800, &frag_needed),
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0800,
+                &ip_hdr(
+                    VIP,
+                    CLIENT,
+                    1,
+                    0xc0,
+                    false,
+                    64,
+                    &icmp_msg(3, 4, [0, 0, 0x05, 0x64], &fits[..528]),
+                ),
+            ),
+        ],
+    );
+    let ipip = |inner: &[u8]| {
+        eth(
+            RS1_MAC,
+            lan_mac,
+            0x0800,
+            &ip_hdr(LAN_IP, RS1, 4, 0, true, 64, inner),
+        )
+    };
+    assert_exact(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            ipip(&syn),
+            ipip(&fits),
+        ],
+    );
+    assert_eq!(lan_out[2].len(), 14 + 1500);
+    assert_eq!(counter(&stats, "tunnel_encapsulated"), 2);
+    assert_eq!(counter(&stats, "frag_needed_sent"), 1);
+    assert_eq!(drops(&stats, "tunnel_too_big"), 2);
+    assert_eq!(counter(&stats, "icmp_errors_translated"), 1);
+}
+
+#[test]
+fn icmp_errors_of_nat_connections_are_translated_both_ways() {
+    let dir = TempDir::new("icmp-nat");
+    let svc = r#"services:
+  - proto: udp
+    vip: 198.18.0.100
+    port: 5353
+    scheduler: rr
+    method: masq
+    real_servers:
+      - { address: 198.19.0.11, port: 53 }
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    scheduler: rr
+    method: masq
+    real_servers:
+      - { address: 198.19.0.11, port: 8080 }
+"#;
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, svc, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let router: Ipv4Addr = "198.18.0.7".parse().unwrap();
+
+    // Flow A, UDP: the real server answers the query with "port unreachable".
+    let query = udp(CLIENT, 40000, VIP, 5353, b"query");
+    let query_at_rs = udp(CLIENT, 40000, RS1, 53, b"query");
+    let port_unreach = ip_hdr(
+        RS1,
+        CLIENT,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(3, 3, [0; 4], &query_at_rs),
+    );
+    // Flow B, TCP: a router on the client's side reports the SYN-ACK's TTL expired.
+    let syn = tcp(CLIENT, 40001, VIP, 80, TCP_SYN, 1000, b"");
+    let synack_rs = tcp(RS1, 8080, CLIENT, 40001, TCP_SYN | TCP_ACK, 5000, b"");
+    let synack_out = set_ttl(
+        tcp(VIP, 80, CLIENT, 40001, TCP_SYN | TCP_ACK, 5000, b""),
+        63,
+    );
+    let time_exceeded = ip_hdr(
+        router,
+        VIP,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(11, 0, [0; 4], &set_ttl(synack_out.clone(), 1)[..28]),
+    );
+    // Unrelated: an error quoting a flow rvs does not know is not forwarded.
+    let stray = ip_hdr(
+        router,
+        VIP,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(
+            3,
+            1,
+            [0; 4],
+            &tcp(VIP, 80, CLIENT, 1, TCP_ACK, 1, b"")[..28],
+        ),
+    );
+
+    let wan_in = vec![
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &query),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &syn),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &time_exceeded),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &stray),
+    ];
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        eth(lan_mac, RS1_MAC, 0x0800, &synack_rs),
+        eth(lan_mac, RS1_MAC, 0x0800, &port_unreach),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, svc, &wan_in, &lan_in);
+
+    // Towards the client: from the VIP, quoting the query exactly as the client sent it
+    // (addresses, ports and both checksums restored); TTL decremented as routed.
+    let port_unreach_out = ip_hdr(
+        VIP,
+        CLIENT,
+        1,
+        0,
+        false,
+        63,
+        &icmp_msg(3, 3, [0; 4], &query),
+    );
+    // Towards the real server: to the RIP, quoting the SYN-ACK as the RS sent it (source
+    // RIP:8080, quoted header checksum fixed); the router stays the source.
+    let quote_at_rs = set_ttl(synack_rs.clone(), 1)[..28].to_vec();
+    let time_exceeded_in = ip_hdr(
+        router,
+        RS1,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(11, 0, [0; 4], &quote_at_rs),
+    );
+    assert_exact(
+        "wan out",
+        &wan_out,
+        &[
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0806,
+                &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+            ),
+            eth(CLIENT_MAC, wan_mac, 0x0800, &synack_out),
+            eth(CLIENT_MAC, wan_mac, 0x0800, &port_unreach_out),
+        ],
+    );
+    assert_exact(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            eth(RS1_MAC, lan_mac, 0x0800, &query_at_rs),
+            eth(
+                RS1_MAC,
+                lan_mac,
+                0x0800,
+                &tcp(CLIENT, 40001, RS1, 8080, TCP_SYN, 1000, b""),
+            ),
+            eth(RS1_MAC, lan_mac, 0x0800, &time_exceeded_in),
+        ],
+    );
+    assert_eq!(counter(&stats, "icmp_errors_translated"), 2);
+    assert_eq!(drops(&stats, "for_director"), 1, "the stray error");
+}
