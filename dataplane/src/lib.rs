@@ -11,6 +11,7 @@ pub mod neigh;
 pub mod pipeline;
 pub mod rcu;
 pub mod route;
+pub mod route6;
 pub mod service;
 pub mod wire;
 pub mod worker;
