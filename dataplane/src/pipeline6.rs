@@ -706,3 +706,311 @@ fn v6(a: IpAddr) -> Option<Ipv6Addr> {
         IpAddr::V4(_) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::WorkerStats;
+    use crate::route6::Ipv6Prefix;
+    use crate::service::{LocalAddr6, Persistence, RealServer, ServiceTable, VirtualService};
+
+    const WAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
+    const LAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xb0];
+    const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    /// Everything sent, by port.
+    #[derive(Default)]
+    struct Out(Vec<(usize, Vec<u8>)>);
+
+    impl Io<Vec<u8>> for Out {
+        fn send(&mut self, port: usize, pkt: Vec<u8>) {
+            self.0.push((port, pkt));
+        }
+        fn alloc(&mut self) -> Option<Vec<u8>> {
+            Some(Vec::new())
+        }
+    }
+
+    fn tables(persistence: Option<Persistence>) -> Tables {
+        let rs = |id, addr: &str| RealServer {
+            id,
+            addr: IpAddr::V6(a(addr)),
+            port: 80,
+            weight: 1,
+            forward: Forward::Masq,
+            upper_threshold: 0,
+        };
+        let servers = vec![rs(0, "2001:2:0:1::11"), rs(1, "2001:2:0:1::12")];
+        let dests: Vec<_> = servers
+            .iter()
+            .map(|r| scheduler::Destination::new(r.addr, r.port, 1))
+            .collect();
+        let svc = VirtualService {
+            id: 0,
+            proto: proto::TCP,
+            vip: IpAddr::V6(a("2001:2::100")),
+            port: 80,
+            members: vec![],
+            real_servers: servers,
+            scheduler: scheduler::Scheduler::build(
+                scheduler::SchedulerKind::Rr,
+                &dests,
+                Default::default(),
+            )
+            .unwrap(),
+            persistence,
+        };
+        let locals = vec![
+            LocalAddr6 {
+                port: 0,
+                addr: a("2001:2::fe"),
+                prefix_len: 64,
+            },
+            LocalAddr6 {
+                port: 1,
+                addr: a("2001:2:0:1::fe"),
+                prefix_len: 64,
+            },
+        ];
+        Tables {
+            services: ServiceTable::new(vec![svc], vec![], 1).with_locals6(locals),
+            routes6: RouteTable6::new(
+                &[
+                    (Ipv6Prefix::new(a("2001:2::"), 64).unwrap(), 0),
+                    (Ipv6Prefix::new(a("2001:2:0:1::"), 64).unwrap(), 1),
+                ],
+                &[],
+            ),
+            ..Tables::default()
+        }
+    }
+
+    fn pipeline(workers: usize) -> Pipeline<Vec<u8>> {
+        Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: vec![WAN_MAC, LAN_MAC],
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 1024,
+            gratuitous_arp: false,
+            workers,
+        })
+    }
+
+    /// Ethernet + IPv6 + `l4` (whose checksum, for ICMPv6, is filled in here).
+    fn frame(
+        dst_mac: [u8; 6],
+        src_mac: [u8; 6],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        nh: u8,
+        hop: u8,
+        l4: &[u8],
+    ) -> Vec<u8> {
+        let mut f = vec![0u8; ETH_HDR + IP6_HDR + l4.len()];
+        set_macs(&mut f, dst_mac, src_mac);
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        {
+            let mut ip = Ipv6Packet::new_unchecked(&mut f[ETH_HDR..]);
+            ip.set_version();
+            ip.set_payload_len(l4.len() as u16);
+            ip.set_next_header(nh);
+            ip.set_hop_limit(hop);
+            ip.set_src_addr(src);
+            ip.set_dst_addr(dst);
+        }
+        f[ETH_HDR + IP6_HDR..].copy_from_slice(l4);
+        if nh == ip_proto::ICMPV6 {
+            Icmpv6Packet::new_unchecked(&mut f[ETH_HDR + IP6_HDR..]).fill_checksum(src, dst);
+        }
+        f
+    }
+
+    /// An NS or NA body: type, flags, target and options.
+    fn nd(ty: u8, flags: u8, target: Ipv6Addr, opts: &[u8]) -> Vec<u8> {
+        let mut b = vec![ty, 0, 0, 0, flags, 0, 0, 0];
+        b.extend_from_slice(&target.octets());
+        b.extend_from_slice(opts);
+        b
+    }
+
+    fn lla(kind: u8, mac: [u8; 6]) -> Vec<u8> {
+        let mut o = vec![kind, 1];
+        o.extend_from_slice(&mac);
+        o
+    }
+
+    fn drops(p: &Pipeline<Vec<u8>>, why: DropReason) -> u64 {
+        p.cfg.stats.drops(why)
+    }
+
+    #[test]
+    fn solicited_node_group_and_mac() {
+        let g = solicited_node(a("2001:2:0:1::abc:1234"));
+        assert_eq!(g, a("ff02::1:ffbc:1234"));
+        assert_eq!(multicast_mac(g), [0x33, 0x33, 0xff, 0xbc, 0x12, 0x34]);
+    }
+
+    #[test]
+    fn ndp_rules_of_rfc4861_are_enforced() {
+        let t = tables(None);
+        let mut p = pipeline(1);
+        let mut out = Out::default();
+        let vip = a("2001:2::100");
+        let client = a("2001:2::1");
+        let (group, gmac) = (solicited_node(vip), multicast_mac(solicited_node(vip)));
+        let ns = |opts: &[u8], src, dst| {
+            frame(
+                gmac,
+                CLIENT_MAC,
+                src,
+                dst,
+                ip_proto::ICMPV6,
+                255,
+                &nd(135, 0, vip, opts),
+            )
+        };
+        // An option of length 0.
+        p.handle(
+            &t,
+            0,
+            ns(&[1, 0, 0, 0, 0, 0, 0, 0], client, group),
+            0,
+            &mut out,
+        );
+        // The solicited-node group of another address.
+        let other = solicited_node(a("2001:2::7"));
+        p.handle(&t, 0, ns(&lla(1, CLIENT_MAC), client, other), 0, &mut out);
+        // Duplicate address detection carrying a source link-layer option.
+        p.handle(
+            &t,
+            0,
+            ns(&lla(1, CLIENT_MAC), Ipv6Addr::UNSPECIFIED, group),
+            0,
+            &mut out,
+        );
+        // A multicast advertisement claiming to be solicited.
+        let na = nd(136, NA_SOLICITED, client, &lla(2, CLIENT_MAC));
+        let na = frame(
+            ALL_NODES_MAC,
+            CLIENT_MAC,
+            client,
+            ALL_NODES,
+            ip_proto::ICMPV6,
+            255,
+            &na,
+        );
+        p.handle(&t, 0, na, 0, &mut out);
+        assert_eq!(drops(&p, DropReason::NdpInvalid), 4);
+        // A plain duplicate address detection probe of the VIP: not answered.
+        p.handle(&t, 0, ns(&[], Ipv6Addr::UNSPECIFIED, group), 0, &mut out);
+        assert_eq!(drops(&p, DropReason::NdpNotForUs), 1);
+        assert!(out.0.is_empty(), "nothing answered");
+        // No neighbour was learned from any of them.
+        assert_eq!(p.neigh6.len(), 0);
+    }
+
+    #[test]
+    fn advertisement_without_option_uses_the_frame_source() {
+        let t = tables(None);
+        let mut p = pipeline(1);
+        p.sync(&t);
+        let mut out = Out::default();
+        let rs = a("2001:2:0:1::11");
+        let syn = {
+            let mut tcp = [0u8; 20];
+            tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+            tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+            tcp[12] = 0x50;
+            tcp[13] = 0x02;
+            frame(
+                WAN_MAC,
+                CLIENT_MAC,
+                a("2001:2::1"),
+                a("2001:2::100"),
+                ip_proto::TCP,
+                64,
+                &tcp,
+            )
+        };
+        p.handle(&t, 0, syn, 0, &mut out);
+        assert_eq!(out.0.len(), 1, "a solicitation for the real server");
+        assert_eq!(out.0[0].0, 1);
+        assert_eq!(&out.0[0].1[0..6], &[0x33, 0x33, 0xff, 0, 0, 0x11]);
+        let na = nd(136, NA_SOLICITED | NA_OVERRIDE, rs, &[]);
+        let na = frame(
+            LAN_MAC,
+            RS_MAC,
+            rs,
+            a("2001:2:0:1::fe"),
+            ip_proto::ICMPV6,
+            255,
+            &na,
+        );
+        p.handle(&t, 1, na, 1, &mut out);
+        assert_eq!(out.0.len(), 2, "the held SYN is released");
+        let (port, f) = &out.0[1];
+        assert_eq!(*port, 1);
+        assert_eq!(&f[0..12], &[RS_MAC, LAN_MAC].concat()[..]);
+        assert_eq!(
+            Ipv6Packet::new_checked(&f[ETH_HDR..]).unwrap().dst_addr(),
+            rs
+        );
+    }
+
+    #[test]
+    fn both_directions_of_a_flow_steer_to_one_worker() {
+        let t = tables(None);
+        let p = pipeline(4);
+        let vip = a("2001:2::100");
+        let rs = a("2001:2:0:1::11");
+        let mut seen = [0usize; 4];
+        for i in 1..200u16 {
+            let client = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, i, i.wrapping_mul(7));
+            let l4 = [0u8; 20];
+            let inbound = frame(WAN_MAC, CLIENT_MAC, client, vip, ip_proto::TCP, 64, &l4);
+            let reply = frame(LAN_MAC, RS_MAC, rs, client, ip_proto::TCP, 64, &l4);
+            let w = p.owner(&t, &inbound).unwrap();
+            assert_eq!(p.owner(&t, &reply), Some(w), "client {client}");
+            seen[w] += 1;
+        }
+        assert!(
+            seen.iter().all(|&n| n > 20),
+            "spread over workers: {seen:?}"
+        );
+        // NDP and ICMPv6 are handled where they arrive.
+        let ns = frame(
+            WAN_MAC,
+            CLIENT_MAC,
+            a("2001:2::1"),
+            vip,
+            ip_proto::ICMPV6,
+            255,
+            &[0; 24],
+        );
+        assert_eq!(p.owner(&t, &ns), None);
+    }
+
+    #[test]
+    fn persistence_prefix_groups_clients_on_one_worker() {
+        let t = tables(Some(Persistence {
+            timeout_s: 300,
+            prefix_len: 64,
+        }));
+        assert_eq!(t.services.steer_prefix6(), 64);
+        let p = pipeline(4);
+        let vip = a("2001:2::100");
+        let owners: Vec<_> = (1..50u16)
+            .map(|i| {
+                let client = Ipv6Addr::new(0x2001, 2, 0, 5, i, 0, 0, i);
+                let f = frame(WAN_MAC, CLIENT_MAC, client, vip, ip_proto::UDP, 64, &[0; 8]);
+                p.owner(&t, &f).unwrap()
+            })
+            .collect();
+        assert!(owners.iter().all(|&w| w == owners[0]), "{owners:?}");
+    }
+}
