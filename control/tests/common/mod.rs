@@ -646,10 +646,26 @@ pub fn free_port() -> u16 {
 /// services and admin sections; `{port}` there is replaced by a free admin port) and wait
 /// until its admin API answers.
 pub fn spawn_rvsd(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
+    spawn_rvsd_with(dir, services_and_admin, ("", ""))
+}
+
+/// As [`spawn_rvsd`], with IPv6 addresses on the ports too (wan 2001:2::fe/64, lan
+/// 2001:2:0:1::fe/64).
+pub fn spawn_rvsd6(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
+    spawn_rvsd_with(
+        dir,
+        services_and_admin,
+        (", \"2001:2::fe/64\"", ", \"2001:2:0:1::fe/64\""),
+    )
+}
+
+fn spawn_rvsd_with(dir: &TempDir, services_and_admin: &str, v6: (&str, &str)) -> RunningRvsd {
     use std::time::{Duration, Instant};
     let port = free_port();
     let yaml = format!(
-        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24] }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24] }}\n{}",
+        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24{}] }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24{}] }}\n{}",
+        v6.0,
+        v6.1,
         services_and_admin.replace("{port}", &port.to_string())
     );
     std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();
