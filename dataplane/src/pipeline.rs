@@ -11,10 +11,6 @@ use std::sync::Arc;
 use std::net::IpAddr;
 
 use crate::counters::{bump, set, DropReason, WorkerStats};
-
-// The IPv6 packet path and NDP: a child module, so it shares this one's private items.
-#[path = "pipeline6.rs"]
-mod pipeline6;
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::route::RouteTable;
 use crate::route6::RouteTable6;
@@ -24,8 +20,12 @@ use crate::wire::{
     EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
 };
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TemplateKey, Tuple};
-pub use pipeline6::owner_of6;
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
+
+// The IPv6 packet path and NDP: a child module, so it shares this one's private items.
+#[path = "pipeline6.rs"]
+mod pipeline6;
+pub use pipeline6::owner_of6;
 
 /// A packet buffer the pipeline can read, rewrite in place and resize.
 pub trait Frame {
@@ -208,7 +208,7 @@ pub struct Pipeline<P> {
     cfg: PipelineConfig,
     conns: ConnTable,
     neigh: NeighbourTable<P>,
-    /// IPv6 neighbours (NDP), see [`crate::pipeline6`].
+    /// IPv6 neighbours (NDP; see pipeline6.rs).
     neigh6: NeighbourTable<P, Ipv6Addr>,
     /// Scheduler state per virtual service of table `generation`.
     sched: Vec<SchedState>,
