@@ -164,6 +164,14 @@ fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
             &tcp6(RS2_6, 80, CLIENT6, 40001, TCP_SYN | TCP_ACK, 6000, b""),
         ),
         r(RS1_MAC, &udp6(RS1_6, 5353, CLIENT6, 53000, b"rs1 hello")),
+        // A reply that would leave with hop limit 0 is dropped.
+        with_hop_limit(
+            r(
+                RS1_MAC,
+                &tcp6(RS1_6, 80, CLIENT6, 40000, TCP_ACK, 5001, b""),
+            ),
+            1,
+        ),
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, NAT6_SERVICES, &wan_in, &lan_in, false);
     let to_rs = |mac, f: &[u8]| eth(mac, lan_mac, 0x86dd, f);
@@ -213,6 +221,60 @@ fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
         ],
     );
     assert_eq!(stats["conns_created"].as_u64(), Some(3), "{stats}");
+    assert_eq!(drops(&stats, "ttl_exceeded"), 1, "{stats}");
+}
+
+#[test]
+fn persistence_groups_ipv6_clients_by_netmask() {
+    // ipvsadm -A -t [2001:2::100]:0 -s rr -p 900 -M 64 (clients grouped by /64).
+    let services = "services:\n  - proto: tcp\n    vip: \"2001:2::100\"\n    port: 0\n    scheduler: rr\n    persistence: { timeout: 900, netmask: 64 }\n    method: masq\n    real_servers:\n      - { address: \"2001:2:0:1::11\" }\n      - { address: \"2001:2:0:1::12\" }\n";
+    let dir = TempDir::new("persist6");
+    let (wan_mac, lan_mac) = macs(&dir, services);
+    // Two clients in 2001:2::/64 and one from another /64.
+    let same_64: std::net::Ipv6Addr = "2001:2::2".parse().unwrap();
+    let other_64: std::net::Ipv6Addr = "2001:2:0:9::1".parse().unwrap();
+    let syn = |src, sport, dport| {
+        eth(
+            wan_mac,
+            CLIENT_MAC,
+            0x86dd,
+            &tcp6(src, sport, VIP6, dport, TCP_SYN, 1, b""),
+        )
+    };
+    let wan_in = vec![
+        syn(CLIENT6, 41000, 80),
+        syn(same_64, 41001, 443),
+        syn(CLIENT6, 41002, 22),
+        syn(other_64, 41003, 80),
+    ];
+    let lan_in = vec![
+        na_frame(RS1_MAC, lan_mac, RS1_6, LAN_IP6, 0x60),
+        na_frame(RS2_MAC, lan_mac, RS2_6, LAN_IP6, 0x60),
+    ];
+    let (_, lan_out, stats, _) = run_rvsd_pcap6(&dir, services, &wan_in, &lan_in, false);
+    let mut picks = vec![None; 4];
+    for f in lan_out
+        .iter()
+        .filter(|f| f.len() >= 74 && f[12..14] == [0x86, 0xdd] && f[20] == 6)
+    {
+        let sport = u16::from_be_bytes([f[54], f[55]]);
+        let dport = u16::from_be_bytes([f[56], f[57]]);
+        let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&f[38..54]).unwrap());
+        picks[(sport - 41000) as usize] = Some((dst, dport));
+    }
+    // rr would alternate; the /64 template keeps both clients on the first real server,
+    // on every port (port-0 service: the packet's port is kept); the other /64 is
+    // scheduled anew.
+    assert_eq!(
+        picks,
+        vec![
+            Some((RS1_6, 80)),
+            Some((RS1_6, 443)),
+            Some((RS1_6, 22)),
+            Some((RS2_6, 80))
+        ],
+        "{stats}"
+    );
 }
 
 #[test]
