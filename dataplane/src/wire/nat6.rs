@@ -94,7 +94,18 @@ mod tests {
     /// An IPv6 packet with a TCP or UDP header (+ 5 payload bytes) and a full checksum,
     /// followed by 2 bytes of Ethernet padding.
     fn packet(proto: u8, src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16) -> Vec<u8> {
-        let l4_len = if proto == ip_proto::TCP { 20 } else { 8 } + 5;
+        packet_with(proto, src, sport, dst, dport, b"hello")
+    }
+
+    fn packet_with(
+        proto: u8,
+        src: Ipv6Addr,
+        sport: u16,
+        dst: Ipv6Addr,
+        dport: u16,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let l4_len = if proto == ip_proto::TCP { 20 } else { 8 } + payload.len();
         let mut b = vec![0u8; HEADER_LEN + l4_len + 2];
         b[0] = 0x60;
         write_u16(&mut b[4..], l4_len as u16);
@@ -111,7 +122,7 @@ mod tests {
         } else {
             write_u16(&mut l4[4..], l4_len as u16);
         }
-        l4[l4_len - 5..].copy_from_slice(b"hello");
+        l4[l4_len - payload.len()..].copy_from_slice(payload);
         fill(&mut b);
         b
     }
@@ -174,6 +185,37 @@ mod tests {
         let before = short.clone();
         assert_eq!(rewrite_src6(&mut short, a(RS), 3), Err(Error::Truncated));
         assert_eq!(short, before);
+    }
+
+    proptest::proptest! {
+        /// Any addresses, ports and payload: the incremental update equals a full
+        /// recompute, and the rewrite equals building the packet with the new values.
+        #[test]
+        fn rewrite_matches_a_full_recompute(
+            tcp in proptest::prelude::any::<bool>(),
+            addrs in proptest::prelude::any::<(u128, u128, u128)>(),
+            ports in proptest::prelude::any::<(u16, u16, u16)>(),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            dst_side in proptest::prelude::any::<bool>(),
+        ) {
+            let proto = if tcp { ip_proto::TCP } else { ip_proto::UDP };
+            let (src, dst, new) = (
+                Ipv6Addr::from(addrs.0),
+                Ipv6Addr::from(addrs.1),
+                Ipv6Addr::from(addrs.2),
+            );
+            let (sport, dport, nport) = ports;
+            let mut b = packet_with(proto, src, sport, dst, dport, &payload);
+            let want = if dst_side {
+                rewrite_dst6(&mut b, new, nport).unwrap();
+                packet_with(proto, src, sport, new, nport, &payload)
+            } else {
+                rewrite_src6(&mut b, new, nport).unwrap();
+                packet_with(proto, new, nport, dst, dport, &payload)
+            };
+            proptest::prop_assert_eq!(stored(&b), full(&b));
+            proptest::prop_assert_eq!(b, want);
+        }
     }
 
     #[test]
