@@ -139,17 +139,16 @@ impl<P: Frame> Pipeline<P> {
             };
             (ip.next_header(), ip.dst_addr())
         };
+        // Multicast (MLD reports, mDNS...) matters to rvs only as NDP.
+        if (multicast || dst.is_multicast()) && nh != ip_proto::ICMPV6 {
+            return self.drop_packet(DropReason::NotOurMac);
+        }
         match nh {
             ip_proto::ICMPV6 => self.handle_icmpv6(t, port, pkt, now_ms, io),
-            ip_proto::TCP | ip_proto::UDP => {
-                if multicast || dst.is_multicast() {
-                    return self.drop_packet(DropReason::NotOurMac);
-                }
-                match self.handle_ipv6_l4(t, pkt.data_mut(), now_ms) {
-                    Ipv6Verdict::Forward(to) => self.forward6(t, pkt, to, now_ms, io),
-                    Ipv6Verdict::Drop(why) => self.drop_packet(why),
-                }
-            }
+            ip_proto::TCP | ip_proto::UDP => match self.handle_ipv6_l4(t, pkt.data_mut(), now_ms) {
+                Ipv6Verdict::Forward(to) => self.forward6(t, pkt, to, now_ms, io),
+                Ipv6Verdict::Drop(why) => self.drop_packet(why),
+            },
             ip_proto::FRAGMENT => self.drop_packet(DropReason::Ipv6Fragment),
             nh if is_extension_header(nh) => self.drop_packet(DropReason::Ipv6ExtensionHeader),
             _ => self.drop_packet(DropReason::NoService),
@@ -912,6 +911,20 @@ mod tests {
         assert!(out.0.is_empty(), "nothing answered");
         // No neighbour was learned from any of them.
         assert_eq!(p.neigh6.len(), 0);
+        // An MLD report (hop-by-hop header, to a multicast group) is not for rvs.
+        let mld_group = a("ff02::16");
+        let mld = frame(
+            multicast_mac(mld_group),
+            CLIENT_MAC,
+            client,
+            mld_group,
+            ip_proto::HOPOPTS,
+            1,
+            &[0; 8],
+        );
+        p.handle(&t, 0, mld, 0, &mut out);
+        assert_eq!(drops(&p, DropReason::NotOurMac), 1);
+        assert_eq!(drops(&p, DropReason::Ipv6ExtensionHeader), 0);
     }
 
     #[test]
