@@ -16,6 +16,10 @@
 # Public functions (all take the PREFIX first; PREFIX is [A-Za-z0-9_-], at most 32 chars):
 #   topo_up PREFIX                 create the topology (removes a stale one of that prefix first)
 #   topo_down PREFIX               remove everything, kill processes in the namespaces (idempotent)
+#   topo_ipv6_up PREFIX            opt-in, after topo_up: IPv6 on the client (2001:2::1/64, route
+#                                  to 2001:2:0:1::/64 via 2001:2::fe) and the real servers
+#                                  (2001:2:0:1::11 and ::12/64, default via 2001:2:0:1::fe); the
+#                                  director's kernel keeps IPv6 off (rvsd owns those addresses)
 #   topo_ns PREFIX ROLE            print a namespace name (ROLE: c lb sw rs1 rs2)
 #   topo_bg PREFIX ROLE LOG CMD... start CMD in a namespace in the background, track its PID,
 #                                  set TOPO_BG_PID to it
@@ -42,6 +46,14 @@ TOPO_RS2_ADDR=198.19.0.12
 # shellcheck disable=SC2034 # used by the scripts that source this library
 TOPO_VIP=198.18.0.100
 TOPO_ROLES="c lb sw rs1 rs2"
+# IPv6 addressing, used only after topo_ipv6_up.
+TOPO_CLIENT_ADDR6=2001:2::1
+TOPO_WAN_GW6=2001:2::fe
+TOPO_LAN_GW6=2001:2:0:1::fe
+TOPO_RS1_ADDR6=2001:2:0:1::11
+TOPO_RS2_ADDR6=2001:2:0:1::12
+# shellcheck disable=SC2034 # used by the scripts that source this library
+TOPO_VIP6=2001:2::100
 
 _topo_log() { printf 'netns: %s\n' "$*" >&2; }
 
@@ -143,6 +155,34 @@ topo_up() {
 	ip -n "$rs2" addr add "$TOPO_RS2_ADDR/24" dev eth0 || return 1
 	ip -n "$rs2" route add default via "$TOPO_LAN_GW" || return 1
 	_topo_log "topology $p up (namespaces: $(for r in $TOPO_ROLES; do printf '%s ' "$p-$r"; done))"
+}
+
+# Opt-in IPv6 on the client and real servers of topology PREFIX (see the header).
+# Addresses skip duplicate address detection (nodad) so they work at once; the bridge
+# stops MLD snooping so solicited-node multicast reaches every real server whatever
+# reports it saw; router solicitations are off to keep the wires quiet.
+topo_ipv6_up() {
+	_topo_check_prefix "${1:-}" || return 1
+	local p=$1 role ns addr gw
+	ip -n "$(topo_ns "$p" sw)" link set br0 type bridge mcast_snooping 0 || return 1
+	for role in c rs1 rs2; do
+		ns=$(topo_ns "$p" "$role")
+		_topo_sysctl "$ns" net.ipv6.conf.eth0.router_solicitations 0 || return 1
+		_topo_sysctl "$ns" net.ipv6.conf.eth0.disable_ipv6 0 || return 1
+		_topo_sysctl "$ns" net.ipv6.conf.lo.disable_ipv6 0 || return 1
+		case $role in
+		c) addr=$TOPO_CLIENT_ADDR6 gw=$TOPO_WAN_GW6 ;;
+		rs1) addr=$TOPO_RS1_ADDR6 gw=$TOPO_LAN_GW6 ;;
+		rs2) addr=$TOPO_RS2_ADDR6 gw=$TOPO_LAN_GW6 ;;
+		esac
+		ip -n "$ns" -6 addr add "$addr/64" dev eth0 nodad || return 1
+		if [ "$role" = c ]; then
+			ip -n "$ns" -6 route add 2001:2:0:1::/64 via "$gw" || return 1
+		else
+			ip -n "$ns" -6 route add default via "$gw" || return 1
+		fi
+	done
+	_topo_log "topology $p: IPv6 up"
 }
 
 # Kill every process whose network namespace is NS (SIGTERM, then SIGKILL after 3 s).

@@ -16,7 +16,8 @@ use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts};
 use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
 use dataplane::rcu;
 use dataplane::route::{Ipv4Prefix, RouteTable};
-use dataplane::service::{LocalAddr, ServiceTable, VirtualService};
+use dataplane::route6::{Ipv6Prefix, RouteTable6};
+use dataplane::service::{LocalAddr, LocalAddr6, ServiceTable, VirtualService};
 use dataplane::worker::{ControlChannel, Polling, Steering, Worker, WorkerPort};
 use tracing::{info, warn};
 
@@ -55,6 +56,8 @@ pub struct InterfaceSpec {
     pub addresses: Vec<(Ipv4Addr, u8)>,
     /// Name of its kernel interface (exception path); None = no exception path.
     pub kernel_name: Option<String>,
+    /// The director's own IPv6 addresses on it, with prefix lengths.
+    pub addresses6: Vec<(std::net::Ipv6Addr, u8)>,
 }
 
 /// Everything rvsd needs from the configuration, in dataplane terms.
@@ -74,6 +77,8 @@ pub struct DaemonSpec {
     pub interfaces: Vec<InterfaceSpec>,
     /// Static routes: prefix, gateway, interface index.
     pub routes: Vec<(Ipv4Prefix, Ipv4Addr, usize)>,
+    /// Static IPv6 routes: prefix, gateway, interface index.
+    pub routes6: Vec<(dataplane::route6::Ipv6Prefix, std::net::Ipv6Addr, usize)>,
     /// Virtual services.
     pub services: Vec<VirtualService>,
     /// FULLNAT SNAT pools the services name by index.
@@ -490,9 +495,35 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
                 })
         })
         .collect();
+    let connected6: Vec<(Ipv6Prefix, usize)> = spec
+        .interfaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.addresses6
+                .iter()
+                .filter_map(move |&(a, l)| Ipv6Prefix::new(a, l).map(|p| (p, i)))
+        })
+        .collect();
+    let locals6: Vec<LocalAddr6> = spec
+        .interfaces
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f.addresses6
+                .iter()
+                .map(move |&(addr, prefix_len)| LocalAddr6 {
+                    port: i,
+                    addr,
+                    prefix_len,
+                })
+        })
+        .collect();
     Tables {
-        services: ServiceTable::new(spec.services.clone(), locals, generation),
+        services: ServiceTable::new(spec.services.clone(), locals, generation)
+            .with_locals6(locals6),
         routes: RouteTable::new(&connected, &spec.routes),
+        routes6: RouteTable6::new(&connected6, &spec.routes6),
         timeouts: spec.timeouts,
         ipvs: spec.ipvs,
         snat: SnatTable::new(spec.snat_pools.clone()),

@@ -3,12 +3,13 @@
 //! `config` accepts everything rvs's schema can say; this module refuses, with one clear
 //! line each, what this build's dataplane cannot do yet, rather than run it differently.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey, TunnelType};
 use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts, MAX_REAL_SERVERS};
 use dataplane::route::Ipv4Prefix;
+use dataplane::route6::Ipv6Prefix;
 use dataplane::service::{proto, Forward, Persistence, RealServer, VirtualService};
 use dataplane::tunnel::TunnelKind;
 use dataplane::worker::Polling;
@@ -21,15 +22,6 @@ use crate::daemon::{DaemonSpec, InterfaceSpec};
 pub const CONN_CAPACITY: usize = 1 << 18;
 /// Default mbuf pool size.
 pub const DEFAULT_MBUFS: u32 = 16383;
-
-fn v4(ip: IpAddr, what: &str) -> Result<Ipv4Addr> {
-    match ip {
-        IpAddr::V4(a) => Ok(a),
-        IpAddr::V6(_) => {
-            bail!("{what} {ip}: IPv6 is not supported by this build's dataplane yet; use IPv4")
-        }
-    }
-}
 
 /// Stable real-server ids: a real server keeps its id across reloads (the connection
 /// tables count connections by id), so an id is never reused for another server.
@@ -71,35 +63,52 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
     let mut interfaces = Vec::new();
     for i in &cfg.interfaces {
         let mut addresses = Vec::new();
+        let mut addresses6 = Vec::new();
         for a in &i.addresses {
-            addresses.push((
-                v4(a.addr(), &format!("interface {} address", i.name))?,
-                a.prefix_len(),
-            ));
+            match a.addr() {
+                IpAddr::V4(v4) => addresses.push((v4, a.prefix_len())),
+                IpAddr::V6(v6) => addresses6.push((v6, a.prefix_len())),
+            }
         }
         interfaces.push(InterfaceSpec {
             name: i.name.clone(),
             device: i.device.clone(),
             addresses,
             kernel_name: i.exception_path.then(|| i.kernel_name()),
+            addresses6,
         });
     }
     let mut routes = Vec::new();
+    let mut routes6 = Vec::new();
     for r in &cfg.routes {
         let idx = cfg
             .interfaces
             .iter()
             .position(|i| i.name == r.interface)
             .context("route names an unknown interface")?;
-        let prefix = Ipv4Prefix::new(v4(r.prefix.addr(), "route prefix")?, r.prefix.prefix_len())
-            .context("bad route prefix")?;
         let Some(via) = r.via else {
             bail!(
                 "route {}: on-link routes without `via` are not supported yet; give a gateway",
                 r.prefix
             );
         };
-        routes.push((prefix, v4(via, &format!("route {} via", r.prefix))?, idx));
+        // config checks that the gateway is of the prefix's family.
+        match (r.prefix.addr(), via) {
+            (IpAddr::V4(p), IpAddr::V4(via)) => {
+                let prefix =
+                    Ipv4Prefix::new(p, r.prefix.prefix_len()).context("bad route prefix")?;
+                routes.push((prefix, via, idx));
+            }
+            (IpAddr::V6(p), IpAddr::V6(via)) => {
+                let prefix =
+                    Ipv6Prefix::new(p, r.prefix.prefix_len()).context("bad route prefix")?;
+                routes6.push((prefix, via, idx));
+            }
+            _ => bail!(
+                "route {}: gateway {via} is of another address family",
+                r.prefix
+            ),
+        }
     }
     let mut services = Vec::new();
     let mut snat = crate::spec_fullnat::Pools::default();
@@ -120,7 +129,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
                 };
                 let mut tuples = Vec::new();
                 for m in members {
-                    tuples.push((ip_proto(m.proto)?, v4(m.vip, &what)?, m.port));
+                    tuples.push((ip_proto(m.proto)?, m.vip, m.port));
                 }
                 (first, 0, tuples)
             }
@@ -153,9 +162,22 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
                     TunnelType::Gre => TunnelKind::Gre,
                 }),
             };
+            if s.is_ipv6() && !matches!(forward, Forward::Masq | Forward::Route) {
+                bail!(
+                    "{what}: real server {}: forwarding method {} is not supported for IPv6 by this build's dataplane yet; use `method: masq` (NAT) or `route` (DR)",
+                    rs.socket_addr(),
+                    rs.method.ipvsadm_name()
+                );
+            }
+            if rs.address.is_ipv6() != s.is_ipv6() {
+                bail!(
+                    "{what}: real server {}: mixed address families are not supported by this build's dataplane yet",
+                    rs.socket_addr()
+                );
+            }
             real_servers.push(RealServer {
                 id: ids.id(&s.key.to_string(), rs.socket_addr())?,
-                addr: v4(rs.address, &format!("{what}: real server"))?,
+                addr: rs.address,
                 port: rs.port,
                 weight: rs.weight,
                 forward,
@@ -188,10 +210,12 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             id: ids.service_id(&s.key.to_string()),
             persistence: s.persistence.map(|ps| Persistence {
                 timeout_s: ps.timeout,
-                prefix_len: ps.prefix_len(false).min(32),
+                prefix_len: ps
+                    .prefix_len(s.is_ipv6())
+                    .min(if s.is_ipv6() { 128 } else { 32 }),
             }),
             proto: p,
-            vip: v4(addr.vip, &what)?,
+            vip: addr.vip,
             port,
             members,
             real_servers,
@@ -218,6 +242,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         mbufs: cfg.dataplane.mbufs.unwrap_or(DEFAULT_MBUFS),
         interfaces,
         routes,
+        routes6,
         services,
         snat_pools: snat.into_pools(),
         timeouts: IpvsTimeouts {

@@ -74,7 +74,7 @@ drop_reasons! {
     EthTruncated => "eth_truncated",
     /// Unicast frame for another MAC address.
     NotOurMac => "not_our_mac",
-    /// EtherType rvs does not handle (yet): IPv6, VLAN, LLDP...
+    /// EtherType rvs does not handle (yet): VLAN, LLDP...
     UnsupportedEtherType => "unsupported_ethertype",
     /// ARP packet truncated or not Ethernet/IPv4.
     ArpMalformed => "arp_malformed",
@@ -128,6 +128,21 @@ drop_reasons! {
     TunnelTooBig => "tunnel_too_big",
     /// Tunnel: no headroom in the buffer for the outer headers.
     TunnelNoRoom => "tunnel_no_room",
+    /// IPv6 header truncated, not version 6, or payload length beyond the frame.
+    Ipv6Malformed => "ipv6_malformed",
+    /// IPv6 packet with an extension header (hop-by-hop, routing, destination options,
+    /// ...): rvs forwards only packets whose upper-layer header follows the fixed header.
+    Ipv6ExtensionHeader => "ipv6_extension_header",
+    /// IPv6 fragment (rvs does not reassemble).
+    Ipv6Fragment => "ipv6_fragment",
+    /// Neighbour solicitation/advertisement failing RFC 4861 validation (hop limit not
+    /// 255, code not 0, bad ICMPv6 checksum, short, bad option).
+    NdpInvalid => "ndp_invalid",
+    /// Neighbour solicitation for an address that is neither a VIP nor ours, or an
+    /// advertisement rvs did not need.
+    NdpNotForUs => "ndp_not_for_us",
+    /// ICMPv6 message to a VIP or own address with a wrong checksum.
+    Icmpv6BadChecksum => "icmpv6_bad_checksum",
 }
 
 /// One worker's counters for one port.
@@ -163,11 +178,12 @@ pub struct WorkerStats {
     pub conns_expired: AtomicU64,
     /// Connections currently in the table.
     pub conns_current: AtomicU64,
-    /// ARP replies sent (for VIPs and own addresses).
+    /// ARP replies and NDP neighbour advertisements sent (for VIPs and own addresses).
     pub arp_replies: AtomicU64,
-    /// ARP requests sent (next-hop resolution and gratuitous).
+    /// ARP requests and NDP neighbour solicitations sent (next-hop resolution), and
+    /// gratuitous ARP / unsolicited advertisements.
     pub arp_requests: AtomicU64,
-    /// ICMP echo replies sent.
+    /// ICMP and ICMPv6 echo replies sent.
     pub icmp_echo_replies: AtomicU64,
     /// Packets encapsulated to tunnel real servers (IPIP, GUE, GRE).
     pub tunnel_encapsulated: AtomicU64,

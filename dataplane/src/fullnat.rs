@@ -383,7 +383,7 @@ pub(crate) mod steering_tests {
     pub(crate) fn tables() -> Tables {
         let rs = RealServer {
             id: 0,
-            addr: RS,
+            addr: RS.into(),
             port: 8080,
             weight: 1,
             forward: Forward::FullNat,
@@ -393,7 +393,7 @@ pub(crate) mod steering_tests {
         let svc = VirtualService {
             id: 0,
             proto: proto::TCP,
-            vip: VIP,
+            vip: VIP.into(),
             port: 80,
             members: vec![],
             real_servers: vec![rs],
@@ -430,6 +430,7 @@ pub(crate) mod steering_tests {
                 port_min: 5000,
                 port_max: 5099,
             }]),
+            ..Tables::default()
         }
     }
 
@@ -498,7 +499,7 @@ pub(crate) mod steering_tests {
             p.learn_remote(
                 NeighbourUpdate {
                     port: 1,
-                    ip: RS,
+                    ip: RS.into(),
                     mac: [2, 0, 0, 0, 0, 0x11],
                 },
                 0,
@@ -529,7 +530,7 @@ pub(crate) mod steering_tests {
             workers[owner].learn_remote(
                 NeighbourUpdate {
                     port: 0,
-                    ip: client,
+                    ip: client.into(),
                     mac: [2, 0, 0, 0, 0, 1],
                 },
                 0,
@@ -590,7 +591,15 @@ mod toa_tests {
         let client = Ipv4Addr::new(198, 18, 0, 7);
         for (port, ip) in [(1, RS), (0, client)] {
             let mac = [2, 0, 0, 0, 0, 9];
-            p.learn_remote(NeighbourUpdate { port, ip, mac }, 0, &mut io);
+            p.learn_remote(
+                NeighbourUpdate {
+                    port,
+                    ip: ip.into(),
+                    mac,
+                },
+                0,
+                &mut io,
+            );
         }
         let c = (client, 40000);
         let mut send = |p: &mut Pipeline<Vec<u8>>, port, f: Vec<u8>| {

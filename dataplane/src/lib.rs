@@ -13,6 +13,7 @@ pub mod neigh;
 pub mod pipeline;
 pub mod rcu;
 pub mod route;
+pub mod route6;
 pub mod service;
 pub mod toa;
 pub mod tunnel;

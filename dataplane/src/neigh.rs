@@ -1,5 +1,5 @@
-//! IPv4 neighbour (ARP) table of one worker: resolved MACs with expiry, and a few packets
-//! held per address while its resolution is in flight.
+//! Neighbour table of one worker (ARP for IPv4, NDP for IPv6): resolved MACs with expiry,
+//! and a few packets held per address while its resolution is in flight.
 //!
 //! Generic over the held packet type so the logic is tested without DPDK (the worker
 //! holds `Mbuf`s). Capacity is fixed at construction; lookups never allocate.
@@ -39,13 +39,14 @@ pub enum HoldOutcome<T> {
     Refused(T),
 }
 
-/// Per-worker ARP cache keyed by (port index, IPv4 address).
-pub struct NeighbourTable<T> {
-    map: HashMap<(usize, Ipv4Addr), Entry<T>>,
+/// Per-worker neighbour cache keyed by (port index, address): `A` is `Ipv4Addr` for ARP
+/// (the default) and `Ipv6Addr` for NDP; both use the same timers and hold queues.
+pub struct NeighbourTable<T, A = Ipv4Addr> {
+    map: HashMap<(usize, A), Entry<T>>,
     capacity: usize,
 }
 
-impl<T> NeighbourTable<T> {
+impl<T, A: Copy + Eq + std::hash::Hash> NeighbourTable<T, A> {
     /// A table holding at most `capacity` neighbours.
     pub fn new(capacity: usize) -> Self {
         NeighbourTable {
@@ -56,7 +57,7 @@ impl<T> NeighbourTable<T> {
 
     /// The MAC of `ip` on `port`, if resolved and not stale.
     #[inline]
-    pub fn lookup(&self, port: usize, ip: Ipv4Addr, now_ms: u64) -> Option<[u8; 6]> {
+    pub fn lookup(&self, port: usize, ip: A, now_ms: u64) -> Option<[u8; 6]> {
         match self.map.get(&(port, ip)) {
             Some(Entry {
                 mac: Some(mac),
@@ -68,7 +69,7 @@ impl<T> NeighbourTable<T> {
     }
 
     /// Hold `pkt` until `ip` on `port` resolves.
-    pub fn hold(&mut self, port: usize, ip: Ipv4Addr, pkt: T, now_ms: u64) -> HoldOutcome<T> {
+    pub fn hold(&mut self, port: usize, ip: A, pkt: T, now_ms: u64) -> HoldOutcome<T> {
         if !self.map.contains_key(&(port, ip)) && self.map.len() >= self.capacity {
             return HoldOutcome::Refused(pkt);
         }
@@ -107,7 +108,7 @@ impl<T> NeighbourTable<T> {
     pub fn learn(
         &mut self,
         port: usize,
-        ip: Ipv4Addr,
+        ip: A,
         mac: [u8; 6],
         now_ms: u64,
         create: bool,
@@ -143,12 +144,7 @@ impl<T> NeighbourTable<T> {
 
     /// Periodic work: re-probe unresolved entries (`probe(port, ip)` sends a request),
     /// give up after [`MAX_PROBES`] (held packets go to `drop`), and forget stale entries.
-    pub fn tick(
-        &mut self,
-        now_ms: u64,
-        mut probe: impl FnMut(usize, Ipv4Addr),
-        mut drop: impl FnMut(T),
-    ) {
+    pub fn tick(&mut self, now_ms: u64, mut probe: impl FnMut(usize, A), mut drop: impl FnMut(T)) {
         self.map.retain(|&(port, ip), e| {
             if e.deadline_ms > now_ms {
                 return true;

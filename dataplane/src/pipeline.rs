@@ -6,7 +6,7 @@
 //! Generic over the frame type so the same code runs on DPDK mbufs in the worker and on
 //! `Vec<u8>` in unit tests.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use std::net::IpAddr;
@@ -16,6 +16,7 @@ use crate::exception::{ExceptionConfig, TokenBucket};
 use crate::fullnat::{port_owner, SnatPorts, SnatTable};
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::route::RouteTable;
+use crate::route6::RouteTable6;
 use crate::service::{proto, Forward, ServiceTable};
 use crate::wire::{
     decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
@@ -28,6 +29,10 @@ use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
 /// Tunnel encapsulation and ICMP errors related to connections.
 mod related;
+// The IPv6 packet path and NDP: a child module, so it shares this one's private items.
+#[path = "pipeline6.rs"]
+mod pipeline6;
+pub use pipeline6::owner_of6;
 
 /// A packet buffer the pipeline can read, rewrite in place and resize.
 pub trait Frame {
@@ -92,8 +97,8 @@ pub struct PipelineConfig {
 pub struct NeighbourUpdate {
     /// Port index.
     pub port: usize,
-    /// Neighbour address.
-    pub ip: Ipv4Addr,
+    /// Neighbour address (ARP or NDP).
+    pub ip: IpAddr,
     /// Its MAC.
     pub mac: [u8; 6],
 }
@@ -102,7 +107,7 @@ impl Default for NeighbourUpdate {
     fn default() -> Self {
         NeighbourUpdate {
             port: 0,
-            ip: Ipv4Addr::UNSPECIFIED,
+            ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             mac: [0; 6],
         }
     }
@@ -141,6 +146,8 @@ pub struct Tables {
     pub services: ServiceTable,
     /// Routes.
     pub routes: RouteTable,
+    /// IPv6 routes.
+    pub routes6: RouteTable6,
     /// Connection timeouts (ipvsadm `--set`).
     pub timeouts: IpvsTimeouts,
     /// IPVS behaviour switches (`net.ipv4.vs.*` sysctls).
@@ -221,6 +228,8 @@ pub struct Pipeline<P> {
     cfg: PipelineConfig,
     conns: ConnTable,
     neigh: NeighbourTable<P>,
+    /// IPv6 neighbours (NDP; see pipeline6.rs).
+    neigh6: NeighbourTable<P, Ipv6Addr>,
     /// Scheduler state per virtual service of table `generation`.
     sched: Vec<SchedState>,
     generation: u64,
@@ -251,8 +260,8 @@ impl<P: Frame> Pipeline<P> {
         let mut conns = ConnTable::with_memory_advice(
             conn_table::Config {
                 capacity,
-                // IPv6 flows are not forwarded yet; keep their side table small.
-                ipv6_capacity: capacity.min(1024),
+                // IPv6 flows share the slab; their side index may hold every slot.
+                ipv6_capacity: capacity,
                 max_templates: capacity.min(1 << 16),
                 max_real_servers: MAX_REAL_SERVERS,
                 tick_ms: 10,
@@ -268,6 +277,7 @@ impl<P: Frame> Pipeline<P> {
         Pipeline {
             conns,
             neigh: NeighbourTable::new(NEIGHBOUR_CAPACITY),
+            neigh6: NeighbourTable::new(NEIGHBOUR_CAPACITY),
             sched: Vec::new(),
             generation: u64::MAX,
             learned: [NeighbourUpdate::default(); 8],
@@ -299,17 +309,23 @@ impl<P: Frame> Pipeline<P> {
         let Some(&src) = self.cfg.port_macs.get(u.port) else {
             return;
         };
-        self.neigh
-            .learn(u.port, u.ip, u.mac, now_ms, true, |mut held, mac| {
-                set_macs(held.data_mut(), mac, src);
-                io.send(u.port, held);
-            });
+        let release = |mut held: P, mac| {
+            set_macs(held.data_mut(), mac, src);
+            io.send(u.port, held);
+        };
+        match u.ip {
+            IpAddr::V4(ip) => self.neigh.learn(u.port, ip, u.mac, now_ms, true, release),
+            IpAddr::V6(ip) => self.neigh6.learn(u.port, ip, u.mac, now_ms, true, release),
+        };
     }
 
     /// Which worker owns `frame`'s flow, or None when any worker may handle it (ARP,
     /// non-IP, malformed: those are handled, or counted, where they arrive).
     #[inline]
     pub fn owner(&self, t: &Tables, frame: &[u8]) -> Option<usize> {
+        if self.cfg.workers >= 2 && frame.len() >= ETH_HDR && frame[12..14] == [0x86, 0xdd] {
+            return self.owner6(t, frame);
+        }
         if self.cfg.workers < 2 || frame.len() < ETH_HDR + 20 || frame[12..14] != [0x08, 0x00] {
             return None;
         }
@@ -395,6 +411,7 @@ impl<P: Frame> Pipeline<P> {
                 self.send_arp(io, port, 1, lip, [0; 6], lip, BROADCAST);
             }
         }
+        self.start6(t, io);
     }
 
     /// Periodic work: neighbour probes and connection expiry, both bounded.
@@ -415,6 +432,7 @@ impl<P: Frame> Pipeline<P> {
         for &(port, ip) in &probes[..n] {
             self.send_arp_request(t, io, port, ip);
         }
+        self.tick6(t, now_ms, io);
         // expire() returns the work done; the table counts what actually expired.
         let snat = &mut self.snat;
         self.conns
@@ -486,7 +504,9 @@ impl<P: Frame> Pipeline<P> {
             return self.drop_packet(DropReason::EthTruncated);
         };
         let dst = eth.dst_addr().0;
-        if dst != port_mac && dst != BROADCAST {
+        // IPv6 multicast (33:33:...) carries NDP: handle_ipv6 takes only NDP from it.
+        let v6_multicast = dst[..2] == [0x33, 0x33] && eth.ethertype() == EtherType::IPV6;
+        if dst != port_mac && dst != BROADCAST && !v6_multicast {
             // IPv4 multicast (VRRP, OSPF...) is the kernel's, where it has an interface.
             if dst[0] & 1 == 1
                 && eth.ethertype() == EtherType::IPV4
@@ -526,6 +546,7 @@ impl<P: Frame> Pipeline<P> {
                     }
                 }
             }
+            EtherType::IPV6 => self.handle_ipv6(t, port, pkt, now_ms, io),
             _ => self.drop_packet(DropReason::UnsupportedEtherType),
         }
     }
@@ -590,7 +611,7 @@ impl<P: Frame> Pipeline<P> {
             if known && self.cfg.workers > 1 && self.learned_len < self.learned.len() {
                 self.learned[self.learned_len] = NeighbourUpdate {
                     port,
-                    ip: spa,
+                    ip: IpAddr::V4(spa),
                     mac: sha,
                 };
                 self.learned_len += 1;
@@ -813,6 +834,10 @@ impl<P: Frame> Pipeline<P> {
                 return Drop(DropReason::NoRealServer);
             };
             let rs = &svc.real_servers[rs_index];
+            // config keeps a service's real servers in its family (NAT and DR).
+            let IpAddr::V4(rip) = rs.addr else {
+                return Drop(DropReason::NoRealServer);
+            };
             let rport = if rs.port == 0 { dport } else { rs.port };
             let method = match rs.forward {
                 Forward::Route => Method::Route,
@@ -835,15 +860,8 @@ impl<P: Frame> Pipeline<P> {
             // Tunnel connections keep no reply tuple: RIP:port -> client:port is the same
             // for one client port towards several VIPs of one real server, and the RS and
             // its encapsulation come from the table by id.
-            let reply = (method != Method::Tunnel).then(|| {
-                Tuple::new(
-                    proto,
-                    IpAddr::V4(rs.addr),
-                    rport,
-                    IpAddr::V4(reply_dst),
-                    reply_dport,
-                )
-            });
+            let reply = (method != Method::Tunnel)
+                .then(|| Tuple::new(proto, rs.addr, rport, IpAddr::V4(reply_dst), reply_dport));
             let new = NewConn {
                 original: tuple,
                 reply,
@@ -867,12 +885,12 @@ impl<P: Frame> Pipeline<P> {
                 c.packet(true, u64::from(bytes));
             }
             if let Forward::Tunnel(kind) = rs.forward {
-                return Ipv4Verdict::Tunnel(rs.addr, kind);
+                return Ipv4Verdict::Tunnel(rip, kind);
             }
             let rewritten = match method {
-                Method::Masq => rewrite_dst(ip_buf, rs.addr, rport),
+                Method::Masq => rewrite_dst(ip_buf, rip, rport),
                 Method::FullNat => rewrite_src(ip_buf, reply_dst, reply_dport)
-                    .and_then(|()| rewrite_dst(ip_buf, rs.addr, rport))
+                    .and_then(|()| rewrite_dst(ip_buf, rip, rport))
                     .map(|()| {
                         // Room for TOA in the client's segments.
                         if proto == proto::TCP {
@@ -884,7 +902,7 @@ impl<P: Frame> Pipeline<P> {
             if rewritten.is_err() {
                 return Drop(DropReason::L4Malformed);
             }
-            return Ipv4Verdict::Forward(rs.addr);
+            return Ipv4Verdict::Forward(rip);
         }
         if services.is_local(dst) {
             return if kernel {

@@ -4,7 +4,7 @@
 //! Built by the control thread from the configuration and never mutated afterwards; a new
 //! configuration means a new table (published to workers by pointer swap).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hashbrown::{HashMap, HashSet};
 
@@ -39,8 +39,8 @@ pub struct RealServer {
     /// Stable id across configuration generations (the control plane assigns it): the
     /// connection table counts active/inactive connections per id.
     pub id: u32,
-    /// RIP.
-    pub addr: Ipv4Addr,
+    /// RIP (of the service's family: config refuses mixed families for NAT and DR).
+    pub addr: IpAddr,
     /// Port on the RS (the packet's port for port-0 services).
     pub port: u16,
     /// Weight; 0 = quiescent (no new connections).
@@ -56,7 +56,8 @@ pub struct RealServer {
 pub struct Persistence {
     /// Template timeout, seconds.
     pub timeout_s: u32,
-    /// Client addresses are grouped by this prefix length (32 = per client).
+    /// Client addresses are grouped by this prefix length (32, or 128 for IPv6, = per
+    /// client).
     pub prefix_len: u8,
 }
 
@@ -67,15 +68,15 @@ pub struct VirtualService {
     pub id: u32,
     /// IP protocol number.
     pub proto: u8,
-    /// VIP.
-    pub vip: Ipv4Addr,
+    /// VIP (IPv4 or IPv6).
+    pub vip: IpAddr,
     /// Virtual port (0 = all ports).
     pub port: u16,
     /// For a firewall-mark service (`ipvsadm -f`): the (protocol, VIP, port) tuples that
     /// carry the mark, each leading to this service; `proto`/`vip`/`port` are then the
     /// first member's protocol and VIP with port 0, so persistence templates span all
     /// members as IPVS's fwmark templates do. Empty for an address service.
-    pub members: Vec<(u8, Ipv4Addr, u16)>,
+    pub members: Vec<(u8, IpAddr, u16)>,
     /// Destinations, in the order the scheduler was built over.
     pub real_servers: Vec<RealServer>,
     /// The service's scheduler (immutable; each worker keeps its own state for it).
@@ -109,6 +110,8 @@ pub struct ServiceTable {
     locals: Vec<LocalAddr>,
     generation: u64,
     steer_prefix: u8,
+    /// The IPv6 side: VIPs, own addresses and service index.
+    v6: Family6,
     /// Bit `id` set when real server `id` is in some service (for `expire_nodest_conn`).
     present: Vec<u64>,
     /// Address and encapsulation of each tunnel real server, by stable id: a tunnel
@@ -122,18 +125,25 @@ impl ServiceTable {
         let mut index = HashMap::with_capacity(services.len());
         let mut vips = HashSet::new();
         let mut tunnels = HashMap::new();
+        let mut v6 = Family6::default();
         for (i, s) in services.iter().enumerate() {
-            if s.members.is_empty() {
-                index.insert((s.proto, s.vip, s.port), i as ServiceId);
-                vips.insert(s.vip);
-            }
-            for &(proto, vip, port) in &s.members {
-                index.insert((proto, vip, port), i as ServiceId);
-                vips.insert(vip);
+            let own = s.members.is_empty().then_some((s.proto, s.vip, s.port));
+            for (proto, vip, port) in own.into_iter().chain(s.members.iter().copied()) {
+                match vip {
+                    IpAddr::V4(vip) => {
+                        index.insert((proto, vip, port), i as ServiceId);
+                        vips.insert(vip);
+                    }
+                    IpAddr::V6(vip) => {
+                        v6.index.insert((proto, vip, port), i as ServiceId);
+                        v6.vips.insert(vip);
+                    }
+                }
             }
             for rs in &s.real_servers {
-                if let Forward::Tunnel(kind) = rs.forward {
-                    tunnels.insert(rs.id, (rs.addr, kind));
+                // Tunnels are IPv4 only (spec refuses IPv6 tunnel real servers).
+                if let (Forward::Tunnel(kind), IpAddr::V4(rip)) = (rs.forward, rs.addr) {
+                    tunnels.insert(rs.id, (rip, kind));
                 }
             }
         }
@@ -142,9 +152,16 @@ impl ServiceTable {
         // template lands on the worker holding it.
         let steer_prefix = services
             .iter()
+            .filter(|s| s.vip.is_ipv4())
             .filter_map(|s| s.persistence.map(|p| p.prefix_len))
             .min()
             .unwrap_or(32);
+        v6.steer_prefix = services
+            .iter()
+            .filter(|s| s.vip.is_ipv6())
+            .filter_map(|s| s.persistence.map(|p| p.prefix_len))
+            .min()
+            .unwrap_or(128);
         let mut present = Vec::new();
         for rs in services.iter().flat_map(|s| &s.real_servers) {
             let (word, bit) = (rs.id as usize / 64, rs.id % 64);
@@ -160,6 +177,7 @@ impl ServiceTable {
             locals,
             generation,
             steer_prefix,
+            v6,
             present,
             tunnels,
         }
@@ -271,6 +289,98 @@ impl ServiceTable {
     }
 }
 
+/// The director's own IPv6 address on one port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalAddr6 {
+    /// Port index.
+    pub port: usize,
+    /// The address.
+    pub addr: Ipv6Addr,
+    /// Its prefix length.
+    pub prefix_len: u8,
+}
+
+/// The IPv6 half of a [`ServiceTable`]: kept apart so the IPv4 lookups stay on 4-byte
+/// keys.
+#[derive(Clone, Debug, Default)]
+struct Family6 {
+    index: HashMap<(u8, Ipv6Addr, u16), ServiceId>,
+    vips: HashSet<Ipv6Addr>,
+    locals: Vec<LocalAddr6>,
+    steer_prefix: u8,
+}
+
+/// IPv6 lookups, the counterparts of the IPv4 ones above.
+impl ServiceTable {
+    /// The same table with the director's own IPv6 addresses.
+    pub fn with_locals6(mut self, locals: Vec<LocalAddr6>) -> Self {
+        self.v6.locals = locals;
+        self
+    }
+
+    /// The service for an IPv6 packet to `[vip]:port` (exact port, then port 0).
+    #[inline]
+    pub fn find6(&self, proto: u8, vip: Ipv6Addr, port: u16) -> Option<ServiceId> {
+        self.v6
+            .index
+            .get(&(proto, vip, port))
+            .or_else(|| self.v6.index.get(&(proto, vip, 0)))
+            .copied()
+    }
+
+    /// Whether `ip` is an IPv6 VIP of any service.
+    #[inline]
+    pub fn is_vip6(&self, ip: Ipv6Addr) -> bool {
+        self.v6.vips.contains(&ip)
+    }
+
+    /// All IPv6 VIPs.
+    pub fn vips6(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
+        self.v6.vips.iter().copied()
+    }
+
+    /// The director's own IPv6 address `ip` on `port`, if it is one.
+    #[inline]
+    pub fn local6_on(&self, port: usize, ip: Ipv6Addr) -> Option<&LocalAddr6> {
+        self.v6
+            .locals
+            .iter()
+            .find(|l| l.port == port && l.addr == ip)
+    }
+
+    /// Whether `ip` is one of the director's own IPv6 addresses (any port).
+    #[inline]
+    pub fn is_local6(&self, ip: Ipv6Addr) -> bool {
+        self.v6.locals.iter().any(|l| l.addr == ip)
+    }
+
+    /// The source address for a neighbour solicitation to `dst` out of `port`: the
+    /// port's address whose subnet holds `dst`, else its first IPv6 address.
+    pub fn source6_for(&self, port: usize, dst: Ipv6Addr) -> Option<Ipv6Addr> {
+        let on_port = || self.v6.locals.iter().filter(|l| l.port == port);
+        on_port()
+            .find(|l| {
+                crate::route6::Ipv6Prefix::new(l.addr, l.prefix_len)
+                    .map(|p| p.contains(dst))
+                    .unwrap_or(false)
+            })
+            .or_else(|| on_port().next())
+            .map(|l| l.addr)
+    }
+
+    /// The director's own IPv6 addresses.
+    pub fn locals6(&self) -> &[LocalAddr6] {
+        &self.v6.locals
+    }
+
+    /// Prefix length IPv6 clients are steered by (the widest IPv6 persistence netmask,
+    /// 128 without persistence).
+    #[inline]
+    pub fn steer_prefix6(&self) -> u8 {
+        self.v6.steer_prefix
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +389,7 @@ mod tests {
         VirtualService {
             id: port as u32,
             proto: proto::TCP,
-            vip: Ipv4Addr::new(198, 18, 0, 100),
+            vip: IpAddr::V4(Ipv4Addr::new(198, 18, 0, 100)),
             port,
             members: vec![],
             real_servers: vec![],
@@ -298,7 +408,7 @@ mod tests {
     fn firewall_mark_members_lead_to_their_service() {
         let vip = Ipv4Addr::new(198, 18, 0, 100);
         let mut mark = vs(0);
-        mark.members = vec![(proto::TCP, vip, 80), (proto::TCP, vip, 443)];
+        mark.members = vec![(proto::TCP, vip.into(), 80), (proto::TCP, vip.into(), 443)];
         let t = ServiceTable::new(vec![vs(22), mark], vec![], 1);
         assert_eq!(t.find(proto::TCP, vip, 80), Some(1));
         assert_eq!(t.find(proto::TCP, vip, 443), Some(1));
@@ -315,7 +425,7 @@ mod tests {
             .iter()
             .map(|&id| RealServer {
                 id,
-                addr: Ipv4Addr::new(198, 19, 0, 11),
+                addr: Ipv4Addr::new(198, 19, 0, 11).into(),
                 port: 80,
                 weight: 1,
                 forward: Forward::Masq,

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -272,9 +272,198 @@ pub fn decode(f: &[u8]) -> Vec<String> {
                 _ => out.push(format!("l4.len={}", l4.len())),
             }
         }
+        0x86dd if p.len() >= 40 => decode_ipv6(p, &mut out),
         _ => out.push(format!("payload.len={}", p.len())),
     }
     out
+}
+
+fn decode_ipv6(p: &[u8], out: &mut Vec<String>) {
+    let plen = u16::from_be_bytes([p[4], p[5]]) as usize;
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).unwrap());
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).unwrap());
+    out.push(format!("ip6.src={src}"));
+    out.push(format!("ip6.dst={dst}"));
+    out.push(format!("ip6.hop_limit={}", p[7]));
+    out.push(format!("ip6.next_header={}", p[6]));
+    out.push(format!("ip6.payload_len={plen}"));
+    let l4 = &p[40..(40 + plen).min(p.len())];
+    let sum_ok = |nh: u8| csum(l4, pseudo6(src, dst, nh, l4.len())) == 0;
+    match p[6] {
+        6 if l4.len() >= 20 => {
+            out.push(format!("tcp.sport={}", u16::from_be_bytes([l4[0], l4[1]])));
+            out.push(format!("tcp.dport={}", u16::from_be_bytes([l4[2], l4[3]])));
+            out.push(format!("tcp.flags={:#04x}", l4[13]));
+            out.push(format!(
+                "tcp.checksum={}",
+                if sum_ok(6) { "ok" } else { "BAD" }
+            ));
+        }
+        17 if l4.len() >= 8 => {
+            out.push(format!("udp.sport={}", u16::from_be_bytes([l4[0], l4[1]])));
+            out.push(format!("udp.dport={}", u16::from_be_bytes([l4[2], l4[3]])));
+            out.push(format!(
+                "udp.checksum={}",
+                if sum_ok(17) { "ok" } else { "BAD" }
+            ));
+        }
+        58 if l4.len() >= 4 => {
+            out.push(format!("icmp6.type={}", l4[0]));
+            out.push(format!("icmp6.code={}", l4[1]));
+            out.push(format!(
+                "icmp6.checksum={}",
+                if sum_ok(58) { "ok" } else { "BAD" }
+            ));
+            if matches!(l4[0], 135 | 136) && l4.len() >= 24 {
+                out.push(format!("nd.flags={:#04x}", l4[4]));
+                let t = Ipv6Addr::from(<[u8; 16]>::try_from(&l4[8..24]).unwrap());
+                out.push(format!("nd.target={t}"));
+            }
+        }
+        _ => {}
+    }
+    // Every byte too, so nothing a field list leaves out can differ unnoticed.
+    out.push(format!(
+        "ip6.bytes={}",
+        p.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ));
+}
+
+/// Sum of the IPv6 pseudo-header (as `pseudo` for IPv4).
+fn pseudo6(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, len: usize) -> u32 {
+    let mut s = 0u32;
+    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
+        s += u16::from_be_bytes([c[0], c[1]]) as u32;
+    }
+    s + nh as u32 + len as u32
+}
+
+pub const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x100);
+pub const WAN_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0xfe);
+pub const LAN_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0xfe);
+pub const RS1_6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x11);
+pub const RS2_6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x12);
+
+/// IPv6 header + payload.
+pub fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, hop: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0];
+    h.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    h.push(nh);
+    h.push(hop);
+    h.extend_from_slice(&src.octets());
+    h.extend_from_slice(&dst.octets());
+    h.extend_from_slice(payload);
+    h
+}
+
+/// TCP over IPv6 (hop limit 64), checksum computed here.
+pub fn tcp6(
+    src: Ipv6Addr,
+    sport: u16,
+    dst: Ipv6Addr,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    let c = csum(&t, pseudo6(src, dst, 6, t.len()));
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, 6, 64, &t)
+}
+
+/// UDP over IPv6 (hop limit 64), checksum computed here.
+pub fn udp6(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let len = 8 + payload.len();
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&(len as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    let mut c = csum(&u, pseudo6(src, dst, 17, len));
+    if c == 0 {
+        c = 0xffff;
+    }
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, 17, 64, &u)
+}
+
+/// An ICMPv6 message (type, code, body after the checksum) in an IPv6 packet.
+pub fn icmp6(src: Ipv6Addr, dst: Ipv6Addr, hop: u8, ty: u8, code: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(body);
+    let c = csum(&m, pseudo6(src, dst, 58, m.len()));
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, 58, hop, &m)
+}
+
+/// The solicited-node multicast group of `a` and its MAC.
+pub fn solicited_node(a: Ipv6Addr) -> (Ipv6Addr, [u8; 6]) {
+    let o = a.octets();
+    let g = Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | o[13] as u16,
+        u16::from_be_bytes([o[14], o[15]]),
+    );
+    (g, [0x33, 0x33, 0xff, o[13], o[14], o[15]])
+}
+
+/// A neighbour solicitation frame for `target` from `src`/`src_mac` with a source
+/// link-layer option; to the target's solicited-node group unless `unicast` gives the
+/// destination (MAC, address).
+pub fn ns_frame(
+    src_mac: [u8; 6],
+    src: Ipv6Addr,
+    target: Ipv6Addr,
+    unicast: Option<([u8; 6], Ipv6Addr)>,
+) -> Vec<u8> {
+    let (group, group_mac) = solicited_node(target);
+    let (dmac, dst) = unicast.unwrap_or((group_mac, group));
+    let mut body = vec![0, 0, 0, 0];
+    body.extend_from_slice(&target.octets());
+    body.extend_from_slice(&[1, 1]);
+    body.extend_from_slice(&src_mac);
+    eth(dmac, src_mac, 0x86dd, &icmp6(src, dst, 255, 135, 0, &body))
+}
+
+/// A neighbour advertisement frame for `target` (flags byte: 0x40 solicited, 0x20
+/// override) with a target link-layer option carrying `src_mac`.
+pub fn na_frame(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    target: Ipv6Addr,
+    dst: Ipv6Addr,
+    flags: u8,
+) -> Vec<u8> {
+    let mut body = vec![flags, 0, 0, 0];
+    body.extend_from_slice(&target.octets());
+    body.extend_from_slice(&[2, 1]);
+    body.extend_from_slice(&src_mac);
+    eth(
+        dst_mac,
+        src_mac,
+        0x86dd,
+        &icmp6(target, dst, 255, 136, 0, &body),
+    )
+}
+
+/// The same IPv6 frame with its hop limit changed (no header checksum in IPv6).
+pub fn with_hop_limit(mut frame: Vec<u8>, hop: u8) -> Vec<u8> {
+    frame[14 + 7] = hop;
+    frame
 }
 
 /// Compare two lists of frames field by field; panics naming the first difference.
@@ -337,6 +526,34 @@ pub fn run_rvsd_pcap(
     wan_in: &[Vec<u8>],
     lan_in: &[Vec<u8>],
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
+    run_rvsd_pcap_with(dir, services_yaml, wan_in, lan_in, false, false)
+}
+
+/// As [`run_rvsd_pcap`], with IPv6 addresses on the ports too (wan 2001:2::fe/64, lan
+/// 2001:2:0:1::fe/64) and, with `garp`, gratuitous ARP / unsolicited NA at start.
+pub fn run_rvsd_pcap6(
+    dir: &TempDir,
+    services_yaml: &str,
+    wan_in: &[Vec<u8>],
+    lan_in: &[Vec<u8>],
+    garp: bool,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
+    run_rvsd_pcap_with(dir, services_yaml, wan_in, lan_in, true, garp)
+}
+
+fn run_rvsd_pcap_with(
+    dir: &TempDir,
+    services_yaml: &str,
+    wan_in: &[Vec<u8>],
+    lan_in: &[Vec<u8>],
+    v6: bool,
+    garp: bool,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
+    let (wan6, lan6) = if v6 {
+        (", \"2001:2::fe/64\"", ", \"2001:2:0:1::fe/64\"")
+    } else {
+        ("", "")
+    };
     write_pcap(&dir.path("wan-in.pcap"), wan_in);
     write_pcap(&dir.path("lan-in.pcap"), lan_in);
     let yaml = format!(
@@ -349,11 +566,11 @@ pub fn run_rvsd_pcap(
 interfaces:
   - name: wan0
     device: "net_pcap0,rx_pcap={wan_in},tx_pcap={wan_out}"
-    addresses: [198.18.0.254/24]
+    addresses: [198.18.0.254/24{wan6}]
     exception_path: false
   - name: lan0
     device: "net_pcap1,rx_pcap={lan_in},tx_pcap={lan_out}"
-    addresses: [198.19.0.254/24]
+    addresses: [198.19.0.254/24{lan6}]
     exception_path: false
 admin:
   listen: 127.0.0.1:0
@@ -369,7 +586,7 @@ admin:
         .arg(dir.path("rvsd.yaml"))
         .arg("--exit-when-idle")
         .arg("300")
-        .arg("--no-garp")
+        .args((!garp).then_some("--no-garp"))
         .arg("--stats-file")
         .arg(dir.path("stats.json"))
         .env("RUST_LOG", "info")
@@ -433,10 +650,26 @@ pub fn free_port() -> u16 {
 /// services and admin sections; `{port}` there is replaced by a free admin port) and wait
 /// until its admin API answers.
 pub fn spawn_rvsd(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
+    spawn_rvsd_with(dir, services_and_admin, ("", ""))
+}
+
+/// As [`spawn_rvsd`], with IPv6 addresses on the ports too (wan 2001:2::fe/64, lan
+/// 2001:2:0:1::fe/64).
+pub fn spawn_rvsd6(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
+    spawn_rvsd_with(
+        dir,
+        services_and_admin,
+        (", \"2001:2::fe/64\"", ", \"2001:2:0:1::fe/64\""),
+    )
+}
+
+fn spawn_rvsd_with(dir: &TempDir, services_and_admin: &str, v6: (&str, &str)) -> RunningRvsd {
     use std::time::{Duration, Instant};
     let port = free_port();
     let yaml = format!(
-        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24], exception_path: false }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24], exception_path: false }}\n{}",
+        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24{}], exception_path: false }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24{}], exception_path: false }}\n{}",
+        v6.0,
+        v6.1,
         services_and_admin.replace("{port}", &port.to_string())
     );
     std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();

@@ -371,7 +371,7 @@ mod tests {
         let svc = VirtualService {
             id: 0,
             proto: proto::UDP,
-            vip: VIP,
+            vip: VIP.into(),
             port: 53,
             members: vec![],
             real_servers: vec![],

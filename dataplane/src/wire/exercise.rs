@@ -14,6 +14,7 @@ use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::nat::{
     decrement_ttl, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src,
 };
+use crate::wire::nat6::{decrement_hop_limit, rewrite_dst6, rewrite_src6};
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 use crate::wire::{ip_proto, MacAddr};
@@ -221,6 +222,37 @@ fn ipv6(data: &[u8]) {
         }
         _ => {}
     }
+    // NAT rewrites: all-or-nothing, and a valid TCP/UDP checksum stays valid.
+    let valid_before = l4_checksum_ok6(data);
+    for dst_side in [false, true] {
+        let mut copy = data.to_vec();
+        let addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0xfffe);
+        let r = if dst_side {
+            rewrite_dst6(&mut copy, addr, 0xfffe)
+        } else {
+            rewrite_src6(&mut copy, addr, 0xfffe)
+        };
+        match r {
+            Err(_) => assert_eq!(copy, data, "a failed IPv6 rewrite changed the packet"),
+            Ok(()) => {
+                let p = Ipv6Packet::new_checked(&copy[..]).unwrap();
+                let got = if dst_side { p.dst_addr() } else { p.src_addr() };
+                assert_eq!(got, addr);
+                assert_eq!(&copy[40 + p.payload_len()..], &data[40 + p.payload_len()..]);
+                if valid_before {
+                    assert!(l4_checksum_ok6(&copy), "IPv6 rewrite broke the checksum");
+                }
+            }
+        }
+    }
+    let mut copy = data.to_vec();
+    if decrement_hop_limit(&mut copy) {
+        assert_eq!(copy[7], data[7] - 1);
+        assert_eq!(&copy[..7], &data[..7]);
+        assert_eq!(&copy[8..], &data[8..]);
+    } else {
+        assert_eq!(copy, data);
+    }
     let mut copy = data.to_vec();
     let mut ip = Ipv6Packet::new_checked(&mut copy[..]).unwrap();
     ip.set_traffic_class(0xff);
@@ -230,6 +262,23 @@ fn ipv6(data: &[u8]) {
         (ip.version(), ip.traffic_class(), ip.flow_label()),
         (6, 0xff, 0xfffff)
     );
+}
+
+/// Whether `data` is an IPv6 TCP/UDP packet whose L4 checksum verifies.
+fn l4_checksum_ok6(data: &[u8]) -> bool {
+    let Ok(ip) = Ipv6Packet::new_checked(data) else {
+        return false;
+    };
+    let ok_len = match ip.next_header() {
+        ip_proto::TCP => TcpPacket::new_checked(ip.payload()).is_ok(),
+        ip_proto::UDP => UdpPacket::new_checked(ip.payload()).is_ok(),
+        _ => false,
+    };
+    ok_len
+        && crate::wire::checksum::combine(&[
+            ip.pseudo_header_sum(),
+            crate::wire::checksum::data(ip.payload()),
+        ]) == 0xFFFF
 }
 
 fn tcp(data: &[u8], v4: Option<(Ipv4Addr, Ipv4Addr)>, v6: Option<(Ipv6Addr, Ipv6Addr)>) {

@@ -23,6 +23,7 @@ pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod nat;
+pub mod nat6;
 pub mod tcp;
 pub mod udp;
 
@@ -40,6 +41,7 @@ pub use ipv6::Ipv6Packet;
 pub use nat::{
     decrement_ttl, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src,
 };
+pub use nat6::{decrement_hop_limit, rewrite_dst6, rewrite_src6};
 pub use tcp::{TcpFlags, TcpPacket};
 pub use udp::UdpPacket;
 
