@@ -63,13 +63,15 @@ if [ "$profile" = short ]; then
 	big_flows=200000 # established flows of the "big table" case
 	syn_flows=200000 # SYNs of the new-connection run
 	cg_secs=60       # at most this long per callgrind run
-	cg_syn=100000    # SYNs of the callgrind SYN run
+	cg_est=100000    # packets of the callgrind established run
+	cg_syn=100000    # SYNs in the trace of the callgrind SYN run (it stops at half)
 else
 	secs=20
 	big_flows=250000
 	syn_flows=250000
-	cg_secs=180
-	cg_syn=250000
+	cg_secs=300
+	cg_est=1000000
+	cg_syn=500000
 fi
 # The connection-table sizes of issue #10. What rvsd can hold is checked below.
 table_cases="1000000 10000000"
@@ -414,10 +416,11 @@ if want conns; then
 fi
 
 # --- per-stage instruction counts (callgrind) ---------------------------------------------
-# cg_run NAME PCAP PACKETS: rvsd under callgrind on PCAP (infinite_rx) until it has
-# received PACKETS (or $cg_secs passed); only the worker loop is counted.
+# cg_run NAME PCAP PACKETS [CONNS]: rvsd under callgrind on PCAP (infinite_rx) until it
+# has received PACKETS or created CONNS connections (or $cg_secs passed); only the worker
+# loop is counted.
 cg_run() {
-	local name=$1 pcap=$2 limit=$3 frames cfg pid rx port deadline
+	local name=$1 pcap=$2 limit=$3 conn_limit=${4:-0} frames cfg pid rx port deadline st conns
 	frames=$(($(stat -c %s "$pcap") / 70))
 	cfg=$out/$name.yaml
 	port=$(free_port)
@@ -436,9 +439,11 @@ cg_run() {
 	done
 	deadline=$((SECONDS + cg_secs))
 	while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do
-		rx=$(stats "$port" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["ports"][0]["rx_packets"])' 2>/dev/null || echo 0)
-		[ "$rx" -lt "$limit" ] || break
-		sleep 0.2
+		st=$(stats "$port" 2>/dev/null || true)
+		read -r rx conns < <(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ports"][0]["rx_packets"], d["conns_created"])' <<<"$st" 2>/dev/null || echo "0 0")
+		[ "${rx:-0}" -lt "$limit" ] || break
+		[ "$conn_limit" = 0 ] || [ "${conns:-0}" -lt "$conn_limit" ] || break
+		sleep 0.1
 	done
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" || true
@@ -455,19 +460,20 @@ cg_run() {
 if want stages; then
 	if command -v valgrind >/dev/null; then
 		[ -e "$out/est64.pcap" ] || "$trace" "$out/est64.pcap" --kind established --flows 1000 --packets 16 2>>"$out/trace.log"
-		# Stop before the SYN trace loops, so that every packet counted is a new connection.
+		# Stop well before the SYN trace loops, so that (nearly) every packet counted is a
+		# new connection: the run stops at half the trace's SYNs (polling takes a while).
 		"$trace" "$out/cg-syn.pcap" --kind syn --flows "$cg_syn" 2>>"$out/trace.log"
 		say "## Per-stage cost (callgrind, instructions per packet, rvsd worker loop only)"
 		say ""
 		say "NAT established, 1 K flows x 16, 64 B:"
 		say ""
 		log "stages: callgrind, established"
-		cg_run cg-est "$out/est64.pcap" 400000
+		cg_run cg-est "$out/est64.pcap" "$cg_est"
 		say ""
 		say "NAT new connections (SYN flood):"
 		say ""
 		log "stages: callgrind, SYN"
-		cg_run cg-syn "$out/cg-syn.pcap" $((cg_syn * 9 / 10))
+		cg_run cg-syn "$out/cg-syn.pcap" "$cg_syn" $((cg_syn / 2))
 		say ""
 		say "(SYN run: $CG_CONNS connections created from $CG_RX packets.) perf is not usable on this VM (\`perf stat -e cycles\`: not supported), so these are instruction counts, not cycles; the dataplane table's cycles/packet is the measured total. bench.py documents the file-to-stage mapping."
 		say ""
