@@ -299,6 +299,7 @@ if want dataplane; then
 	log "dataplane: NAT established 1 K"
 	measure nat-est-1k "$out/est64.pcap" masq
 	row "NAT established" "1 K flows x 16, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
+	t_nat=$(ratio "$R_CPU_MPPS" "$(mpps_of "$tp_io_cpu")")
 	log "dataplane: DR established 1 K"
 	measure dr-est-1k "$out/est64.pcap" route
 	row "DR established" "1 K flows x 16, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
@@ -406,6 +407,7 @@ if want conns; then
 	say "| rvsd, 1 connection (baseline) | $((base_rss / 1024)) MiB | | $((base_huge / 1024)) MiB |"
 	say "| rvsd, $C_CONNS connections | $((M_RSS / 1024)) MiB | $((M_HWM / 1024)) MiB | $((M_HUGE / 1024)) MiB |"
 	per=$(python3 -c "print(f'{($M_RSS - $base_rss) * 1024 / max($C_CONNS - 1, 1):.0f}')")
+	t_cps=$C_CPU_CPS t_per=$per t_base=$base_rss
 	say "| per connection (RSS growth) | $per B | | |"
 	for big in $table_cases; do
 		if [ "$capacity" -gt 0 ] && [ "$big" -gt "$capacity" ]; then
@@ -496,5 +498,39 @@ if want e2e; then
 	say ""
 fi
 
+# --- targets of issue #10 --------------------------------------------------------------
+say "## Targets (issue #10)"
+say ""
+say "| target | measured | verdict |"
+say "|---|---|---|"
+verdict() { python3 -c "print('met' if $1 else 'NOT met')" 2>/dev/null || echo '?'; }
+if [ -n "${t_nat:-}" ]; then
+	say "| NAT established >= 0.5 x testpmd io per worker core, 64 B | $t_nat x (per on-CPU second) | $(verdict "$t_nat >= 0.5") |"
+fi
+say "| FULLNAT established >= 0.5 x testpmd io | not measured: rvsd does not accept FULLNAT yet | — |"
+if [ -n "${t_cps:-}" ]; then
+	say "| new connections >= 2 M/s per worker core | $(python3 -c "print(f'{$t_cps / 1e6:.2f} M/s')") (incl. libpcap file reading) | $(verdict "$t_cps >= 2e6") |"
+	say "| 10 M concurrent connections in <= 2 GiB | not measurable in rvsd (capacity $capacity per worker); at the measured $t_per B/connection + $((t_base / 1024)) MiB, 10 M would take $(python3 -c "print(f'{(10e6 * $t_per + $t_base * 1024) / 2**30:.2f} GiB')") (extrapolated) | extrapolation only |"
+fi
+if [ -f "$out/e2e/results.txt" ]; then
+	python3 - "$out/e2e/results.txt" <<'PY' | tee -a "$summary"
+import sys
+runs = {}
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("|", 4)
+    if len(f) == 5 and f[2] not in ("skip", "", "0"):
+        runs.setdefault((f[0], f[1]), []).append(float(f[2]))
+def med(k):
+    v = sorted(runs.get(k, []))
+    return v[(len(v) - 1) // 2] if v else 0.0
+for mode, name in (("keepalive", "keep-alive"), ("close", "Connection: close")):
+    r, n, h = med(("rvsd NAT", mode)), med(("nftables DNAT", mode)), med(("HAProxy TCP", mode))
+    if r and n and h:
+        ok = r >= n and r >= 2 * h
+        print(f"| e2e ({name}) rvsd NAT >= nftables DNAT and >= 2 x HAProxy TCP | "
+              f"{r / n:.2f} x nftables, {r / h:.2f} x HAProxy | {'met' if ok else 'NOT met'} |")
+PY
+fi
+say ""
 say "Total time: $((SECONDS - started)) s."
 log "summary written to $summary"
