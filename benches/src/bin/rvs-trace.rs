@@ -351,3 +351,52 @@ fn main() -> std::io::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One's-complement sum over the pseudo-header and the segment: 0xffff when the
+    /// checksum in the segment is right.
+    fn l4_ok(frame: &[u8]) -> bool {
+        let (src, dst, l4) = if frame[12..14] == [0x86, 0xdd] {
+            let plen = u16::from_be_bytes([frame[18], frame[19]]) as usize;
+            (&frame[22..38], &frame[38..54], &frame[54..54 + plen])
+        } else {
+            let total = u16::from_be_bytes([frame[16], frame[17]]) as usize;
+            (&frame[26..30], &frame[30..34], &frame[34..14 + total])
+        };
+        fold(sum16(src) + sum16(dst) + 6 + l4.len() as u32 + sum16(l4)) == 0
+    }
+
+    #[test]
+    fn ipv4_frames_have_valid_checksums_and_lengths() {
+        for (len, flags) in [(60, SYN), (590, PSH_ACK), (1514, ACK)] {
+            let f = tcp_frame(client(300), false, flags, 7, len);
+            assert_eq!(f.len(), len);
+            assert_eq!(fold(sum16(&f[14..34])), 0, "IPv4 header checksum");
+            assert!(l4_ok(&f), "TCP checksum, {len} bytes");
+            assert_eq!(f[47], flags);
+            // Flow 300: the second client address, source port 1024 + 44.
+            assert_eq!(&f[26..30], &[198, 18, 1, 1]);
+            assert_eq!(u16::from_be_bytes([f[34], f[35]]), 1024 + 44);
+        }
+    }
+
+    #[test]
+    fn ipv6_frames_have_valid_checksums_and_lengths() {
+        for len in [74, 590] {
+            let f = tcp_frame(client(5), true, PSH_ACK, 9, len);
+            assert_eq!(f.len(), len);
+            assert_eq!(f[20], 6, "next header TCP");
+            assert!(l4_ok(&f), "TCP checksum, {len} bytes");
+            assert_eq!(&f[38..54], &VIP6.octets());
+        }
+    }
+
+    #[test]
+    fn imix_is_7_4_1() {
+        let count = |l| IMIX.iter().filter(|&&x| x == l).count();
+        assert_eq!((count(60), count(590), count(1514)), (7, 4, 1));
+    }
+}
