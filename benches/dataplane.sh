@@ -15,7 +15,8 @@ dir=$(mktemp -d /tmp/rvs-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
 cargo build --release -q -p control --bin rvsd -p benches --bin rvs-trace
-target/release/rvs-trace "$dir/trace.pcap" "$flows" "$per_flow" 60
+bin=${CARGO_TARGET_DIR:-target}/release
+"$bin"/rvs-trace "$dir/trace.pcap" "$flows" "$per_flow" 60
 dev="net_pcap0,rx_pcap=$dir/trace.pcap,infinite_rx=1,tx_pcap=/dev/null"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
@@ -39,7 +40,7 @@ admin:
 YAML
 
 stats() { curl -s "http://127.0.0.1:$port/v1/stats"; }
-target/release/rvsd --config "$dir/rvs.yaml" --no-garp >"$dir/rvsd.log" 2>&1 &
+"$bin"/rvsd --config "$dir/rvs.yaml" --no-garp >"$dir/rvsd.log" 2>&1 &
 rvsd_pid=$!
 for _ in $(seq 100); do stats >/dev/null 2>&1 && break; sleep 0.1; done
 sleep 2 # warm up: connections created, caches hot

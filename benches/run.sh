@@ -1,0 +1,539 @@
+#!/usr/bin/env bash
+# The benchmark suite of issue #10: one command for the dataplane, new-connection,
+# memory, per-stage and end-to-end benchmarks. Run as root from anywhere:
+#
+#   bash benches/run.sh --short     # < 5 minutes
+#   bash benches/run.sh --long      # bigger tables, longer windows (~20 minutes)
+#
+# Options: --only LIST (comma-separated parts: dataplane,conns,stages,e2e; default all),
+# --out DIR (keep logs, traces and the summary there; default a temporary directory,
+# removed unless --keep). The summary (markdown) is printed at the end and written to
+# DIR/summary.md. Needs: dpdk-testpmd, valgrind (stages), and for e2e the packages of
+# benches/install-deps.sh. Environment: CARGO_TARGET_DIR (where rvsd is built).
+#
+# What each part does (details in benches/README.md):
+# - dataplane: rvsd with one busy-polling worker, a one-armed net_pcap port replaying a
+#   trace from memory (infinite_rx=1) and writing to /dev/null; packets from rvsd's own
+#   counters (/v1/stats once a second) per on-CPU second of the worker thread, cycles per
+#   packet; dpdk-testpmd io and macswap on the same vdev, measured the same way, are the
+#   ceiling; rvs/testpmd ratios.
+# - conns: a finite SYN flood (one new connection per packet) through rvsd; cycles per
+#   SYN and new connections per on-CPU second; rvsd's VmRSS/VmHWM and hugepages with
+#   those connections, against a baseline run with one.
+# - stages: rvsd under callgrind (the worker loop only) on the established and SYN
+#   traces; instructions per packet grouped into rx / parse / conn lookup / schedule /
+#   rewrite / route+neigh / tx (bench.py documents the mapping).
+# - e2e: benches/e2e.sh (wrk through rvsd NAT on af_xdp, nftables DNAT, HAProxy).
+# - targets: the issue's targets, met or not.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+profile=short
+only=dataplane,conns,stages,e2e
+out=""
+keep=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--short) profile=short ;;
+	--long) profile=long ;;
+	--only)
+		only=$2
+		shift
+		;;
+	--out)
+		out=$2
+		keep=1
+		shift
+		;;
+	--keep) keep=1 ;;
+	*)
+		echo "usage: bash benches/run.sh [--short|--long] [--only dataplane,conns,stages,e2e] [--out DIR] [--keep]" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+[ "$(id -u)" -eq 0 ] || {
+	echo "run.sh: needs root (DPDK, network namespaces)" >&2
+	exit 1
+}
+want() { [[ ",$only," == *",$1,"* ]]; }
+
+if [ "$profile" = short ]; then
+	secs=5          # measurement window of each dataplane case
+	big_flows=200000 # established flows of the "big table" case
+	syn_flows=200000 # SYNs of the new-connection run
+	cg_secs=60       # at most this long per callgrind run
+	cg_est=100000    # packets of the callgrind established run
+	cg_syn=60000     # SYNs in the trace of the callgrind SYN run (it stops at half)
+else
+	secs=20
+	big_flows=250000
+	syn_flows=250000
+	cg_secs=300
+	cg_est=1000000
+	cg_syn=500000
+fi
+# The connection-table sizes of issue #10. What rvsd can hold is checked below.
+table_cases="1000000 10000000"
+[ "$profile" = long ] || table_cases="1000000"
+
+if [ -z "$out" ]; then
+	out=$(mktemp -d /tmp/rvs-bench.XXXXXX)
+else
+	mkdir -p "$out"
+fi
+summary=$out/summary.md
+: >"$summary"
+bench_py=$here/bench.py
+started=$SECONDS
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	[ "$keep" = 1 ] || rm -rf -- "$out"
+}
+trap cleanup EXIT
+say() { printf '%s\n' "$*" | tee -a "$summary"; }
+log() { printf '[%3ds] %s\n' "$((SECONDS - started))" "$*" >&2; }
+
+target=${CARGO_TARGET_DIR:-$root/target}
+log "building rvsd and rvs-trace (release)"
+(cd "$root" && cargo build --release -q -p control --bin rvsd -p benches --bin rvs-trace)
+rvsd=$target/release/rvsd
+trace=$target/release/rvs-trace
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The connection capacity of one rvsd worker (fixed in control/src/spec.rs for now).
+capacity=$(sed -n 's/^pub const CONN_CAPACITY: usize = \(.*\);/\1/p' "$root/control/src/spec.rs" | head -n1)
+[[ "$capacity" =~ ^[0-9_\ \<\*]+$ ]] || capacity=0 # a literal such as `1 << 18` only
+capacity=$(python3 -c "print(int(eval('${capacity:-0}')))" 2>/dev/null || echo 0)
+
+# Hugepages when enough are free (as a production director runs), else anonymous memory.
+huge_free_mb() { awk '/HugePages_Free/ {f=$2} /Hugepagesize/ {s=$2} END {print int(f*s/1024)}' /proc/meminfo; }
+
+# eal_args for a pool of N mbufs (2.4 KB each with headers) plus room for the rest.
+eal_args_for() {
+	local mbufs=$1 mb
+	mb=$((mbufs * 5 / 2048 + 256))
+	if [ "$(huge_free_mb)" -gt $((mb + 256)) ] && [ "${RVS_BENCH_NO_HUGE:-}" = "" ]; then
+		printf '["-m", "%d"]' "$mb"
+	else
+		printf '["--no-huge", "-m", "%d"]' "$mb"
+	fi
+}
+
+# Pool size for a trace of N frames replayed from memory: infinite_rx copies the whole
+# file into mbufs of the port's pool at start; rvsd needs its bursts on top.
+mbufs_for() { echo $(($1 + 16384)); }
+
+# rvs_yaml FILE DEVICE METHOD MBUFS ADMIN_PORT [v6]: one-armed director config.
+rvs_yaml() {
+	local file=$1 dev=$2 method=$3 mbufs=$4 port=$5 v6=${6:-}
+	local pool="" vip=198.18.0.100 rs1=198.18.0.11 rs2=198.18.0.12 addrs="[198.18.0.254/24]" extra=""
+	if [ "$method" = fullnat ]; then
+		pool=$'snat_pools:\n  - { name: bench, addresses: [198.18.0.250] }'
+		extra=", snat_pool: bench"
+	fi
+	if [ -n "$v6" ]; then
+		vip=2001:2::100 rs1=2001:2::11 rs2=2001:2::12 addrs="[198.18.0.254/24, 2001:2::254/64]"
+	fi
+	cat >"$file" <<YAML
+dataplane:
+  worker_lcores: [1]
+  polling: busy
+  eal_args: $(eal_args_for "$mbufs")
+  mbufs: $mbufs
+interfaces:
+  - { name: wan0, device: "$dev", addresses: $addrs }
+$pool
+services:
+  - { proto: tcp, vip: "$vip", port: 80, scheduler: rr, method: $method$extra,
+      real_servers: [ { address: "$rs1" }, { address: "$rs2" } ] }
+admin:
+  listen: 127.0.0.1:$port
+YAML
+}
+
+# Whether this rvsd accepts a configuration; prints its first error line otherwise.
+rvsd_accepts() {
+	local msg
+	if msg=$("$rvsd" --config "$1" --check 2>&1); then
+		return 0
+	fi
+	printf '%s\n' "$msg" | grep -v '^\s*$' | tail -n 1 | sed 's/^[^ ]*\.yaml: //'
+	return 1
+}
+
+stats() { curl -s --max-time 2 "http://127.0.0.1:$1/v1/stats"; }
+
+# On-CPU nanoseconds of the DPDK worker thread (rte-worker-1) of PID, from schedstat.
+# On a shared machine a busy-polling thread is preempted; packets per on-CPU second is
+# what one core of its own would do.
+worker_cpu_ns() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		if [ "$(cat "$t/comm" 2>/dev/null)" = rte-worker-1 ]; then
+			cut -d' ' -f1 "$t/schedstat"
+			return
+		fi
+	done
+	echo 0
+}
+
+# measure NAME PCAP METHOD: rvsd on PCAP (infinite_rx), /v1/stats sampled every second
+# for $secs; sets R_MPPS (best second) R_MED (median second) R_CPP (cycles/packet in the
+# best second) R_CPP_ALL (over the window) R_TSC R_DROPS.
+measure() {
+	local name=$1 pcap=$2 method=$3 frames port dev cfg pid res i
+	frames=$(($(stat -c %s "$pcap") / 70)) # an upper bound on the frame count
+	port=$(free_port)
+	dev="net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null"
+	cfg=$out/$name.yaml
+	rvs_yaml "$cfg" "$dev" "$method" "$(mbufs_for "$frames")" "$port"
+	"$rvsd" --config "$cfg" --no-garp --busy >"$out/$name.rvsd.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	for i in $(seq 600); do
+		stats "$port" >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 2 # warm-up: the first pass creates the connections
+	: >"$out/$name.series"
+	for i in $(seq 0 "$secs"); do
+		[ "$i" = 0 ] || sleep 1
+		stats "$port" >"$out/$name.s$i.json" || true
+		echo "$(date +%s.%N) $out/$name.s$i.json $(worker_cpu_ns "$pid")" >>"$out/$name.series"
+	done
+	kill -TERM "$pid"
+	wait "$pid" || true
+	if ! res=$(python3 "$bench_py" rate "$out/$name.series" 2>>"$out/$name.rvsd.log"); then
+		log "$name: rvsd did not run; last lines of its log:"
+		tail -n 5 "$out/$name.rvsd.log" >&2
+		res="0 0 0 0 0 0 0 0 failed"
+	fi
+	read -r R_MPPS R_MED _ R_CPP_ALL R_TSC R_CPU_MPPS R_CPU_CPP R_CPU_SHARE R_DROPS <<<"$res"
+	if [ "$R_TSC" != 0 ]; then tsc_hz=$R_TSC; fi
+}
+
+# testpmd_pps PCAP MODE: "BEST MEDIAN CPU_PPS" of dpdk-testpmd MODE on the same one-armed
+# vdev: best and median one-second Tx-pps, and TX packets per on-CPU second of its
+# forwarding thread over the window (read right after a report, as rvsd's samples are).
+testpmd_pps() {
+	local pcap=$1 mode=$2 frames log tp mb eal tx0 tx1 c0 c1
+	frames=$(($(stat -c %s "$pcap") / 70))
+	log=$out/testpmd-$mode-$(basename "$pcap").log
+	mb=$(mbufs_for "$frames")
+	eal=(-m $((mb * 5 / 2048 + 256)) --in-memory)
+	[ "$(huge_free_mb)" -gt $((mb * 5 / 2048 + 512)) ] || eal=(--no-huge -m $((mb * 5 / 2048 + 256)) --no-shconf --file-prefix "rvsbench$$")
+	timeout $((secs + 60)) dpdk-testpmd -l 0-1 --no-pci "${eal[@]}" --log-level=lib.eal:error \
+		--vdev="net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" -- \
+		--total-num-mbufs="$mb" --forward-mode="$mode" --port-topology=loop --auto-start \
+		--stats-period 1 </dev/null >"$log" 2>&1 &
+	tp=$!
+	pids+=("$tp")
+	local dpdk=""
+	for _ in $(seq 100); do
+		dpdk=$(pgrep -P "$tp" | head -n1) && [ -n "$dpdk" ] && break
+		sleep 0.05
+	done
+	# after_report N: wait for testpmd's Nth report; print "TX_PACKETS CPU_NS" right then.
+	after_report() {
+		local n=$1
+		for _ in $(seq 300); do
+			[ "$(grep -c 'Tx-pps' "$log" 2>/dev/null)" -ge "$n" ] 2>/dev/null && break
+			kill -0 "$tp" 2>/dev/null || break
+			sleep 0.05
+		done
+		echo "$(grep -o 'TX-packets: *[0-9]*' "$log" | tail -n1 | awk '{print $2}') $(worker_cpu_ns "${dpdk:-0}")"
+	}
+	read -r tx0 c0 < <(after_report 3)
+	read -r tx1 c1 < <(after_report $((3 + secs)))
+	kill -INT "$tp" 2>/dev/null || true
+	wait "$tp" 2>/dev/null || true
+	# No on-CPU figure without both samples (0 then: the ratio shows it).
+	echo "$(python3 "$bench_py" testpmd "$log") $(python3 -c "c = (${c1:-0} - ${c0:-0}) / 1e9; print(int((${tx1:-0} - ${tx0:-0}) / c) if ${c0:-0} > 0 and c > 0 else 0)")"
+}
+
+ratio() { python3 -c "print(f'{float($1) / max(float($2), 1e-9):.2f}')"; }
+mpps_of() { python3 -c "print(f'{$1 / 1e6:.3f}')"; }
+
+tsc_hz=0
+say "# rvs benchmark suite ($profile profile)"
+say ""
+say "- Command: \`bash benches/run.sh --$profile${only:+ --only $only}\`"
+say "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+say "- Machine: $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r), DPDK $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "- rvsd: one busy-polling worker (lcore 1), connection capacity $capacity per worker (control/src/spec.rs CONN_CAPACITY)."
+say ""
+
+# --- dataplane --------------------------------------------------------------------------
+if want dataplane; then
+	log "dataplane: generating traces"
+	{
+		"$trace" "$out/est64.pcap" --kind established --flows 1000 --packets 16
+		"$trace" "$out/imix.pcap" --kind established --flows 1000 --packets 16 --size imix
+		"$trace" "$out/mix.pcap" --kind mix --flows 1000 --packets 16 --syn-every 9
+		"$trace" "$out/big.pcap" --kind established --flows "$big_flows" --packets 3
+		"$trace" "$out/est64v6.pcap" --kind established --flows 1000 --packets 16 --ipv6
+	} 2>>"$out/trace.log"
+
+	log "dataplane: testpmd ceilings"
+	read -r tp_io tp_io_med tp_io_cpu < <(testpmd_pps "$out/est64.pcap" io)
+	read -r tp_swap tp_swap_med tp_swap_cpu < <(testpmd_pps "$out/est64.pcap" macswap)
+	read -r tp_imix tp_imix_med tp_imix_cpu < <(testpmd_pps "$out/imix.pcap" io)
+
+	say "## Dataplane (one worker, net_pcap infinite_rx one-armed, TX to /dev/null, ${secs} one-second samples per case)"
+	say ""
+	say "| case | trace | Mpps per on-CPU second | Mpps, best / median wall second | worker on CPU | cycles/packet on CPU (busy-loop TSC) | rvs / testpmd io | rvs / testpmd macswap | drops |"
+	say "|---|---|---|---|---|---|---|---|---|"
+	say "| dpdk-testpmd io | 1 K flows, 64 B | $(mpps_of "$tp_io_cpu") | $(mpps_of "$tp_io") / $(mpps_of "$tp_io_med") | | | 1.00 | | |"
+	say "| dpdk-testpmd macswap | 1 K flows, 64 B | $(mpps_of "$tp_swap_cpu") | $(mpps_of "$tp_swap") / $(mpps_of "$tp_swap_med") | | | | 1.00 | |"
+	say "| dpdk-testpmd io | 1 K flows, IMIX | $(mpps_of "$tp_imix_cpu") | $(mpps_of "$tp_imix") / $(mpps_of "$tp_imix_med") | | | 1.00 | | |"
+	row() { # label trace-desc ceiling-io ceiling-swap (packets per on-CPU second)
+		local io_r swap_r=""
+		io_r=$(ratio "$R_CPU_MPPS" "$(mpps_of "$3")")
+		[ -z "$4" ] || swap_r=$(ratio "$R_CPU_MPPS" "$(mpps_of "$4")")
+		say "| $1 | $2 | $R_CPU_MPPS | $R_MPPS / $R_MED | $R_CPU_SHARE | $R_CPU_CPP ($R_CPP_ALL) | $io_r | $swap_r | $R_DROPS |"
+	}
+	log "dataplane: NAT established 1 K"
+	measure nat-est-1k "$out/est64.pcap" masq
+	row "NAT established" "1 K flows x 16, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
+	t_nat=$(ratio "$R_CPU_MPPS" "$(mpps_of "$tp_io_cpu")")
+	log "dataplane: DR established 1 K"
+	measure dr-est-1k "$out/est64.pcap" route
+	row "DR established" "1 K flows x 16, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
+	log "dataplane: NAT established IMIX"
+	measure nat-imix "$out/imix.pcap" masq
+	row "NAT established" "1 K flows x 16, IMIX" "$tp_imix_cpu" ""
+	log "dataplane: NAT mix (10 % SYN)"
+	measure nat-mix "$out/mix.pcap" masq
+	row "NAT mix, 1 SYN per 9 data (looped: SYNs hit after pass 1)" "1 K flows, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
+	log "dataplane: NAT established $big_flows flows"
+	measure nat-est-big "$out/big.pcap" masq
+	row "NAT established" "$big_flows flows x 3 (SYN, ACK, data), 64 B" "$tp_io_cpu" "$tp_swap_cpu"
+
+	# FULLNAT: measured once rvsd accepts a fullnat service.
+	rvs_yaml "$out/fullnat-check.yaml" "net_null0" fullnat 8191 "$(free_port)"
+	if why=$(rvsd_accepts "$out/fullnat-check.yaml"); then
+		log "dataplane: FULLNAT established 1 K"
+		measure fullnat-est-1k "$out/est64.pcap" fullnat
+		row "FULLNAT established" "1 K flows x 16, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
+	else
+		say "| FULLNAT established | 1 K flows x 16, 64 B | skipped: rvsd does not accept FULLNAT yet ($why) | | | | | | |"
+	fi
+	rvs_yaml "$out/v6-check.yaml" "net_null0" masq 8191 "$(free_port)" v6
+	if why=$(rvsd_accepts "$out/v6-check.yaml"); then
+		log "dataplane: IPv6 NAT established 1 K"
+		measure nat6-est-1k "$out/est64v6.pcap" masq
+		row "IPv6 NAT established" "1 K flows x 16, 78 B" "$tp_io_cpu" "$tp_swap_cpu"
+	else
+		say "| IPv6 NAT established | 1 K flows x 16, 78 B | IPv6: not supported yet ($why) | | | | | | |"
+	fi
+	for n in $table_cases; do
+		if [ "$capacity" -gt 0 ] && [ "$n" -gt "$capacity" ]; then
+			say "| NAT established | $n flows | not measured: over the connection capacity of a worker ($capacity, fixed; no configuration setting yet) | | | | | | |"
+		fi
+	done
+	say ""
+	say "Mpps per on-CPU second = packets transmitted / on-CPU time of the worker thread (rte-worker-1, /proc/PID/task/TID/schedstat) over the window: what one core of its own would do, and the figure the ratios use (both sides measured the same way). rvsd's packets come from its own counters (/v1/stats once a second), testpmd's from its reports. Wall-clock Mpps (best and median second) and the worker's share of the CPU show how much a shared machine took away. Cycles/packet on CPU = on-CPU time x TSC / packets received; in parentheses rvsd's own busy_cycles / rx_packets (TSC cycles of loops that received packets, preemption included). TSC: $(python3 -c "print(f'{$tsc_hz / 1e9:.2f}')") GHz (busy cycles over wall time)."
+	say ""
+fi
+
+# --- new connections and memory ---------------------------------------------------------
+# conn_run NAME PCAP CONNS: rvsd on a finite PCAP until idle. Samples /v1/stats and the
+# worker's on-CPU time while it works through the file, and memory once CONNS connections
+# exist. Sets C_RX C_TX C_CONNS C_CPP C_DROPS (final counters; C_CPP = busy_cycles/rx),
+# C_CPU_CPP C_CPU_CPS (on-CPU cycles per packet, connections per on-CPU second, from the
+# samples inside the processing phase) and M_RSS M_HWM M_HUGE (KiB).
+conn_run() {
+	local name=$1 pcap=$2 want_conns=$3 port cfg pid n res
+	port=$(free_port)
+	cfg=$out/$name.yaml
+	rvs_yaml "$cfg" "net_pcap0,rx_pcap=$pcap,tx_pcap=/dev/null" masq 32767 "$port"
+	"$rvsd" --config "$cfg" --no-garp --busy --exit-when-idle 6000 --stats-file "$out/$name.stats.json" \
+		>"$out/$name.rvsd.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	M_RSS=0 M_HWM=0 M_HUGE=0
+	: >"$out/$name.series"
+	local i=0
+	while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 3000 ]; do
+		i=$((i + 1))
+		stats "$port" >"$out/$name.p$i.json" 2>/dev/null || { sleep 0.05; continue; }
+		echo "$(date +%s.%N) $out/$name.p$i.json $(worker_cpu_ns "$pid")" >>"$out/$name.series"
+		n=$(grep -o '"conns_created": *[0-9]*' "$out/$name.p$i.json" | head -n1 | grep -o '[0-9]*$' || echo -1)
+		if [ "${n:--1}" -ge "$want_conns" ]; then
+			sleep 0.2
+			read -r M_RSS M_HWM M_HUGE < <(python3 "$bench_py" mem "$pid")
+			break
+		fi
+		sleep 0.02
+	done
+	wait "$pid" || true
+	res=$(python3 "$bench_py" final "$out/$name.stats.json" 2>/dev/null || echo "0 0 0 0 failed")
+	read -r C_RX _ C_CONNS C_CPP C_DROPS <<<"$res"
+	read -r C_CPU_CPP C_CPU_CPS < <(TSC_HZ=$tsc_hz python3 "$bench_py" during "$out/$name.series" "$C_RX")
+}
+
+if want conns; then
+	say "## New connections and memory (finite pcap read by net_pcap, one worker)"
+	say ""
+	n=$syn_flows
+	if [ "$capacity" -gt 0 ] && [ "$n" -ge "$capacity" ]; then n=$((capacity - 1024)); fi
+	{
+		"$trace" "$out/syn.pcap" --kind syn --flows "$n"
+		"$trace" "$out/est-finite.pcap" --kind established --flows $((n / 16)) --packets 16
+		"$trace" "$out/base.pcap" --kind syn --flows 1
+	} 2>>"$out/trace.log"
+	[ "$tsc_hz" != 0 ] || tsc_hz=$(awk '/cpu MHz/ {print int($4 * 1e6); exit}' /proc/cpuinfo)
+	log "conns: baseline"
+	conn_run base "$out/base.pcap" 1
+	base_rss=$M_RSS base_huge=$M_HUGE
+	log "conns: established, finite"
+	conn_run est-finite "$out/est-finite.pcap" $((n / 16))
+	est_cpp=$C_CPP est_cpu_cpp=$C_CPU_CPP
+	log "conns: $n SYNs"
+	conn_run syn "$out/syn.pcap" "$n"
+	say "| run | packets | connections | cycles/packet on CPU (busy-loop TSC) | new connections/s per on-CPU second | drops |"
+	say "|---|---|---|---|---|---|"
+	say "| SYN flood, one new connection per packet | $C_RX | $C_CONNS | $C_CPU_CPP ($C_CPP) | $(python3 -c "print(f'{$C_CPU_CPS / 1e6:.3f} M')") | $C_DROPS |"
+	say "| established, same file reading (1 SYN + 1 ACK + 14 data per flow) | $((n / 16 * 16)) | $((n / 16)) | $est_cpu_cpp ($est_cpp) | | |"
+	say ""
+	say "The worker reads the file through libpcap (net_pcap without infinite_rx: a new connection must be new), so the cycles include that reading; the established run shows its share. New connections per on-CPU second = connections created / on-CPU time of the worker between samples taken while it worked through the file (every loop then has packets). The SYN's extra cost over an established packet: about $(python3 -c "print($C_CPU_CPP - $est_cpu_cpp)" 2>/dev/null || echo '?') cycles on CPU."
+	say ""
+	say "| memory | VmRSS | VmHWM | hugepages mapped |"
+	say "|---|---|---|---|"
+	say "| rvsd, 1 connection (baseline) | $((base_rss / 1024)) MiB | | $((base_huge / 1024)) MiB |"
+	say "| rvsd, $C_CONNS connections | $((M_RSS / 1024)) MiB | $((M_HWM / 1024)) MiB | $((M_HUGE / 1024)) MiB |"
+	per=$(python3 -c "print(f'{($M_RSS - $base_rss) * 1024 / max($C_CONNS - 1, 1):.0f}')")
+	t_cps=$C_CPU_CPS t_per=$per t_base=$base_rss
+	say "| per connection (RSS growth) | $per B | | |"
+	for big in $table_cases; do
+		if [ "$capacity" -gt 0 ] && [ "$big" -gt "$capacity" ]; then
+			say "| rvsd, $big connections | not measured: capacity $capacity per worker is fixed | | |"
+		fi
+	done
+	say ""
+fi
+
+# --- per-stage instruction counts (callgrind) ---------------------------------------------
+# cg_run NAME PCAP PACKETS [CONNS]: rvsd under callgrind on PCAP (infinite_rx) until it
+# has received PACKETS or created CONNS connections (or $cg_secs passed); only the worker
+# loop is counted.
+cg_run() {
+	local name=$1 pcap=$2 limit=$3 conn_limit=${4:-0} frames cfg pid rx port deadline st conns
+	frames=$(($(stat -c %s "$pcap") / 70))
+	cfg=$out/$name.yaml
+	port=$(free_port)
+	RVS_BENCH_NO_HUGE=1 rvs_yaml "$cfg" "net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" masq "$(mbufs_for "$frames")" "$port"
+	valgrind --tool=callgrind --callgrind-out-file="$out/$name.callgrind" --collect-atstart=no \
+		--toggle-collect='dataplane::worker::Worker::run' \
+		"$rvsd" --config "$cfg" --no-garp --busy --stats-file "$out/$name.stats.json" \
+		>"$out/$name.valgrind.log" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	# valgrind makes EAL start-up and the pcap load slow: count from the worker's start.
+	for _ in $(seq 1200); do
+		grep -q "rvsd running" "$out/$name.valgrind.log" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	deadline=$((SECONDS + cg_secs))
+	while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null; do
+		st=$(stats "$port" 2>/dev/null || true)
+		read -r rx conns < <(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ports"][0]["rx_packets"], d["conns_created"])' <<<"$st" 2>/dev/null || echo "0 0")
+		[ "${rx:-0}" -lt "$limit" ] || break
+		[ "$conn_limit" = 0 ] || [ "${conns:-0}" -lt "$conn_limit" ] || break
+		sleep 0.1
+	done
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || true
+	rx=$(python3 -c "import json; print(json.load(open('$out/$name.stats.json'))['ports'][0]['rx_packets'])" 2>/dev/null || echo 0)
+	if [ "$rx" = 0 ]; then
+		say "(callgrind run $name failed: see $out/$name.valgrind.log)"
+		return
+	fi
+	python3 "$bench_py" stages "$out/$name.callgrind" "$rx" | tee -a "$summary"
+	CG_CONNS=$(python3 -c "import json; print(json.load(open('$out/$name.stats.json'))['conns_created'])")
+	CG_RX=$rx
+}
+
+if want stages; then
+	if command -v valgrind >/dev/null; then
+		[ -e "$out/est64.pcap" ] || "$trace" "$out/est64.pcap" --kind established --flows 1000 --packets 16 2>>"$out/trace.log"
+		# Stop well before the SYN trace loops, so that (nearly) every packet counted is a
+		# new connection: the run stops at half the trace's SYNs (polling takes a while).
+		"$trace" "$out/cg-syn.pcap" --kind syn --flows "$cg_syn" 2>>"$out/trace.log"
+		say "## Per-stage cost (callgrind, instructions per packet, rvsd worker loop only)"
+		say ""
+		say "NAT established, 1 K flows x 16, 64 B:"
+		say ""
+		log "stages: callgrind, established"
+		cg_run cg-est "$out/est64.pcap" "$cg_est"
+		say ""
+		say "NAT new connections (SYN flood):"
+		say ""
+		log "stages: callgrind, SYN"
+		cg_run cg-syn "$out/cg-syn.pcap" "$cg_syn" $((cg_syn / 2))
+		say ""
+		say "(SYN run: $CG_CONNS connections created from $CG_RX packets.) perf is not usable on this VM (\`perf stat -e cycles\`: not supported), so these are instruction counts, not cycles; the dataplane table's cycles/packet is the measured total. bench.py documents the file-to-stage mapping."
+		say ""
+	else
+		say "(stages skipped: valgrind not installed; bash benches/install-deps.sh)"
+	fi
+fi
+
+# --- end to end -----------------------------------------------------------------------------
+if want e2e; then
+	log "e2e: benches/e2e.sh"
+	e2e_args=(--seconds 5 --rounds 1)
+	[ "$profile" = short ] || e2e_args=(--seconds 15 --rounds 3)
+	if bash "$here/e2e.sh" "${e2e_args[@]}" --rvsd "$rvsd" --out "$out/e2e" >"$out/e2e.log" 2>&1; then
+		tee -a "$summary" <"$out/e2e/summary.md"
+	else
+		say "(e2e failed; last lines of its log:)"
+		tail -n 15 "$out/e2e.log" | sed 's/^/    /' | tee -a "$summary"
+	fi
+	say ""
+fi
+
+# --- targets of issue #10 --------------------------------------------------------------
+say "## Targets (issue #10)"
+say ""
+say "| target | measured | verdict |"
+say "|---|---|---|"
+verdict() { python3 -c "print('met' if $1 else 'NOT met')" 2>/dev/null || echo '?'; }
+if [ -n "${t_nat:-}" ]; then
+	say "| NAT established >= 0.5 x testpmd io per worker core, 64 B | $t_nat x (per on-CPU second) | $(verdict "$t_nat >= 0.5") |"
+fi
+say "| FULLNAT established >= 0.5 x testpmd io | not measured: rvsd does not accept FULLNAT yet | — |"
+if [ -n "${t_cps:-}" ]; then
+	say "| new connections >= 2 M/s per worker core | $(python3 -c "print(f'{$t_cps / 1e6:.2f} M/s')") (incl. libpcap file reading) | $(verdict "$t_cps >= 2e6") |"
+	say "| 10 M concurrent connections in <= 2 GiB | not measurable in rvsd (capacity $capacity per worker); at the measured $t_per B/connection + $((t_base / 1024)) MiB, 10 M would take $(python3 -c "print(f'{(10e6 * $t_per + $t_base * 1024) / 2**30:.2f} GiB')") (extrapolated) | extrapolation only |"
+fi
+if [ -f "$out/e2e/results.txt" ]; then
+	python3 - "$out/e2e/results.txt" <<'PY' | tee -a "$summary"
+import sys
+runs = {}
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("|", 4)
+    if len(f) == 5 and f[2] not in ("skip", "", "0"):
+        runs.setdefault((f[0], f[1]), []).append(float(f[2]))
+def med(k):
+    v = sorted(runs.get(k, []))
+    return v[(len(v) - 1) // 2] if v else 0.0
+for mode, name in (("keepalive", "keep-alive"), ("close", "Connection: close")):
+    r, n, h = med(("rvsd NAT", mode)), med(("nftables DNAT", mode)), med(("HAProxy TCP", mode))
+    if r and n and h:
+        ok = r >= n and r >= 2 * h
+        print(f"| e2e ({name}) rvsd NAT >= nftables DNAT and >= 2 x HAProxy TCP | "
+              f"{r / n:.2f} x nftables, {r / h:.2f} x HAProxy | {'met' if ok else 'NOT met'} |")
+PY
+fi
+say ""
+say "Total time: $((SECONDS - started)) s."
+log "summary written to $summary"
