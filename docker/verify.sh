@@ -168,7 +168,19 @@ pass "rvsd --version: $("$DOCKER" run --rm "$IMAGE" --version)"
 
 # --- 4. rvsd running with the unit's capabilities ----------------------------------------
 cap_args=(--cap-drop ALL)
-for c in $CAPS; do cap_args+=(--cap-add "${c#CAP_}"); done
+for c in $CAPS; do
+    # Engines before Docker 23 do not know CAP_BPF and CAP_PERFMON (the kernel grants what
+    # they allow to CAP_SYS_ADMIN too), and a sandboxed root may lack one in its own
+    # bounding set: such a capability is left out, and said so.
+    if ! "$DOCKER" run --rm --cap-drop ALL --cap-add "${c#CAP_}" --entrypoint true "$IMAGE" 2>/dev/null; then
+        log "note: $c cannot be granted here (unknown to this engine or not held by this root): left out"
+        continue
+    fi
+    cap_args+=(--cap-add "${c#CAP_}")
+done
+# LimitMEMLOCK=infinity of the unit, where this root may raise it (CAP_SYS_RESOURCE); with
+# CAP_IPC_LOCK the kernel does not count locked memory against the limit anyway.
+if [ "$(ulimit -Hl)" = unlimited ]; then cap_args+=(--ulimit memlock=-1:-1); fi
 
 # run_rvsd LABEL YAML [docker args...]: start rvsd, query it from the host, stop it.
 run_rvsd() {
@@ -176,7 +188,7 @@ run_rvsd() {
     shift 2
     mkdir -p "$STATE/etc-rvs"
     printf '%s' "$yaml" >"$STATE/etc-rvs/rvs.yaml"
-    "$DOCKER" run -d --name "$NAME" --network host "${cap_args[@]}" --ulimit memlock=-1:-1 \
+    "$DOCKER" run -d --name "$NAME" --network host "${cap_args[@]}" \
         -v "$STATE/etc-rvs:/etc/rvs:ro" "$@" "$IMAGE" >/dev/null
     local version=
     for _ in $(seq 60); do
