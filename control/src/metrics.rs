@@ -138,6 +138,12 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "Connections expired.",
         &["worker"],
     );
+    let reused = counter(
+        &reg,
+        "rvs_worker_connections_reused_total",
+        "TCP connections in TIME_WAIT/CLOSE ended by a new SYN from the same client port and scheduled again (IPVS conn_reuse_mode).",
+        &["worker"],
+    );
     let current = gauge(
         &reg,
         "rvs_worker_connections",
@@ -226,6 +232,9 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         expired
             .with_label_values(&[&ws])
             .inc_by(get(&s.conns_expired));
+        reused
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.conns_reused));
         current
             .with_label_values(&[&ws])
             .set(get(&s.conns_current) as i64);

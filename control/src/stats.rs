@@ -79,6 +79,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "drops": drops,
         "conns_created": sum(workers, |w| get(&w.conns_created)),
         "conns_expired": sum(workers, |w| get(&w.conns_expired)),
+        "conns_reused": sum(workers, |w| get(&w.conns_reused)),
         "conns_current": sum(workers, |w| get(&w.conns_current)),
         "arp_replies": sum(workers, |w| get(&w.arp_replies)),
         "arp_requests": sum(workers, |w| get(&w.arp_requests)),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use common::*;
 use control::daemon::build_tables;
 use control::spec::{from_config, RealServerIds};
-use dataplane::counters::{DropReason, WorkerStats};
+use dataplane::counters::{get, DropReason, WorkerStats};
 use dataplane::pipeline::{Io, Pipeline, PipelineConfig, Tables};
 
 const WAN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x01];
@@ -199,4 +199,31 @@ fn firewall_mark_service_spans_its_members_with_one_template() {
     // Port 0 of the mark is not an all-ports service.
     assert_eq!(d.send(&syn(CLIENT, 1002, 8080)), None);
     assert_eq!(d.stats.drops(DropReason::NoService), 1);
+}
+
+#[test]
+fn syn_on_a_closed_connection_is_scheduled_again_like_conn_reuse_mode() {
+    let text = format!(
+        "{INTERFACES}services:
+  - {{ proto: tcp, vip: 198.18.0.100, port: 80, scheduler: rr, method: masq,
+      real_servers: [{BOTH}] }}
+"
+    );
+    let mut d = Director::new(&text);
+    let pkt = |flags| tcp(CLIENT, 1000, VIP, 80, flags, 1, &[]);
+    assert_eq!(d.send(&pkt(TCP_SYN)), Some((RS1, 80)));
+    // A retransmitted SYN (SYN_RECV) stays on its connection.
+    assert_eq!(d.send(&pkt(TCP_SYN)), Some((RS1, 80)));
+    // Established, then the client resets: the connection is in CLOSE (a RST in
+    // SYN_RECV would leave it there, as in the kernel's table)...
+    assert_eq!(d.send(&pkt(TCP_ACK)), Some((RS1, 80)));
+    assert_eq!(d.send(&pkt(TCP_SYN)), Some((RS1, 80)), "SYN on ESTABLISHED");
+    assert_eq!(d.send(&pkt(0x04 | TCP_ACK)), Some((RS1, 80)));
+    assert_eq!(get(&d.stats.conns_reused), 0);
+    // ...and a new SYN from the same port is a new connection, scheduled by rr.
+    assert_eq!(d.send(&pkt(TCP_SYN)), Some((RS2, 80)));
+    assert_eq!(get(&d.stats.conns_reused), 1);
+    assert_eq!(get(&d.stats.conns_created), 2);
+    // Its packets follow the new connection.
+    assert_eq!(d.send(&pkt(TCP_ACK)), Some((RS2, 80)));
 }

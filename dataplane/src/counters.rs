@@ -176,6 +176,9 @@ pub struct WorkerStats {
     pub conns_created: AtomicU64,
     /// Connections expired.
     pub conns_expired: AtomicU64,
+    /// TCP connections in TIME_WAIT/CLOSE ended by a new SYN on the same client port and
+    /// scheduled again (IPVS `conn_reuse_mode`).
+    pub conns_reused: AtomicU64,
     /// Connections currently in the table.
     pub conns_current: AtomicU64,
     /// ARP replies and NDP neighbour advertisements sent (for VIPs and own addresses).
@@ -214,6 +217,7 @@ impl Default for WorkerStats {
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
             conns_created: AtomicU64::new(0),
             conns_expired: AtomicU64::new(0),
+            conns_reused: AtomicU64::new(0),
             conns_current: AtomicU64::new(0),
             arp_replies: AtomicU64::new(0),
             arp_requests: AtomicU64::new(0),

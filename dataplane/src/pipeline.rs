@@ -22,7 +22,7 @@ use crate::wire::{
     decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
     EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
 };
-use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TemplateKey, Tuple};
+use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TcpState, TemplateKey, Tuple};
 
 mod conn_prefetch;
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
@@ -471,6 +471,72 @@ impl<P: Frame> Pipeline<P> {
     }
 }
 
+/// What becomes of an existing connection a client packet just matched.
+enum Revisit {
+    /// Handle the packet on the connection.
+    Continue,
+    /// The connection was ended: schedule the packet as a new connection.
+    Reschedule,
+    /// The connection was ended and the packet is dropped.
+    Drop(DropReason),
+}
+
+impl<P: Frame> Pipeline<P> {
+    /// IPVS's checks on a client packet that matched connection `id` (ip_vs_in), before
+    /// the packet is handled on it:
+    /// - `conn_reuse_mode` (the kernel's default, 1): a SYN (no ACK) on a TCP connection in
+    ///   TIME_WAIT or CLOSE that no persistence template controls is a new connection
+    ///   reusing the client port: the old one ends and the SYN is scheduled again, so a
+    ///   client that recycles ports quickly is still balanced (and not sent to a removed
+    ///   or quiescent server);
+    /// - `expire_nodest_conn`: a packet of a connection whose real server was removed ends
+    ///   it and is dropped, so the client gives up and reconnects to one that exists.
+    fn revisit(
+        &mut self,
+        t: &Tables,
+        id: conn_table::ConnId,
+        dir: Direction,
+        flags: TcpFlags,
+        now_ms: u64,
+    ) -> Revisit {
+        if dir != Direction::Original {
+            return Revisit::Continue;
+        }
+        let Some(c) = self.conns.get(id, now_ms) else {
+            return Revisit::Continue;
+        };
+        let new_syn = flags.0
+            & (TcpFlags::SYN.0 | TcpFlags::ACK.0 | TcpFlags::RST.0 | TcpFlags::FIN.0)
+            == TcpFlags::SYN.0;
+        if new_syn
+            && c.template.is_none()
+            && matches!(
+                c.state,
+                conn_table::ConnState::Tcp(TcpState::TimeWait | TcpState::Close)
+            )
+        {
+            self.end_connection(&c);
+            bump(&self.cfg.stats.conns_reused, 1);
+            return Revisit::Reschedule;
+        }
+        if t.ipvs.expire_nodest_conn && !t.services.has_real_server(c.rs) {
+            self.end_connection(&c);
+            return Revisit::Drop(DropReason::NoDestExpired);
+        }
+        Revisit::Continue
+    }
+
+    /// End a connection now, giving back what it holds (a FULLNAT local port).
+    fn end_connection(&mut self, c: &conn_table::ConnInfo) {
+        if c.method == Method::FullNat {
+            if let Some((lip, lport)) = c.reply.and_then(|r| v4(r.dst).map(|a| (a, r.dport))) {
+                self.snat.release(lip, lport);
+            }
+        }
+        self.conns.remove(c.id);
+    }
+}
+
 /// What the IPv4 stage decided for a packet.
 enum Ipv4Verdict {
     /// Forward towards `dst` (route + neighbour lookup).
@@ -692,18 +758,15 @@ impl<P: Frame> Pipeline<P> {
         let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));
         let bytes = ip.total_len() as u32;
 
-        if let Some((id, dir)) = self.conns.lookup(&tuple) {
-            // ip_vs_in: with expire_nodest_conn, a client packet of a connection whose real
-            // server was removed ends the connection, so the client gives up and
-            // reconnects (to a server that exists) instead of talking to a removed one.
-            if dir == Direction::Original && t.ipvs.expire_nodest_conn {
-                if let Some(rs) = self.conns.get(id, now_ms).map(|c| c.rs) {
-                    if !t.services.has_real_server(rs) {
-                        self.conns.remove(id);
-                        return Drop(DropReason::NoDestExpired);
-                    }
-                }
+        let mut found = self.conns.lookup(&tuple);
+        if let Some((id, dir)) = found {
+            match self.revisit(t, id, dir, tcp_flags, now_ms) {
+                Revisit::Continue => {}
+                Revisit::Reschedule => found = None,
+                Revisit::Drop(why) => return Drop(why),
             }
+        }
+        if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             let Some(c) = self.conns.get(id, now_ms) else {
                 return Drop(DropReason::NoService);

@@ -363,15 +363,15 @@ impl<P: Frame> Pipeline<P> {
         let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));
         let bytes = (IP6_HDR + ip.payload_len()) as u32;
 
-        if let Some((id, dir)) = self.conns.lookup(&tuple) {
-            if dir == Direction::Original && t.ipvs.expire_nodest_conn {
-                if let Some(rs) = self.conns.get(id, now_ms).map(|c| c.rs) {
-                    if !t.services.has_real_server(rs) {
-                        self.conns.remove(id);
-                        return Drop(DropReason::NoDestExpired);
-                    }
-                }
+        let mut found = self.conns.lookup(&tuple);
+        if let Some((id, dir)) = found {
+            match self.revisit(t, id, dir, tcp_flags, now_ms) {
+                Revisit::Continue => {}
+                Revisit::Reschedule => found = None,
+                Revisit::Drop(why) => return Drop(why),
             }
+        }
+        if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             let Some(c) = self.conns.get(id, now_ms) else {
                 return Drop(DropReason::NoService);
