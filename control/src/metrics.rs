@@ -168,6 +168,12 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "TSC cycles spent in iterations that received packets.",
         &["worker"],
     );
+    let per_packet = gauge(
+        &reg,
+        "rvs_worker_cycles_per_packet",
+        "Busy TSC cycles per received packet since start (busy cycles / packets received by the worker); rate(rvs_worker_busy_cycles_total) / rate(rvs_port_rx_packets_total) gives it over a window.",
+        &["worker"],
+    );
     let arp = counter(
         &reg,
         "rvs_worker_arp_packets_sent_total",
@@ -241,6 +247,10 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         loops.with_label_values(&[&ws]).inc_by(get(&s.loops));
         busy.with_label_values(&[&ws]).inc_by(get(&s.busy_loops));
         cycles.with_label_values(&[&ws]).inc_by(get(&s.busy_cycles));
+        let rx: u64 = s.ports.iter().map(|p| get(&p.rx_packets)).sum();
+        if let Some(c) = get(&s.busy_cycles).checked_div(rx) {
+            per_packet.with_label_values(&[&ws]).set(c as i64);
+        }
         arp.with_label_values(&[&ws, "reply"])
             .inc_by(get(&s.arp_replies));
         arp.with_label_values(&[&ws, "request"])
@@ -427,6 +437,7 @@ mod tests {
     fn renders_worker_and_service_metrics() {
         let w = Arc::new(WorkerStats::default());
         bump(&w.ports[1].rx_packets, 7);
+        bump(&w.busy_cycles, 700);
         bump(&w.ports[0].to_kernel_packets, 5);
         bump(&w.ports[0].from_kernel_packets, 4);
         w.drop_packet(DropReason::NoService);
@@ -483,6 +494,10 @@ mod tests {
             text.contains(r#"rvs_port_from_kernel_packets_total{interface="wan0",worker="0"} 4"#)
         );
         assert!(text.contains("rvs_config_generation 4"));
+        assert!(
+            text.contains(r#"rvs_worker_cycles_per_packet{worker="0"} 100"#),
+            "{text}"
+        );
         assert!(
             text.contains(r#"rvs_steering_ring_packets{from_worker="0",to_worker="1"} 3"#),
             "{text}"
