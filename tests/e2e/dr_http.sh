@@ -18,35 +18,11 @@ source "$here/lib_rvsd.sh"
 name=dr_http
 prefix="rvsd$$"
 router="$prefix-r"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
+# The router namespace is not part of the topology: topo_down does not remove it.
+e2e_cleanup_more() { ip netns del "$router" 2>/dev/null; }
 
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	stop_rvsd >/dev/null || rc=1
-	if [ "$rc" -ne 0 ] && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 30 lines) ---"
-		tail -n 30 "$tmp/rvsd.log"
-	fi
-	ip netns del "$router" 2>/dev/null
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then echo "PASS: $name"; else echo "FAIL: $name"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd"
+e2e_begin
 
 topo_up "$prefix"
 client=$(topo_ns "$prefix" c)
@@ -100,8 +76,7 @@ services:
       - { address: 198.19.0.11 }
       - { address: 198.19.0.12 }
 EOF
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 wait_vip "$client" 20
 
 prev=""

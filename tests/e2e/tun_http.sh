@@ -25,43 +25,23 @@ source "$here/lib_rvsd.sh"
 name=tun_http
 prefix="rvtun$$"
 router="$prefix-r"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
-chmod 755 "$tmp"
 vips="198.18.0.100 198.18.0.101 198.18.0.102"
 declare -A decap_pid=()
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	stop_rvsd >/dev/null || rc=1
-	if [ "$rc" -ne 0 ]; then
-		if [ -s "$tmp/rvsd.log" ]; then
-			echo "--- rvsd output (last 30 lines) ---"
-			tail -n 30 "$tmp/rvsd.log"
-		fi
+# On failure, also the decapsulators' last lines; the router namespace is not part of
+# the topology: topo_down does not remove it.
+e2e_cleanup_more() {
+	local rs
+	if [ "$1" -ne 0 ]; then
 		for rs in rs1 rs2; do
 			[ -s "$tmp/$rs-decap.log" ] && { echo "--- $rs decapsulator ---"; tail -n 5 "$tmp/$rs-decap.log"; }
 		done
 	fi
 	ip netns del "$router" 2>/dev/null
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then echo "PASS: $name"; else echo "FAIL: $name"; fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd"
+e2e_begin
+chmod 755 "$tmp"
 [ -c /dev/net/tun ] || fail "no /dev/net/tun (the real servers' tunnel endpoint needs TUN)"
 
 topo_up "$prefix"
@@ -147,8 +127,7 @@ services:
       - { address: 198.19.0.11 }
       - { address: 198.19.0.12 }
 EOF
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 wait_vip "$client" 20
 for vip in $vips; do
 	wait_http "$client" "http://$vip/" 10 >/dev/null || fail "no HTTP answer from $vip"
