@@ -21,6 +21,8 @@ root=$(cd "$here/../.." && pwd)
 source "$root/scripts/netns.sh"
 # shellcheck source=SCRIPTDIR/lib_rvsd.sh
 source "$here/lib_rvsd.sh"
+# shellcheck source=SCRIPTDIR/lib_router.sh
+source "$here/lib_router.sh"
 
 name=tun_http
 prefix="rvtun$$"
@@ -49,21 +51,7 @@ client=$(topo_ns "$prefix" c)
 sw=$(topo_ns "$prefix" sw)
 
 # The router: one leg on the real servers' switch, one to the client's second link.
-ip netns add "$router"
-ip -n "$router" link set lo up
-ip netns exec "$router" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-_topo_veth "$router" e0 "$sw" r
-ip -n "$sw" link set r master br0
-_topo_veth "$router" e1 "$client" eth1
-ip -n "$router" addr add 198.19.0.1/24 dev e0
-ip -n "$router" addr add 198.19.9.1/24 dev e1
-ip -n "$router" route add 198.18.0.1/32 via 198.19.9.2
-ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$client" addr add 198.19.9.2/24 dev eth1
-# Replies from the VIPs arrive on eth1 while the route to the VIPs is eth0.
-for k in all default eth0 eth1; do
-	ip netns exec "$client" sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
-done
+reply_router_up "$router" "$client" "$sw"
 
 # Real servers: the VIPs on lo without ARP for them, the router as their gateway, and
 # the tunnel endpoint. Decapsulated packets (client -> VIP) come in on tun0 while the
