@@ -69,13 +69,7 @@ for rs in rs1 rs2; do
 done
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  worker_lcores: [1]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-interfaces:
-  - { name: wan0, device: "net_af_packet0,iface=rvs-wan", addresses: [198.18.0.254/24, "$TOPO_WAN_GW6/64"] }
-  - { name: lan0, device: "net_af_packet1,iface=rvs-lan", addresses: [198.19.0.254/24, "$TOPO_LAN_GW6/64"] }
+$(rvsd_yaml_ports 1 ipv6)
 services:
   - proto: tcp
     vip: "$TOPO_VIP6"

@@ -47,13 +47,7 @@ done
 TOPO_RS_BIND=0.0.0.0 rs_start_http "$prefix"
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  worker_lcores: [1]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-interfaces:
-  - { name: wan0, device: "net_af_packet0,iface=rvs-wan", addresses: [198.18.0.254/24] }
-  - { name: lan0, device: "net_af_packet1,iface=rvs-lan", addresses: [198.19.0.254/24] }
+$(rvsd_yaml_ports 1)
 services:
   - proto: tcp
     vip: 198.18.0.100

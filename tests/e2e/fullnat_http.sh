@@ -35,19 +35,7 @@ stop_timeout=10
 e2e_begin
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  main_lcore: 0
-  worker_lcores: [1, 2]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-
-interfaces:
-  - name: wan0
-    device: "net_af_packet0,iface=rvs-wan,qpairs=2"
-    addresses: [198.18.0.254/24]
-  - name: lan0
-    device: "net_af_packet1,iface=rvs-lan,qpairs=2"
-    addresses: [198.19.0.254/24]
+$(rvsd_yaml_ports 2)
 
 snat_pools:
   - { name: pool1, addresses: [$lip] }

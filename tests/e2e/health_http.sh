@@ -28,18 +28,7 @@ fall=3
 e2e_begin
 
 cat >"$tmp/rvs.yaml" <<YAML
-dataplane:
-  main_lcore: 0
-  worker_lcores: [1]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-interfaces:
-  - name: wan0
-    device: "net_af_packet0,iface=rvs-wan"
-    addresses: [198.18.0.254/24]
-  - name: lan0
-    device: "net_af_packet1,iface=rvs-lan"
-    addresses: [198.19.0.254/24]
+$(rvsd_yaml_ports 1)
 services:
   - proto: tcp
     vip: 198.18.0.100

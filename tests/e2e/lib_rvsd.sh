@@ -99,3 +99,26 @@ wait_vip() {
 		sleep 0.2
 	done
 }
+
+# rvsd_yaml_ports WORKERS [ipv6]: the `dataplane:` and `interfaces:` sections most
+# tests' rvs.yaml share: WORKERS workers on lcores 1.., no hugepages, the
+# director's veth ends rvs-wan/rvs-lan as af_packet ports (WORKERS queue pairs each)
+# with the director's addresses, plus its IPv6 gateway addresses with `ipv6`.
+rvsd_yaml_ports() {
+	local workers=$1 qpairs="" wan_addrs=198.18.0.254/24 lan_addrs=198.19.0.254/24
+	[ "$workers" -eq 1 ] || qpairs=",qpairs=$workers"
+	if [ "${2:-}" = ipv6 ]; then
+		wan_addrs="$wan_addrs, \"$TOPO_WAN_GW6/64\""
+		lan_addrs="$lan_addrs, \"$TOPO_LAN_GW6/64\""
+	fi
+	cat <<YAML
+dataplane:
+  main_lcore: 0
+  worker_lcores: [$(seq -s, 1 "$workers")]
+  polling: adaptive
+  eal_args: ["--no-huge", "-m", "512"]
+interfaces:
+  - { name: wan0, device: "net_af_packet0,iface=rvs-wan$qpairs", addresses: [$wan_addrs] }
+  - { name: lan0, device: "net_af_packet1,iface=rvs-lan$qpairs", addresses: [$lan_addrs] }
+YAML
+}

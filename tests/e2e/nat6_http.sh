@@ -34,19 +34,7 @@ vip_url="http://[$TOPO_VIP6]/"
 e2e_begin
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  main_lcore: 0
-  worker_lcores: [$(seq -s, 1 "$workers")]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-
-interfaces:
-  - name: wan0
-    device: "net_af_packet0,iface=rvs-wan,qpairs=$workers"
-    addresses: [198.18.0.254/24, "$TOPO_WAN_GW6/64"]
-  - name: lan0
-    device: "net_af_packet1,iface=rvs-lan,qpairs=$workers"
-    addresses: [198.19.0.254/24, "$TOPO_LAN_GW6/64"]
+$(rvsd_yaml_ports "$workers" ipv6)
 
 services:
   - proto: tcp
