@@ -92,18 +92,7 @@ for _ in $(seq 1 50); do
 	grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && break
 	sleep 0.1
 done
-prev=""
-for i in $(seq 1 20); do
-	body=$(http_get "$client" "http://$TOPO_VIP/" 3) || fail "curl #$i to http://$TOPO_VIP/ failed"
-	printf '  curl #%-2d %s\n' "$i" "$body"
-	case $body in
-	rs1 | rs2) ;;
-	*) fail "curl #$i: unexpected body '$body' (expected rs1 or rs2)" ;;
-	esac
-	[ "$body" != "$prev" ] || fail "curl #$i: $body twice in a row (rr must alternate)"
-	prev=$body
-done
-echo "20 HTTP requests alternated rs1/rs2"
+http_rr_alternates "$client"
 sleep 1
 kill -INT "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true

@@ -122,3 +122,20 @@ interfaces:
   - { name: lan0, device: "net_af_packet1,iface=rvs-lan$qpairs", addresses: [$lan_addrs] }
 YAML
 }
+
+# http_rr_alternates CLIENT: 20 sequential new connections from the client namespace
+# CLIENT to http://VIP/ must each answer rs1 or rs2, never the same one twice in a row.
+http_rr_alternates() {
+	local client=$1 i body prev=""
+	for i in $(seq 1 20); do
+		body=$(http_get "$client" "http://$TOPO_VIP/" 3) || fail "curl #$i to http://$TOPO_VIP/ failed"
+		printf '  curl #%-2d %s\n' "$i" "$body"
+		case $body in
+		rs1 | rs2) ;;
+		*) fail "curl #$i: unexpected body '$body' (expected rs1 or rs2)" ;;
+		esac
+		[ "$body" != "$prev" ] || fail "curl #$i: $body twice in a row (rr must alternate)"
+		prev=$body
+	done
+	echo "20 HTTP requests alternated rs1/rs2"
+}

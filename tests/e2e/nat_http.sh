@@ -99,18 +99,7 @@ wait_vip "$client" "$vip_timeout"
 echo "VIP $TOPO_VIP answers HTTP after $((SECONDS - started)) s"
 
 # 20 sequential connections: rr must alternate strictly.
-prev=""
-for i in $(seq 1 20); do
-	body=$(http_get "$client" "http://$TOPO_VIP/" 3) || fail "curl #$i to http://$TOPO_VIP/ failed"
-	printf '  curl #%-2d %s\n' "$i" "$body"
-	case $body in
-	rs1 | rs2) ;;
-	*) fail "curl #$i: unexpected body '$body' (expected rs1 or rs2)" ;;
-	esac
-	[ "$body" != "$prev" ] || fail "curl #$i: $body twice in a row (rr must alternate)"
-	prev=$body
-done
-echo "20 HTTP requests alternated rs1/rs2"
+http_rr_alternates "$client"
 
 # UDP: first answer may take an ARP round trip; then two new flows must alternate.
 wait_udp "$client" "$TOPO_VIP" 5353 5 || fail "no UDP answer from $TOPO_VIP:5353"
