@@ -20,37 +20,12 @@ source "$here/lib_rvsd.sh"
 name=dr6_http
 prefix="rvs6d$$"
 router="$prefix-r"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
+
+# The router namespace is not part of the topology: topo_down does not remove it.
+e2e_cleanup_more() { ip netns del "$router" 2>/dev/null; }
 vip_url="http://[$TOPO_VIP6]/"
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	exec 1>&7 2>&8
-	stop_rvsd >/dev/null || rc=1
-	if [ "$rc" -ne 0 ] && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 30 lines) ---"
-		tail -n 30 "$tmp/rvsd.log"
-	fi
-	ip netns del "$router" 2>/dev/null
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then echo "PASS: $name"; else echo "FAIL: $name"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd (build it: cargo build --release -p control --bin rvsd, or set RVSD)"
+e2e_begin
 
 topo_up "$prefix"
 topo_ipv6_up "$prefix"
@@ -94,13 +69,7 @@ for rs in rs1 rs2; do
 done
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  worker_lcores: [1]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-interfaces:
-  - { name: wan0, device: "net_af_packet0,iface=rvs-wan", addresses: [198.18.0.254/24, "$TOPO_WAN_GW6/64"] }
-  - { name: lan0, device: "net_af_packet1,iface=rvs-lan", addresses: [198.19.0.254/24, "$TOPO_LAN_GW6/64"] }
+$(rvsd_yaml_ports 1 ipv6)
 services:
   - proto: tcp
     vip: "$TOPO_VIP6"
@@ -111,8 +80,7 @@ services:
       - { address: "$TOPO_RS1_ADDR6" }
       - { address: "$TOPO_RS2_ADDR6" }
 EOF
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 
 deadline=$((SECONDS + 20))
 until ip netns exec "$client" curl -6 -sSf --noproxy '*' --connect-timeout 1 -m 1 "$vip_url" >/dev/null 2>&1; do

@@ -32,41 +32,9 @@ source "$here/lib_rvsd.sh"
 workers=${RVS_E2E_WORKERS:-2}
 name=exception_path
 prefix="rvsx$$"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
 rate=500 # exception_rate: packets per second per worker to the kernel
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	exec 1>&7 2>&8
-	stop_rvsd || rc=1
-	if { [ "$rc" -ne 0 ] || [ -n "${E2E_VERBOSE:-}" ]; } && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 40 lines) ---"
-		tail -n 40 "$tmp/rvsd.log"
-		echo "---"
-	fi
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then
-		echo "PASS: $name"
-	else
-		echo "FAIL: $name"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd (build it: cargo build --release -p control --bin rvsd, or set RVSD)"
+e2e_begin
 
 cat >"$tmp/rvs.yaml" <<EOF
 dataplane:
@@ -105,8 +73,7 @@ client=$(topo_ns "$prefix" c)
 lb=$(topo_ns "$prefix" lb)
 wan_addr=$TOPO_WAN_GW
 
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 echo "rvsd started (pid $rvsd_pid, $workers workers) in $lb"
 started=$SECONDS
 wait_vip "$client" 20

@@ -28,58 +28,14 @@ source "$here/lib_rvsd.sh"
 
 name=fullnat_http
 prefix="fullnat$$"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
 lip=198.19.0.250
 tiny_lip=198.19.0.251
 stop_timeout=10
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	exec 1>&7 2>&8
-	stop_rvsd || rc=1
-	if { [ "$rc" -ne 0 ] || [ -n "${E2E_VERBOSE:-}" ]; } && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 40 lines) ---"
-		tail -n 40 "$tmp/rvsd.log"
-		echo "---"
-	fi
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then
-		echo "PASS: $name"
-	else
-		echo "FAIL: $name"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd (build it: cargo build --release -p control --bin rvsd, or set RVSD)"
+e2e_begin
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  main_lcore: 0
-  worker_lcores: [1, 2]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-
-interfaces:
-  - name: wan0
-    device: "net_af_packet0,iface=rvs-wan,qpairs=2"
-    addresses: [198.18.0.254/24]
-  - name: lan0
-    device: "net_af_packet1,iface=rvs-lan,qpairs=2"
-    addresses: [198.19.0.254/24]
+$(rvsd_yaml_ports 2)
 
 snat_pools:
   - { name: pool1, addresses: [$lip] }
@@ -118,8 +74,7 @@ client=$(topo_ns "$prefix" c)
 lb=$(topo_ns "$prefix" lb)
 state=$(topo_state_dir "$prefix")
 
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 echo "rvsd started (pid $rvsd_pid) in $lb"
 started=$SECONDS
 wait_vip "$client" 20
@@ -137,18 +92,7 @@ for _ in $(seq 1 50); do
 	grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && break
 	sleep 0.1
 done
-prev=""
-for i in $(seq 1 20); do
-	body=$(http_get "$client" "http://$TOPO_VIP/" 3) || fail "curl #$i to http://$TOPO_VIP/ failed"
-	printf '  curl #%-2d %s\n' "$i" "$body"
-	case $body in
-	rs1 | rs2) ;;
-	*) fail "curl #$i: unexpected body '$body' (expected rs1 or rs2)" ;;
-	esac
-	[ "$body" != "$prev" ] || fail "curl #$i: $body twice in a row (rr must alternate)"
-	prev=$body
-done
-echo "20 HTTP requests alternated rs1/rs2"
+http_rr_alternates "$client"
 sleep 1
 kill -INT "$tcpdump_pid"
 wait "$tcpdump_pid" 2>/dev/null || true

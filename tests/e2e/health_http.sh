@@ -21,53 +21,14 @@ source "$here/lib_health.sh"
 
 name=health_http
 prefix="rvsh$$"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
 interval_ms=1000
 rise=2
 fall=3
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	exec 1>&7 2>&8
-	stop_rvsd || rc=1
-	if { [ "$rc" -ne 0 ] || [ -n "${E2E_VERBOSE:-}" ]; } && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 40 lines) ---"
-		tail -n 40 "$tmp/rvsd.log"
-		echo "---"
-	fi
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then echo "PASS: $name"; else echo "FAIL: $name"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd (build it: cargo build --release -p control --bin rvsd, or set RVSD)"
+e2e_begin
 
 cat >"$tmp/rvs.yaml" <<YAML
-dataplane:
-  main_lcore: 0
-  worker_lcores: [1]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-interfaces:
-  - name: wan0
-    device: "net_af_packet0,iface=rvs-wan"
-    addresses: [198.18.0.254/24]
-  - name: lan0
-    device: "net_af_packet1,iface=rvs-lan"
-    addresses: [198.19.0.254/24]
+$(rvsd_yaml_ports 1)
 services:
   - proto: tcp
     vip: 198.18.0.100
@@ -83,8 +44,7 @@ YAML
 topo_up "$prefix"
 hc_server_start rs1 80 rs1
 hc_server_start rs2 80 rs2
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml"
 wait_vip "$(topo_ns "$prefix" c)" 20
 wait_state 198.19.0.11 up 10
 wait_state 198.19.0.12 up 10

@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2154 # `name`, `prefix`, `tmp`, `fail` come from the sourcing test
+# shellcheck shell=bash disable=SC2154 # `prefix`, `tmp` come from the sourcing test (`fail` from lib_rvsd.sh)
 # Shared by the health-check e2e tests (sourced; run.sh skips lib*.sh): HTTP servers on
 # the real servers that a test stops and starts one by one, and timing helpers.
 

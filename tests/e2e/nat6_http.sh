@@ -27,58 +27,14 @@ workers=${RVS_E2E_WORKERS:-1}
 name=nat6_http
 [ "$workers" = 1 ] || name="$name ($workers workers)"
 prefix="rvs6-$$"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
 vip_timeout=20
 stop_timeout=10
 vip_url="http://[$TOPO_VIP6]/"
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	exec 1>&7 2>&8
-	stop_rvsd || rc=1
-	if { [ "$rc" -ne 0 ] || [ -n "${E2E_VERBOSE:-}" ]; } && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 40 lines) ---"
-		tail -n 40 "$tmp/rvsd.log"
-		echo "---"
-	fi
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then
-		echo "PASS: $name"
-	else
-		echo "FAIL: $name"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd (build it: cargo build --release -p control --bin rvsd, or set RVSD)"
+e2e_begin
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  main_lcore: 0
-  worker_lcores: [$(seq -s, 1 "$workers")]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-
-interfaces:
-  - name: wan0
-    device: "net_af_packet0,iface=rvs-wan,qpairs=$workers"
-    addresses: [198.18.0.254/24, "$TOPO_WAN_GW6/64"]
-  - name: lan0
-    device: "net_af_packet1,iface=rvs-lan,qpairs=$workers"
-    addresses: [198.19.0.254/24, "$TOPO_LAN_GW6/64"]
+$(rvsd_yaml_ports "$workers" ipv6)
 
 services:
   - proto: tcp
@@ -115,8 +71,7 @@ for rs in rs1 rs2; do
 		fail "$rs: HTTP server did not start ($(cat "$state/$rs-http6.log"))"
 done
 
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 echo "rvsd started (pid $rvsd_pid) in $(topo_ns "$prefix" lb)"
 
 started=$SECONDS

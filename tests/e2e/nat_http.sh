@@ -30,45 +30,10 @@ name=nat_http
 [ "$pmd" = af_packet ] || name="nat_http ($pmd)"
 [ "$workers" = 1 ] || name="$name ($workers workers)"
 prefix="rvs$$"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
 vip_timeout=20
 stop_timeout=10
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	# A second signal (e.g. a timeout's) must not cut the clean-up short.
-	trap '' INT TERM
-	# A signal can arrive while a command runs with its output redirected (e.g.
-	# `cmd >/dev/null`); the traps then inherit that redirection: restore the originals.
-	exec 1>&7 2>&8
-	stop_rvsd || rc=1
-	if { [ "$rc" -ne 0 ] || [ -n "${E2E_VERBOSE:-}" ]; } && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 40 lines) ---"
-		tail -n 40 "$tmp/rvsd.log"
-		echo "---"
-	fi
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then
-		echo "PASS: $name"
-	else
-		echo "FAIL: $name"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd (build it: cargo build --release -p control --bin rvsd, or set RVSD)"
+e2e_begin
 
 case $pmd in
 af_packet)
@@ -125,8 +90,7 @@ rs_start_udp_echo "$prefix"
 client=$(topo_ns "$prefix" c)
 state=$(topo_state_dir "$prefix")
 
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 echo "rvsd started (pid $rvsd_pid) in $(topo_ns "$prefix" lb)"
 
 # Wait for the VIP, watching that rvsd stays alive.
@@ -135,18 +99,7 @@ wait_vip "$client" "$vip_timeout"
 echo "VIP $TOPO_VIP answers HTTP after $((SECONDS - started)) s"
 
 # 20 sequential connections: rr must alternate strictly.
-prev=""
-for i in $(seq 1 20); do
-	body=$(http_get "$client" "http://$TOPO_VIP/" 3) || fail "curl #$i to http://$TOPO_VIP/ failed"
-	printf '  curl #%-2d %s\n' "$i" "$body"
-	case $body in
-	rs1 | rs2) ;;
-	*) fail "curl #$i: unexpected body '$body' (expected rs1 or rs2)" ;;
-	esac
-	[ "$body" != "$prev" ] || fail "curl #$i: $body twice in a row (rr must alternate)"
-	prev=$body
-done
-echo "20 HTTP requests alternated rs1/rs2"
+http_rr_alternates "$client"
 
 # UDP: first answer may take an ARP round trip; then two new flows must alternate.
 wait_udp "$client" "$TOPO_VIP" 5353 5 || fail "no UDP answer from $TOPO_VIP:5353"

@@ -17,49 +17,19 @@ source "$here/lib_rvsd.sh"
 
 name=reload_under_load
 prefix="rvsr$$"
-rvsd=${RVSD:-$root/target/release/rvsd}
-rvsadm=$(dirname "$rvsd")/rvsadm
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
 loop_pid=""
 reloads=50
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
+# The load generator must not outlive the test.
+e2e_cleanup_first() { [ -n "$loop_pid" ] && kill "$loop_pid" 2>/dev/null && wait "$loop_pid" 2>/dev/null; }
 
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	[ -n "$loop_pid" ] && kill "$loop_pid" 2>/dev/null && wait "$loop_pid" 2>/dev/null
-	stop_rvsd >/dev/null || rc=1
-	if [ "$rc" -ne 0 ] && [ -s "$tmp/rvsd.log" ]; then
-		echo "--- rvsd output (last 30 lines) ---"
-		tail -n 30 "$tmp/rvsd.log"
-	fi
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then echo "PASS: $name"; else echo "FAIL: $name"; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd"
+e2e_begin
+rvsadm=$(dirname "$rvsd")/rvsadm
 [ -x "$rvsadm" ] || fail "rvsadm not found at $rvsadm"
 
 echo "reload-test-token" >"$tmp/token"
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  worker_lcores: [1]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-interfaces:
-  - { name: wan0, device: "net_af_packet0,iface=rvs-wan", addresses: [198.18.0.254/24] }
-  - { name: lan0, device: "net_af_packet1,iface=rvs-lan", addresses: [198.19.0.254/24] }
+$(rvsd_yaml_ports 1)
 services:
   - proto: tcp
     vip: 198.18.0.100
@@ -84,8 +54,7 @@ echo rs3 >"$tmp/rs3/index.html"
 topo_bg "$prefix" rs2 "$tmp/rs3.log" python3 -m http.server 8080 --bind 198.19.0.12 --directory "$tmp/rs3"
 wait_listen "$(topo_ns "$prefix" rs2)" tcp 8080 10 || fail "rs3 web server did not start"
 
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml"
 wait_vip "$client" 20
 adm() { ip netns exec "$lb" "$rvsadm" --token-file "$tmp/token" "$@"; }
 gen() { ip netns exec "$lb" curl -s --max-time 5 http://127.0.0.1:9180/metrics | awk '$1 == "rvs_config_generation" {print $2}'; }

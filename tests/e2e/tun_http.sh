@@ -21,47 +21,29 @@ root=$(cd "$here/../.." && pwd)
 source "$root/scripts/netns.sh"
 # shellcheck source=SCRIPTDIR/lib_rvsd.sh
 source "$here/lib_rvsd.sh"
+# shellcheck source=SCRIPTDIR/lib_router.sh
+source "$here/lib_router.sh"
 
 name=tun_http
 prefix="rvtun$$"
 router="$prefix-r"
-rvsd=${RVSD:-$root/target/release/rvsd}
-tmp=$(mktemp -d "/tmp/rvs-e2e-$name.XXXXXX")
-chmod 755 "$tmp"
 vips="198.18.0.100 198.18.0.101 198.18.0.102"
 declare -A decap_pid=()
 
-fail() {
-	echo "$name: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap '' INT TERM
-	stop_rvsd >/dev/null || rc=1
-	if [ "$rc" -ne 0 ]; then
-		if [ -s "$tmp/rvsd.log" ]; then
-			echo "--- rvsd output (last 30 lines) ---"
-			tail -n 30 "$tmp/rvsd.log"
-		fi
+# On failure, also the decapsulators' last lines; the router namespace is not part of
+# the topology: topo_down does not remove it.
+e2e_cleanup_more() {
+	local rs
+	if [ "$1" -ne 0 ]; then
 		for rs in rs1 rs2; do
 			[ -s "$tmp/$rs-decap.log" ] && { echo "--- $rs decapsulator ---"; tail -n 5 "$tmp/$rs-decap.log"; }
 		done
 	fi
 	ip netns del "$router" 2>/dev/null
-	topo_down "$prefix"
-	rm -rf -- "$tmp"
-	if [ "$rc" -eq 0 ]; then echo "PASS: $name"; else echo "FAIL: $name"; fi
-	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
-[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
-[ -x "$rvsd" ] || fail "rvsd not found at $rvsd"
+e2e_begin
+chmod 755 "$tmp"
 [ -c /dev/net/tun ] || fail "no /dev/net/tun (the real servers' tunnel endpoint needs TUN)"
 
 topo_up "$prefix"
@@ -69,21 +51,7 @@ client=$(topo_ns "$prefix" c)
 sw=$(topo_ns "$prefix" sw)
 
 # The router: one leg on the real servers' switch, one to the client's second link.
-ip netns add "$router"
-ip -n "$router" link set lo up
-ip netns exec "$router" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-_topo_veth "$router" e0 "$sw" r
-ip -n "$sw" link set r master br0
-_topo_veth "$router" e1 "$client" eth1
-ip -n "$router" addr add 198.19.0.1/24 dev e0
-ip -n "$router" addr add 198.19.9.1/24 dev e1
-ip -n "$router" route add 198.18.0.1/32 via 198.19.9.2
-ip netns exec "$router" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$client" addr add 198.19.9.2/24 dev eth1
-# Replies from the VIPs arrive on eth1 while the route to the VIPs is eth0.
-for k in all default eth0 eth1; do
-	ip netns exec "$client" sysctl -qw "net.ipv4.conf.$k.rp_filter=0"
-done
+reply_router_up "$router" "$client" "$sw"
 
 # Real servers: the VIPs on lo without ARP for them, the router as their gateway, and
 # the tunnel endpoint. Decapsulated packets (client -> VIP) come in on tun0 while the
@@ -111,13 +79,7 @@ done
 TOPO_RS_BIND=0.0.0.0 rs_start_http "$prefix"
 
 cat >"$tmp/rvs.yaml" <<EOF
-dataplane:
-  worker_lcores: [1]
-  polling: adaptive
-  eal_args: ["--no-huge", "-m", "512"]
-interfaces:
-  - { name: wan0, device: "net_af_packet0,iface=rvs-wan", addresses: [198.18.0.254/24] }
-  - { name: lan0, device: "net_af_packet1,iface=rvs-lan", addresses: [198.19.0.254/24] }
+$(rvsd_yaml_ports 1)
 services:
   - proto: tcp
     vip: 198.18.0.100
@@ -147,8 +109,7 @@ services:
       - { address: 198.19.0.11 }
       - { address: 198.19.0.12 }
 EOF
-topo_bg "$prefix" lb "$tmp/rvsd.log" "$rvsd" --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
-rvsd_pid=$TOPO_BG_PID
+start_rvsd --config "$tmp/rvs.yaml" --stats-file "$tmp/stats.json"
 wait_vip "$client" 20
 for vip in $vips; do
 	wait_http "$client" "http://$vip/" 10 >/dev/null || fail "no HTTP answer from $vip"
