@@ -381,6 +381,13 @@ impl<P: Frame> Pipeline<P> {
             }
             return match dir {
                 Direction::Original => {
+                    if c.method == Method::Route {
+                        // DR keeps no reply tuple: the real server by id (see pipeline.rs).
+                        return match t.services.routed_of(c.rs) {
+                            Some(IpAddr::V6(rip)) => Ipv6Verdict::Forward(rip),
+                            _ => Drop(DropReason::NoRealServer),
+                        };
+                    }
                     let Some((rip, rport)) = c.reply.and_then(|r| v6(r.src).map(|a| (a, r.sport)))
                     else {
                         return Drop(DropReason::NoService);
@@ -442,7 +449,9 @@ impl<P: Frame> Pipeline<P> {
         };
         let new = NewConn {
             original: tuple,
-            reply: Some(Tuple::new(proto, rs.addr, rport, IpAddr::V6(src), sport)),
+            // DR keeps no reply tuple (its replies bypass the director), as for IPv4.
+            reply: (method == Method::Masq)
+                .then(|| Tuple::new(proto, rs.addr, rport, IpAddr::V6(src), sport)),
             rs: rs.id,
             svc: sid,
             method,

@@ -3,7 +3,8 @@
 //! connection's packets (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp` / `ip_vs_nat_icmp`).
 //!
 //! ICMP error translation works from the connection's two tuples only, so every method
-//! that records them (NAT, FULLNAT) shares it:
+//! that records them (NAT, FULLNAT) shares it (DR and TUN keep only the client's side,
+//! and find their real server by id):
 //! - from the real server's side (the quote is a packet the director sent to the RS, so
 //!   its reverse is the connection's reply tuple): the outer source becomes the VIP and the
 //!   quote the client's original packet; towards the client, TTL decremented as routed;
@@ -86,6 +87,16 @@ pub(super) fn tunnel_verdict(t: &Tables, rs_id: u32) -> Ipv4Verdict {
     }
 }
 
+/// The verdict for a packet of a direct-routing connection to real server `rs_id`, found
+/// in the current table as for tunnels.
+#[inline]
+pub(super) fn route_verdict(t: &Tables, rs_id: u32) -> Ipv4Verdict {
+    match t.services.routed_of(rs_id) {
+        Some(IpAddr::V4(rip)) => Ipv4Verdict::Forward(rip),
+        _ => Ipv4Verdict::Drop(DropReason::NoRealServer),
+    }
+}
+
 #[inline]
 fn v4(a: IpAddr) -> Option<Ipv4Addr> {
     match a {
@@ -162,18 +173,21 @@ impl<P: Frame> Pipeline<P> {
             return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
         }
         let c = self.conns.get(id, now_ms)?;
-        if c.method == Method::Tunnel {
-            // Only the client's side is indexed: relay to the real server, encapsulated.
+        if c.method.replies_bypass_director() {
+            // Only the client's side is indexed: relay to the real server as is (DR) or
+            // encapsulated (TUN), as IPVS hands it to the connection's transmitter.
+            let verdict = match c.method {
+                Method::Tunnel => tunnel_verdict(t, c.rs),
+                _ => route_verdict(t, c.rs),
+            };
             bump(&self.cfg.stats.icmp_errors_translated, 1);
-            return Some(tunnel_verdict(t, c.rs));
+            return Some(verdict);
         }
         let orig = c.original;
         let reply = c.reply?;
         let (client, vip) = (v4(orig.src)?, v4(orig.dst)?);
         let (rip, reply_dst) = (v4(reply.src)?, v4(reply.dst)?);
         let verdict = match dir {
-            // DR/TUN real servers answer clients directly: not an error we relay.
-            Direction::Reply if c.method.replies_bypass_director() => return None,
             Direction::Reply => {
                 if !decrement_ttl(ip_buf) {
                     return Some(Ipv4Verdict::Drop(DropReason::TtlExceeded));
@@ -187,8 +201,7 @@ impl<P: Frame> Pipeline<P> {
                 Ipv4Verdict::Forward(client)
             }
             Direction::Original => match c.method {
-                Method::Route => Ipv4Verdict::Forward(rip),
-                Method::Tunnel => tunnel_verdict(t, c.rs),
+                Method::Route | Method::Tunnel => return None,
                 Method::Masq | Method::FullNat => {
                     if rewrite_icmp_error_dst(ip_buf, rip, reply.sport).is_err()
                         || (reply_dst != client
