@@ -344,7 +344,11 @@ impl<P: Frame> Pipeline<P> {
         let ip = &frame[ETH_HDR..];
         let mut src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
         let mut dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-        // An ICMP error belongs to the flow of the packet it quotes.
+        // An ICMP error belongs to the flow of the packet it quotes; a FULLNAT one from the
+        // real server's side (quoting LIP:lport -> RIP) to the owner of the local port.
+        if let Some(lport) = related::quoted_local_port(t, ip) {
+            return Some(port_owner(lport, self.cfg.workers));
+        }
         if let Some((s, d)) = related::quoted_flow(t, ip) {
             (src, dst) = (s, d);
         } else if t.snat.is_lip(dst) {
