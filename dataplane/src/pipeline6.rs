@@ -1023,6 +1023,62 @@ mod tests {
     }
 
     #[test]
+    fn one_client_port_reaches_two_dr_vips_of_one_real_server() {
+        // DR keeps no reply tuple: RS:80 -> client:1000 would be the same for both.
+        let mut t = tables(None);
+        let mut svcs = t.services.services().to_vec();
+        for s in &mut svcs {
+            s.real_servers.truncate(1);
+            s.real_servers[0].forward = Forward::Route;
+        }
+        let mut second = svcs[0].clone();
+        second.id = 1;
+        second.vip = IpAddr::V6(a("2001:2::101"));
+        svcs.push(second);
+        let locals6 = vec![
+            LocalAddr6 {
+                port: 0,
+                addr: a("2001:2::fe"),
+                prefix_len: 64,
+            },
+            LocalAddr6 {
+                port: 1,
+                addr: a("2001:2:0:1::fe"),
+                prefix_len: 64,
+            },
+        ];
+        t.services = ServiceTable::new(svcs, vec![], 2).with_locals6(locals6);
+        let rs = a("2001:2:0:1::11");
+        assert_eq!(t.services.routed_of(0), Some(IpAddr::V6(rs)));
+        let mut p = pipeline(1);
+        p.sync(&t);
+        let client = a("2001:2::1");
+        let mut now = 1000;
+        for flags in [0x02u8, 0x10] {
+            for vip in [a("2001:2::100"), a("2001:2::101")] {
+                let mut l4 = [0u8; 20];
+                l4[0..2].copy_from_slice(&1000u16.to_be_bytes());
+                l4[2..4].copy_from_slice(&80u16.to_be_bytes());
+                l4[12] = 0x50;
+                l4[13] = flags;
+                let f = frame(WAN_MAC, CLIENT_MAC, client, vip, ip_proto::TCP, 64, &l4);
+                let mut out = Out::default();
+                now += 1;
+                p.handle(&t, 0, f, now, &mut out);
+            }
+        }
+        assert_eq!(p.conns.len(), 2);
+        for why in [
+            DropReason::ConnTableFull,
+            DropReason::NoConnection,
+            DropReason::NoRealServer,
+            DropReason::NoService,
+        ] {
+            assert_eq!(drops(&p, why), 0, "{why:?}");
+        }
+    }
+
+    #[test]
     fn persistence_prefix_groups_clients_on_one_worker() {
         let t = tables(Some(Persistence {
             timeout_s: 300,
