@@ -564,7 +564,8 @@ fn conn_view(c: &conn_table::ConnInfo) -> ipvsadm::ConnView {
         conn_table::proto::ICMPV6 => ConnProtocol::Icmpv6,
         _ => ConnProtocol::Ip,
     };
-    // For NAT the real server is the source of the replies; DR/TUN keep no reply tuple.
+    // The real server is the source of the replies (the dataplane fills the tuple in for
+    // DR/TUN connections, which keep none).
     let (dest_addr, dest_port) = c
         .reply
         .map(|r| (r.src, r.sport))

@@ -496,3 +496,130 @@ fn icmp_errors_of_nat_connections_are_translated_both_ways() {
     assert_eq!(counter(&stats, "icmp_errors_translated"), 2);
     assert_eq!(drops(&stats, "for_director"), 1, "the stray error");
 }
+
+#[test]
+fn icmp_errors_of_fullnat_connections_are_translated_both_ways() {
+    let dir = TempDir::new("icmp-fullnat");
+    let svc = r#"snat_pools:
+  - { name: p1, addresses: [198.19.0.250], ports: 7000-7001 }
+services:
+  - proto: udp
+    vip: 198.18.0.100
+    port: 5353
+    scheduler: rr
+    method: fullnat
+    snat_pool: p1
+    real_servers:
+      - { address: 198.19.0.11, port: 53 }
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    scheduler: rr
+    method: fullnat
+    snat_pool: p1
+    real_servers:
+      - { address: 198.19.0.11, port: 8080 }
+"#;
+    let lip: Ipv4Addr = "198.19.0.250".parse().unwrap();
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, svc, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let router: Ipv4Addr = "198.18.0.7".parse().unwrap();
+
+    // Flow A, UDP: the real server answers the query (from the local address) with "port
+    // unreachable", addressed to the local address.
+    let query = udp(CLIENT, 40000, VIP, 5353, b"query");
+    let query_at_rs = udp(lip, 7000, RS1, 53, b"query");
+    let port_unreach = ip_hdr(
+        RS1,
+        lip,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(3, 3, [0; 4], &query_at_rs),
+    );
+    // Flow B, TCP: a router on the client's side reports the SYN-ACK's TTL expired.
+    let syn = tcp(CLIENT, 40001, VIP, 80, TCP_SYN, 1000, b"");
+    let syn_at_rs = tcp(lip, 7001, RS1, 8080, TCP_SYN, 1000, b"");
+    let synack_rs = tcp(RS1, 8080, lip, 7001, TCP_SYN | TCP_ACK, 5000, b"");
+    let synack_out = set_ttl(
+        tcp(VIP, 80, CLIENT, 40001, TCP_SYN | TCP_ACK, 5000, b""),
+        63,
+    );
+    let time_exceeded = ip_hdr(
+        router,
+        VIP,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(11, 0, [0; 4], &set_ttl(synack_out.clone(), 1)[..28]),
+    );
+
+    let wan_in = vec![
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &query),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &syn),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &time_exceeded),
+    ];
+    let lan_in = vec![
+        arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
+        eth(lan_mac, RS1_MAC, 0x0800, &synack_rs),
+        eth(lan_mac, RS1_MAC, 0x0800, &port_unreach),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, svc, &wan_in, &lan_in);
+
+    // Towards the client: from the VIP, quoting the query exactly as the client sent it
+    // (CIP:40000 -> VIP:5353, both checksums restored); TTL decremented as routed.
+    let port_unreach_out = ip_hdr(
+        VIP,
+        CLIENT,
+        1,
+        0,
+        false,
+        63,
+        &icmp_msg(3, 3, [0; 4], &query),
+    );
+    // Towards the real server: from the local address to the RIP, quoting the SYN-ACK as
+    // the RS sent it (RIP:8080 -> LIP:7001), as the kernel and DPVS do.
+    let quote_at_rs = set_ttl(synack_rs.clone(), 1)[..28].to_vec();
+    let time_exceeded_in = ip_hdr(
+        lip,
+        RS1,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(11, 0, [0; 4], &quote_at_rs),
+    );
+    assert_exact(
+        "wan out",
+        &wan_out,
+        &[
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0806,
+                &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+            ),
+            eth(CLIENT_MAC, wan_mac, 0x0800, &synack_out),
+            eth(CLIENT_MAC, wan_mac, 0x0800, &port_unreach_out),
+        ],
+    );
+    assert_exact(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            eth(RS1_MAC, lan_mac, 0x0800, &query_at_rs),
+            eth(RS1_MAC, lan_mac, 0x0800, &syn_at_rs),
+            eth(RS1_MAC, lan_mac, 0x0800, &time_exceeded_in),
+        ],
+    );
+    assert_eq!(counter(&stats, "icmp_errors_translated"), 2);
+}

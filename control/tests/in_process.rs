@@ -227,3 +227,62 @@ fn syn_on_a_closed_connection_is_scheduled_again_like_conn_reuse_mode() {
     // Its packets follow the new connection.
     assert_eq!(d.send(&pkt(TCP_ACK)), Some((RS2, 80)));
 }
+
+#[test]
+fn one_client_port_reaches_two_dr_vips_of_one_real_server() {
+    // Two DR services on the same real server and port: the same client port towards both
+    // gives both connections the same RIP:80 -> client:1000, so DR keeps no reply tuple
+    // (it used to collide and be refused as conn_table_full).
+    let vip2 = Ipv4Addr::new(198, 18, 0, 101);
+    let text = format!(
+        "{INTERFACES}services:
+  - {{ proto: tcp, vip: 198.18.0.100, port: 80, scheduler: rr, method: route,
+      real_servers: [{{ address: 198.19.0.11 }}] }}
+  - {{ proto: tcp, vip: 198.18.0.101, port: 80, scheduler: rr, method: route,
+      real_servers: [{{ address: 198.19.0.11 }}] }}
+"
+    );
+    let mut d = Director::new(&text);
+    for (flags, seq) in [(TCP_SYN, 1), (TCP_ACK, 2)] {
+        for vip in [VIP, vip2] {
+            let out = d.feed(
+                0,
+                eth(
+                    WAN_MAC,
+                    CLIENT_MAC,
+                    0x0800,
+                    &tcp(CLIENT, 1000, vip, 80, flags, seq, &[]),
+                ),
+            );
+            // Direct routing: unchanged but for the MACs, to RS1.
+            let [(1, f)] = out.as_slice() else {
+                panic!("{vip} flags {flags:#x}: unexpected output {out:?}");
+            };
+            assert_eq!(f[..6], RS1_MAC, "{vip} flags {flags:#x}");
+            assert_eq!(f[30..34], vip.octets(), "{vip} flags {flags:#x}");
+            assert_eq!(u16::from_be_bytes([f[36], f[37]]), 80);
+        }
+    }
+    assert_eq!(d.stats.drops(DropReason::ConnTableFull), 0);
+    assert_eq!(d.stats.drops(DropReason::NoConnection), 0);
+    // -Lnc still shows the real server as each connection's destination.
+    let mut req = dataplane::pipeline::ConnListRequest {
+        cursor: conn_table::ListCursor::START,
+        buf: Vec::with_capacity(16),
+        next: None,
+    };
+    d.pipe.list_connections(&d.tables, &mut req, d.now_ms);
+    let mut seen: Vec<_> = req
+        .buf
+        .iter()
+        .map(|c| (c.original.dst, c.reply.map(|r| (r.src, r.sport))))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            (VIP.into(), Some((RS1.into(), 80))),
+            (vip2.into(), Some((RS1.into(), 80)))
+        ]
+    );
+}

@@ -291,11 +291,23 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// Answer one connection-listing request: fill its buffer (never beyond its
-    /// capacity, so no allocation) from the table, starting at its cursor.
-    pub fn list_connections(&self, req: &mut ConnListRequest, now_ms: u64) {
+    /// capacity, so no allocation) from the table, starting at its cursor. DR and TUN
+    /// connections keep no reply tuple; theirs is filled in for the listing from their real
+    /// server's address in `t` (real server port = virtual port, as IPVS requires for
+    /// them), so `-Lnc` shows the destination as ipvsadm does.
+    pub fn list_connections(&self, t: &Tables, req: &mut ConnListRequest, now_ms: u64) {
         req.buf.clear();
         let max = req.buf.capacity();
         req.next = self.conns.list(req.cursor, max, now_ms, &mut req.buf);
+        for c in req.buf.iter_mut() {
+            if c.reply.is_none() && c.method.replies_bypass_director() {
+                let o = c.original;
+                c.reply = t
+                    .services
+                    .bypass_addr_of(c.rs)
+                    .map(|rip| Tuple::new(o.proto, rip, o.dport, o.src, o.sport));
+            }
+        }
     }
 
     /// Neighbours learned since the last call, to share with the other workers.
@@ -332,7 +344,11 @@ impl<P: Frame> Pipeline<P> {
         let ip = &frame[ETH_HDR..];
         let mut src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
         let mut dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-        // An ICMP error belongs to the flow of the packet it quotes.
+        // An ICMP error belongs to the flow of the packet it quotes; a FULLNAT one from the
+        // real server's side (quoting LIP:lport -> RIP) to the owner of the local port.
+        if let Some(lport) = related::quoted_local_port(t, ip) {
+            return Some(port_owner(lport, self.cfg.workers));
+        }
         if let Some((s, d)) = related::quoted_flow(t, ip) {
             (src, dst) = (s, d);
         } else if t.snat.is_lip(dst) {
@@ -779,6 +795,9 @@ impl<P: Frame> Pipeline<P> {
                     if c.method == Method::Tunnel {
                         return related::tunnel_verdict(t, c.rs);
                     }
+                    if c.method == Method::Route {
+                        return related::route_verdict(t, c.rs);
+                    }
                     let Some((rip, rport)) = c.reply.and_then(|r| v4(r.src).map(|a| (a, r.sport)))
                     else {
                         return Drop(DropReason::NoService);
@@ -918,12 +937,11 @@ impl<P: Frame> Pipeline<P> {
             } else {
                 (src, sport)
             };
-            // DR replies never come back through the director; the reply tuple still records
-            // the real server for the packets that follow.
-            // Tunnel connections keep no reply tuple: RIP:port -> client:port is the same
-            // for one client port towards several VIPs of one real server, and the RS and
-            // its encapsulation come from the table by id.
-            let reply = (method != Method::Tunnel)
+            // DR and tunnel connections keep no reply tuple: their replies never come back
+            // through the director, and RIP:port -> client:port is the same for one client
+            // port towards several VIPs of one real server; the RS (and its
+            // encapsulation) come from the table by id.
+            let reply = (!method.replies_bypass_director())
                 .then(|| Tuple::new(proto, rs.addr, rport, IpAddr::V4(reply_dst), reply_dport));
             let new = NewConn {
                 original: tuple,

@@ -381,6 +381,13 @@ impl<P: Frame> Pipeline<P> {
             }
             return match dir {
                 Direction::Original => {
+                    if c.method == Method::Route {
+                        // DR keeps no reply tuple: the real server by id (see pipeline.rs).
+                        return match t.services.routed_of(c.rs) {
+                            Some(IpAddr::V6(rip)) => Ipv6Verdict::Forward(rip),
+                            _ => Drop(DropReason::NoRealServer),
+                        };
+                    }
                     let Some((rip, rport)) = c.reply.and_then(|r| v6(r.src).map(|a| (a, r.sport)))
                     else {
                         return Drop(DropReason::NoService);
@@ -442,7 +449,9 @@ impl<P: Frame> Pipeline<P> {
         };
         let new = NewConn {
             original: tuple,
-            reply: Some(Tuple::new(proto, rs.addr, rport, IpAddr::V6(src), sport)),
+            // DR keeps no reply tuple (its replies bypass the director), as for IPv4.
+            reply: (method == Method::Masq)
+                .then(|| Tuple::new(proto, rs.addr, rport, IpAddr::V6(src), sport)),
             rs: rs.id,
             svc: sid,
             method,
@@ -1011,6 +1020,62 @@ mod tests {
             &[0; 24],
         );
         assert_eq!(p.owner(&t, &ns), None);
+    }
+
+    #[test]
+    fn one_client_port_reaches_two_dr_vips_of_one_real_server() {
+        // DR keeps no reply tuple: RS:80 -> client:1000 would be the same for both.
+        let mut t = tables(None);
+        let mut svcs = t.services.services().to_vec();
+        for s in &mut svcs {
+            s.real_servers.truncate(1);
+            s.real_servers[0].forward = Forward::Route;
+        }
+        let mut second = svcs[0].clone();
+        second.id = 1;
+        second.vip = IpAddr::V6(a("2001:2::101"));
+        svcs.push(second);
+        let locals6 = vec![
+            LocalAddr6 {
+                port: 0,
+                addr: a("2001:2::fe"),
+                prefix_len: 64,
+            },
+            LocalAddr6 {
+                port: 1,
+                addr: a("2001:2:0:1::fe"),
+                prefix_len: 64,
+            },
+        ];
+        t.services = ServiceTable::new(svcs, vec![], 2).with_locals6(locals6);
+        let rs = a("2001:2:0:1::11");
+        assert_eq!(t.services.routed_of(0), Some(IpAddr::V6(rs)));
+        let mut p = pipeline(1);
+        p.sync(&t);
+        let client = a("2001:2::1");
+        let mut now = 1000;
+        for flags in [0x02u8, 0x10] {
+            for vip in [a("2001:2::100"), a("2001:2::101")] {
+                let mut l4 = [0u8; 20];
+                l4[0..2].copy_from_slice(&1000u16.to_be_bytes());
+                l4[2..4].copy_from_slice(&80u16.to_be_bytes());
+                l4[12] = 0x50;
+                l4[13] = flags;
+                let f = frame(WAN_MAC, CLIENT_MAC, client, vip, ip_proto::TCP, 64, &l4);
+                let mut out = Out::default();
+                now += 1;
+                p.handle(&t, 0, f, now, &mut out);
+            }
+        }
+        assert_eq!(p.conns.len(), 2);
+        for why in [
+            DropReason::ConnTableFull,
+            DropReason::NoConnection,
+            DropReason::NoRealServer,
+            DropReason::NoService,
+        ] {
+            assert_eq!(drops(&p, why), 0, "{why:?}");
+        }
     }
 
     #[test]

@@ -117,6 +117,10 @@ pub struct ServiceTable {
     /// Address and encapsulation of each tunnel real server, by stable id: a tunnel
     /// connection remembers its real server's id only (it keeps no reply tuple).
     tunnels: HashMap<u32, (Ipv4Addr, crate::tunnel::TunnelKind)>,
+    /// Address of each direct-routing real server, by stable id: a DR connection keeps
+    /// no reply tuple either (one client port towards two VIPs of one real server would
+    /// give both the same one).
+    routed: HashMap<u32, IpAddr>,
 }
 
 impl ServiceTable {
@@ -125,6 +129,7 @@ impl ServiceTable {
         let mut index = HashMap::with_capacity(services.len());
         let mut vips = HashSet::new();
         let mut tunnels = HashMap::new();
+        let mut routed = HashMap::new();
         let mut v6 = Family6::default();
         for (i, s) in services.iter().enumerate() {
             let own = s.members.is_empty().then_some((s.proto, s.vip, s.port));
@@ -144,6 +149,9 @@ impl ServiceTable {
                 // Tunnels are IPv4 only (spec refuses IPv6 tunnel real servers).
                 if let (Forward::Tunnel(kind), IpAddr::V4(rip)) = (rs.forward, rs.addr) {
                     tunnels.insert(rs.id, (rip, kind));
+                }
+                if rs.forward == Forward::Route {
+                    routed.insert(rs.id, rs.addr);
                 }
             }
         }
@@ -180,6 +188,7 @@ impl ServiceTable {
             v6,
             present,
             tunnels,
+            routed,
         }
     }
 
@@ -212,6 +221,20 @@ impl ServiceTable {
     #[inline]
     pub fn tunnel_of(&self, rs_id: u32) -> Option<(Ipv4Addr, crate::tunnel::TunnelKind)> {
         self.tunnels.get(&rs_id).copied()
+    }
+
+    /// The address of direct-routing real server `rs_id` (either family), if it is one in
+    /// this table.
+    #[inline]
+    pub fn routed_of(&self, rs_id: u32) -> Option<IpAddr> {
+        self.routed.get(&rs_id).copied()
+    }
+
+    /// The address of real server `rs_id` for a connection that keeps no reply tuple
+    /// (DR and TUN), if it is one in this table.
+    pub fn bypass_addr_of(&self, rs_id: u32) -> Option<IpAddr> {
+        self.routed_of(rs_id)
+            .or_else(|| self.tunnel_of(rs_id).map(|(a, _)| IpAddr::V4(a)))
     }
 
     /// The service for a packet to `vip:port`: an exact match first, then the VIP's

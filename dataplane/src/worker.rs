@@ -320,7 +320,7 @@ impl Worker {
                 };
                 self.pipeline.tick(t, now_ms, &mut io);
                 while let Some(mut req) = self.control.requests.pop() {
-                    self.pipeline.list_connections(&mut req, now_ms);
+                    self.pipeline.list_connections(t, &mut req, now_ms);
                     // The control thread sized the answer queue for every request.
                     let _ = self.control.answers.push(req);
                 }

@@ -3,7 +3,8 @@
 //! connection's packets (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp` / `ip_vs_nat_icmp`).
 //!
 //! ICMP error translation works from the connection's two tuples only, so every method
-//! that records them (NAT, FULLNAT) shares it:
+//! that records them (NAT, FULLNAT) shares it (DR and TUN keep only the client's side,
+//! and find their real server by id):
 //! - from the real server's side (the quote is a packet the director sent to the RS, so
 //!   its reverse is the connection's reply tuple): the outer source becomes the VIP and the
 //!   quote the client's original packet; towards the client, TTL decremented as routed;
@@ -66,11 +67,38 @@ pub(super) fn quoted_flow(t: &Tables, ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)>
         Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
     };
     let (qsrc, qdst) = (addr(q, 12)?, addr(q, 16)?);
-    if t.services.is_local(qsrc) {
+    if t.services.is_local(qsrc) && !t.snat.is_lip(qsrc) {
         let inner = tunnel::inner_offset(q[9], usize::from(q[0] & 0x0f) * 4)?;
         return Some((addr(q, inner + 12)?, addr(q, inner + 16)?));
     }
     Some((qdst, qsrc))
+}
+
+/// For an ICMP error in IPv4 packet `ip` that quotes a FULLNAT packet the director sent
+/// to a real server (quoted source a local address of a SNAT pool), the quoted source
+/// port: the connection belongs to the worker owning that local port
+/// (`fullnat::port_owner`), not to the one its addresses would pick. None otherwise.
+#[inline]
+pub(super) fn quoted_local_port(t: &Tables, ip: &[u8]) -> Option<u16> {
+    if ip.len() < 20 || ip[9] != ip_proto::ICMP {
+        return None;
+    }
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let icmp = ip.get(hl..)?;
+    if !is_related_error(*icmp.first()?) {
+        return None;
+    }
+    let q = icmp.get(8..)?;
+    let a = q.get(12..16)?;
+    if !t.snat.is_lip(Ipv4Addr::new(a[0], a[1], a[2], a[3])) {
+        return None;
+    }
+    if q[9] != ip_proto::TCP && q[9] != ip_proto::UDP {
+        return None;
+    }
+    let l4 = usize::from(q[0] & 0x0f) * 4;
+    let p = q.get(l4..l4 + 2)?;
+    Some(u16::from_be_bytes([p[0], p[1]]))
 }
 
 /// The verdict for a packet of a tunnel connection to real server `rs_id`.
@@ -83,6 +111,16 @@ pub(super) fn tunnel_verdict(t: &Tables, rs_id: u32) -> Ipv4Verdict {
     match t.services.tunnel_of(rs_id) {
         Some((rip, kind)) => Ipv4Verdict::Tunnel(rip, kind),
         None => Ipv4Verdict::Drop(DropReason::NoRealServer),
+    }
+}
+
+/// The verdict for a packet of a direct-routing connection to real server `rs_id`, found
+/// in the current table as for tunnels.
+#[inline]
+pub(super) fn route_verdict(t: &Tables, rs_id: u32) -> Ipv4Verdict {
+    match t.services.routed_of(rs_id) {
+        Some(IpAddr::V4(rip)) => Ipv4Verdict::Forward(rip),
+        _ => Ipv4Verdict::Drop(DropReason::NoRealServer),
     }
 }
 
@@ -144,7 +182,7 @@ impl<P: Frame> Pipeline<P> {
             return None;
         }
         let q = icmp.quoted().ok()?;
-        if t.services.is_local(q.src_addr) {
+        if t.services.is_local(q.src_addr) && !t.snat.is_lip(q.src_addr) {
             return self.tunnel_icmp_error(t, ip_buf, now_ms);
         }
         if q.protocol != ip_proto::TCP && q.protocol != ip_proto::UDP {
@@ -162,18 +200,21 @@ impl<P: Frame> Pipeline<P> {
             return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
         }
         let c = self.conns.get(id, now_ms)?;
-        if c.method == Method::Tunnel {
-            // Only the client's side is indexed: relay to the real server, encapsulated.
+        if c.method.replies_bypass_director() {
+            // Only the client's side is indexed: relay to the real server as is (DR) or
+            // encapsulated (TUN), as IPVS hands it to the connection's transmitter.
+            let verdict = match c.method {
+                Method::Tunnel => tunnel_verdict(t, c.rs),
+                _ => route_verdict(t, c.rs),
+            };
             bump(&self.cfg.stats.icmp_errors_translated, 1);
-            return Some(tunnel_verdict(t, c.rs));
+            return Some(verdict);
         }
         let orig = c.original;
         let reply = c.reply?;
         let (client, vip) = (v4(orig.src)?, v4(orig.dst)?);
         let (rip, reply_dst) = (v4(reply.src)?, v4(reply.dst)?);
         let verdict = match dir {
-            // DR/TUN real servers answer clients directly: not an error we relay.
-            Direction::Reply if c.method.replies_bypass_director() => return None,
             Direction::Reply => {
                 if !decrement_ttl(ip_buf) {
                     return Some(Ipv4Verdict::Drop(DropReason::TtlExceeded));
@@ -187,8 +228,7 @@ impl<P: Frame> Pipeline<P> {
                 Ipv4Verdict::Forward(client)
             }
             Direction::Original => match c.method {
-                Method::Route => Ipv4Verdict::Forward(rip),
-                Method::Tunnel => tunnel_verdict(t, c.rs),
+                Method::Route | Method::Tunnel => return None,
                 Method::Masq | Method::FullNat => {
                     if rewrite_icmp_error_dst(ip_buf, rip, reply.sport).is_err()
                         || (reply_dst != client
@@ -403,5 +443,51 @@ mod tests {
         // Not an error: steered by its own addresses.
         let echo = icmp_error(8, router, VIP, VIP, CLIENT);
         assert_eq!(pipe.owner(&t, &echo), Some(owner_of(router, workers)));
+    }
+
+    #[test]
+    fn fullnat_errors_from_the_real_server_side_go_to_the_local_port_owner() {
+        const LIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 200);
+        let workers = 4;
+        let pipe: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: vec![[2, 0, 0, 0, 0, 1]; 2],
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 64,
+            gratuitous_arp: false,
+            workers,
+            exception: Default::default(),
+        });
+        let t = Tables {
+            snat: crate::fullnat::SnatTable::new(vec![crate::fullnat::SnatPool {
+                addrs: vec![LIP],
+                port_min: 1024,
+                port_max: 65535,
+            }]),
+            ..Tables::default()
+        };
+        // A router (or the RS) tells the LIP its packet LIP:lport -> RIP:80 failed: owned
+        // by port_owner(lport) whatever the addresses would pick.
+        for lport in [1024u16, 1025, 1026, 1027, 40001] {
+            let mut f = icmp_error(3, RIP, LIP, LIP, RIP);
+            f[14 + 28 + 20..14 + 28 + 22].copy_from_slice(&lport.to_be_bytes());
+            f[14 + 28 + 22..14 + 28 + 24].copy_from_slice(&80u16.to_be_bytes());
+            assert_eq!(quoted_local_port(&t, &f[14..]), Some(lport));
+            assert_eq!(
+                pipe.owner(&t, &f),
+                Some(crate::fullnat::port_owner(lport, workers)),
+                "lport {lport}"
+            );
+            // Cut short before the quoted ports: steered by addresses instead.
+            assert_eq!(quoted_local_port(&t, &f[14..14 + 28 + 20 + 1]), None);
+        }
+        // A quote whose source is not a LIP keeps the address steering.
+        let f = icmp_error(3, RIP, CLIENT, CLIENT, RIP);
+        assert_eq!(quoted_local_port(&t, &f[14..]), None);
+        assert_eq!(pipe.owner(&t, &f), Some(owner_of(CLIENT, workers)));
+        // From the client's side (to the VIP, about VIP -> client): the client's worker,
+        // which took the local port from its own share.
+        let f = icmp_error(11, Ipv4Addr::new(198, 18, 9, 1), VIP, VIP, CLIENT);
+        assert_eq!(quoted_local_port(&t, &f[14..]), None);
     }
 }
