@@ -328,9 +328,9 @@ if want dataplane; then
 	fi
 	rvs_yaml "$out/v6-check.yaml" "net_null0" masq 8191 "$(free_port)" v6
 	if why=$(rvsd_accepts "$out/v6-check.yaml"); then
-		log "dataplane: IPv6 NAT established 1 K"
-		measure nat6-est-1k "$out/est64v6.pcap" masq
-		row "IPv6 NAT established" "1 K flows x 16, 78 B" "$tp_io_cpu" "$tp_swap_cpu"
+		# measure() writes an IPv4 config, and rvs-trace --ipv6 announces only the IPv4 real
+		# servers (ARP, no neighbour advertisements): every packet would be dropped.
+		say "| IPv6 NAT established | 1 K flows x 16, 78 B | not measured yet: rvsd accepts IPv6, but the harness has no IPv6 one-armed config in measure() and rvs-trace --ipv6 sends no neighbour advertisements for the real servers | | | | | | |"
 	else
 		say "| IPv6 NAT established | 1 K flows x 16, 78 B | IPv6: not supported yet ($why) | | | | | | |"
 	fi
