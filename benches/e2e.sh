@@ -123,8 +123,8 @@ dataplane:
   polling: adaptive
   eal_args: ["--no-huge", "-m", "512"]
 interfaces:
-  - { name: wan0, device: "net_af_xdp0,iface=rvs-wan,start_queue=0,queue_count=1", addresses: [198.18.0.254/24] }
-  - { name: lan0, device: "net_af_xdp1,iface=rvs-lan,start_queue=0,queue_count=1", addresses: [198.19.0.254/24] }
+  - { name: wan0, device: "net_af_xdp0,iface=rvs-wan,start_queue=0,queue_count=1", addresses: [198.18.0.254/24], exception_path: false }
+  - { name: lan0, device: "net_af_xdp1,iface=rvs-lan,start_queue=0,queue_count=1", addresses: [198.19.0.254/24], exception_path: false }
 $pool
 services:
   - { proto: tcp, vip: $TOPO_VIP, port: 80, scheduler: rr, method: $2$extra,
