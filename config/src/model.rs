@@ -512,6 +512,20 @@ pub enum HealthCheckKind {
         /// Name to ask for. Default `.` (the root).
         name: String,
     },
+    /// An HTTP GET over TLS (keepalived's `SSL_GET`), judged like [`HealthCheckKind::Http`].
+    /// The server's certificate is not verified: real servers commonly have self-signed
+    /// ones, and the check asks whether the service answers, not whom to trust.
+    Https {
+        /// Request path. Default `/`.
+        path: String,
+        /// Expected status. Default 200.
+        expect_status: u16,
+        /// Host header and TLS server name (SNI); default the real server's address
+        /// (and then no SNI, which names hosts only).
+        host: Option<String>,
+        /// A substring the response body must contain; `None` = the status alone decides.
+        expect_body: Option<String>,
+    },
 }
 
 /// Health checking of a service's real servers (run by the control thread).

@@ -148,7 +148,7 @@ named_enum! {
         Tcp = "tcp",
         /// HTTP GET.
         Http = "http",
-        /// HTTPS GET (refused by validation: this build has no TLS).
+        /// HTTPS GET (TLS, the certificate not verified).
         Https = "https",
         /// External program.
         Exec = "exec",

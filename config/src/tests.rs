@@ -868,6 +868,24 @@ services:
     let back = crate::from_str(&crate::to_yaml_string(&cfg), "back.yaml").unwrap();
     assert_eq!(back.services, cfg.services);
 
+    // https takes the http keys, and survives the write-back as https.
+    let https = t.replace(
+        "type: http, path: /h, expect_body: ok",
+        "type: https, path: /h, expect_body: ok, host: rs.example, expect_status: 204",
+    );
+    let cfg = crate::from_str(&https, "t.yaml").unwrap();
+    assert_eq!(
+        cfg.services[1].health_check.as_ref().unwrap().kind,
+        HealthCheckKind::Https {
+            path: "/h".into(),
+            expect_status: 204,
+            host: Some("rs.example".into()),
+            expect_body: Some("ok".into()),
+        }
+    );
+    let back = crate::from_str(&crate::to_yaml_string(&cfg), "back.yaml").unwrap();
+    assert_eq!(back.services, cfg.services);
+
     let dns = t.replace(
         "type: exec, command: /usr/local/bin/check, args: [-v],",
         "type: dns, query_name: example.org,",
@@ -890,7 +908,6 @@ services:
         e,
         [
             "t.yaml:12:33: exec check command `check` is not an absolute path; expected `command: /path/to/check`",
-            "t.yaml:16:27: https checks need TLS, which this build of rvs does not have; expected `type: http` on a plain-HTTP port, or `type: exec` with a command such as curl",
             "t.yaml:16:61: `command` applies to exec checks; expected it only with `type: exec`",
         ]
     );

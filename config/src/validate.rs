@@ -863,12 +863,6 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
     let kind = match h.kind {
         CheckName::Tcp => HealthCheckKind::Tcp,
         CheckName::Http | CheckName::Https => {
-            if h.kind == CheckName::Https {
-                p.at(
-                    &at.key("type"),
-                    "https checks need TLS, which this build of rvs does not have; expected `type: http` on a plain-HTTP port, or `type: exec` with a command such as curl",
-                );
-            }
             let path = h.path.unwrap_or_else(|| "/".to_owned());
             if !path.starts_with('/') {
                 p.at(&at.key("path"), format!("HTTP path `{path}` does not start with `/`; expected an absolute path such as /health"));
@@ -880,11 +874,20 @@ fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthChe
                     format!("HTTP status {expect_status}; expected 100..=599"),
                 );
             }
-            HealthCheckKind::Http {
-                path,
-                expect_status,
-                host: h.host,
-                expect_body: h.expect_body,
+            if h.kind == CheckName::Https {
+                HealthCheckKind::Https {
+                    path,
+                    expect_status,
+                    host: h.host,
+                    expect_body: h.expect_body,
+                }
+            } else {
+                HealthCheckKind::Http {
+                    path,
+                    expect_status,
+                    host: h.host,
+                    expect_body: h.expect_body,
+                }
             }
         }
         CheckName::Exec => {
@@ -1108,8 +1111,18 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
                     expect_status,
                     host,
                     expect_body,
+                }
+                | HealthCheckKind::Https {
+                    path,
+                    expect_status,
+                    host,
+                    expect_body,
                 } => {
-                    raw.kind = CheckName::Http;
+                    raw.kind = if matches!(h.kind, HealthCheckKind::Https { .. }) {
+                        CheckName::Https
+                    } else {
+                        CheckName::Http
+                    };
                     raw.path = Some(path.clone());
                     raw.expect_status = Some(*expect_status);
                     raw.host = host.clone();

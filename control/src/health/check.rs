@@ -52,6 +52,21 @@ pub async fn run(kind: &HealthCheckKind, t: &Target) -> Result<(), String> {
             .await
         }
         HealthCheckKind::Dns { name } => dns(t.addr, name).await,
+        HealthCheckKind::Https {
+            path,
+            expect_status,
+            host,
+            expect_body,
+        } => {
+            super::tls::https(
+                t.addr,
+                path,
+                host.as_deref(),
+                *expect_status,
+                expect_body.as_deref(),
+            )
+            .await
+        }
         HealthCheckKind::Exec { command, args } => {
             let status = tokio::process::Command::new(command)
                 .args(args)
@@ -83,13 +98,29 @@ pub async fn run(kind: &HealthCheckKind, t: &Target) -> Result<(), String> {
     }
 }
 
-/// The Host header value for a server: its address, with the port unless it is 80.
-fn host_header(addr: SocketAddr) -> String {
-    match (addr.ip(), addr.port()) {
-        (std::net::IpAddr::V4(a), 80) => a.to_string(),
-        (std::net::IpAddr::V6(a), 80) => format!("[{a}]"),
-        _ => addr.to_string(),
+/// The Host header value for a server: its address, with the port unless it is the
+/// scheme's default (80 for http, 443 for https).
+fn host_header(addr: SocketAddr, default_port: u16) -> String {
+    match addr.ip() {
+        _ if addr.port() != default_port => addr.to_string(),
+        std::net::IpAddr::V4(a) => a.to_string(),
+        std::net::IpAddr::V6(a) => format!("[{a}]"),
     }
+}
+
+/// The GET request of the http and https checks: HTTP/1.0 with Connection: close, so the
+/// server ends the answer by closing. `default_port` is the scheme's (80 or 443), left out
+/// of a Host header made from the address.
+pub(super) fn http_request(
+    addr: SocketAddr,
+    path: &str,
+    host: Option<&str>,
+    default_port: u16,
+) -> String {
+    format!(
+        "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: rvs-health-check\r\nConnection: close\r\n\r\n",
+        host.map_or_else(|| host_header(addr, default_port), str::to_owned)
+    )
 }
 
 async fn http(
@@ -102,12 +133,7 @@ async fn http(
     let mut s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect to {addr}: {e}"))?;
-    // HTTP/1.0 with Connection: close, so the server ends the answer by closing.
-    let req = format!(
-        "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: rvs-health-check\r\nConnection: close\r\n\r\n",
-        host.map_or_else(|| host_header(addr), str::to_owned)
-    );
-    s.write_all(req.as_bytes())
+    s.write_all(http_request(addr, path, host, 80).as_bytes())
         .await
         .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut buf = Vec::with_capacity(4096);

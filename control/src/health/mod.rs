@@ -21,6 +21,7 @@
 //! - Every transition is logged once, with the service, the server and the reason.
 
 pub mod check;
+mod tls;
 pub mod view;
 
 use std::collections::HashMap;

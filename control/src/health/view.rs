@@ -65,6 +65,7 @@ fn service_health(plane: &ControlPlane, vs: &VirtualService) -> ServiceHealth {
             HealthCheckKind::Http { .. } => "http",
             HealthCheckKind::Exec { .. } => "exec",
             HealthCheckKind::Dns { .. } => "dns",
+            HealthCheckKind::Https { .. } => "https",
         }),
         quiescent: vs.health_check.as_ref().map(|h| h.quiescent),
         sorry_server: vs.sorry_server.map(|s| s.to_string()),
