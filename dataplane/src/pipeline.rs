@@ -858,62 +858,9 @@ impl<P: Frame> Pipeline<P> {
                 dst_addr: IpAddr::V4(dst),
                 dst_port: dport,
             };
-            let Some(state) = self.sched.get_mut(sid as usize) else {
-                return Drop(DropReason::NoRealServer);
-            };
-            // Persistence (ip_vs_sched_persist): a live template for the client (masked) and
-            // service sends the flow to the same real server, even a quiescent one; else the
-            // scheduler picks and the choice is remembered in a new template.
-            let persist = svc.persistence.map(|p| {
-                let key = TemplateKey {
-                    svc: svc.id,
-                    client: conn_table::mask_client(IpAddr::V4(src), p.prefix_len),
-                    vport: svc.port,
-                };
-                (key, p.timeout_s)
-            });
-            let mut template = None;
-            let mut picked = None;
-            if let Some((key, _)) = &persist {
-                let known = self.conns.template_get(key, now_ms);
-                match known.and_then(|(tid, rs)| {
-                    svc.real_servers
-                        .iter()
-                        .position(|r| r.id == rs)
-                        // expire_quiescent_template: a template of a quiescent server
-                        // no longer pins the client to it.
-                        .filter(|&i| {
-                            !(t.ipvs.expire_quiescent_template && svc.real_servers[i].weight == 0)
-                        })
-                        .map(|i| (tid, i))
-                }) {
-                    Some((tid, i)) => {
-                        template = Some(tid);
-                        picked = Some(i);
-                    }
-                    // Its real server left the service (or is quiescent, above).
-                    None => {
-                        if let Some((tid, _)) = known {
-                            self.conns.template_invalidate(tid);
-                        }
-                    }
-                }
-            }
-            if picked.is_none() {
-                let loads = Loads {
-                    conns: &self.conns,
-                    servers: &svc.real_servers,
-                };
-                picked = svc.scheduler.pick(state, &loads, &flow, now_ms);
-                if let (Some(i), Some((key, timeout_s))) = (picked, &persist) {
-                    template = self
-                        .conns
-                        .template_create(key, svc.real_servers[i].id, *timeout_s, now_ms)
-                        .ok();
-                }
-            }
-            let Some(rs_index) = picked else {
-                return Drop(DropReason::NoRealServer);
+            let (rs_index, template) = match self.schedule(t, sid, &flow, now_ms) {
+                Ok(picked) => picked,
+                Err(why) => return Drop(why),
             };
             let rs = &svc.real_servers[rs_index];
             // config keeps a service's real servers in its family (NAT and DR).
@@ -1039,6 +986,67 @@ impl<P: Frame> Pipeline<P> {
         ip.fill_checksum();
         bump(&self.cfg.stats.icmp_echo_replies, 1);
         Ipv4Verdict::Reflect
+    }
+
+    /// Pick the real server of service `sid` for a new flow of either family.
+    ///
+    /// Persistence (ip_vs_sched_persist): a live template for the client (masked) and
+    /// service sends the flow to the same real server, even a quiescent one (unless
+    /// `expire_quiescent_template`); a template whose server left the service is dropped;
+    /// else the scheduler picks and the choice is remembered in a new template. Returns
+    /// the index into the service's real servers and the template.
+    fn schedule(
+        &mut self,
+        t: &Tables,
+        sid: crate::service::ServiceId,
+        flow: &FlowKey,
+        now_ms: u64,
+    ) -> Result<(usize, Option<conn_table::TemplateId>), DropReason> {
+        let svc = t.services.get(sid);
+        let Some(state) = self.sched.get_mut(sid as usize) else {
+            return Err(DropReason::NoRealServer);
+        };
+        let persist = svc.persistence.map(|p| {
+            let key = TemplateKey {
+                svc: svc.id,
+                client: conn_table::mask_client(flow.src_addr, p.prefix_len),
+                vport: svc.port,
+            };
+            (key, p.timeout_s)
+        });
+        if let Some((key, _)) = &persist {
+            let known = self.conns.template_get(key, now_ms);
+            if let Some((tid, rs)) = known {
+                let usable = svc
+                    .real_servers
+                    .iter()
+                    .position(|r| r.id == rs)
+                    .filter(|&i| {
+                        !(t.ipvs.expire_quiescent_template && svc.real_servers[i].weight == 0)
+                    });
+                match usable {
+                    Some(i) => return Ok((i, Some(tid))),
+                    None => {
+                        self.conns.template_invalidate(tid);
+                    }
+                }
+            }
+        }
+        let loads = Loads {
+            conns: &self.conns,
+            servers: &svc.real_servers,
+        };
+        let Some(i) = svc.scheduler.pick(state, &loads, flow, now_ms) else {
+            return Err(DropReason::NoRealServer);
+        };
+        let template = match &persist {
+            Some((key, timeout_s)) => self
+                .conns
+                .template_create(key, svc.real_servers[i].id, *timeout_s, now_ms)
+                .ok(),
+            None => None,
+        };
+        Ok((i, template))
     }
 
     /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next

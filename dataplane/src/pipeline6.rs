@@ -11,7 +11,7 @@
 //! others). NAT and DR (like IPVS) need the L4 ports at a known offset, and fragments are
 //! not reassembled, as for IPv4.
 //!
-//! TUN (ip6ip6) and FULLNAT for IPv6 would be new arms in [`Pipeline::schedule6`]'s
+//! TUN (ip6ip6) and FULLNAT for IPv6 would be new arms in [`Pipeline::schedule`]'s
 //! caller (`handle_ipv6_l4`): the rewrite per method is one `match` there.
 
 use super::*;
@@ -430,7 +430,7 @@ impl<P: Frame> Pipeline<P> {
             dst_addr: IpAddr::V6(dst),
             dst_port: dport,
         };
-        let (rs_index, template) = match self.schedule6(t, sid, &flow, now_ms) {
+        let (rs_index, template) = match self.schedule(t, sid, &flow, now_ms) {
             Ok(p) => p,
             Err(why) => return Drop(why),
         };
@@ -471,64 +471,6 @@ impl<P: Frame> Pipeline<P> {
             return Drop(DropReason::L4Malformed);
         }
         Ipv6Verdict::Forward(rip)
-    }
-
-    /// Pick the real server of service `sid` for a new flow: a live persistence template
-    /// first, else the scheduler (recording a new template). Returns the index into the
-    /// service's real servers and the template. Family-independent (the IPv4 path keeps
-    /// its own inline copy of these steps for now).
-    fn schedule6(
-        &mut self,
-        t: &Tables,
-        sid: crate::service::ServiceId,
-        flow: &FlowKey,
-        now_ms: u64,
-    ) -> Result<(usize, Option<conn_table::TemplateId>), DropReason> {
-        let svc = t.services.get(sid);
-        let Some(state) = self.sched.get_mut(sid as usize) else {
-            return Err(DropReason::NoRealServer);
-        };
-        let persist = svc.persistence.map(|p| {
-            let key = TemplateKey {
-                svc: svc.id,
-                client: conn_table::mask_client(flow.src_addr, p.prefix_len),
-                vport: svc.port,
-            };
-            (key, p.timeout_s)
-        });
-        if let Some((key, _)) = &persist {
-            let known = self.conns.template_get(key, now_ms);
-            if let Some((tid, rs)) = known {
-                let usable = svc
-                    .real_servers
-                    .iter()
-                    .position(|r| r.id == rs)
-                    .filter(|&i| {
-                        !(t.ipvs.expire_quiescent_template && svc.real_servers[i].weight == 0)
-                    });
-                match usable {
-                    Some(i) => return Ok((i, Some(tid))),
-                    None => {
-                        self.conns.template_invalidate(tid);
-                    }
-                }
-            }
-        }
-        let loads = Loads {
-            conns: &self.conns,
-            servers: &svc.real_servers,
-        };
-        let Some(i) = svc.scheduler.pick(state, &loads, flow, now_ms) else {
-            return Err(DropReason::NoRealServer);
-        };
-        let template = match &persist {
-            Some((key, timeout_s)) => self
-                .conns
-                .template_create(key, svc.real_servers[i].id, *timeout_s, now_ms)
-                .ok(),
-            None => None,
-        };
-        Ok((i, template))
     }
 
     /// Route `pkt` towards IPv6 `dst`, fill in the MACs and send it, or hold it while the
