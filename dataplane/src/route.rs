@@ -55,37 +55,68 @@ impl Ipv4Prefix {
     }
 }
 
+/// A destination prefix of one address family, as a route table needs it.
+pub trait Prefix: Copy + std::fmt::Debug {
+    /// The family's address type.
+    type Addr: Copy + std::fmt::Debug;
+    /// Whether `ip` is inside the prefix.
+    fn contains(&self, ip: Self::Addr) -> bool;
+    /// The prefix length in bits.
+    fn prefix_len(&self) -> u8;
+}
+
+impl Prefix for Ipv4Prefix {
+    type Addr = Ipv4Addr;
+    #[inline]
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        Ipv4Prefix::contains(self, ip)
+    }
+    fn prefix_len(&self) -> u8 {
+        self.len
+    }
+}
+
 /// Where to send a packet for a destination: out of `port`, to the neighbour `gateway`
 /// (the destination itself on a connected subnet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NextHop {
+pub struct Hop<A> {
     /// Index of the egress port.
     pub port: usize,
-    /// The IPv4 address whose MAC the frame is sent to.
-    pub gateway: Ipv4Addr,
+    /// The address whose MAC the frame is sent to.
+    pub gateway: A,
 }
 
+/// The IPv4 next hop.
+pub type NextHop = Hop<Ipv4Addr>;
+
 #[derive(Clone, Copy, Debug)]
-struct Route {
-    prefix: Ipv4Prefix,
-    via: Option<Ipv4Addr>,
+struct Route<P: Prefix> {
+    prefix: P,
+    via: Option<P::Addr>,
     port: usize,
 }
 
-/// Immutable routing table.
-#[derive(Clone, Debug, Default)]
-pub struct RouteTable {
-    routes: Vec<Route>,
+/// Immutable routing table of one address family (generic over the prefix type, so each
+/// family's lookup compares its own fixed-size keys).
+#[derive(Clone, Debug)]
+pub struct Routes<P: Prefix> {
+    routes: Vec<Route<P>>,
 }
 
-impl RouteTable {
+/// The IPv4 routing table.
+pub type RouteTable = Routes<Ipv4Prefix>;
+
+impl<P: Prefix> Default for Routes<P> {
+    fn default() -> Self {
+        Routes { routes: Vec::new() }
+    }
+}
+
+impl<P: Prefix> Routes<P> {
     /// Build from connected subnets `(prefix, port)` and static routes
     /// `(prefix, gateway, port)`. On equal prefixes a connected route wins, as in Linux.
-    pub fn new(
-        connected: &[(Ipv4Prefix, usize)],
-        statics: &[(Ipv4Prefix, Ipv4Addr, usize)],
-    ) -> Self {
-        let mut routes: Vec<Route> = connected
+    pub fn new(connected: &[(P, usize)], statics: &[(P, P::Addr, usize)]) -> Self {
+        let mut routes: Vec<Route<P>> = connected
             .iter()
             .map(|&(prefix, port)| Route {
                 prefix,
@@ -99,17 +130,17 @@ impl RouteTable {
             port,
         }));
         // Longest prefix first; stable sort keeps connected before static on ties.
-        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len));
-        RouteTable { routes }
+        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.prefix_len()));
+        Routes { routes }
     }
 
     /// Longest-prefix match for `dst`.
     #[inline]
-    pub fn lookup(&self, dst: Ipv4Addr) -> Option<NextHop> {
+    pub fn lookup(&self, dst: P::Addr) -> Option<Hop<P::Addr>> {
         self.routes
             .iter()
             .find(|r| r.prefix.contains(dst))
-            .map(|r| NextHop {
+            .map(|r| Hop {
                 port: r.port,
                 gateway: r.via.unwrap_or(dst),
             })

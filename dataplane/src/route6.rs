@@ -1,10 +1,12 @@
 //! IPv6 routes: connected prefixes (from the ports' IPv6 addresses) and static routes,
 //! longest prefix first; the IPv6 counterpart of [`crate::route`].
 //!
-//! Kept as its own small table (a linear scan over routes sorted by prefix length, like
-//! the IPv4 one) so the IPv4 lookup keeps its 4-byte keys.
+//! The table is [`crate::route::Routes`] over [`Ipv6Prefix`] (a linear scan over routes
+//! sorted by prefix length); being generic, the IPv4 lookup keeps its 4-byte keys.
 
 use std::net::Ipv6Addr;
+
+use crate::route::{Hop, Prefix, Routes};
 
 /// An IPv6 prefix (address with the host bits cleared, and a length 0..=128).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,75 +57,23 @@ impl Ipv6Prefix {
     }
 }
 
-/// Where an IPv6 packet goes next: a port and the neighbour to resolve there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NextHop6 {
-    /// Port index.
-    pub port: usize,
-    /// The neighbour: the gateway, or the destination itself when connected.
-    pub gateway: Ipv6Addr,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Route {
-    prefix: Ipv6Prefix,
-    via: Option<Ipv6Addr>,
-    port: usize,
-}
-
-/// Immutable IPv6 routing table.
-#[derive(Clone, Debug, Default)]
-pub struct RouteTable6 {
-    routes: Vec<Route>,
-}
-
-impl RouteTable6 {
-    /// Build from connected prefixes (prefix, port) and static routes (prefix, gateway,
-    /// port).
-    pub fn new(
-        connected: &[(Ipv6Prefix, usize)],
-        statics: &[(Ipv6Prefix, Ipv6Addr, usize)],
-    ) -> Self {
-        let mut routes: Vec<Route> = connected
-            .iter()
-            .map(|&(prefix, port)| Route {
-                prefix,
-                via: None,
-                port,
-            })
-            .collect();
-        routes.extend(statics.iter().map(|&(prefix, gw, port)| Route {
-            prefix,
-            via: Some(gw),
-            port,
-        }));
-        // Stable sort: at equal lengths connected routes (first) win, as in the IPv4 table.
-        routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len));
-        RouteTable6 { routes }
-    }
-
-    /// Longest-prefix match for `dst`.
+impl Prefix for Ipv6Prefix {
+    type Addr = Ipv6Addr;
     #[inline]
-    pub fn lookup(&self, dst: Ipv6Addr) -> Option<NextHop6> {
-        self.routes
-            .iter()
-            .find(|r| r.prefix.contains(dst))
-            .map(|r| NextHop6 {
-                port: r.port,
-                gateway: r.via.unwrap_or(dst),
-            })
+    fn contains(&self, ip: Ipv6Addr) -> bool {
+        Ipv6Prefix::contains(self, ip)
     }
-
-    /// Number of routes.
-    pub fn len(&self) -> usize {
-        self.routes.len()
-    }
-
-    /// Whether the table is empty.
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+    fn prefix_len(&self) -> u8 {
+        self.len
     }
 }
+
+/// Where an IPv6 packet goes next: a port and the neighbour to resolve there (the
+/// gateway, or the destination itself when connected).
+pub type NextHop6 = Hop<Ipv6Addr>;
+
+/// Immutable IPv6 routing table: the IPv4 table's code over IPv6 prefixes.
+pub type RouteTable6 = Routes<Ipv6Prefix>;
 
 #[cfg(test)]
 mod tests {
