@@ -149,6 +149,29 @@ pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, payload: &[u8]) ->
     h
 }
 
+/// A TCP header (20 bytes, ack 0, window 65535) and payload, checksum left 0.
+fn tcp_segment(sport: u16, dport: u16, flags: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    t
+}
+
+/// A UDP header and payload, checksum left 0.
+fn udp_datagram(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    u
+}
+
 pub fn tcp(
     src: Ipv4Addr,
     sport: u16,
@@ -158,26 +181,15 @@ pub fn tcp(
     seq: u32,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    t.extend_from_slice(payload);
+    let mut t = tcp_segment(sport, dport, flags, seq, payload);
     let c = csum(&t, pseudo(src, dst, 6, t.len()));
     t[16..18].copy_from_slice(&c.to_be_bytes());
     ipv4(src, dst, 6, 64, &t)
 }
 
 pub fn udp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let len = 8 + payload.len();
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&(len as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
+    let mut u = udp_datagram(sport, dport, payload);
+    let len = u.len();
     let mut c = csum(&u, pseudo(src, dst, 17, len));
     if c == 0 {
         c = 0xffff;
@@ -367,13 +379,7 @@ pub fn tcp6(
     seq: u32,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    t.extend_from_slice(payload);
+    let mut t = tcp_segment(sport, dport, flags, seq, payload);
     let c = csum(&t, pseudo6(src, dst, 6, t.len()));
     t[16..18].copy_from_slice(&c.to_be_bytes());
     ipv6(src, dst, 6, 64, &t)
@@ -381,13 +387,8 @@ pub fn tcp6(
 
 /// UDP over IPv6 (hop limit 64), checksum computed here.
 pub fn udp6(src: Ipv6Addr, sport: u16, dst: Ipv6Addr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let len = 8 + payload.len();
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&(len as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
+    let mut u = udp_datagram(sport, dport, payload);
+    let len = u.len();
     let mut c = csum(&u, pseudo6(src, dst, 17, len));
     if c == 0 {
         c = 0xffff;
