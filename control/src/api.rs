@@ -425,21 +425,7 @@ pub fn service_metrics(
 ) -> Vec<crate::metrics::ServiceMetrics> {
     let mut rows = Vec::new();
     for v in views(st, plane) {
-        let (proto, addr, port, mark) = match v.config.service {
-            ipvsadm::VirtualService::Inet {
-                protocol,
-                addr,
-                port,
-            } => (
-                protocol.list_name().to_string(),
-                addr.to_string(),
-                port,
-                String::new(),
-            ),
-            ipvsadm::VirtualService::Fwmark { mark, .. } => {
-                (String::new(), String::new(), 0, mark.to_string())
-            }
-        };
+        let (proto, addr, port, mark) = crate::metrics::service_labels(&v.config.service);
         let base = crate::metrics::ServiceMetrics {
             proto,
             local_address: addr,

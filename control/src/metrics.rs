@@ -29,6 +29,26 @@ pub struct MetricsSource<'a> {
     pub health: &'a [crate::health::view::HealthMetrics],
 }
 
+/// The node_exporter ipvs labels of a virtual service: protocol ("TCP"...), VIP, port
+/// and firewall mark (empty strings and port 0 where they do not apply).
+pub fn service_labels(svc: &config::ipvsadm::VirtualService) -> (String, String, u16, String) {
+    match *svc {
+        config::ipvsadm::VirtualService::Inet {
+            protocol,
+            addr,
+            port,
+        } => (
+            protocol.list_name().to_string(),
+            addr.to_string(),
+            port,
+            String::new(),
+        ),
+        config::ipvsadm::VirtualService::Fwmark { mark, .. } => {
+            (String::new(), String::new(), 0, mark.to_string())
+        }
+    }
+}
+
 /// One virtual service's (or one real server's) numbers, with node_exporter ipvs labels.
 #[derive(Clone, Debug, Default)]
 pub struct ServiceMetrics {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use axum::extract::{Path, State};
 use axum::Json;
 use config::convert;
-use config::ipvsadm::{self, OpError};
+use config::ipvsadm::OpError;
 use config::{HealthCheckKind, VirtualService};
 use serde::Serialize;
 
@@ -154,21 +154,8 @@ pub fn metrics(plane: &ControlPlane) -> Vec<HealthMetrics> {
     let mut rows = Vec::new();
     for vs in &plane.config().services {
         let svc = vs.key.to_string();
-        let (proto, addr, port, mark) = match convert::service_config(vs).service {
-            ipvsadm::VirtualService::Inet {
-                protocol,
-                addr,
-                port,
-            } => (
-                protocol.list_name().to_string(),
-                addr.to_string(),
-                port,
-                String::new(),
-            ),
-            ipvsadm::VirtualService::Fwmark { mark, .. } => {
-                (String::new(), String::new(), 0, mark.to_string())
-            }
-        };
+        let (proto, addr, port, mark) =
+            crate::metrics::service_labels(&convert::service_config(vs).service);
         for rs in &vs.real_servers {
             let addr_port: SocketAddr = rs.socket_addr();
             let Some(h) = plane.health().get(&svc, addr_port) else {
