@@ -542,6 +542,26 @@ impl<P: Frame> Pipeline<P> {
         Revisit::Continue
     }
 
+    /// The connection a packet of `tuple` belongs to, after [`Pipeline::revisit`]: `None`
+    /// when there is none or the one found was ended for the packet to be scheduled anew;
+    /// `Err` when the packet is to be dropped.
+    fn find_connection(
+        &mut self,
+        t: &Tables,
+        tuple: &Tuple,
+        flags: TcpFlags,
+        now_ms: u64,
+    ) -> Result<Option<(conn_table::ConnId, Direction)>, DropReason> {
+        let Some((id, dir)) = self.conns.lookup(tuple) else {
+            return Ok(None);
+        };
+        match self.revisit(t, id, dir, flags, now_ms) {
+            Revisit::Continue => Ok(Some((id, dir))),
+            Revisit::Reschedule => Ok(None),
+            Revisit::Drop(why) => Err(why),
+        }
+    }
+
     /// End a connection now, giving back what it holds (a FULLNAT local port).
     fn end_connection(&mut self, c: &conn_table::ConnInfo) {
         if c.method == Method::FullNat {
@@ -774,14 +794,10 @@ impl<P: Frame> Pipeline<P> {
         let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));
         let bytes = ip.total_len() as u32;
 
-        let mut found = self.conns.lookup(&tuple);
-        if let Some((id, dir)) = found {
-            match self.revisit(t, id, dir, tcp_flags, now_ms) {
-                Revisit::Continue => {}
-                Revisit::Reschedule => found = None,
-                Revisit::Drop(why) => return Drop(why),
-            }
-        }
+        let found = match self.find_connection(t, &tuple, tcp_flags, now_ms) {
+            Ok(found) => found,
+            Err(why) => return Drop(why),
+        };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             let Some(c) = self.conns.get(id, now_ms) else {

@@ -363,14 +363,10 @@ impl<P: Frame> Pipeline<P> {
         let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));
         let bytes = (IP6_HDR + ip.payload_len()) as u32;
 
-        let mut found = self.conns.lookup(&tuple);
-        if let Some((id, dir)) = found {
-            match self.revisit(t, id, dir, tcp_flags, now_ms) {
-                Revisit::Continue => {}
-                Revisit::Reschedule => found = None,
-                Revisit::Drop(why) => return Drop(why),
-            }
-        }
+        let found = match self.find_connection(t, &tuple, tcp_flags, now_ms) {
+            Ok(found) => found,
+            Err(why) => return Drop(why),
+        };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             let Some(c) = self.conns.get(id, now_ms) else {
