@@ -1,6 +1,6 @@
 //! Trace generator for the dataplane benchmarks: writes a pcap of client traffic to a VIP
-//! as a one-armed director sees it, preceded by ARP replies from the real servers so rvsd
-//! knows their MACs.
+//! as a one-armed director sees it, preceded by ARP replies (and, with `--ipv6`, neighbour
+//! solicitations for the director's address) from the real servers so rvsd knows their MACs.
 //!
 //! ```text
 //! rvs-trace OUT.pcap [--kind established|syn|mix] [--flows N] [--packets P]
@@ -20,8 +20,8 @@
 //! `imix` is the simple IMIX 7:4:1 of 64, 594 and 1518-byte frames (60/590/1514 here),
 //! for data packets; SYNs and handshake ACKs stay minimal as on a real network.
 //! Clients are 198.18.1.0 upwards (256 source ports each) to the VIP 198.18.0.100:80, or
-//! with `--ipv6` 2001:2:0:1::/64 to 2001:2::100 (rvsd does not forward IPv6 yet; the
-//! harness uses these to show so).
+//! with `--ipv6` 2001:2:0:1::/64 to 2001:2::100 (real servers 2001:2::11 and ::12, the
+//! director 2001:2::254).
 
 use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -30,6 +30,11 @@ const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
 const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x100);
 const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
 const RS: [Ipv4Addr; 2] = [Ipv4Addr::new(198, 18, 0, 11), Ipv4Addr::new(198, 18, 0, 12)];
+const DIRECTOR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x254);
+const RS6: [Ipv6Addr; 2] = [
+    Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11),
+    Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x12),
+];
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 /// net_pcap's MAC for port 0 ("\x02pcap\x00").
 const PORT_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
@@ -180,6 +185,31 @@ fn arp_reply(rs: Ipv4Addr, i: u8) -> Vec<u8> {
     f
 }
 
+/// A neighbour solicitation from real server `rs` for the director's address, with the
+/// server's link-layer address: a solicitation for its own address is what makes an IPv6
+/// node (rvsd included, RFC 4861 7.2.3) create the sender's neighbour entry, as ARP replies
+/// do for IPv4. (Unsolicited advertisements only refresh entries that exist.)
+fn neighbour_solicitation(rs: Ipv6Addr, i: u8) -> Vec<u8> {
+    let rs_mac = [0x02, 0, 0, 0, 0, 0x10 + i];
+    let mut icmp = vec![135, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&DIRECTOR6.octets());
+    icmp.extend_from_slice(&[1, 1]); // source link-layer address option, 8 bytes
+    icmp.extend_from_slice(&rs_mac);
+    let (src, dst) = (rs.octets(), DIRECTOR6.octets());
+    let ck = fold(sum16(&src) + sum16(&dst) + 58 + icmp.len() as u32 + sum16(&icmp));
+    icmp[2..4].copy_from_slice(&ck.to_be_bytes());
+    let mut f = Vec::new();
+    f.extend_from_slice(&PORT_MAC);
+    f.extend_from_slice(&rs_mac);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[58, 255]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&icmp);
+    f
+}
+
 /// The client of flow `f`: an address and a source port.
 #[derive(Clone, Copy)]
 struct Client {
@@ -297,6 +327,10 @@ fn main() -> std::io::Result<()> {
     let mut pcap = Pcap::create(&o.out)?;
     pcap.push(&arp_reply(RS[0], 1))?;
     pcap.push(&arp_reply(RS[1], 2))?;
+    if o.ipv6 {
+        pcap.push(&neighbour_solicitation(RS6[0], 1))?;
+        pcap.push(&neighbour_solicitation(RS6[1], 2))?;
+    }
     match o.kind {
         Kind::Syn => {
             for f in 0..o.flows {
@@ -342,9 +376,10 @@ fn main() -> std::io::Result<()> {
         Size::Imix => "IMIX".to_owned(),
     };
     eprintln!(
-        "{}: {} frames (incl. 2 ARP), {} bytes on the wire, {kind}, {} flows, {size} frames, {}",
+        "{}: {} frames (incl. 2 ARP{}), {} bytes on the wire, {kind}, {} flows, {size} frames, {}",
         o.out,
         pcap.frames,
+        if o.ipv6 { ", 2 NS" } else { "" },
         pcap.bytes,
         o.flows,
         if o.ipv6 { "IPv6" } else { "IPv4" }
@@ -392,6 +427,19 @@ mod tests {
             assert!(l4_ok(&f), "TCP checksum, {len} bytes");
             assert_eq!(&f[38..54], &VIP6.octets());
         }
+    }
+
+    #[test]
+    fn neighbour_solicitation_is_valid() {
+        let f = neighbour_solicitation(RS6[1], 2);
+        assert_eq!(f.len(), 14 + 40 + 32);
+        assert_eq!((f[20], f[21]), (58, 255), "ICMPv6, hop limit 255");
+        let icmp = &f[54..];
+        assert_eq!(icmp[0], 135);
+        let sum = sum16(&f[22..38]) + sum16(&f[38..54]) + 58 + icmp.len() as u32 + sum16(icmp);
+        assert_eq!(fold(sum), 0, "ICMPv6 checksum");
+        assert_eq!(&icmp[8..24], &DIRECTOR6.octets());
+        assert_eq!(&icmp[26..32], &[0x02, 0, 0, 0, 0, 0x12]);
     }
 
     #[test]
