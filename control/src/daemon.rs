@@ -377,6 +377,9 @@ pub fn run(
         config_path,
         runtime_view.clone(),
     )));
+    if taps.iter().any(Option::is_some) {
+        plane.lock().manage_kernel_routes();
+    }
     plane.lock().start_health(rt.handle().clone());
     rt.block_on(async {
         if let Some(addr) = spec.admin_listen {

@@ -108,6 +108,40 @@ pub fn configure(
     Ok(())
 }
 
+/// Bring the routes through kernel interface `name` from `old` to `new` after a
+/// configuration change: delete the ones that went away, replace the rest. The dataplane
+/// already forwards by `new`; this keeps the kernel's own traffic (health checks, ssh)
+/// on the same paths. Every route is tried; the first failure is returned.
+pub fn sync_routes(
+    name: &str,
+    old: &[(Ipv4Prefix, Ipv4Addr)],
+    new: &[(Ipv4Prefix, Ipv4Addr)],
+) -> Result<()> {
+    let mut first_error = None;
+    let mut run = |args: &[&str]| {
+        if let Err(e) = ip(args) {
+            first_error.get_or_insert(e);
+        }
+    };
+    for (prefix, via) in old.iter().filter(|r| !new.contains(r)) {
+        let net = format!("{}/{}", prefix.network(), prefix.len());
+        run(&["route", "del", &net, "via", &via.to_string(), "dev", name]);
+    }
+    for (prefix, via) in new.iter().filter(|r| !old.contains(r)) {
+        let net = format!("{}/{}", prefix.network(), prefix.len());
+        run(&[
+            "route",
+            "replace",
+            &net,
+            "via",
+            &via.to_string(),
+            "dev",
+            name,
+        ]);
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
 fn ip(args: &[&str]) -> Result<()> {
     let out = Command::new("ip")
         .args(args)

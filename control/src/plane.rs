@@ -179,6 +179,8 @@ pub struct ControlPlane {
     /// Generation of the published tables: bumped by configuration changes and by health
     /// transitions (workers adopt a table whose generation differs from theirs).
     table_generation: u64,
+    /// Whether the daemon brought up kernel interfaces whose routes follow reloads.
+    kernel_interfaces: bool,
 }
 
 impl ControlPlane {
@@ -198,6 +200,7 @@ impl ControlPlane {
             effective: config.clone(),
             health,
             table_generation: 1,
+            kernel_interfaces: false,
             config,
             spec,
             publisher,
@@ -257,9 +260,51 @@ impl ControlPlane {
 
     fn publish(&mut self, spec: DaemonSpec) {
         self.table_generation += 1;
-        let tables = build_tables(&spec, self.table_generation);
+        let mut tables = build_tables(&spec, self.table_generation);
+        tables.services.follow(&self.publisher.current().services);
         self.publisher.publish(tables);
+        self.sync_kernel_routes(&spec);
         self.spec = spec;
+    }
+
+    /// Give the exception path's kernel interfaces the routes of `new` (the interfaces
+    /// and their addresses cannot change at run time; the routes can). A failure leaves
+    /// the dataplane on the new routes and is logged: the kernel only carries the
+    /// director's own traffic.
+    fn sync_kernel_routes(&self, new: &DaemonSpec) {
+        if !self.kernel_interfaces {
+            return;
+        }
+        let through = |s: &DaemonSpec, i: usize| -> Vec<_> {
+            s.routes
+                .iter()
+                .filter(|r| r.2 == i)
+                .map(|r| (r.0, r.1))
+                .collect()
+        };
+        for (i, iface) in new.interfaces.iter().enumerate() {
+            let Some(k) = &iface.kernel_name else {
+                continue;
+            };
+            let (old, new) = (through(&self.spec, i), through(new, i));
+            if old == new {
+                continue;
+            }
+            match crate::kernel_if::sync_routes(k, &old, &new) {
+                Ok(()) => {
+                    info!(interface = %iface.name, kernel = %k, routes = new.len(), "kernel routes updated")
+                }
+                Err(e) => {
+                    warn!(interface = %iface.name, kernel = %k, error = %format!("{e:#}"), "cannot update the kernel's routes")
+                }
+            }
+        }
+    }
+
+    /// Keep the exception path's kernel interfaces' routes in step with reloads (the
+    /// daemon calls this once it has brought them up).
+    pub fn manage_kernel_routes(&mut self) {
+        self.kernel_interfaces = true;
     }
 
     /// Stable ids of the real servers.

@@ -1,7 +1,7 @@
 //! The real pipeline in process (Vec frames, no DPDK) with tables built from YAML the way
 //! rvsd builds them, for behaviour that needs a configuration change between packets or
 //! many small scenarios: the IPVS sysctls `expire_nodest_conn` and
-//! `expire_quiescent_template`, firewall-mark services.
+//! `expire_quiescent_template`, firewall-mark services, scheduler state across reloads.
 
 mod common;
 
@@ -90,11 +90,20 @@ impl Director {
         d
     }
 
+    /// Publish `text` as the control plane does: the new table follows the running one.
     fn load(&mut self, text: &str) {
+        self.load_tables(text, true);
+    }
+
+    fn load_tables(&mut self, text: &str, follow: bool) {
         let cfg = config::from_str(text, "t.yaml").unwrap();
         let spec = from_config(&cfg, &mut self.ids).unwrap();
         self.generation += 1;
-        self.tables = build_tables(&spec, self.generation);
+        let mut tables = build_tables(&spec, self.generation);
+        if follow {
+            tables.services.follow(&self.tables.services);
+        }
+        self.tables = tables;
         self.pipe.sync(&self.tables);
     }
 
@@ -285,4 +294,40 @@ fn one_client_port_reaches_two_dr_vips_of_one_real_server() {
             (vip2.into(), Some((RS1.into(), 80)))
         ]
     );
+}
+
+#[test]
+fn reload_continues_the_scheduler_instead_of_restarting_it() {
+    let service = |port| {
+        format!(
+            "  - {{ proto: tcp, vip: 198.18.0.100, port: {port}, scheduler: rr, method: masq,
+      real_servers: [{BOTH}] }}
+"
+        )
+    };
+    let one = format!("{INTERFACES}services:\n{}", service(80));
+    let two = format!("{INTERFACES}services:\n{}{}", service(81), service(80));
+    let syn = |sport| tcp(CLIENT, sport, VIP, 80, TCP_SYN, 1, &[]);
+    let mut d = Director::new(&one);
+    assert_eq!(d.send(&syn(1000)), Some((RS1, 80)));
+    // A reload that adds another service (and moves this one to index 1): rr goes on
+    // from RS1 to RS2 as ipvsadm edits leave the kernel's rr position alone.
+    d.load(&two);
+    assert_eq!(d.send(&syn(1001)), Some((RS2, 80)));
+    assert_eq!(d.send(&syn(1002)), Some((RS1, 80)));
+    // Removing the real server rr stands on: the next one in the new list.
+    d.load(&format!(
+        "{INTERFACES}services:
+  - {{ proto: tcp, vip: 198.18.0.100, port: 80, scheduler: rr, method: masq,
+      real_servers: [{ONLY_RS2}] }}
+"
+    ));
+    assert_eq!(d.send(&syn(1003)), Some((RS2, 80)));
+    d.load(&one);
+    assert_eq!(d.send(&syn(1004)), Some((RS1, 80)));
+    assert_eq!(d.send(&syn(1005)), Some((RS2, 80)));
+    // A table that does not follow the one the worker ran (a generation it never saw in
+    // between) restarts the scheduler: the state could not be matched to it.
+    d.load_tables(&one, false);
+    assert_eq!(d.send(&syn(1006)), Some((RS1, 80)));
 }

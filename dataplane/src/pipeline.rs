@@ -373,20 +373,28 @@ impl<P: Frame> Pipeline<P> {
         Some(owner_of(masked, self.cfg.workers))
     }
 
-    /// Adopt table `t` if it is a new generation (per-service scheduler state restarts;
-    /// existing connections keep their real server). Call once per loop iteration.
+    /// Adopt table `t` if it is a new generation (existing connections keep their real
+    /// server; per-service scheduler state continues where the table follows the one this
+    /// worker ran, else restarts). Call once per loop iteration.
     #[inline]
     pub fn sync(&mut self, t: &Tables) {
         if t.services.generation() != self.generation {
-            self.generation = t.services.generation();
             let seed = self.cfg.worker as u64;
-            self.sched.clear();
-            self.sched.extend(
-                t.services
-                    .services()
-                    .iter()
-                    .map(|s| s.scheduler.new_state(seed)),
-            );
+            let old = std::mem::take(&mut self.sched);
+            let services = t.services.services();
+            self.sched.reserve(services.len());
+            for (sid, s) in services.iter().enumerate() {
+                let carried = t
+                    .services
+                    .predecessor(self.generation, sid as crate::service::ServiceId)
+                    .and_then(|(prev_sid, prev)| {
+                        let st = old.get(prev_sid as usize)?;
+                        Some(s.scheduler.carry_state(seed, prev, st))
+                    });
+                self.sched
+                    .push(carried.unwrap_or_else(|| s.scheduler.new_state(seed)));
+            }
+            self.generation = t.services.generation();
             self.conns
                 .set_ipvsadm_timeouts(t.timeouts.tcp, t.timeouts.tcp_fin, t.timeouts.udp);
             self.snat.sync(&t.snat);

@@ -121,7 +121,14 @@ pub struct ServiceTable {
     /// no reply tuple either (one client port towards two VIPs of one real server would
     /// give both the same one).
     routed: HashMap<u32, IpAddr>,
+    /// What workers need to continue their scheduler state: the generation this table
+    /// follows and, per service, its index and scheduler in that table (see
+    /// [`ServiceTable::follow`]).
+    predecessors: Option<(u64, Vec<Option<Predecessor>>)>,
 }
+
+/// A service's index and scheduler in the table its table follows.
+type Predecessor = (ServiceId, scheduler::Scheduler);
 
 impl ServiceTable {
     /// Build a table; `generation` counts configuration versions.
@@ -189,6 +196,7 @@ impl ServiceTable {
             present,
             tunnels,
             routed,
+            predecessors: None,
         }
     }
 
@@ -309,6 +317,45 @@ impl ServiceTable {
     /// Configuration generation this table was built from.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Record that this table replaces `prev`: each service (matched by its stable id)
+    /// remembers its index and scheduler there, so a worker that ran `prev` continues its
+    /// per-service scheduler state ([`scheduler::Scheduler::carry_state`]) instead of
+    /// restarting it, as the kernel keeps rr/wrr positions and lblc caches across edits.
+    /// Without this, every reload or health transition would put each rr service back at
+    /// its first real server. Built by the control thread, never on the packet path.
+    pub fn follow(&mut self, prev: &ServiceTable) {
+        let by_id: HashMap<u32, ServiceId> = prev
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i as ServiceId))
+            .collect();
+        let found = self
+            .services
+            .iter()
+            .map(|s| {
+                let &i = by_id.get(&s.id)?;
+                Some((i, prev.services[i as usize].scheduler.clone()))
+            })
+            .collect();
+        self.predecessors = Some((prev.generation, found));
+    }
+
+    /// Service `sid`'s index and scheduler in the table of generation `generation`, if
+    /// this table follows that one and the service was in it.
+    pub fn predecessor(
+        &self,
+        generation: u64,
+        sid: ServiceId,
+    ) -> Option<(ServiceId, &scheduler::Scheduler)> {
+        let (g, list) = self.predecessors.as_ref()?;
+        if *g != generation {
+            return None;
+        }
+        let (i, s) = list.get(sid as usize)?.as_ref()?;
+        Some((*i, s))
     }
 }
 

@@ -4,7 +4,7 @@
 # director's kernel sends leaves by the data ports. rvsd runs two workers on two-queue
 # af_packet ports (the TAPs then have a queue pair per worker too). Checks:
 #   - the kernel interfaces rvs-wan0/rvs-lan0 exist in the director namespace with the
-#     configured addresses and the configured route;
+#     configured addresses and the configured route, and a reload moves the route;
 #   - ping from the client to the director's WAN address is answered once per request (by
 #     the kernel behind the TAP: the dataplane's own echo-reply counter stays put, and
 #     the kernel side of the af_packet ports stays silent), while a ping to the VIP is
@@ -220,6 +220,24 @@ assert passed > 0, "nothing reached the kernel"
 PY
 # The director still answers its own pings after the flood.
 ip netns exec "$client" ping -c 2 -i 0.2 -w 10 "$wan_addr" >/dev/null || fail "ping $wan_addr failed after the flood"
+
+# A reload that moves the route moves it in the kernel too (SIGHUP re-reads the file).
+sed -i 's|198.19.128.0/24, via: 198.19.0.11|198.19.129.0/24, via: 198.19.0.12|' "$tmp/rvs.yaml"
+gen0=$(stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
+kill -HUP "$rvsd_pid"
+for _ in $(seq 50); do
+	ip -n "$lb" route show 198.19.129.0/24 | grep -q "via 198.19.0.12 dev rvs-lan0" && break
+	sleep 0.1
+done
+ip -n "$lb" route show 198.19.129.0/24 | grep -q "via 198.19.0.12 dev rvs-lan0" ||
+	fail "route 198.19.129.0/24 not in the director's kernel after the reload: $(ip -n "$lb" route)"
+[ -z "$(ip -n "$lb" route show 198.19.128.0/24)" ] ||
+	fail "the removed route 198.19.128.0/24 is still in the director's kernel"
+gen1=$(stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')
+[ "$gen1" -gt "$gen0" ] || fail "the reload did not apply (generation $gen0 -> $gen1)"
+echo "reload moved the kernel route to 198.19.129.0/24 via 198.19.0.12 (generation $gen0 -> $gen1)"
+vip_check "after the reload"
+
 echo "VIP answered $vip_rounds times, alternating rs1/rs2 throughout"
 
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"
