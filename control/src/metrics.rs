@@ -218,8 +218,17 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "ICMP errors about a connection translated and forwarded to the other side.",
         &["worker"],
     );
+    let icmp6_rel = counter(
+        &reg,
+        "rvs_worker_icmpv6_errors_translated_total",
+        "ICMPv6 errors about a connection translated (NAT) or relayed (DR) to the other side.",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
+        icmp6_rel
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.icmpv6_errors_translated));
         snat.with_label_values(&[&ws])
             .set(get(&s.snat_ports_in_use) as i64);
         tunnel
