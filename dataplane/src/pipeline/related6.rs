@@ -155,3 +155,399 @@ impl<P: Frame> Pipeline<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::WorkerStats;
+    use crate::route6::Ipv6Prefix;
+    use crate::service::{LocalAddr6, RealServer, ServiceTable, VirtualService};
+    use crate::wire::{checksum, write_u16};
+
+    const WAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
+    const LAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xb0];
+    const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
+    const CLIENT: &str = "2001:2::1";
+    const VIP: &str = "2001:2::100";
+    const RS: &str = "2001:2:0:1::11";
+    const ROUTER: &str = "2001:2::7";
+    const WAN_IP: &str = "2001:2::fe";
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    #[derive(Default)]
+    struct Out(Vec<(usize, Vec<u8>)>);
+
+    impl Io<Vec<u8>> for Out {
+        fn send(&mut self, port: usize, pkt: Vec<u8>) {
+            self.0.push((port, pkt));
+        }
+        fn alloc(&mut self) -> Option<Vec<u8>> {
+            Some(Vec::new())
+        }
+        fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
+            panic!("no exception path here");
+        }
+    }
+
+    /// One TCP service VIP:80 -> RS:8080 with `forward` (NAT or DR).
+    fn tables(forward: Forward) -> Tables {
+        let rs = RealServer {
+            id: 0,
+            addr: IpAddr::V6(a(RS)),
+            port: if forward == Forward::Masq { 8080 } else { 80 },
+            weight: 1,
+            forward,
+            upper_threshold: 0,
+        };
+        let dests = [scheduler::Destination::new(rs.addr, rs.port, 1)];
+        let svc = VirtualService {
+            id: 0,
+            proto: proto::TCP,
+            vip: IpAddr::V6(a(VIP)),
+            port: 80,
+            members: vec![],
+            real_servers: vec![rs],
+            scheduler: scheduler::Scheduler::build(
+                scheduler::SchedulerKind::Rr,
+                &dests,
+                Default::default(),
+            )
+            .unwrap(),
+            persistence: None,
+            snat_pool: None,
+        };
+        let locals = vec![
+            LocalAddr6 {
+                port: 0,
+                addr: a(WAN_IP),
+                prefix_len: 64,
+            },
+            LocalAddr6 {
+                port: 1,
+                addr: a("2001:2:0:1::fe"),
+                prefix_len: 64,
+            },
+        ];
+        Tables {
+            services: ServiceTable::new(vec![svc], vec![], 1).with_locals6(locals),
+            routes6: RouteTable6::new(
+                &[
+                    (Ipv6Prefix::new(a("2001:2::"), 64).unwrap(), 0),
+                    (Ipv6Prefix::new(a("2001:2:0:1::"), 64).unwrap(), 1),
+                ],
+                &[],
+            ),
+            ..Tables::default()
+        }
+    }
+
+    /// A pipeline that knows the client's and the real server's MACs.
+    fn pipeline(t: &Tables, worker: usize, workers: usize) -> Pipeline<Vec<u8>> {
+        let mut p = Pipeline::new(PipelineConfig {
+            worker,
+            port_macs: vec![WAN_MAC, LAN_MAC],
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 64,
+            gratuitous_arp: false,
+            workers,
+            exception: Default::default(),
+        });
+        p.sync(t);
+        let mut out = Out::default();
+        for (port, ip, mac) in [
+            (0, CLIENT, CLIENT_MAC),
+            (0, ROUTER, [2, 0, 0, 0, 0, 7]),
+            (1, RS, RS_MAC),
+        ] {
+            let u = NeighbourUpdate {
+                port,
+                ip: IpAddr::V6(a(ip)),
+                mac,
+            };
+            p.learn_remote(u, 0, &mut out);
+        }
+        p
+    }
+
+    /// An IPv6 packet (hop limit 64) with a TCP header + `data`, checksum computed in full.
+    fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8, data: &[u8]) -> Vec<u8> {
+        let mut l4 = vec![0u8; 20];
+        write_u16(&mut l4[0..], sport);
+        write_u16(&mut l4[2..], dport);
+        l4[12] = 0x50;
+        l4[13] = flags;
+        l4.extend_from_slice(data);
+        let ph = checksum::pseudo_header_v6(a(src), a(dst), ip_proto::TCP, l4.len() as u32);
+        let c = !checksum::combine(&[ph, checksum::data(&l4)]);
+        write_u16(&mut l4[16..], c);
+        ip6(src, dst, ip_proto::TCP, &l4)
+    }
+
+    fn ip6(src: &str, dst: &str, nh: u8, payload: &[u8]) -> Vec<u8> {
+        let mut b = vec![0x60, 0, 0, 0, 0, 0, nh, 64];
+        write_u16(&mut b[4..], payload.len() as u16);
+        b.extend_from_slice(&a(src).octets());
+        b.extend_from_slice(&a(dst).octets());
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// An ICMPv6 error `ty` from `src` to `dst` with `rest` and `quote`, valid checksum.
+    fn error(ty: u8, rest: [u8; 4], src: &str, dst: &str, quote: &[u8]) -> Vec<u8> {
+        let mut m = vec![ty, 0, 0, 0];
+        m.extend_from_slice(&rest);
+        m.extend_from_slice(quote);
+        let mut b = ip6(src, dst, ip_proto::ICMPV6, &m);
+        Icmpv6Packet::new_unchecked(&mut b[IP6_HDR..]).fill_checksum(a(src), a(dst));
+        b
+    }
+
+    fn frame(dst_mac: [u8; 6], src_mac: [u8; 6], ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; ETH_HDR];
+        set_macs(&mut f, dst_mac, src_mac);
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f.extend_from_slice(ip);
+        f
+    }
+
+    fn from_client(ip: &[u8]) -> Vec<u8> {
+        frame(WAN_MAC, CLIENT_MAC, ip)
+    }
+
+    fn from_rs(ip: &[u8]) -> Vec<u8> {
+        frame(LAN_MAC, RS_MAC, ip)
+    }
+
+    fn drops(p: &Pipeline<Vec<u8>>, why: DropReason) -> u64 {
+        p.cfg.stats.drops(why)
+    }
+
+    fn translated(p: &Pipeline<Vec<u8>>) -> u64 {
+        crate::counters::get(&p.cfg.stats.icmpv6_errors_translated)
+    }
+
+    #[test]
+    fn nat_errors_are_translated_both_ways() {
+        let t = tables(Forward::Masq);
+        let mut p = pipeline(&t, 0, 1);
+        let mut out = Out::default();
+        p.handle(
+            &t,
+            0,
+            from_client(&tcp(CLIENT, 40000, VIP, 80, 0x02, b"")),
+            1,
+            &mut out,
+        );
+        assert_eq!(out.0.len(), 1, "the SYN reaches the real server");
+        out.0.clear();
+
+        // From the client's side: a router cannot forward a reply (VIP:80 -> client) and
+        // says "packet too big, MTU 1280"; the RS gets it about its own packet, MTU kept.
+        let big_reply = tcp(VIP, 80, CLIENT, 40000, 0x10, &[7; 100]);
+        let mtu = 1280u32.to_be_bytes();
+        let ptb = error(2, mtu, ROUTER, VIP, &big_reply);
+        p.handle(&t, 0, from_client(&ptb), 2, &mut out);
+        let rs_sent = tcp(RS, 8080, CLIENT, 40000, 0x10, &[7; 100]);
+        let (port, f) = out.0.pop().unwrap();
+        assert_eq!(port, 1);
+        assert_eq!(
+            f,
+            frame(RS_MAC, LAN_MAC, &error(2, mtu, ROUTER, RS, &rs_sent))
+        );
+
+        // From the real server's side: "port unreachable" from the RS about what it got
+        // (client -> RS:8080, quoted in part); the client gets it from the VIP about its
+        // own packet, hop limit decremented.
+        let at_rs = tcp(CLIENT, 40000, RS, 8080, 0x02, b"");
+        let unreach = error(1, [0; 4], RS, CLIENT, &at_rs[..50]);
+        p.handle(&t, 1, from_rs(&unreach), 3, &mut out);
+        let sent = tcp(CLIENT, 40000, VIP, 80, 0x02, b"");
+        let mut want = error(1, [0; 4], VIP, CLIENT, &sent[..50]);
+        want[7] = 63;
+        let (port, f) = out.0.pop().unwrap();
+        assert_eq!(port, 0);
+        assert_eq!(f, frame(CLIENT_MAC, WAN_MAC, &want));
+        assert_eq!(translated(&p), 2);
+        assert!(out.0.is_empty());
+    }
+
+    #[test]
+    fn dr_client_side_errors_reach_the_real_server_unchanged() {
+        let t = tables(Forward::Route);
+        let mut p = pipeline(&t, 0, 1);
+        let mut out = Out::default();
+        p.handle(
+            &t,
+            0,
+            from_client(&tcp(CLIENT, 40000, VIP, 80, 0x02, b"")),
+            1,
+            &mut out,
+        );
+        assert_eq!(out.0.len(), 1);
+        // The RS replied from the VIP straight to the client; a router on the way says
+        // "time exceeded": relayed to the RS with only the MACs changed.
+        let reply = tcp(VIP, 80, CLIENT, 40000, 0x12, b"");
+        let te = error(3, [0; 4], ROUTER, VIP, &reply);
+        p.handle(&t, 0, from_client(&te), 2, &mut out);
+        let (port, f) = out.0.pop().unwrap();
+        assert_eq!(port, 1);
+        assert_eq!(f, frame(RS_MAC, LAN_MAC, &te));
+        assert_eq!(translated(&p), 1);
+    }
+
+    #[test]
+    fn bad_errors_are_dropped_and_counted() {
+        let t = tables(Forward::Masq);
+        let mut p = pipeline(&t, 0, 1);
+        let mut out = Out::default();
+        p.handle(
+            &t,
+            0,
+            from_client(&tcp(CLIENT, 40000, VIP, 80, 0x02, b"")),
+            1,
+            &mut out,
+        );
+        out.0.clear();
+        let reply = tcp(VIP, 80, CLIENT, 40000, 0x12, b"");
+        // Quote cut before the ports; a quote that is not IPv6.
+        p.handle(
+            &t,
+            0,
+            from_client(&error(1, [0; 4], ROUTER, VIP, &reply[..43])),
+            2,
+            &mut out,
+        );
+        let mut v4 = reply.clone();
+        v4[0] = 0x45;
+        p.handle(
+            &t,
+            0,
+            from_client(&error(1, [0; 4], ROUTER, VIP, &v4)),
+            2,
+            &mut out,
+        );
+        // An error message shorter than its 8-byte header.
+        let mut short = error(1, [0; 4], ROUTER, VIP, &[]);
+        short.truncate(IP6_HDR + 6);
+        write_u16(&mut short[4..], 6);
+        p.handle(&t, 0, from_client(&short), 2, &mut out);
+        assert_eq!(drops(&p, DropReason::Icmpv6ErrorMalformed), 3);
+        // A quoted later fragment.
+        let mut frag = vec![ip_proto::TCP, 0, 0, 8, 0, 0, 0, 1];
+        frag.extend_from_slice(&reply[IP6_HDR..]);
+        let mut fq = ip6(VIP, CLIENT, ip_proto::FRAGMENT, &frag);
+        fq[7] = 63;
+        p.handle(
+            &t,
+            0,
+            from_client(&error(1, [0; 4], ROUTER, VIP, &fq)),
+            2,
+            &mut out,
+        );
+        assert_eq!(drops(&p, DropReason::Icmpv6ErrorUnsupported), 1);
+        // A wrong checksum.
+        let mut bad = error(1, [0; 4], ROUTER, VIP, &reply);
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        p.handle(&t, 0, from_client(&bad), 2, &mut out);
+        assert_eq!(drops(&p, DropReason::Icmpv6BadChecksum), 1);
+        // An unknown flow: to the VIP, counted; to our own address, the director's own
+        // ICMPv6 (not answered here).
+        let stray = tcp(VIP, 80, CLIENT, 1, 0x10, b"");
+        p.handle(
+            &t,
+            0,
+            from_client(&error(1, [0; 4], ROUTER, VIP, &stray)),
+            2,
+            &mut out,
+        );
+        assert_eq!(drops(&p, DropReason::Icmpv6ErrorNoConnection), 1);
+        let own = tcp(WAN_IP, 5000, CLIENT, 1, 0x10, b"");
+        p.handle(
+            &t,
+            0,
+            from_client(&error(1, [0; 4], ROUTER, WAN_IP, &own)),
+            2,
+            &mut out,
+        );
+        assert_eq!(drops(&p, DropReason::ForDirector), 1);
+        // A quote of an echo request the director sent: not about a connection.
+        let echo = ip6(
+            WAN_IP,
+            CLIENT,
+            ip_proto::ICMPV6,
+            &[128, 0, 0, 0, 0, 1, 0, 1],
+        );
+        p.handle(
+            &t,
+            0,
+            from_client(&error(1, [0; 4], ROUTER, WAN_IP, &echo)),
+            2,
+            &mut out,
+        );
+        assert_eq!(drops(&p, DropReason::ForDirector), 2);
+        assert!(out.0.is_empty(), "nothing forwarded");
+        assert_eq!(translated(&p), 0);
+    }
+
+    #[test]
+    fn errors_go_to_the_worker_owning_the_quoted_flow() {
+        let workers = 4;
+        let t = tables(Forward::Masq);
+        let p = pipeline(&t, 0, workers);
+        let mut seen = [false; 4];
+        for i in 1..64u16 {
+            let client = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 9, i).to_string();
+            let syn = from_client(&tcp(&client, 40000, VIP, 80, 0x02, b""));
+            let owner = p.owner(&t, &syn).unwrap();
+            seen[owner] = true;
+            // From the client's side, from a router whose own address would pick any
+            // worker, about a reply.
+            let reply = tcp(VIP, 80, &client, 40000, 0x10, b"");
+            let inbound = from_client(&error(2, [0, 0, 5, 0], ROUTER, VIP, &reply));
+            assert_eq!(p.owner(&t, &inbound), Some(owner), "client {client}");
+            // From the real server's side, about what it got.
+            let at_rs = tcp(&client, 40000, RS, 8080, 0x02, b"");
+            let outbound = from_rs(&error(1, [0; 4], RS, &client, &at_rs));
+            assert_eq!(p.owner(&t, &outbound), Some(owner), "client {client}");
+        }
+        assert_eq!(seen, [true; 4]);
+        // Not an error, or a quote that does not parse: handled where it arrives.
+        let echo = from_client(&ip6(
+            CLIENT,
+            VIP,
+            ip_proto::ICMPV6,
+            &[128, 0, 0, 0, 0, 1, 0, 1],
+        ));
+        assert_eq!(p.owner(&t, &echo), None);
+        let reply = tcp(VIP, 80, CLIENT, 40000, 0x10, b"");
+        let cut = from_client(&error(1, [0; 4], ROUTER, VIP, &reply[..45]));
+        assert_eq!(p.owner(&t, &cut), None);
+    }
+
+    #[test]
+    fn the_owner_worker_translates_what_another_worker_would_not_know() {
+        // Two workers: the connection lives on the client's owner; the other worker has
+        // no such connection and would count the error as unknown.
+        let t = tables(Forward::Masq);
+        let probe = pipeline(&t, 0, 2);
+        let syn = from_client(&tcp(CLIENT, 40000, VIP, 80, 0x02, b""));
+        let owner = probe.owner(&t, &syn).unwrap();
+        let mut w = [pipeline(&t, 0, 2), pipeline(&t, 1, 2)];
+        let mut out = Out::default();
+        w[owner].handle(&t, 0, syn, 1, &mut out);
+        let reply = tcp(VIP, 80, CLIENT, 40000, 0x10, b"");
+        let err = from_client(&error(3, [0; 4], ROUTER, VIP, &reply));
+        assert_eq!(probe.owner(&t, &err), Some(owner));
+        w[1 - owner].handle(&t, 0, err.clone(), 2, &mut out);
+        assert_eq!(drops(&w[1 - owner], DropReason::Icmpv6ErrorNoConnection), 1);
+        out.0.clear();
+        w[owner].handle(&t, 0, err, 2, &mut out);
+        assert_eq!(out.0.len(), 1);
+        assert_eq!(translated(&w[owner]), 1);
+    }
+}
