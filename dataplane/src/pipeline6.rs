@@ -1,6 +1,7 @@
 //! The IPv6 half of the pipeline: NDP (RFC 4861 neighbour solicitation and
-//! advertisement, beside ARP), ICMPv6 echo to VIPs and own addresses, and NAT (masq) and
-//! DR (route) forwarding over the same connection table as IPv4.
+//! advertisement, beside ARP), ICMPv6 echo to VIPs and own addresses, NAT (masq) and
+//! DR (route) forwarding over the same connection table as IPv4, and ICMPv6 errors about
+//! those connections (`related6.rs`).
 //!
 //! A child module of [`crate::pipeline`], so it extends [`Pipeline`] with its own `impl`
 //! block and reads the same private state; the IPv4 code only dispatches here.
