@@ -550,4 +550,54 @@ mod tests {
         assert_eq!(out.0.len(), 1);
         assert_eq!(translated(&w[owner]), 1);
     }
+
+    #[test]
+    fn tunnel_and_fullnat_connections_are_refused_and_counted() {
+        // rvs builds neither for IPv6 yet; their connections would come from the IPv6 TUN
+        // and FULLNAT paths. Until those translate errors too, refuse them visibly.
+        let t = tables(Forward::Masq);
+        let mut p = pipeline(&t, 0, 1);
+        let lip = a("2001:2:0:1::200");
+        let tuple = |s: &str, sp, d: Ipv6Addr, dp| {
+            Tuple::new(ip_proto::TCP, IpAddr::V6(a(s)), sp, IpAddr::V6(d), dp)
+        };
+        let conns = [
+            (Method::Tunnel, 40000, None),
+            (Method::FullNat, 40001, Some(tuple(RS, 8080, lip, 2000))),
+        ];
+        for (method, cport, reply) in conns {
+            let new = NewConn {
+                original: tuple(CLIENT, cport, a(VIP), 80),
+                reply,
+                rs: 0,
+                svc: 0,
+                method,
+                template: None,
+            };
+            p.conns.insert(&new, 1).unwrap();
+        }
+        let mut out = Out::default();
+        for cport in [40000, 40001] {
+            let reply = tcp(VIP, 80, CLIENT, cport, 0x10, b"");
+            p.handle(
+                &t,
+                0,
+                from_client(&error(1, [0; 4], ROUTER, VIP, &reply)),
+                2,
+                &mut out,
+            );
+        }
+        // The FULLNAT one from the real server's side too (quote LIP:2000 -> RS:8080).
+        let at_rs = tcp(&lip.to_string(), 2000, RS, 8080, 0x10, b"");
+        p.handle(
+            &t,
+            1,
+            from_rs(&error(1, [0; 4], RS, &lip.to_string(), &at_rs)),
+            2,
+            &mut out,
+        );
+        assert_eq!(drops(&p, DropReason::Icmpv6ErrorUnsupported), 3);
+        assert!(out.0.is_empty());
+        assert_eq!(translated(&p), 0);
+    }
 }
