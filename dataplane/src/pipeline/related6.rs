@@ -97,7 +97,10 @@ impl<P: Frame> Pipeline<P> {
         if !Icmpv6Packet::new_unchecked(msg).verify_checksum(src, dst) {
             return Some(Drop(DropReason::Icmpv6BadChecksum));
         }
-        let c = self.conns.get(id, now_ms)?;
+        let Some(c) = self.conns.get(id, now_ms) else {
+            // Expired, not yet reaped.
+            return Some(Drop(DropReason::Icmpv6ErrorNoConnection));
+        };
         let verdict = match (c.method, dir) {
             (Method::Masq, _) => self.nat(ip_buf, &c, dir),
             // DR keeps only the client's side (its replies bypass the director): relay

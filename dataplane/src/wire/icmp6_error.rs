@@ -488,7 +488,7 @@ mod tests {
         ) {
             let _ = Quote6::parse(&bytes);
             let mut b = bytes.clone();
-            if as_error && b.len() >= 48 {
+            if as_error && b.len() > 48 {
                 // Make the outer header plausible so the quote parser is reached.
                 b[0] = 0x60;
                 b[6] = ip_proto::ICMPV6;
