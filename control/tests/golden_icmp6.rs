@@ -3,8 +3,8 @@
 //! ports (see golden_pcap6.rs). Expected frames are built here with the shared
 //! independent builders, and compared field by field and byte by byte.
 //!
-//! The harness runs one worker; steering an error to the worker owning its quoted flow is
-//! proved in the dataplane's pipeline tests (`related6`), with two and four workers.
+//! The shared harness runs one worker; `errors_reach_the_worker_that_owns_the_quoted_flow`
+//! runs two (two-queue pcap ports) to prove errors are steered to the quoted flow's owner.
 
 mod common;
 use common::*;
@@ -248,4 +248,156 @@ fn dr6_client_side_errors_reach_the_real_server_unchanged() {
     );
     assert_frames("wan out", &wan_out, &[]);
     assert_eq!(counter(&stats, "icmpv6_errors_translated"), 2, "{stats}");
+}
+
+/// Run rvsd with two workers on two-queue pcap ports (queue `q` of a port reads
+/// `{port}-in-{q}.pcap` and writes `{port}-out-{q}.pcap`; worker `q` polls queue `q`).
+/// Everything is fed to queue 0, so worker 0 receives it all and must hand each flow's
+/// packets to the flow's owner over the steering rings. Returns (wan frames sent, lan
+/// frames sent — both queues, queue 0 first — and the stats JSON).
+fn run_two_workers(
+    dir: &TempDir,
+    services: &str,
+    wan_in: &[Vec<u8>],
+    lan_in: &[Vec<u8>],
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value) {
+    let mut devices = vec![];
+    for (i, (port, input)) in [("wan", wan_in), ("lan", lan_in)].iter().enumerate() {
+        write_pcap(&dir.path(&format!("{port}-in-0.pcap")), input);
+        write_pcap(&dir.path(&format!("{port}-in-1.pcap")), &[]);
+        let q = |kind: &str, n: usize| {
+            dir.path(&format!("{port}-{kind}-{n}.pcap"))
+                .display()
+                .to_string()
+        };
+        devices.push(format!(
+            "net_pcap{i},rx_pcap={},rx_pcap={},tx_pcap={},tx_pcap={}",
+            q("in", 0),
+            q("in", 1),
+            q("out", 0),
+            q("out", 1)
+        ));
+    }
+    let yaml = format!(
+        r#"dataplane:
+  main_lcore: 0
+  worker_lcores: [1, 2]
+  polling: adaptive
+  eal_args: ["--no-huge", "-m", "256"]
+  mbufs: 4095
+interfaces:
+  - name: wan0
+    device: "{}"
+    addresses: [198.18.0.254/24, "2001:2::fe/64"]
+    exception_path: false
+  - name: lan0
+    device: "{}"
+    addresses: [198.19.0.254/24, "2001:2:0:1::fe/64"]
+    exception_path: false
+admin:
+  listen: 127.0.0.1:0
+{services}"#,
+        devices[0], devices[1]
+    );
+    std::fs::write(dir.path("rvsd.yaml"), &yaml).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        .arg("--config")
+        .arg(dir.path("rvsd.yaml"))
+        .args(["--exit-when-idle", "300", "--no-garp", "--stats-file"])
+        .arg(dir.path("stats.json"))
+        .output()
+        .expect("run rvsd");
+    assert!(
+        out.status.success(),
+        "rvsd failed: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path("stats.json")).expect("stats file"))
+            .expect("stats json");
+    let sent = |port: &str| {
+        let mut v = read_pcap(&dir.path(&format!("{port}-out-0.pcap")));
+        v.extend(read_pcap(&dir.path(&format!("{port}-out-1.pcap"))));
+        v
+    };
+    (sent("wan"), sent("lan"), stats)
+}
+
+/// The ICMPv6 error frames (types 1-4) among `frames`, sorted (workers send on their own
+/// queues, so only the set is deterministic).
+fn icmp6_errors(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = frames
+        .iter()
+        .filter(|f| {
+            f.len() > 54 && f[12..14] == [0x86, 0xdd] && f[20] == 58 && (1..=4).contains(&f[54])
+        })
+        .cloned()
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn errors_reach_the_worker_that_owns_the_quoted_flow() {
+    use dataplane::pipeline::owner_of6;
+    let dir = TempDir::new("icmp6-2w");
+    let (_, _, stats) = run_two_workers(&dir, NAT6_SERVICES, &[], &[]);
+    let mac = |i: usize| port_mac(&stats, i);
+    let (wan_mac, lan_mac) = (mac(0), mac(1));
+    // One client owned by each worker; all their packets arrive at worker 0.
+    let client = |w: usize| {
+        (1..200u16)
+            .map(|i| Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0x10, i))
+            .find(|&c| owner_of6(c, 2) == w)
+            .unwrap()
+    };
+    let clients = [client(0), client(1)];
+    let mtu = 1280u32.to_be_bytes();
+    let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
+    let mut wan_in = vec![];
+    let mut lan_in = vec![na_frame(RS1_MAC, lan_mac, RS1_6, LAN_IP6, 0x60)];
+    let (mut want_lan, mut want_wan) = (vec![], vec![]);
+    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    for &cl in &clients {
+        wan_in.push(ns_frame(CLIENT_MAC, cl, VIP6, None));
+        wan_in.push(c(&tcp6(cl, 40000, VIP6, 80, TCP_SYN, 1, b"")));
+    }
+    for &cl in &clients {
+        // Client side: "packet too big" about a reply; to the RS about its own packet.
+        let seen = tcp6(VIP6, 80, cl, 40000, TCP_ACK, 9, &[b'r'; 32]);
+        let at_rs = tcp6(RS1_6, 8080, cl, 40000, TCP_ACK, 9, &[b'r'; 32]);
+        wan_in.push(c(&error6(WAN_ROUTER, VIP6, 64, 2, 0, mtu, &seen, 1232)));
+        want_lan.push(to_rs(&error6(
+            WAN_ROUTER, RS1_6, 64, 2, 0, mtu, &at_rs, 1232,
+        )));
+        // Real server side: "port unreachable"; to the client from the VIP.
+        let got = tcp6(cl, 40000, RS1_6, 8080, TCP_SYN, 1, b"");
+        let sent = tcp6(cl, 40000, VIP6, 80, TCP_SYN, 1, b"");
+        lan_in.push(eth(
+            lan_mac,
+            RS1_MAC,
+            0x86dd,
+            &error6(RS1_6, cl, 64, 1, 4, [0; 4], &got, 1232),
+        ));
+        want_wan.push(eth(
+            CLIENT_MAC,
+            wan_mac,
+            0x86dd,
+            &error6(VIP6, cl, 63, 1, 4, [0; 4], &sent, 1232),
+        ));
+    }
+    let (wan_out, lan_out, stats) = run_two_workers(&dir, NAT6_SERVICES, &wan_in, &lan_in);
+    want_lan.sort();
+    want_wan.sort();
+    assert_frames("lan errors", &icmp6_errors(&lan_out), &want_lan);
+    assert_frames("wan errors", &icmp6_errors(&wan_out), &want_wan);
+    assert_eq!(counter(&stats, "icmpv6_errors_translated"), 4, "{stats}");
+    assert_eq!(drops(&stats, "icmpv6_error_no_connection"), 0, "{stats}");
+    assert_eq!(counter(&stats, "conns_created"), 2, "{stats}");
+    // Worker 0 received everything and handed worker 1 its client's SYN and both errors.
+    let per = stats["per_worker"].as_array().expect("per_worker");
+    assert!(per[0]["steered_out"].as_u64().unwrap() >= 3, "{stats}");
+    assert_eq!(per[1]["conns_created"].as_u64(), Some(1), "{stats}");
 }
