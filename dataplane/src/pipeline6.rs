@@ -17,13 +17,13 @@
 
 use super::*;
 use crate::wire::icmpv6::msg_type;
+use crate::wire::{
+    decrement_hop_limit, ip_proto, rewrite_dst6, rewrite_src6, Icmpv6Packet, Ipv6Packet,
+};
 
 /// ICMPv6 errors related to IPv6 connections.
 #[path = "pipeline/related6.rs"]
 mod related6;
-use crate::wire::{
-    decrement_hop_limit, ip_proto, rewrite_dst6, rewrite_src6, Icmpv6Packet, Ipv6Packet,
-};
 
 /// IPv6 fixed header length.
 const IP6_HDR: usize = crate::wire::ipv6::HEADER_LEN;

@@ -15,7 +15,7 @@
 //!
 //! Refused and counted (`icmpv6_error_unsupported`): TUN and FULLNAT connections, whose
 //! IPv6 forwarding is not built yet. TUN would relay client-side errors encapsulated like
-//! the connection's packets; FULLNAT can use [`nat`] as it is (it handles a reply tuple
+//! the connection's packets; FULLNAT can use `Pipeline::nat_icmp6_error` as it is (it handles a reply tuple
 //! whose destination is a local address), once RS-side errors are steered to the owner of
 //! the quoted local port. Errors about rvs's own tunnel packets (quoting an ip6ip6 packet
 //! the director sent) are not related to a connection here.
@@ -102,7 +102,7 @@ impl<P: Frame> Pipeline<P> {
             return Some(Drop(DropReason::Icmpv6ErrorNoConnection));
         };
         let verdict = match (c.method, dir) {
-            (Method::Masq, _) => self.nat(ip_buf, &c, dir),
+            (Method::Masq, _) => self.nat_icmp6_error(ip_buf, &c, dir),
             // DR keeps only the client's side (its replies bypass the director): relay
             // to the real server as is, found by id as for the connection's packets.
             (Method::Route, Direction::Original) => match t.services.routed_of(c.rs) {
@@ -122,7 +122,12 @@ impl<P: Frame> Pipeline<P> {
     /// NAT an ICMPv6 error of connection `c` from its two tuples (`dir`: which of them the
     /// quote reversed is), as `ip_vs_nat_icmp_v6`; the quoted TCP/UDP checksum is kept
     /// right too.
-    fn nat(&self, ip_buf: &mut [u8], c: &conn_table::ConnInfo, dir: Direction) -> Ipv6Verdict {
+    fn nat_icmp6_error(
+        &self,
+        ip_buf: &mut [u8],
+        c: &conn_table::ConnInfo,
+        dir: Direction,
+    ) -> Ipv6Verdict {
         use Ipv6Verdict::Drop;
         let orig = c.original;
         let Some(reply) = c.reply else {
