@@ -15,10 +15,10 @@
 //!
 //! Refused and counted (`icmpv6_error_unsupported`): TUN and FULLNAT connections, whose
 //! IPv6 forwarding is not built yet. TUN would relay client-side errors encapsulated like
-//! the connection's packets; FULLNAT can use `Pipeline::nat_icmp6_error` as it is (it handles a reply tuple
-//! whose destination is a local address), once RS-side errors are steered to the owner of
-//! the quoted local port. Errors about rvs's own tunnel packets (quoting an ip6ip6 packet
-//! the director sent) are not related to a connection here.
+//! the connection's packets; FULLNAT can use `Pipeline::nat_icmp6_error` as it is (it
+//! handles a reply tuple whose destination is a local address), once RS-side errors are
+//! steered to the owner of the quoted local port. Errors about rvs's own tunnel packets
+//! (quoting an ip6ip6 packet the director sent) are not related to a connection here.
 //!
 //! The outer ICMPv6 checksum is verified before anything is rewritten (the rewrite is
 //! incremental), like `handle_response_icmp`. An error quoting a flow no connection
