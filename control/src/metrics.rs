@@ -218,8 +218,17 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "ICMP errors about a connection translated and forwarded to the other side.",
         &["worker"],
     );
+    let icmp6_rel = counter(
+        &reg,
+        "rvs_worker_icmpv6_errors_translated_total",
+        "ICMPv6 errors about a connection translated (NAT) or relayed (DR) to the other side.",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
+        icmp6_rel
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.icmpv6_errors_translated));
         snat.with_label_values(&[&ws])
             .set(get(&s.snat_ports_in_use) as i64);
         tunnel
@@ -533,5 +542,35 @@ mod tests {
         assert!(text.contains(
             r#"rvs_ipvs_backend_health_checks_total{local_address="198.18.0.100",local_mark="",local_port="80",proto="TCP",remote_address="198.19.0.12",remote_port="80",result="failed"} 3"#
         ));
+    }
+
+    #[test]
+    fn renders_icmpv6_error_counters() {
+        let w = Arc::new(WorkerStats::default());
+        bump(&w.icmpv6_errors_translated, 3);
+        w.drop_packet(DropReason::Icmpv6ErrorNoConnection);
+        let text = render(&MetricsSource {
+            interfaces: &["wan0".into()],
+            workers: &[w],
+            mempool: (1, 0),
+            steering_rings: &[],
+            generation: 1,
+            last_reload_ok: true,
+            services: &[],
+            health: &[],
+        });
+        assert!(
+            text.contains(r#"rvs_worker_icmpv6_errors_translated_total{worker="0"} 3"#),
+            "{text}"
+        );
+        for reason in [
+            "icmpv6_error_malformed",
+            "icmpv6_error_unsupported",
+            "icmpv6_error_no_connection",
+        ] {
+            let n = u8::from(reason == "icmpv6_error_no_connection");
+            let line = format!(r#"rvs_dropped_packets_total{{reason="{reason}",worker="0"}} {n}"#);
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }

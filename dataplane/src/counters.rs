@@ -143,6 +143,14 @@ drop_reasons! {
     NdpNotForUs => "ndp_not_for_us",
     /// ICMPv6 message to a VIP or own address with a wrong checksum.
     Icmpv6BadChecksum => "icmpv6_bad_checksum",
+    /// ICMPv6 error (destination unreachable, packet too big, time exceeded, parameter
+    /// problem) whose quoted packet is cut short or not IPv6.
+    Icmpv6ErrorMalformed => "icmpv6_error_malformed",
+    /// ICMPv6 error about a connection rvs cannot translate: a quoted non-first fragment,
+    /// or a forwarding method whose IPv6 errors are not handled (TUN, FULLNAT).
+    Icmpv6ErrorUnsupported => "icmpv6_error_unsupported",
+    /// ICMPv6 error quoting a TCP/UDP flow that matches no connection.
+    Icmpv6ErrorNoConnection => "icmpv6_error_no_connection",
 }
 
 /// One worker's counters for one port.
@@ -208,6 +216,9 @@ pub struct WorkerStats {
     pub real_servers: Box<[RealServerCounts]>,
     /// FULLNAT local ports this worker has handed out (gauge).
     pub snat_ports_in_use: AtomicU64,
+    /// ICMPv6 errors about a connection, translated (NAT) or relayed (DR) to the other
+    /// side.
+    pub icmpv6_errors_translated: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -234,6 +245,7 @@ impl Default for WorkerStats {
                 .map(|_| RealServerCounts::default())
                 .collect(),
             snat_ports_in_use: AtomicU64::new(0),
+            icmpv6_errors_translated: AtomicU64::new(0),
         }
     }
 }

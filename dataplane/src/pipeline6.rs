@@ -1,6 +1,7 @@
 //! The IPv6 half of the pipeline: NDP (RFC 4861 neighbour solicitation and
-//! advertisement, beside ARP), ICMPv6 echo to VIPs and own addresses, and NAT (masq) and
-//! DR (route) forwarding over the same connection table as IPv4.
+//! advertisement, beside ARP), ICMPv6 echo to VIPs and own addresses, NAT (masq) and
+//! DR (route) forwarding over the same connection table as IPv4, and ICMPv6 errors about
+//! those connections (`related6.rs`).
 //!
 //! A child module of [`crate::pipeline`], so it extends [`Pipeline`] with its own `impl`
 //! block and reads the same private state; the IPv4 code only dispatches here.
@@ -19,6 +20,10 @@ use crate::wire::icmpv6::msg_type;
 use crate::wire::{
     decrement_hop_limit, ip_proto, rewrite_dst6, rewrite_src6, Icmpv6Packet, Ipv6Packet,
 };
+
+/// ICMPv6 errors related to IPv6 connections.
+#[path = "pipeline/related6.rs"]
+mod related6;
 
 /// IPv6 fixed header length.
 const IP6_HDR: usize = crate::wire::ipv6::HEADER_LEN;
@@ -100,19 +105,22 @@ enum Ipv6Verdict {
 }
 
 impl<P: Frame> Pipeline<P> {
-    /// Which worker owns an IPv6 frame's flow (TCP/UDP only; NDP and ICMPv6 are handled
-    /// where they arrive).
+    /// Which worker owns an IPv6 frame's flow (TCP/UDP, and ICMPv6 errors by the flow they
+    /// quote; NDP and other ICMPv6 are handled where they arrive).
     #[inline]
     pub(super) fn owner6(&self, t: &Tables, frame: &[u8]) -> Option<usize> {
         if frame.len() < ETH_HDR + IP6_HDR {
             return None;
         }
         let ip = &frame[ETH_HDR..];
-        if !matches!(ip[6], ip_proto::TCP | ip_proto::UDP) {
-            return None;
-        }
-        let src = crate::wire::read_ipv6(&ip[8..24]);
-        let dst = crate::wire::read_ipv6(&ip[24..40]);
+        let (src, dst) = match ip[6] {
+            ip_proto::TCP | ip_proto::UDP => (
+                crate::wire::read_ipv6(&ip[8..24]),
+                crate::wire::read_ipv6(&ip[24..40]),
+            ),
+            ip_proto::ICMPV6 => related6::quoted_flow6(ip)?,
+            _ => return None,
+        };
         let client = if t.services.is_vip6(dst) { src } else { dst };
         let IpAddr::V6(masked) =
             conn_table::mask_client(IpAddr::V6(client), t.services.steer_prefix6())
@@ -155,7 +163,7 @@ impl<P: Frame> Pipeline<P> {
         }
     }
 
-    /// ICMPv6: NDP, and echo requests to VIPs and own addresses.
+    /// ICMPv6: errors about connections, NDP, and echo requests to VIPs and own addresses.
     fn handle_icmpv6(
         &mut self,
         t: &Tables,
@@ -165,6 +173,13 @@ impl<P: Frame> Pipeline<P> {
         io: &mut impl Io<P>,
     ) {
         let multicast = pkt.data()[0] & 1 == 1;
+        if !multicast {
+            match self.icmpv6_error(t, &mut pkt.data_mut()[ETH_HDR..], now_ms) {
+                Some(Ipv6Verdict::Forward(to)) => return self.forward6(t, pkt, to, now_ms, io),
+                Some(Ipv6Verdict::Drop(why)) => return self.drop_packet(why),
+                None => {}
+            }
+        }
         let ip_buf = &mut pkt.data_mut()[ETH_HDR..];
         let ip = Ipv6Packet::new_unchecked(&ip_buf[..]);
         let (src, dst, hop_limit, len) = (

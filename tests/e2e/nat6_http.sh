@@ -9,6 +9,9 @@
 #   - the real servers saw the client's own address 2001:2::1 (masq rewrites the
 #     destination only);
 #   - ping -6 of the VIP is answered by rvsd;
+#   - a UDP datagram to [VIP]:5353 (nothing listens on the real servers) gets the real
+#     server kernel's ICMPv6 "port unreachable" back, translated by rvsd so the client's
+#     connected socket sees it as ECONNREFUSED (ICMPv6 error NAT, ip_vs_out_icmp_v6);
 #   - rvsd stops cleanly (exit status 0 within 10 s) on SIGTERM.
 # Environment: RVSD (path of rvsd; default target/release/rvsd of this repository),
 # RVS_E2E_WORKERS (1, the default, or 2: two workers on two-queue ports, so IPv6 flows
@@ -45,6 +48,14 @@ services:
     real_servers:
       - { address: "$TOPO_RS1_ADDR6", port: 80 }
       - { address: "$TOPO_RS2_ADDR6", port: 80 }
+  - proto: udp
+    vip: "$TOPO_VIP6"
+    port: 5353
+    scheduler: rr
+    method: masq
+    real_servers:
+      - { address: "$TOPO_RS1_ADDR6", port: 5353 }
+      - { address: "$TOPO_RS2_ADDR6", port: 5353 }
 EOF
 
 topo_up "$prefix"
@@ -107,15 +118,37 @@ ip netns exec "$client" ping -6 -c 2 -i 0.2 -W 2 "$TOPO_VIP6" >"$tmp/ping.txt" |
 	fail "ping -6 $TOPO_VIP6 failed: $(cat "$tmp/ping.txt")"
 echo "ping -6 $TOPO_VIP6 answered"
 
+# The client's kernel matches the error's quote against its socket (client -> VIP:5353):
+# only a correctly translated error (source VIP, quote restored, checksums right) makes
+# recv fail with ECONNREFUSED rather than time out.
+ip netns exec "$client" python3 - "$TOPO_VIP6" >"$tmp/udp.txt" 2>&1 <<'PY' ||
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect((sys.argv[1], 5353))
+s.send(b"anyone?")
+try:
+    s.recv(100)
+    sys.exit("got an answer, expected port unreachable")
+except ConnectionRefusedError:
+    print("ECONNREFUSED")
+except socket.timeout:
+    sys.exit("no ICMPv6 error reached the client socket within 3 s")
+PY
+	fail "UDP to [$TOPO_VIP6]:5353: $(cat "$tmp/udp.txt")"
+echo "ICMPv6 port unreachable from the real server reached the client socket (ECONNREFUSED)"
+
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"
 python3 - "$tmp/stats.json" <<'PY' || fail "counters do not match the traffic"
 import json, sys
 s = json.load(open(sys.argv[1]))
 print("conns_created:", s["conns_created"], "nd/arp replies:", s["arp_replies"],
       "echo replies:", s["icmp_echo_replies"],
+      "icmpv6 errors translated:", s["icmpv6_errors_translated"],
       "drops:", {k: v for k, v in s["drops"].items() if v})
 assert s["conns_created"] >= 21, s["conns_created"]
 assert s["icmp_echo_replies"] >= 2
+assert s["icmpv6_errors_translated"] >= 1, s["icmpv6_errors_translated"]
 PY
 if [ "$workers" -gt 1 ]; then
 	# Every curl succeeded, so no IPv6 flow was split; check both workers received

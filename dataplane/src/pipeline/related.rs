@@ -19,7 +19,7 @@
 //! quoting the encapsulated packet) are turned into the same error to the client about its
 //! packet, from the VIP, with "fragmentation needed" lowered by the tunnel overhead, as
 //! `ip_vs_in_icmp` does; rvs keeps no path-MTU cache per real server (IPVS updates the
-//! route's PMTU). Not handled: quotes of ICMP or other protocols, and IPv6.
+//! route's PMTU). Not handled: quotes of ICMP or other protocols. IPv6: `related6.rs`.
 
 use std::net::Ipv4Addr;
 

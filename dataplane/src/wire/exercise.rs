@@ -7,6 +7,7 @@
 
 use crate::wire::arp::{ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetFrame};
+use crate::wire::icmp6_error::{rewrite_icmp6_error_dst, rewrite_icmp6_error_src, Quote6};
 use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
 use crate::wire::icmpv6::Icmpv6Packet;
 use crate::wire::ipv4::Ipv4Packet;
@@ -245,6 +246,7 @@ fn ipv6(data: &[u8]) {
             }
         }
     }
+    icmp6_error(data);
     let mut copy = data.to_vec();
     if decrement_hop_limit(&mut copy) {
         assert_eq!(copy[7], data[7] - 1);
@@ -377,5 +379,43 @@ fn l4(data: &[u8]) {
     icmpv4(data);
     if let Ok(p) = Icmpv6Packet::new_checked(data) {
         let _ = (p.msg_type(), p.msg_code(), p.checksum(), p.payload());
+    }
+}
+
+/// ICMPv6 error NAT over an IPv6 packet: all or nothing, a valid ICMPv6 checksum stays
+/// valid, and the quote parsed afterwards carries the new address and port.
+fn icmp6_error(data: &[u8]) {
+    let ok = |b: &[u8]| {
+        let p = Ipv6Packet::new_checked(b).unwrap();
+        p.next_header() == ip_proto::ICMPV6
+            && Icmpv6Packet::new_checked(p.payload())
+                .is_ok_and(|m| m.verify_checksum(p.src_addr(), p.dst_addr()))
+    };
+    let valid_before = ok(data);
+    let addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0xfffd);
+    for dst_side in [false, true] {
+        let mut copy = data.to_vec();
+        let r = if dst_side {
+            rewrite_icmp6_error_dst(&mut copy, addr, 0xfffd)
+        } else {
+            rewrite_icmp6_error_src(&mut copy, addr, 0xfffd)
+        };
+        match r {
+            Err(_) => assert_eq!(
+                copy, data,
+                "a failed ICMPv6 error rewrite changed the packet"
+            ),
+            Ok(()) => {
+                let q = Quote6::parse(&copy[48..]).expect("the quote still parses");
+                if dst_side {
+                    assert_eq!((q.src_addr, q.src_port), (addr, 0xfffd));
+                } else {
+                    assert_eq!((q.dst_addr, q.dst_port), (addr, 0xfffd));
+                }
+                if valid_before {
+                    assert!(ok(&copy), "ICMPv6 error rewrite broke the checksum");
+                }
+            }
+        }
     }
 }

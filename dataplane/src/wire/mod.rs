@@ -18,6 +18,7 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod icmp6_error;
 pub mod icmpv4;
 pub mod icmpv6;
 pub mod ipv4;
@@ -34,6 +35,7 @@ mod tests;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use ethernet::{EtherType, EthernetFrame, MacAddr};
+pub use icmp6_error::{rewrite_icmp6_error_dst, rewrite_icmp6_error_src};
 pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
 pub use icmpv6::Icmpv6Packet;
 pub use ipv4::Ipv4Packet;
