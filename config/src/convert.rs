@@ -255,6 +255,7 @@ pub fn service_from_config(
         one_packet: sc.one_packet,
         method: base.map(|b| b.method).unwrap_or_default(),
         snat_pool: base.and_then(|b| b.snat_pool.clone()),
+        toa: base.is_none_or(|b| b.toa),
         health_check: base.and_then(|b| b.health_check.clone()),
         sorry_server: base.and_then(|b| b.sorry_server),
         real_servers: base.map(|b| b.real_servers.clone()).unwrap_or_default(),

@@ -218,10 +218,19 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "ICMP errors about a connection translated and forwarded to the other side.",
         &["worker"],
     );
+    let toa_no_room = counter(
+        &reg,
+        "rvs_worker_toa_no_room_total",
+        "FULLNAT packets forwarded without TOA because they had no room for the option.",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
         snat.with_label_values(&[&ws])
             .set(get(&s.snat_ports_in_use) as i64);
+        toa_no_room
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.toa_no_room));
         tunnel
             .with_label_values(&[&ws, "encapsulated"])
             .inc_by(get(&s.tunnel_encapsulated));

@@ -91,6 +91,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "busy_loops": sum(workers, |w| get(&w.busy_loops)),
         "busy_cycles": sum(workers, |w| get(&w.busy_cycles)),
         "snat_ports_in_use": sum(workers, |w| get(&w.snat_ports_in_use)),
+        "toa_no_room": sum(workers, |w| get(&w.toa_no_room)),
     })
 }
 

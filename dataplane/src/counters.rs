@@ -208,6 +208,9 @@ pub struct WorkerStats {
     pub real_servers: Box<[RealServerCounts]>,
     /// FULLNAT local ports this worker has handed out (gauge).
     pub snat_ports_in_use: AtomicU64,
+    /// FULLNAT packets that were to carry TOA but had no room for it (full TCP header,
+    /// past the MTU, no buffer room): forwarded without it.
+    pub toa_no_room: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -234,6 +237,7 @@ impl Default for WorkerStats {
                 .map(|_| RealServerCounts::default())
                 .collect(),
             snat_ports_in_use: AtomicU64::new(0),
+            toa_no_room: AtomicU64::new(0),
         }
     }
 }
