@@ -20,12 +20,16 @@
 //! [`IpAddr`], and a pool serves the services of its addresses' family (the control plane
 //! checks that a service and its pool agree), as DPVS's FULLNAT does for IPv4 and IPv6.
 //!
-//! Local ports are exclusive per local address, across real servers. DPVS and the
-//! kernel's FULLNAT patch may reuse one (LIP, lport) towards several real servers (a
-//! connection is unique by LIP, lport, RIP and rport); rvs does not: per-(LIP, RS) rings
-//! would cost a worker's share of the port range per pair (tens of KiB each, rebuilt
-//! whenever a real server is added), while the same capacity comes from adding local
-//! addresses to the pool.
+//! Local ports are exclusive per local address, across real servers. A FULLNAT
+//! connection is unique by (LIP, lport, RIP, rport), so a port could serve several real
+//! servers at once: DPVS's `sa_pool` splits each local address's ports into
+//! `pool_hash_sz` buckets hashed by the real server's address and port, each with its
+//! own free list. rvs does not (yet): every bucket costs a worker's ring of its share of
+//! the range plus an 8 KiB bitmap per local address, a release must find the bucket its
+//! port came from (so the bucket count cannot change with a configuration reload without
+//! recording it per connection), and a small pool would no longer be exhausted the way
+//! operators (and the tests) count it; more capacity comes as cheaply from one more
+//! local address in the pool.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
