@@ -159,6 +159,7 @@ pub fn service_config(vs: &VirtualService) -> ipvsadm::ServiceConfig {
         }),
         persistence_engine: None,
         one_packet: vs.one_packet,
+        toa: (!vs.toa).then_some(false),
     }
 }
 
@@ -255,6 +256,7 @@ pub fn service_from_config(
         one_packet: sc.one_packet,
         method: base.map(|b| b.method).unwrap_or_default(),
         snat_pool: base.and_then(|b| b.snat_pool.clone()),
+        toa: sc.toa.unwrap_or_else(|| base.is_none_or(|b| b.toa)),
         health_check: base.and_then(|b| b.health_check.clone()),
         sorry_server: base.and_then(|b| b.sorry_server),
         real_servers: base.map(|b| b.real_servers.clone()).unwrap_or_default(),
@@ -310,6 +312,30 @@ services:
     real_servers:
       - { address: 198.18.0.21 }
 "#;
+
+    #[test]
+    fn toa_switch_in_the_rest_form_and_kept_by_edits_that_omit_it() {
+        let text = "interfaces:\n  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }\n  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24] }\nsnat_pools: [ { name: p, addresses: [198.19.0.250] } ]\nservices:\n  - { proto: tcp, vip: 198.18.0.100, port: 80, method: fullnat, snat_pool: p, toa: false, real_servers: [ { address: 198.19.0.11 } ] }\n";
+        let cfg = crate::from_str(text, "t.yaml").unwrap();
+        let vs = &cfg.services[0];
+        let sc = service_config(vs);
+        assert_eq!(sc.toa, Some(false));
+        let json = serde_json::to_value(&sc).unwrap();
+        assert_eq!(json["toa"], serde_json::json!(false), "{json}");
+        // An edit that does not mention it (ipvsadm -E, or REST without the field) keeps it.
+        let mut edit = sc.clone();
+        edit.toa = None;
+        edit.scheduler = "rr".into();
+        assert!(!service_from_config(&edit, Some(vs)).unwrap().toa);
+        // One that does changes it; a new service has TOA on.
+        edit.toa = Some(true);
+        assert!(service_from_config(&edit, Some(vs)).unwrap().toa);
+        edit.toa = None;
+        assert!(service_from_config(&edit, None).unwrap().toa);
+        // The default is not printed.
+        let on = service_config(&service_from_config(&edit, None).unwrap());
+        assert!(serde_json::to_value(&on).unwrap().get("toa").is_none());
+    }
 
     #[test]
     fn model_to_rules_text_to_model_keeps_everything_ipvsadm_can_say() {

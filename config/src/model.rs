@@ -567,6 +567,9 @@ pub struct VirtualService {
     pub method: ForwardMethod,
     /// SNAT pool for FULLNAT real servers (set whenever one uses fullnat).
     pub snat_pool: Option<String>,
+    /// FULLNAT: tell the real servers the client's address and port in the TCP option
+    /// TOA (kind 254). Default true; `false` only on services with fullnat real servers.
+    pub toa: bool,
     /// Health check of the real servers; `None` = none (servers always up).
     pub health_check: Option<HealthCheck>,
     /// Used when every real server is down or quiescent.

@@ -189,6 +189,8 @@ pub struct RawService<R> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snat_pool: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toa: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<RawHealthCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sorry_server: Option<Text<SocketAddr>>,

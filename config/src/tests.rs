@@ -380,6 +380,30 @@ services:
 }
 
 #[test]
+fn toa_switch_on_fullnat_services_only() {
+    let cfg = load(&with_ifaces(
+        "\
+snat_pools: [ { name: p1, addresses: [198.19.0.250] } ]
+services:
+  - { proto: tcp, vip: 198.18.0.100, port: 80, method: fullnat, snat_pool: p1, toa: false }
+  - { proto: tcp, vip: 198.18.0.100, port: 81, method: fullnat, snat_pool: p1 }
+",
+    ));
+    assert!(!cfg.services[0].toa);
+    assert!(cfg.services[1].toa, "TOA is on by default");
+    let t = with_ifaces(
+        "\
+services:
+  - { proto: tcp, vip: 198.18.0.100, port: 80, method: masq, toa: true }
+",
+    );
+    assert_eq!(
+        errs(&t),
+        ["t.yaml:9:67: `toa` on a service without fullnat real servers; expected it only with `method: fullnat`"]
+    );
+}
+
+#[test]
 fn duplicate_real_servers_and_services() {
     let t = with_ifaces(
         "\
@@ -473,7 +497,7 @@ bogus: 1
         [
             "t.yaml:1:14: unknown key `workers`; expected one of `main_lcore`, `worker_lcores`, `polling`, `eal_args`, `mbufs`, `connections_per_worker`, `exception_rate`",
             "t.yaml:3:60: unknown key `mtu`; expected one of `name`, `device`, `addresses`, `exception_path`, `kernel_name`",
-            "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `snat_pool`, `health_check`, `sorry_server`, `real_servers`",
+            "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `snat_pool`, `toa`, `health_check`, `sorry_server`, `real_servers`",
             "t.yaml:10:33: unknown key `wieght`; expected one of `address`, `port`, `weight`, `method`, `tunnel_type`, `tunnel_port`, `upper_threshold`, `lower_threshold`",
             "t.yaml:11:41: invalid type: integer `-1`; expected an integer 0..=4294967295",
             "t.yaml:12:1: unknown key `bogus`; expected one of dataplane interfaces routes snat_pools timeouts ipvs services admin",
@@ -1147,6 +1171,8 @@ fn arb_service(index: u8) -> impl Strategy<Value = VirtualService> {
                     one_packet,
                     method: ForwardMethod::Masq,
                     snat_pool: fullnat.then(|| "pool1".to_owned()),
+                    // Off on some fullnat services, so both values round-trip.
+                    toa: !(fullnat && real_servers.len().is_multiple_of(2)),
                     health_check,
                     sorry_server: sorry.then(|| "198.19.0.9:80".parse().unwrap()),
                     real_servers,

@@ -715,6 +715,13 @@ fn service(
         },
         (None, false) => {}
     }
+    let toa = r.toa.unwrap_or(true);
+    if r.toa.is_some() && !needs_pool {
+        p.at(
+            &at.key("toa"),
+            "`toa` on a service without fullnat real servers; expected it only with `method: fullnat`",
+        );
+    }
 
     let sorry_server = r.sorry_server.map(|s| s.0);
     if let Some(s) = sorry_server {
@@ -743,6 +750,7 @@ fn service(
         one_packet,
         method: default_method,
         snat_pool: r.snat_pool,
+        toa,
         health_check,
         sorry_server,
         real_servers,
@@ -1087,6 +1095,7 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
         tunnel_type,
         tunnel_port,
         snat_pool: s.snat_pool.clone(),
+        toa: (!s.toa).then_some(false),
         health_check: s.health_check.as_ref().map(|h| {
             let mut raw = RawHealthCheck {
                 kind: CheckName::Tcp,

@@ -83,6 +83,8 @@ pub struct DaemonSpec {
     pub services: Vec<VirtualService>,
     /// FULLNAT SNAT pools the services name by index.
     pub snat_pools: Vec<SnatPool>,
+    /// FULLNAT real servers (stable ids) whose connections carry no TOA (`toa: false`).
+    pub toa_off: Vec<u32>,
     /// Connection timeouts.
     pub timeouts: IpvsTimeouts,
     /// IPVS behaviour switches.
@@ -529,6 +531,6 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
         routes6: RouteTable6::new(&connected6, &spec.routes6),
         timeouts: spec.timeouts,
         ipvs: spec.ipvs,
-        snat: SnatTable::new(spec.snat_pools.clone()),
+        snat: SnatTable::new(spec.snat_pools.clone()).with_toa_off(&spec.toa_off),
     }
 }

@@ -224,6 +224,12 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         "ICMPv6 errors about a connection translated (NAT) or relayed (DR) to the other side.",
         &["worker"],
     );
+    let toa_no_room = counter(
+        &reg,
+        "rvs_worker_toa_no_room_total",
+        "FULLNAT packets forwarded without TOA because they had no room for the option.",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
         icmp6_rel
@@ -231,6 +237,9 @@ pub fn render(src: &MetricsSource<'_>) -> String {
             .inc_by(get(&s.icmpv6_errors_translated));
         snat.with_label_values(&[&ws])
             .set(get(&s.snat_ports_in_use) as i64);
+        toa_no_room
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.toa_no_room));
         tunnel
             .with_label_values(&[&ws, "encapsulated"])
             .inc_by(get(&s.tunnel_encapsulated));

@@ -88,6 +88,9 @@ fn service_change(old: &VirtualService, new: &VirtualService) -> Option<ServiceC
     if old.snat_pool != new.snat_pool {
         c.settings.push("snat_pool".into());
     }
+    if old.toa != new.toa {
+        c.settings.push("toa".into());
+    }
     if old.health_check != new.health_check {
         c.settings.push("health_check".into());
     }

@@ -162,9 +162,10 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
                     TunnelType::Gre => TunnelKind::Gre,
                 }),
             };
-            if s.is_ipv6() && !matches!(forward, Forward::Masq | Forward::Route) {
+            if s.is_ipv6() && !matches!(forward, Forward::Masq | Forward::Route | Forward::FullNat)
+            {
                 bail!(
-                    "{what}: real server {}: forwarding method {} is not supported for IPv6 by this build's dataplane yet; use `method: masq` (NAT) or `route` (DR)",
+                    "{what}: real server {}: forwarding method {} is not supported for IPv6 by this build's dataplane yet; use `method: masq` (NAT), `route` (DR) or `fullnat`",
                     rs.socket_addr(),
                     rs.method.ipvsadm_name()
                 );
@@ -205,6 +206,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         )
         .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
         let snat_pool = snat.for_service(cfg, s, &what)?;
+        snat.toa_off(s, &real_servers);
         services.push(VirtualService {
             snat_pool,
             id: ids.service_id(&s.key.to_string()),
@@ -222,6 +224,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             scheduler,
         });
     }
+    let (snat_pools, toa_off) = snat.into_parts();
     let admin_token = match &cfg.admin.token_file {
         Some(f) => Some(
             std::fs::read_to_string(f)
@@ -244,7 +247,8 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         routes,
         routes6,
         services,
-        snat_pools: snat.into_pools(),
+        snat_pools,
+        toa_off,
         timeouts: IpvsTimeouts {
             tcp: cfg.timeouts.tcp,
             tcp_fin: cfg.timeouts.tcp_fin,

@@ -1,16 +1,18 @@
 //! The SNAT pools of FULLNAT services, in dataplane terms (part of [`crate::spec`]).
 
-use std::net::IpAddr;
-
 use anyhow::{bail, Result};
 use config::{Config, ForwardMethod, VirtualService};
 use dataplane::fullnat::{PoolId, SnatPool};
 
-/// The pools the services use, translated once each, in first-use order.
+/// The pools the services use, translated once per (name, address family), in first-use
+/// order: a dataplane pool serves one family, so a pool named by IPv4 and IPv6 services
+/// becomes two, each with the addresses of its family.
 #[derive(Debug, Default)]
 pub(crate) struct Pools {
-    names: Vec<String>,
+    names: Vec<(String, bool)>,
     pools: Vec<SnatPool>,
+    /// Real servers (stable ids) of fullnat services with `toa: false`.
+    toa_off: Vec<u32>,
 }
 
 impl Pools {
@@ -32,18 +34,16 @@ impl Pools {
         let Some(name) = s.snat_pool.as_deref() else {
             bail!("{what}: fullnat real servers need the service's `snat_pool`");
         };
-        if let Some(i) = self.names.iter().position(|n| n == name) {
+        let v6 = s.is_ipv6();
+        if let Some(i) = self.names.iter().position(|(n, f)| n == name && *f == v6) {
             return Ok(Some(i as PoolId));
         }
         let Some(pool) = cfg.snat_pool(name) else {
             bail!("{what}: unknown snat pool `{name}`");
         };
         let mut addrs = Vec::with_capacity(pool.addresses.len());
-        for &a in &pool.addresses {
-            let IpAddr::V4(a) = a else {
-                bail!("snat pool {name}: address {a}: IPv6 is not supported by this build's dataplane yet; use IPv4");
-            };
-            if let Some(other) = self
+        for &a in pool.addresses.iter().filter(|a| a.is_ipv6() == v6) {
+            if let Some((other, _)) = self
                 .pools
                 .iter()
                 .position(|p| p.addrs.contains(&a))
@@ -54,9 +54,10 @@ impl Pools {
             addrs.push(a);
         }
         if addrs.is_empty() {
-            bail!("snat pool {name}: no addresses");
+            let family = if v6 { "IPv6" } else { "IPv4" };
+            bail!("{what}: snat pool {name} has no {family} address; expected local addresses of the service's family");
         }
-        self.names.push(name.to_string());
+        self.names.push((name.to_string(), v6));
         self.pools.push(SnatPool {
             addrs,
             port_min: pool.ports.first,
@@ -65,9 +66,24 @@ impl Pools {
         Ok(Some((self.pools.len() - 1) as PoolId))
     }
 
-    /// The translated pools, indexed by the ids handed out.
-    pub(crate) fn into_pools(self) -> Vec<SnatPool> {
-        self.pools
+    /// Remember the fullnat real servers (stable ids) of a service with `toa: false`.
+    pub(crate) fn toa_off(
+        &mut self,
+        s: &VirtualService,
+        servers: &[dataplane::service::RealServer],
+    ) {
+        if !s.toa {
+            let fullnat = servers
+                .iter()
+                .filter(|rs| rs.forward == dataplane::service::Forward::FullNat);
+            self.toa_off.extend(fullnat.map(|rs| rs.id));
+        }
+    }
+
+    /// The translated pools, indexed by the ids handed out, and the real servers whose
+    /// connections go without TOA.
+    pub(crate) fn into_parts(self) -> (Vec<SnatPool>, Vec<u32>) {
+        (self.pools, self.toa_off)
     }
 }
 
@@ -119,6 +135,57 @@ mod tests {
         let e = spec(shared, &services).unwrap_err().to_string();
         assert!(
             e.contains("address 198.19.0.250 is also in snat pool a"),
+            "{e}"
+        );
+    }
+
+    const HEAD6: &str = "interfaces:\n  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24, \"2001:2::fe/64\"] }\n  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24, \"2001:2:0:1::fe/64\"] }\n";
+
+    fn spec6(text: &str) -> anyhow::Result<crate::daemon::DaemonSpec> {
+        let text = format!("{HEAD6}{text}");
+        let cfg = config::from_str(&text, "t.yaml").map_err(|e| anyhow::anyhow!("{e}"))?;
+        from_config(&cfg, &mut RealServerIds::default())
+    }
+
+    #[test]
+    fn ipv6_fullnat_takes_the_pools_ipv6_addresses_and_the_toa_switch() {
+        let s = spec6(
+            "snat_pools:\n  - { name: p, addresses: [198.19.0.250, \"2001:2:0:1::fa\", \"2001:2:0:1::fb\"] }\nservices:\n  - { proto: tcp, vip: \"2001:2::100\", port: 80, method: fullnat, snat_pool: p, toa: false, real_servers: [ { address: \"2001:2:0:1::11\" }, { address: \"2001:2:0:1::12\" } ] }\n  - { proto: tcp, vip: 198.18.0.100, port: 80, method: fullnat, snat_pool: p, real_servers: [ { address: 198.19.0.11 } ] }\n",
+        )
+        .unwrap();
+        let ids: Vec<_> = s.services.iter().map(|v| v.snat_pool).collect();
+        assert_eq!(ids, vec![Some(0), Some(1)], "one dataplane pool per family");
+        assert_eq!(
+            s.snat_pools[0].addrs,
+            vec![
+                "2001:2:0:1::fa".parse::<std::net::IpAddr>().unwrap(),
+                "2001:2:0:1::fb".parse().unwrap()
+            ]
+        );
+        assert_eq!(
+            s.snat_pools[1].addrs,
+            vec!["198.19.0.250".parse::<std::net::IpAddr>().unwrap()]
+        );
+        let mut off = s.toa_off.clone();
+        off.sort();
+        let mut want: Vec<_> = s.services[0].real_servers.iter().map(|r| r.id).collect();
+        want.sort();
+        assert_eq!(
+            off, want,
+            "TOA off for the IPv6 service's real servers only"
+        );
+    }
+
+    #[test]
+    fn nat64_fullnat_is_refused_with_a_clear_error() {
+        let e = spec6(
+            "snat_pools:\n  - { name: p, addresses: [\"2001:2:0:1::fa\"] }\nservices:\n  - { proto: tcp, vip: \"2001:2::100\", port: 80, method: fullnat, snat_pool: p, real_servers: [ { address: 198.19.0.11 } ] }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        // The configuration layer refuses it before spec sees it.
+        assert!(
+            e.contains("real server 198.19.0.11 is IPv4 but the service is IPv6"),
             "{e}"
         );
     }

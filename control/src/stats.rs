@@ -92,6 +92,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "busy_cycles": sum(workers, |w| get(&w.busy_cycles)),
         "snat_ports_in_use": sum(workers, |w| get(&w.snat_ports_in_use)),
         "icmpv6_errors_translated": sum(workers, |w| get(&w.icmpv6_errors_translated)),
+        "toa_no_room": sum(workers, |w| get(&w.toa_no_room)),
     })
 }
 

@@ -219,6 +219,9 @@ pub struct WorkerStats {
     /// ICMPv6 errors about a connection, translated (NAT) or relayed (DR) to the other
     /// side.
     pub icmpv6_errors_translated: AtomicU64,
+    /// FULLNAT packets that were to carry TOA but had no room for it (full TCP header,
+    /// past the MTU, no buffer room): forwarded without it.
+    pub toa_no_room: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -246,6 +249,7 @@ impl Default for WorkerStats {
                 .collect(),
             snat_ports_in_use: AtomicU64::new(0),
             icmpv6_errors_translated: AtomicU64::new(0),
+            toa_no_room: AtomicU64::new(0),
         }
     }
 }

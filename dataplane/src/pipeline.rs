@@ -240,8 +240,8 @@ pub struct Pipeline<P> {
     learned_len: usize,
     /// This worker's share of the SNAT pools (FULLNAT local addresses and ports).
     snat: SnatPorts,
-    /// TOA (client address and port) to add to the packet being forwarded.
-    toa: Option<(Ipv4Addr, u16)>,
+    /// TOA (client address and port, either family) to add to the packet being forwarded.
+    toa: Option<(IpAddr, u16)>,
     /// Exception-path rate limit of this worker.
     to_kernel: TokenBucket,
 }
@@ -429,6 +429,7 @@ impl<P: Frame> Pipeline<P> {
         }
         // FULLNAT local addresses, on the port facing the real servers.
         for lip in t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied()) {
+            let IpAddr::V4(lip) = lip else { continue };
             if let Some(port) =
                 (0..self.cfg.port_macs.len()).find(|&p| crate::fullnat::lip_on(t, p, lip))
             {
@@ -461,10 +462,8 @@ impl<P: Frame> Pipeline<P> {
         let snat = &mut self.snat;
         self.conns
             .expire_with(now_ms, EXPIRE_BUDGET, |method, reply| {
-                if method == Method::FullNat {
-                    if let Some(lip) = v4(reply.dst) {
-                        snat.release(lip, reply.dport);
-                    }
+                if let Some((lip, lport)) = crate::fullnat::local_of(method, Some(*reply)) {
+                    snat.release(lip, lport);
                 }
             });
         set(&self.cfg.stats.snat_ports_in_use, self.snat.in_use());
@@ -492,6 +491,15 @@ impl<P: Frame> Pipeline<P> {
     #[inline]
     fn drop_packet(&self, why: DropReason) {
         self.cfg.stats.drop_packet(why);
+    }
+
+    /// Add TOA for `client:cport` to the IP packet after the Ethernet header of `pkt`;
+    /// a packet without room for it goes unchanged and is counted.
+    #[inline]
+    fn add_toa(&mut self, pkt: &mut P, client: IpAddr, cport: u16) {
+        if !crate::toa::add(pkt, ETH_HDR, client, cport) {
+            bump(&self.cfg.stats.toa_no_room, 1);
+        }
     }
 }
 
@@ -572,10 +580,8 @@ impl<P: Frame> Pipeline<P> {
 
     /// End a connection now, giving back what it holds (a FULLNAT local port).
     fn end_connection(&mut self, c: &conn_table::ConnInfo) {
-        if c.method == Method::FullNat {
-            if let Some((lip, lport)) = c.reply.and_then(|r| v4(r.dst).map(|a| (a, r.dport))) {
-                self.snat.release(lip, lport);
-            }
+        if let Some((lip, lport)) = crate::fullnat::local_of(c.method, c.reply) {
+            self.snat.release(lip, lport);
         }
         self.conns.remove(c.id);
     }
@@ -636,7 +642,7 @@ impl<P: Frame> Pipeline<P> {
                     Ipv4Verdict::ToKernel => self.hand_to_kernel(port, pkt, now_ms, io),
                     Ipv4Verdict::Forward(dst) => {
                         if let Some((client, cport)) = toa {
-                            crate::toa::add(&mut pkt, ETH_HDR, client, cport);
+                            self.add_toa(&mut pkt, client, cport);
                         }
                         self.forward(t, pkt, dst, now_ms, io)
                     }
@@ -830,8 +836,11 @@ impl<P: Frame> Pipeline<P> {
                     let rewritten = match c.method {
                         Method::Masq => rewrite_dst(ip_buf, rip, rport),
                         Method::FullNat => {
-                            if proto == proto::TCP && crate::toa::wanted(tcp_flags, &c) {
-                                self.toa = Some((src, sport));
+                            if proto == proto::TCP
+                                && crate::toa::wanted(tcp_flags, &c)
+                                && t.snat.toa_for(c.rs)
+                            {
+                                self.toa = Some((IpAddr::V4(src), sport));
                             }
                             crate::fullnat::to_real_server(ip_buf, &c)
                         }
@@ -902,18 +911,23 @@ impl<P: Frame> Pipeline<P> {
             // share of the service's pool; the real server replies to it.
             let (reply_dst, reply_dport) = if method == Method::FullNat {
                 match svc.snat_pool.and_then(|id| self.snat.take(&t.snat, id)) {
-                    Some(local) => local,
+                    Some(local @ (IpAddr::V4(_), _)) => local,
+                    Some((lip, lport)) => {
+                        // A pool of the other family: spec refuses it; never mix.
+                        self.snat.release(lip, lport);
+                        return Drop(DropReason::NoRealServer);
+                    }
                     None => return Drop(DropReason::SnatExhausted),
                 }
             } else {
-                (src, sport)
+                (IpAddr::V4(src), sport)
             };
             // DR and tunnel connections keep no reply tuple: their replies never come back
             // through the director, and RIP:port -> client:port is the same for one client
             // port towards several VIPs of one real server; the RS (and its
             // encapsulation) come from the table by id.
             let reply = (!method.replies_bypass_director())
-                .then(|| Tuple::new(proto, rs.addr, rport, IpAddr::V4(reply_dst), reply_dport));
+                .then(|| Tuple::new(proto, rs.addr, rport, reply_dst, reply_dport));
             let new = NewConn {
                 original: tuple,
                 reply,
@@ -941,14 +955,17 @@ impl<P: Frame> Pipeline<P> {
             }
             let rewritten = match method {
                 Method::Masq => rewrite_dst(ip_buf, rip, rport),
-                Method::FullNat => rewrite_src(ip_buf, reply_dst, reply_dport)
-                    .and_then(|()| rewrite_dst(ip_buf, rip, rport))
-                    .map(|()| {
-                        // Room for TOA in the client's segments.
-                        if proto == proto::TCP {
-                            crate::toa::clamp_mss(ip_buf);
-                        }
-                    }),
+                Method::FullNat => crate::fullnat::rewrite_to_real_server(
+                    ip_buf,
+                    (reply_dst, reply_dport),
+                    (rs.addr, rport),
+                )
+                .map(|()| {
+                    // Room for TOA in the client's segments.
+                    if proto == proto::TCP && t.snat.toa_for(rs.id) {
+                        crate::toa::clamp_mss(ip_buf);
+                    }
+                }),
                 _ => Ok(()),
             };
             if rewritten.is_err() {

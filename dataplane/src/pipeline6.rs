@@ -12,8 +12,11 @@
 //! others). NAT and DR (like IPVS) need the L4 ports at a known offset, and fragments are
 //! not reassembled, as for IPv4.
 //!
-//! TUN (ip6ip6) and FULLNAT for IPv6 would be new arms in [`Pipeline::schedule`]'s
-//! caller (`handle_ipv6_l4`): the rewrite per method is one `match` there.
+//! FULLNAT works as for IPv4, with the same SNAT machinery ([`crate::fullnat`]): local
+//! addresses answered in NDP, replies steered by local port, TOA of length 20.
+//!
+//! TUN (ip6ip6) would be a new arm in [`Pipeline::schedule`]'s caller
+//! (`handle_ipv6_l4`): the rewrite per method is one `match` there.
 
 use super::*;
 use crate::wire::icmpv6::msg_type;
@@ -121,6 +124,15 @@ impl<P: Frame> Pipeline<P> {
             ip_proto::ICMPV6 => related6::quoted_flow6(ip)?,
             _ => return None,
         };
+        if ip[6] != ip_proto::ICMPV6 && t.snat.is_lip(dst) {
+            // A FULLNAT reply: to the worker whose share of the local ports holds its
+            // destination port (as for IPv4).
+            let p = ip.get(IP6_HDR + 2..IP6_HDR + 4)?;
+            return Some(port_owner(
+                u16::from_be_bytes([p[0], p[1]]),
+                self.cfg.workers,
+            ));
+        }
         let client = if t.services.is_vip6(dst) { src } else { dst };
         let IpAddr::V6(masked) =
             conn_table::mask_client(IpAddr::V6(client), t.services.steer_prefix6())
@@ -153,10 +165,19 @@ impl<P: Frame> Pipeline<P> {
         }
         match nh {
             ip_proto::ICMPV6 => self.handle_icmpv6(t, port, pkt, now_ms, io),
-            ip_proto::TCP | ip_proto::UDP => match self.handle_ipv6_l4(t, pkt.data_mut(), now_ms) {
-                Ipv6Verdict::Forward(to) => self.forward6(t, pkt, to, now_ms, io),
-                Ipv6Verdict::Drop(why) => self.drop_packet(why),
-            },
+            ip_proto::TCP | ip_proto::UDP => {
+                let verdict = self.handle_ipv6_l4(t, pkt.data_mut(), now_ms);
+                let toa = self.toa.take();
+                match verdict {
+                    Ipv6Verdict::Forward(to) => {
+                        if let Some((client, cport)) = toa {
+                            self.add_toa(&mut pkt, client, cport);
+                        }
+                        self.forward6(t, pkt, to, now_ms, io)
+                    }
+                    Ipv6Verdict::Drop(why) => self.drop_packet(why),
+                }
+            }
             ip_proto::FRAGMENT => self.drop_packet(DropReason::Ipv6Fragment),
             nh if is_extension_header(nh) => self.drop_packet(DropReason::Ipv6ExtensionHeader),
             _ => self.drop_packet(DropReason::NoService),
@@ -260,7 +281,9 @@ impl<P: Frame> Pipeline<P> {
         {
             return self.drop_packet(DropReason::NdpInvalid);
         }
-        let for_us = t.services.is_vip6(target) || t.services.local6_on(port, target).is_some();
+        let for_us = t.services.is_vip6(target)
+            || t.services.local6_on(port, target).is_some()
+            || crate::fullnat::lip_on6(t, port, target);
         if let Some(mac) = slla {
             // 7.2.3: a solicitation for us creates the sender's entry; otherwise only
             // refresh one we have.
@@ -403,7 +426,20 @@ impl<P: Frame> Pipeline<P> {
                     else {
                         return Drop(DropReason::NoService);
                     };
-                    if c.method == Method::Masq && rewrite_dst6(ip_buf, rip, rport).is_err() {
+                    let rewritten = match c.method {
+                        Method::Masq => rewrite_dst6(ip_buf, rip, rport),
+                        Method::FullNat => {
+                            if proto == proto::TCP
+                                && crate::toa::wanted(tcp_flags, &c)
+                                && t.snat.toa_for(c.rs)
+                            {
+                                self.toa = Some((IpAddr::V6(src), sport));
+                            }
+                            crate::fullnat::to_real_server(ip_buf, &c)
+                        }
+                        _ => Ok(()),
+                    };
+                    if rewritten.is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
                     Ipv6Verdict::Forward(rip)
@@ -416,6 +452,13 @@ impl<P: Frame> Pipeline<P> {
                         return Drop(DropReason::TtlExceeded);
                     }
                     if rewrite_src6(ip_buf, vip, c.original.dport).is_err() {
+                        return Drop(DropReason::L4Malformed);
+                    }
+                    // FULLNAT: the reply was addressed to the local address; back to the
+                    // client.
+                    if c.method == Method::FullNat
+                        && rewrite_dst6(ip_buf, client, c.original.sport).is_err()
+                    {
                         return Drop(DropReason::L4Malformed);
                     }
                     Ipv6Verdict::Forward(client)
@@ -451,24 +494,42 @@ impl<P: Frame> Pipeline<P> {
             return Drop(DropReason::NoRealServer);
         };
         let rport = if rs.port == 0 { dport } else { rs.port };
-        // TUN (ip6ip6) and FULLNAT for IPv6 would be further arms here; spec refuses
-        // them for IPv6 services until then.
+        // TUN (ip6ip6) would be a further arm here; spec refuses it for IPv6 services.
         let method = match rs.forward {
             Forward::Masq => Method::Masq,
             Forward::Route => Method::Route,
+            Forward::FullNat => Method::FullNat,
             _ => return Drop(DropReason::NoRealServer),
+        };
+        // FULLNAT: a local address and port of this worker's share of the service's pool
+        // replaces the client; the real server replies to it.
+        let (reply_dst, reply_dport) = if method == Method::FullNat {
+            match svc.snat_pool.and_then(|id| self.snat.take(&t.snat, id)) {
+                Some(local @ (IpAddr::V6(_), _)) => local,
+                Some((lip, lport)) => {
+                    // A pool of the other family (NAT64): spec refuses it; never mix.
+                    self.snat.release(lip, lport);
+                    return Drop(DropReason::NoRealServer);
+                }
+                None => return Drop(DropReason::SnatExhausted),
+            }
+        } else {
+            (IpAddr::V6(src), sport)
         };
         let new = NewConn {
             original: tuple,
             // DR keeps no reply tuple (its replies bypass the director), as for IPv4.
-            reply: (method == Method::Masq)
-                .then(|| Tuple::new(proto, rs.addr, rport, IpAddr::V6(src), sport)),
+            reply: (method != Method::Route)
+                .then(|| Tuple::new(proto, rs.addr, rport, reply_dst, reply_dport)),
             rs: rs.id,
             svc: sid,
             method,
             template,
         };
         let Ok(id) = self.conns.insert(&new, now_ms) else {
+            if method == Method::FullNat {
+                self.snat.release(reply_dst, reply_dport);
+            }
             return Drop(DropReason::ConnTableFull);
         };
         self.conns
@@ -478,7 +539,22 @@ impl<P: Frame> Pipeline<P> {
             bump(&c.conns, 1);
             c.packet(true, u64::from(bytes));
         }
-        if method == Method::Masq && rewrite_dst6(ip_buf, rip, rport).is_err() {
+        let rewritten = match method {
+            Method::Masq => rewrite_dst6(ip_buf, rip, rport),
+            Method::FullNat => crate::fullnat::rewrite_to_real_server(
+                ip_buf,
+                (reply_dst, reply_dport),
+                (rs.addr, rport),
+            )
+            .map(|()| {
+                // Room for TOA (20 bytes) in the client's segments.
+                if proto == proto::TCP && t.snat.toa_for(rs.id) {
+                    crate::toa::clamp_mss(ip_buf);
+                }
+            }),
+            _ => Ok(()),
+        };
+        if rewritten.is_err() {
             return Drop(DropReason::L4Malformed);
         }
         Ipv6Verdict::Forward(rip)
@@ -537,8 +613,18 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// Unsolicited neighbour advertisements for the IPv6 VIPs (the IPv6 gratuitous ARP),
-    /// on the ports whose connected subnet holds each (all ports when none does).
+    /// on the ports whose connected subnet holds each (all ports when none does), and for
+    /// the IPv6 FULLNAT local addresses on the port facing the real servers.
     pub(super) fn start6(&mut self, t: &Tables, io: &mut impl Io<P>) {
+        let lips = t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied());
+        for lip in lips.filter_map(v6) {
+            let Some(port) =
+                (0..self.cfg.port_macs.len()).find(|&p| crate::fullnat::lip_on6(t, p, lip))
+            else {
+                continue;
+            };
+            self.send_unsolicited_na(io, port, lip);
+        }
         let mut vips: Vec<Ipv6Addr> = t.services.vips6().collect();
         vips.sort();
         for vip in vips {
@@ -551,23 +637,28 @@ impl<P: Frame> Pipeline<P> {
                 if on_subnet.is_some_and(|p| p != port) {
                     continue;
                 }
-                let Some(mut pkt) = io.alloc() else { return };
-                if !pkt.resize(ETH_HDR + IP6_HDR + ND_LEN + LLA_OPT_LEN) {
-                    return self.drop_packet(DropReason::NoMbuf);
-                }
-                let mac = self.cfg.port_macs[port];
-                write_na(
-                    pkt.data_mut(),
-                    mac,
-                    ALL_NODES_MAC,
-                    vip,
-                    ALL_NODES,
-                    NA_OVERRIDE,
-                );
-                bump(&self.cfg.stats.arp_requests, 1);
-                io.send(port, pkt);
+                self.send_unsolicited_na(io, port, vip);
             }
         }
+    }
+
+    /// One unsolicited neighbour advertisement for `addr` on `port`, to all nodes.
+    fn send_unsolicited_na(&mut self, io: &mut impl Io<P>, port: usize, addr: Ipv6Addr) {
+        let Some(mut pkt) = io.alloc() else { return };
+        if !pkt.resize(ETH_HDR + IP6_HDR + ND_LEN + LLA_OPT_LEN) {
+            return self.drop_packet(DropReason::NoMbuf);
+        }
+        let mac = self.cfg.port_macs[port];
+        write_na(
+            pkt.data_mut(),
+            mac,
+            ALL_NODES_MAC,
+            addr,
+            ALL_NODES,
+            NA_OVERRIDE,
+        );
+        bump(&self.cfg.stats.arp_requests, 1);
+        io.send(port, pkt);
     }
 
     /// Re-solicit IPv6 neighbours still unresolved; drop what waited too long.

@@ -1159,6 +1159,7 @@ fn finish(mut e: Entry) -> Result<IpvsCommand, IpvsError> {
                 }),
                 persistence_engine: e.pe.clone(),
                 one_packet: e.one_packet,
+                toa: None,
             };
             if cmd == CmdName::AddService {
                 IpvsCommand::AddService { service: config }

@@ -1244,6 +1244,7 @@ fn arb_rule() -> impl Strategy<Value = ServiceRule> {
                 persistence,
                 persistence_engine: None,
                 one_packet: ops && (is_fwmark || service.protocol() == Protocol::Udp),
+                toa: None,
             };
             let mut real_servers: Vec<DestConfig> = Vec::new();
             for (addr, port, method, weight, (a, b)) in dests {

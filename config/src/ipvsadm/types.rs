@@ -290,6 +290,11 @@ pub struct ServiceConfig {
     /// One-packet scheduling (`-o`, UDP and firewall-mark services only).
     #[serde(default)]
     pub one_packet: bool,
+    /// FULLNAT's TOA switch (rvs, not ipvsadm): `Some(false)` when the service's
+    /// connections carry no TOA option; `None` keeps the current setting (TOA on for a
+    /// new service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toa: Option<bool>,
 }
 
 impl ServiceConfig {
@@ -302,6 +307,7 @@ impl ServiceConfig {
             persistence: None,
             persistence_engine: None,
             one_packet: false,
+            toa: None,
         }
     }
 }

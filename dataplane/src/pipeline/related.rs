@@ -460,7 +460,7 @@ mod tests {
         });
         let t = Tables {
             snat: crate::fullnat::SnatTable::new(vec![crate::fullnat::SnatPool {
-                addrs: vec![LIP],
+                addrs: vec![LIP.into()],
                 port_min: 1024,
                 port_max: 65535,
             }]),
