@@ -213,6 +213,81 @@ fn nat6_errors_are_translated_both_ways() {
 }
 
 #[test]
+fn fullnat6_errors_are_translated_both_ways() {
+    const LIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0xfa);
+    let services = r#"snat_pools:
+  - { name: p6, addresses: ["2001:2:0:1::fa"], ports: 7000-7009 }
+services:
+  - proto: udp
+    vip: "2001:2::100"
+    port: 5353
+    scheduler: rr
+    method: fullnat
+    snat_pool: p6
+    real_servers:
+      - { address: "2001:2:0:1::11", port: 53 }
+"#;
+    let dir = TempDir::new("icmp6-fullnat");
+    let (wan_mac, lan_mac) = macs(&dir, services);
+    let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
+    let r = |f: &[u8]| eth(lan_mac, RS1_MAC, 0x86dd, f);
+    // The query goes out as LIP:7000 -> RS:53; the real server answers once, then has
+    // nothing listening ("port unreachable" to the local address, quoting what rvs sent).
+    let query = udp6(CLIENT6, 53000, VIP6, 5353, b"query");
+    let query_at_rs = udp6(LIP6, 7000, RS1_6, 53, b"query");
+    let answer_at_rs = udp6(RS1_6, 53, LIP6, 7000, b"answer");
+    let answer_seen = udp6(VIP6, 5353, CLIENT6, 53000, b"answer");
+    let port_unreach = error6(RS1_6, LIP6, 64, 1, 4, [0; 4], &query_at_rs, 1232);
+    // A router on the client's side cannot deliver the answer.
+    let addr_unreach = error6(WAN_ROUTER, VIP6, 64, 1, 3, [0; 4], &answer_seen, 1232);
+    let wan_in = vec![
+        ns_frame(CLIENT_MAC, CLIENT6, VIP6, None),
+        c(&query),
+        c(&addr_unreach),
+    ];
+    let lan_in = vec![
+        na_frame(RS1_MAC, lan_mac, RS1_6, LAN_IP6, 0x60),
+        r(&answer_at_rs),
+        r(&port_unreach),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, services, &wan_in, &lan_in, false);
+    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    // To the real server: the query, then the client side's error about the answer,
+    // from the local address (the real server never sees the client's side), quoting
+    // what the real server sent.
+    assert_frames(
+        "lan out",
+        &lan_out,
+        &[
+            ns_frame(lan_mac, LAN_IP6, RS1_6, None),
+            to_rs(&query_at_rs),
+            to_rs(&error6(LIP6, RS1_6, 64, 1, 3, [0; 4], &answer_at_rs, 1232)),
+        ],
+    );
+    // To the client: the answer and the real server's error about the query, from the
+    // VIP, quoting what the client sent, hop limit decremented.
+    let to_client = |f: &[u8]| eth(CLIENT_MAC, wan_mac, 0x86dd, f);
+    let all = wan_out
+        .iter()
+        .filter(|f| f.len() > 20 && f[20] == 58 && f[54] != 136)
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_frames(
+        "wan out (ICMPv6 errors)",
+        &all,
+        &[to_client(&error6(
+            VIP6, CLIENT6, 63, 1, 4, [0; 4], &query, 1232,
+        ))],
+    );
+    assert!(
+        wan_out.contains(&with_hop_limit(to_client(&answer_seen), 63)),
+        "the answer reached the client"
+    );
+    assert_eq!(counter(&stats, "icmpv6_errors_translated"), 2, "{stats}");
+    assert_eq!(counter(&stats, "conns_created"), 1, "{stats}");
+}
+
+#[test]
 fn dr6_client_side_errors_reach_the_real_server_unchanged() {
     let dir = TempDir::new("icmp6-dr");
     let (wan_mac, lan_mac) = macs(&dir, DR6_SERVICES);

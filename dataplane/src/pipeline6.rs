@@ -124,6 +124,10 @@ impl<P: Frame> Pipeline<P> {
             ip_proto::ICMPV6 => related6::quoted_flow6(ip)?,
             _ => return None,
         };
+        if let Some(lport) = related6::quoted_local_port6(t, ip) {
+            // An error about a FULLNAT packet sent to a real server.
+            return Some(port_owner(lport, self.cfg.workers));
+        }
         if ip[6] != ip_proto::ICMPV6 && t.snat.is_lip(dst) {
             // A FULLNAT reply: to the worker whose share of the local ports holds its
             // destination port (as for IPv4).

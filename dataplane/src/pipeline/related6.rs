@@ -13,12 +13,14 @@
 //!   relays it unchanged to the RS (MAC only), as IPVS hands it to the connection's
 //!   transmitter. The four bytes after the checksum (a "packet too big"'s MTU) are kept.
 //!
-//! Refused and counted (`icmpv6_error_unsupported`): TUN and FULLNAT connections, whose
-//! IPv6 forwarding is not built yet. TUN would relay client-side errors encapsulated like
-//! the connection's packets; FULLNAT can use `Pipeline::nat_icmp6_error` as it is (it
-//! handles a reply tuple whose destination is a local address), once RS-side errors are
-//! steered to the owner of the quoted local port. Errors about rvs's own tunnel packets
-//! (quoting an ip6ip6 packet the director sent) are not related to a connection here.
+//! FULLNAT connections take the NAT rewrite (the reply tuple's destination is the local
+//! address, so the quote's source is rewritten too); errors from the real servers' side
+//! are steered to the worker owning the quoted local port (`quoted_local_port6`).
+//!
+//! Refused and counted (`icmpv6_error_unsupported`): TUN connections. TUN would relay
+//! client-side errors encapsulated like the connection's packets. Errors about rvs's own
+//! tunnel packets (quoting an ip6ip6 packet the director sent) are not related to a
+//! connection here.
 //!
 //! The outer ICMPv6 checksum is verified before anything is rewritten (the rewrite is
 //! incremental), like `handle_response_icmp`. An error quoting a flow no connection
@@ -35,6 +37,23 @@ use crate::wire::{rewrite_icmp6_error_dst, rewrite_icmp6_error_src, Error as Wir
 /// handled, and counted, where it arrived). Used to steer the error to the flow's worker.
 #[inline]
 pub(super) fn quoted_flow6(ip: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
+    let q = quote6(ip)?;
+    Some((q.dst_addr, q.src_addr))
+}
+
+/// For an ICMPv6 error in IPv6 packet `ip` that quotes a FULLNAT packet the director
+/// sent to a real server (quoted source a local address of a SNAT pool), the quoted
+/// source port: the connection belongs to the worker owning that local port
+/// (`fullnat::port_owner`), as for IPv4. None otherwise.
+#[inline]
+pub(super) fn quoted_local_port6(t: &Tables, ip: &[u8]) -> Option<u16> {
+    let q = quote6(ip)?;
+    t.snat.is_lip(q.src_addr).then_some(q.src_port)
+}
+
+/// The TCP/UDP packet quoted by the ICMPv6 error in `ip`, if it is one.
+#[inline]
+fn quote6(ip: &[u8]) -> Option<Quote6> {
     if ip.len() < IP6_HDR + QUOTE_OFFSET || ip[6] != ip_proto::ICMPV6 {
         return None;
     }
@@ -47,7 +66,7 @@ pub(super) fn quoted_flow6(ip: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
     if q.protocol != ip_proto::TCP && q.protocol != ip_proto::UDP {
         return None;
     }
-    Some((q.dst_addr, q.src_addr))
+    Some(q)
 }
 
 impl<P: Frame> Pipeline<P> {
@@ -102,14 +121,17 @@ impl<P: Frame> Pipeline<P> {
             return Some(Drop(DropReason::Icmpv6ErrorNoConnection));
         };
         let verdict = match (c.method, dir) {
-            (Method::Masq, _) => self.nat_icmp6_error(ip_buf, &c, dir),
+            // FULLNAT: the same two-tuple rewrite (the reply tuple's destination is the
+            // local address, so both quoted addresses change), as ip_vs_nat_icmp_v6
+            // does for DPVS's fullnat.
+            (Method::Masq | Method::FullNat, _) => self.nat_icmp6_error(ip_buf, &c, dir),
             // DR keeps only the client's side (its replies bypass the director): relay
             // to the real server as is, found by id as for the connection's packets.
             (Method::Route, Direction::Original) => match t.services.routed_of(c.rs) {
                 Some(IpAddr::V6(rip)) => Ipv6Verdict::Forward(rip),
                 _ => Drop(DropReason::NoRealServer),
             },
-            (Method::Route, Direction::Reply) | (Method::Tunnel | Method::FullNat, _) => {
+            (Method::Route, Direction::Reply) | (Method::Tunnel, _) => {
                 Drop(DropReason::Icmpv6ErrorUnsupported)
             }
         };
@@ -560,9 +582,9 @@ mod tests {
     }
 
     #[test]
-    fn tunnel_and_fullnat_connections_are_refused_and_counted() {
-        // rvs builds neither for IPv6 yet; their connections would come from the IPv6 TUN
-        // and FULLNAT paths. Until those translate errors too, refuse them visibly.
+    fn fullnat_errors_are_translated_and_tunnel_ones_refused() {
+        // A TUN connection's errors are refused visibly; a FULLNAT connection's take the
+        // NAT rewrite of both quoted addresses, both ways.
         let t = tables(Forward::Masq);
         let mut p = pipeline(&t, 0, 1);
         let lip = a("2001:2:0:1::200");
@@ -584,18 +606,42 @@ mod tests {
             };
             p.conns.insert(&new, 1).unwrap();
         }
+        // Addresses and ports of a forwarded error: outer (src, dst), quoted (src:port,
+        // dst:port).
+        let fields = |f: &[u8]| {
+            let ip = |at: usize| crate::wire::read_ipv6(&f[at..at + 16]);
+            let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+            (ip(22), ip(38), (ip(70), port(102)), (ip(86), port(104)))
+        };
         let mut out = Out::default();
         for cport in [40000, 40001] {
             let reply = tcp(VIP, 80, CLIENT, cport, 0x10, b"");
             p.handle(
                 &t,
                 0,
-                from_client(&error(1, [0; 4], ROUTER, VIP, &reply)),
+                from_client(&error(2, [0, 0, 5, 0], ROUTER, VIP, &reply)),
                 2,
                 &mut out,
             );
         }
-        // The FULLNAT one from the real server's side too (quote LIP:2000 -> RS:8080).
+        assert_eq!(drops(&p, DropReason::Icmpv6ErrorUnsupported), 1, "tunnel");
+        let [(1, f)] = out.0.as_slice() else {
+            panic!(
+                "expected the FULLNAT error towards the real server: {:?}",
+                out.0
+            );
+        };
+        // To the RS, from the local address, quoting what the RS sent (RS:8080 -> LIP:2000).
+        assert_eq!(fields(f), (lip, a(RS), (a(RS), 8080), (lip, 2000)));
+        assert_eq!(
+            &f[58..62],
+            &[0, 0, 5, 0],
+            "the MTU of a packet too big is kept"
+        );
+        assert!(crate::wire::Icmpv6Packet::new_unchecked(&f[54..]).verify_checksum(lip, a(RS)));
+        // From the real server's side (quote LIP:2000 -> RS:8080): to the client, from
+        // the VIP, quoting what the client sent.
+        out.0.clear();
         let at_rs = tcp(&lip.to_string(), 2000, RS, 8080, 0x10, b"");
         p.handle(
             &t,
@@ -604,8 +650,41 @@ mod tests {
             2,
             &mut out,
         );
-        assert_eq!(drops(&p, DropReason::Icmpv6ErrorUnsupported), 3);
-        assert!(out.0.is_empty());
-        assert_eq!(translated(&p), 0);
+        let [(0, f)] = out.0.as_slice() else {
+            panic!("expected the FULLNAT error towards the client: {:?}", out.0);
+        };
+        assert_eq!(
+            fields(f),
+            (a(VIP), a(CLIENT), (a(CLIENT), 40001), (a(VIP), 80))
+        );
+        assert_eq!(translated(&p), 2);
+    }
+
+    #[test]
+    fn errors_about_fullnat_packets_go_to_the_local_port_owner() {
+        let lip = a("2001:2:0:1::200");
+        let mut t = tables(Forward::Masq);
+        let p = pipeline(&t, 0, 2);
+        let error_about = |lport| {
+            let at_rs = tcp(&lip.to_string(), lport, RS, 8080, 0x10, b"");
+            from_rs(&error(1, [0; 4], RS, &lip.to_string(), &at_rs))
+        };
+        // Not a local address of a pool: steered by the client hash, the same for both.
+        assert_eq!(
+            p.owner6(&t, &error_about(2000)),
+            p.owner6(&t, &error_about(2001))
+        );
+        t.snat = crate::fullnat::SnatTable::new(vec![crate::fullnat::SnatPool {
+            addrs: vec![IpAddr::V6(lip)],
+            port_min: 1000,
+            port_max: 3000,
+        }]);
+        for lport in [2000u16, 2001, 2002, 2003] {
+            assert_eq!(
+                p.owner6(&t, &error_about(lport)),
+                Some(crate::fullnat::port_owner(lport, 2)),
+                "local port {lport}"
+            );
+        }
     }
 }
