@@ -58,6 +58,8 @@ pub struct InterfaceSpec {
     pub kernel_name: Option<String>,
     /// The director's own IPv6 addresses on it, with prefix lengths.
     pub addresses6: Vec<(std::net::Ipv6Addr, u8)>,
+    /// Its MTU (`interfaces[].mtu`).
+    pub mtu: u16,
 }
 
 /// Everything rvsd needs from the configuration, in dataplane terms.
@@ -521,7 +523,8 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
         .collect();
     Tables {
         services: ServiceTable::new(spec.services.clone(), locals, generation)
-            .with_locals6(locals6),
+            .with_locals6(locals6)
+            .with_port_mtus(spec.interfaces.iter().map(|f| f.mtu).collect()),
         routes: RouteTable::new(&connected, &spec.routes),
         routes6: RouteTable6::new(&connected6, &spec.routes6),
         timeouts: spec.timeouts,

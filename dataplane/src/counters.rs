@@ -208,6 +208,8 @@ pub struct WorkerStats {
     pub real_servers: Box<[RealServerCounts]>,
     /// FULLNAT local ports this worker has handed out (gauge).
     pub snat_ports_in_use: AtomicU64,
+    /// ICMPv6 Packet Too Big errors sent to clients (IPv6 tunnel path MTU).
+    pub packet_too_big_sent: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -234,6 +236,7 @@ impl Default for WorkerStats {
                 .map(|_| RealServerCounts::default())
                 .collect(),
             snat_ports_in_use: AtomicU64::new(0),
+            packet_too_big_sent: AtomicU64::new(0),
         }
     }
 }

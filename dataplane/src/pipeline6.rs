@@ -95,6 +95,8 @@ fn find_lla(mut opts: &[u8], kind: u8) -> Result<Option<[u8; 6]>, ()> {
 enum Ipv6Verdict {
     /// Forward towards this address (route + neighbour lookup).
     Forward(Ipv6Addr),
+    /// Encapsulate for this tunnel real server and forward (see tun6.rs).
+    Tunnel(Ipv6Addr, crate::tunnel::TunnelKind),
     /// Drop and count.
     Drop(DropReason),
 }
@@ -147,6 +149,7 @@ impl<P: Frame> Pipeline<P> {
             ip_proto::ICMPV6 => self.handle_icmpv6(t, port, pkt, now_ms, io),
             ip_proto::TCP | ip_proto::UDP => match self.handle_ipv6_l4(t, pkt.data_mut(), now_ms) {
                 Ipv6Verdict::Forward(to) => self.forward6(t, pkt, to, now_ms, io),
+                Ipv6Verdict::Tunnel(rip, kind) => self.tunnel6(t, pkt, rip, kind, now_ms, io),
                 Ipv6Verdict::Drop(why) => self.drop_packet(why),
             },
             ip_proto::FRAGMENT => self.drop_packet(DropReason::Ipv6Fragment),
@@ -377,6 +380,13 @@ impl<P: Frame> Pipeline<P> {
             }
             return match dir {
                 Direction::Original => {
+                    if c.method == Method::Tunnel {
+                        // TUN keeps no reply tuple either: the real server by id.
+                        return match t.services.tunnel6_of(c.rs) {
+                            Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
+                            None => Drop(DropReason::NoRealServer),
+                        };
+                    }
                     if c.method == Method::Route {
                         // DR keeps no reply tuple: the real server by id (see pipeline.rs).
                         return match t.services.routed_of(c.rs) {
@@ -436,11 +446,12 @@ impl<P: Frame> Pipeline<P> {
             return Drop(DropReason::NoRealServer);
         };
         let rport = if rs.port == 0 { dport } else { rs.port };
-        // TUN (ip6ip6) and FULLNAT for IPv6 would be further arms here; spec refuses
-        // them for IPv6 services until then.
+        // FULLNAT for IPv6 would be a further arm here; spec refuses it for IPv6
+        // services until then.
         let method = match rs.forward {
             Forward::Masq => Method::Masq,
             Forward::Route => Method::Route,
+            Forward::Tunnel(_) => Method::Tunnel,
             _ => return Drop(DropReason::NoRealServer),
         };
         let new = NewConn {
@@ -466,12 +477,15 @@ impl<P: Frame> Pipeline<P> {
         if method == Method::Masq && rewrite_dst6(ip_buf, rip, rport).is_err() {
             return Drop(DropReason::L4Malformed);
         }
+        if let Forward::Tunnel(kind) = rs.forward {
+            return Ipv6Verdict::Tunnel(rip, kind);
+        }
         Ipv6Verdict::Forward(rip)
     }
 
     /// Route `pkt` towards IPv6 `dst`, fill in the MACs and send it, or hold it while the
     /// next hop is resolved by neighbour solicitation.
-    fn forward6(
+    pub(super) fn forward6(
         &mut self,
         t: &Tables,
         mut pkt: P,
