@@ -213,6 +213,12 @@ pub fn run(
             .collect();
         kernel_if::configure(k, &iface.addresses, &routes)
             .with_context(|| format!("interface {}: cannot configure {k}", iface.name))?;
+        kernel_if::set_mtu(k, iface.mtu).with_context(|| {
+            format!(
+                "interface {}: cannot set mtu {} on {k}",
+                iface.name, iface.mtu
+            )
+        })?;
         info!(interface = %iface.name, kernel = %k, port = tap.id(), "exception path up");
         taps.push(Some(tap));
     }
