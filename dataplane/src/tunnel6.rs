@@ -361,6 +361,61 @@ mod tests {
         assert_eq!(packet_too_big_in_place(&mut vec![0u8; 40], 1), None);
     }
 
+    fn kinds() -> impl proptest::strategy::Strategy<Value = TunnelKind> {
+        use proptest::prelude::*;
+        let csum = prop_oneof![
+            Just(TunnelCsum::NoCsum),
+            Just(TunnelCsum::Csum),
+            Just(TunnelCsum::RemCsum)
+        ];
+        prop_oneof![
+            Just(TunnelKind::Ipip),
+            (1u16.., csum).prop_map(|(port, csum)| TunnelKind::Gue { port, csum }),
+            any::<bool>().prop_map(|csum| TunnelKind::Gre { csum }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever the kind and size: either the packet is encapsulated unchanged with
+        /// consistent lengths and verifying checksums, or it is too big exactly when
+        /// inner + overhead exceeds the MTU.
+        #[test]
+        fn encapsulation_is_consistent(
+            kind in kinds(),
+            payload in 0usize..1600,
+            mtu in 1280usize..=1600,
+            pad in 0usize..8,
+        ) {
+            let inner = frame(payload);
+            let mut f = inner.clone();
+            f.extend(std::iter::repeat_n(0xee, pad));
+            let r = encapsulate6(&mut f, kind, dip(), rip(), mtu);
+            let o = kind.overhead6();
+            if inner.len() - 14 + o > mtu {
+                let want = (mtu - o).max(IPV6_MIN_MTU) as u16;
+                proptest::prop_assert_eq!(r, Err(EncapError::FragNeeded { mtu: want }));
+                return Ok(());
+            }
+            proptest::prop_assert_eq!(r, Ok(()));
+            proptest::prop_assert_eq!(&f[14 + o..], &inner[14..]);
+            let plen = usize::from(u16::from_be_bytes([f[18], f[19]]));
+            proptest::prop_assert_eq!(plen, f.len() - 54);
+            let l4 = &f[54..];
+            match kind {
+                TunnelKind::Gue { csum, .. } => {
+                    proptest::prop_assert_eq!(usize::from(u16::from_be_bytes([l4[4], l4[5]])), l4.len());
+                    if csum != TunnelCsum::NoCsum {
+                        proptest::prop_assert!(l4_sum_ok(dip(), rip(), 17, l4));
+                    }
+                }
+                TunnelKind::Gre { csum: true } => {
+                    proptest::prop_assert_eq!(checksum::data(l4), 0xffff);
+                }
+                _ => {}
+            }
+        }
+    }
+
     #[test]
     fn malformed_frames_are_refused() {
         let mut short = vec![0u8; 50];
