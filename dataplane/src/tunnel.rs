@@ -11,7 +11,13 @@
 //! has DF set, the packet is answered with ICMP "fragmentation needed" carrying
 //! `MTU - overhead`, from the VIP to the client (the kernel's `icmp_send` picks the
 //! packet's local destination, the VIP, as source). Without DF IPVS would fragment the
-//! outer packet; rvs does not fragment, it drops and counts.
+//! outer packet; rvs does not fragment, it drops and counts. The MTU is the egress port's
+//! (`interfaces[].mtu`).
+//!
+//! Checksums (`--tun-csum`, `--tun-remcsum`): GUE then carries the outer UDP checksum and
+//! GRE the checksum flag and field (`gre_build_header`), both computed over the whole
+//! encapsulated packet. IPv6 services are tunnelled by [`crate::tunnel6`] with the same
+//! encapsulation headers.
 
 use std::net::Ipv4Addr;
 
@@ -155,7 +161,7 @@ pub(crate) fn write_encap(
 }
 
 /// The Ethernet type of IPv6.
-const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
+pub(crate) const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
 
 /// Why a packet could not be encapsulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,7 +193,13 @@ fn gue_source_port(inner: &[u8]) -> u16 {
     h = h.wrapping_mul(0x85EB_CA6B) ^ ports ^ u32::from(inner[9]);
     h = (h ^ (h >> 15)).wrapping_mul(0xC2B2_AE35);
     h ^= h >> 13;
-    // As the kernel: mix the low half up, then scale into [min, end).
+    sport_from_hash(h)
+}
+
+/// Fold a flow hash into the GUE source port range as the kernel does: mix the low half
+/// up, then scale into [min, end).
+#[inline]
+pub(crate) fn sport_from_hash(mut h: u32) -> u16 {
     h ^= h << 16;
     (((u64::from(h) * u64::from(GUE_SPORT_END - GUE_SPORT_MIN)) >> 32) as u32 + GUE_SPORT_MIN)
         as u16

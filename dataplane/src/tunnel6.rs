@@ -10,17 +10,20 @@
 //!
 //! Path MTU (`__mtu_check_toobig_v6`): IPv6 routers never fragment, so when the inner
 //! packet plus the encapsulation exceeds the egress MTU the client gets an ICMPv6 Packet
-//! Too Big from the VIP carrying `MTU - overhead` (never below the IPv6 minimum, 1280).
+//! Too Big from the VIP carrying `MTU - overhead` (never below the IPv6 minimum, 1280;
+//! the kernel instead refuses to tunnel at all when the route's MTU less the overhead is
+//! below 1280). Like Linux, which never rate-limits Packet Too Big ("do not limit pmtu
+//! discovery, it would break it", `icmpv6_xrlim_allow`), rvs sends one per offending
+//! packet and counts them (`packet_too_big_sent`).
 
 use std::net::Ipv6Addr;
 
 use crate::pipeline::Frame;
-use crate::tunnel::{write_encap, EncapError, TunnelKind};
+use crate::tunnel::{sport_from_hash, write_encap, EncapError, TunnelKind, ETHERTYPE_IPV6};
 use crate::wire::{checksum, icmpv6, ip_proto, read_ipv6};
 
 const ETH_HDR: usize = 14;
 const IPV6_HDR: usize = 40;
-const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
 /// The IPv6 minimum link MTU (RFC 8200): no Packet Too Big reports less.
 pub const IPV6_MIN_MTU: usize = 1280;
 /// Bytes of the offending packet a Packet Too Big quotes at most: the error must fit the
@@ -28,9 +31,6 @@ pub const IPV6_MIN_MTU: usize = 1280;
 pub const ICMP6_QUOTE_MAX: usize = IPV6_MIN_MTU - IPV6_HDR - icmpv6::HEADER_LEN - 4;
 /// Hop limit of the errors rvs sends (Linux's default `hop_limit`).
 const ICMP6_HOP_LIMIT: u8 = 64;
-/// GUE source ports, as for IPv4 (see `tunnel::gue_source_port`).
-const GUE_SPORT_MIN: u32 = 32768;
-const GUE_SPORT_END: u32 = 61000;
 
 impl TunnelKind {
     /// Bytes the encapsulation adds in front of the inner IPv6 packet.
@@ -67,9 +67,7 @@ fn gue_source_port6(inner: &[u8]) -> u16 {
     h ^= ports ^ u32::from(nh);
     h = (h ^ (h >> 15)).wrapping_mul(0xC2B2_AE35);
     h ^= h >> 13;
-    h ^= h << 16;
-    (((u64::from(h) * u64::from(GUE_SPORT_END - GUE_SPORT_MIN)) >> 32) as u32 + GUE_SPORT_MIN)
-        as u16
+    sport_from_hash(h)
 }
 
 /// Encapsulate the IPv6 packet of `pkt` (an Ethernet frame holding at least a whole IPv6
