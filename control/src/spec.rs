@@ -62,6 +62,16 @@ impl RealServerIds {
 pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> {
     let mut interfaces = Vec::new();
     for i in &cfg.interfaces {
+        // Ethernet header + MTU must fit one mbuf (no scatter/jumbo mbufs yet).
+        let max_mtu = dataplane::dpdk::MBUF_DATA_ROOM - 14;
+        if usize::from(i.mtu) > max_mtu {
+            bail!(
+                "interface {}: mtu {} needs frames larger than this build's dataplane buffers ({} bytes, no jumbo mbufs yet); use mtu {max_mtu} or less",
+                i.name,
+                i.mtu,
+                dataplane::dpdk::MBUF_DATA_ROOM
+            );
+        }
         let mut addresses = Vec::new();
         let mut addresses6 = Vec::new();
         for a in &i.addresses {

@@ -67,6 +67,20 @@ fn errors_name_file_line_and_column_and_exit_2() {
         err.contains("mixed address families are not supported"),
         "{err}"
     );
+    // A jumbo mtu is valid YAML, but this build's buffers hold 2048-byte frames.
+    let jumbo = |mtu: u16| {
+        format!("interfaces:\n  - {{ name: wan0, device: net_null0, addresses: [198.18.0.254/24], mtu: {mtu} }}\n")
+    };
+    std::fs::write(&v6, jumbo(2034)).unwrap();
+    let (code, _, err) = check(&v6);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&v6, jumbo(9000)).unwrap();
+    let (code, _, err) = check(&v6);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("interface wan0: mtu 9000 needs frames larger"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
