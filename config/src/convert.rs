@@ -78,16 +78,11 @@ fn method_to_ipvsadm(m: ForwardMethod) -> ipvsadm::ForwardMethod {
         ForwardMethod::Tunnel(TunnelType::Ipip) => {
             ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip)
         }
-        ForwardMethod::Tunnel(TunnelType::Gre) => {
-            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre {
-                csum: ipvsadm::TunnelCsum::NoCsum,
-            })
+        ForwardMethod::Tunnel(TunnelType::Gre { csum }) => {
+            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { csum })
         }
-        ForwardMethod::Tunnel(TunnelType::Gue { port }) => {
-            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue {
-                port,
-                csum: ipvsadm::TunnelCsum::NoCsum,
-            })
+        ForwardMethod::Tunnel(TunnelType::Gue { port, csum }) => {
+            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, csum })
         }
     }
 }
@@ -100,11 +95,11 @@ fn method_from_ipvsadm(m: ipvsadm::ForwardMethod) -> ForwardMethod {
         ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip) => {
             ForwardMethod::Tunnel(TunnelType::Ipip)
         }
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { .. }) => {
-            ForwardMethod::Tunnel(TunnelType::Gre)
+        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { csum }) => {
+            ForwardMethod::Tunnel(TunnelType::Gre { csum })
         }
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, .. }) => {
-            ForwardMethod::Tunnel(TunnelType::Gue { port })
+        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, csum }) => {
+            ForwardMethod::Tunnel(TunnelType::Gue { port, csum })
         }
     }
 }

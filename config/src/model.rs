@@ -151,6 +151,14 @@ pub const DEFAULT_EXCEPTION_RATE: u32 = 20_000;
 
 /// Longest Linux interface name (IFNAMSIZ - 1).
 pub const MAX_KERNEL_NAME: usize = 15;
+/// An interface's MTU unless `mtu:` says (Ethernet's).
+pub const DEFAULT_MTU: u16 = 1500;
+/// The smallest `mtu:` of a port with an IPv6 address (the IPv6 minimum link MTU).
+pub const MIN_MTU_IPV6: u16 = 1280;
+/// The smallest `mtu:` of an IPv4-only port (every IPv4 host accepts 576-byte packets).
+pub const MIN_MTU_IPV4: u16 = 576;
+/// The largest `mtu:` (jumbo frames).
+pub const MAX_MTU: u16 = 9000;
 
 impl Default for Dataplane {
     fn default() -> Dataplane {
@@ -190,6 +198,9 @@ pub struct Interface {
     pub exception_path: bool,
     /// Name of that kernel interface; `None` = [`Interface::kernel_name`]'s default.
     pub kernel_name: Option<String>,
+    /// The port's MTU: the largest IP packet it sends (tunnel encapsulation is checked
+    /// against it). Default [`DEFAULT_MTU`].
+    pub mtu: u16,
 }
 
 impl Interface {
@@ -423,10 +434,17 @@ pub enum TunnelType {
     Gue {
         /// Destination UDP port of the GUE packets.
         port: u16,
+        /// UDP checksum option (`tunnel_csum`, ipvsadm `--tun-[no|rem]csum`).
+        csum: TunnelCsum,
     },
     /// GRE.
-    Gre,
+    Gre {
+        /// GRE checksum option (`tunnel_csum`; never `RemCsum`).
+        csum: TunnelCsum,
+    },
 }
+
+pub use crate::ipvsadm::TunnelCsum;
 
 /// How packets reach a real server (IPVS "forward" column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

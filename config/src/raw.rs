@@ -75,6 +75,8 @@ pub struct RawInterface {
     pub exception_path: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u16>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -142,6 +144,18 @@ named_enum! {
 }
 
 named_enum! {
+    /// Tunnel checksum options as written in YAML (ipvsadm's `--tun-*csum`).
+    pub enum CsumName ("tunnel checksum option") {
+        /// No checksum.
+        NoCsum = "nocsum",
+        /// Checksum.
+        Csum = "csum",
+        /// Remote checksum offload (GUE).
+        RemCsum = "remcsum",
+    }
+}
+
+named_enum! {
     /// Health check types as written in YAML.
     pub enum CheckName ("health check type") {
         /// TCP connect.
@@ -187,6 +201,8 @@ pub struct RawService<R> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel_port: Option<Port>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_csum: Option<CsumName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snat_pool: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toa: Option<bool>,
@@ -212,6 +228,8 @@ pub struct RawRealServer {
     pub tunnel_type: Option<TunnelName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel_port: Option<Port>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_csum: Option<CsumName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upper_threshold: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -217,13 +217,15 @@ services:
     method: tunnel
     tunnel_type: gue
     tunnel_port: 6080
+    tunnel_csum: remcsum
     snat_pool: p1
     real_servers:
       - { address: 198.19.0.11 }
       - { address: 198.19.0.12, tunnel_type: gre }
       - { address: 198.19.0.13, method: masq, port: 8080 }
       - { address: 198.19.0.14, method: fullnat, port: 8080 }
-      - { address: 198.19.0.15, tunnel_port: 7000 }
+      - { address: 198.19.0.15, tunnel_port: 7000, tunnel_csum: nocsum }
+      - { address: 198.19.0.16, tunnel_type: gre, tunnel_csum: csum }
 ",
     ));
     let m: Vec<_> = cfg.services[0]
@@ -234,11 +236,23 @@ services:
     assert_eq!(
         m,
         [
-            ForwardMethod::Tunnel(TunnelType::Gue { port: 6080 }),
-            ForwardMethod::Tunnel(TunnelType::Gre),
+            ForwardMethod::Tunnel(TunnelType::Gue {
+                port: 6080,
+                csum: TunnelCsum::RemCsum
+            }),
+            // Another type does not inherit the service's checksum option.
+            ForwardMethod::Tunnel(TunnelType::Gre {
+                csum: TunnelCsum::NoCsum
+            }),
             ForwardMethod::Masq,
             ForwardMethod::FullNat,
-            ForwardMethod::Tunnel(TunnelType::Gue { port: 7000 }),
+            ForwardMethod::Tunnel(TunnelType::Gue {
+                port: 7000,
+                csum: TunnelCsum::NoCsum
+            }),
+            ForwardMethod::Tunnel(TunnelType::Gre {
+                csum: TunnelCsum::Csum
+            }),
         ]
     );
     assert_eq!(
@@ -315,6 +329,7 @@ fn exception_path_names_and_rate() {
         addresses: vec![],
         exception_path: true,
         kernel_name: None,
+        mtu: DEFAULT_MTU,
     };
     assert_eq!(long.kernel_name(), "rvs-a-very-long");
     let e = errs(
@@ -481,7 +496,7 @@ fn unknown_keys_everywhere_at_once() {
     let t = "\
 dataplane: { workers: [1] }
 interfaces:
-  - { name: wan0, device: d, addresses: [198.18.0.254/24], mtu: 1500 }
+  - { name: wan0, device: d, addresses: [198.18.0.254/24], mtus: 1500 }
 services:
   - proto: tcp
     vip: 198.18.0.100
@@ -496,9 +511,9 @@ bogus: 1
         errs(t),
         [
             "t.yaml:1:14: unknown key `workers`; expected one of `main_lcore`, `worker_lcores`, `polling`, `eal_args`, `mbufs`, `connections_per_worker`, `exception_rate`",
-            "t.yaml:3:60: unknown key `mtu`; expected one of `name`, `device`, `addresses`, `exception_path`, `kernel_name`",
-            "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `snat_pool`, `toa`, `health_check`, `sorry_server`, `real_servers`",
-            "t.yaml:10:33: unknown key `wieght`; expected one of `address`, `port`, `weight`, `method`, `tunnel_type`, `tunnel_port`, `upper_threshold`, `lower_threshold`",
+            "t.yaml:3:60: unknown key `mtus`; expected one of `name`, `device`, `addresses`, `exception_path`, `kernel_name`, `mtu`",
+            "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `tunnel_csum`, `snat_pool`, `toa`, `health_check`, `sorry_server`, `real_servers`",
+            "t.yaml:10:33: unknown key `wieght`; expected one of `address`, `port`, `weight`, `method`, `tunnel_type`, `tunnel_port`, `tunnel_csum`, `upper_threshold`, `lower_threshold`",
             "t.yaml:11:41: invalid type: integer `-1`; expected an integer 0..=4294967295",
             "t.yaml:12:1: unknown key `bogus`; expected one of dataplane interfaces routes snat_pools timeouts ipvs services admin",
         ]
@@ -990,8 +1005,17 @@ fn arb_rs(svc_port: u16, fwmark: bool) -> impl Strategy<Value = RealServer> {
         Just(ForwardMethod::Route),
         Just(ForwardMethod::FullNat),
         Just(ForwardMethod::Tunnel(TunnelType::Ipip)),
-        Just(ForwardMethod::Tunnel(TunnelType::Gre)),
-        (1u16..).prop_map(|port| ForwardMethod::Tunnel(TunnelType::Gue { port })),
+        prop_oneof![Just(TunnelCsum::NoCsum), Just(TunnelCsum::Csum)]
+            .prop_map(|csum| ForwardMethod::Tunnel(TunnelType::Gre { csum })),
+        (
+            1u16..,
+            prop_oneof![
+                Just(TunnelCsum::NoCsum),
+                Just(TunnelCsum::Csum),
+                Just(TunnelCsum::RemCsum)
+            ]
+        )
+            .prop_map(|(port, csum)| ForwardMethod::Tunnel(TunnelType::Gue { port, csum })),
     ];
     (
         1u8..250,
@@ -1224,6 +1248,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
                         addresses: vec!["198.18.0.254/23".parse().unwrap()],
                         exception_path: true,
                         kernel_name: Some("k-wan".into()),
+                        mtu: DEFAULT_MTU,
                     },
                     Interface {
                         name: "lan0".into(),
@@ -1231,6 +1256,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
                         addresses: vec!["198.19.0.254/24".parse().unwrap()],
                         exception_path: false,
                         kernel_name: None,
+                        mtu: DEFAULT_MTU,
                     },
                 ],
                 routes: vec![Route {
@@ -1465,5 +1491,58 @@ fn ipvs_switches_and_connection_slots() {
         errs(&with_ifaces("ipvs: { expire_nodest: true }\n")).len(),
         1,
         "unknown keys are refused"
+    );
+}
+
+#[test]
+fn interface_mtu_default_and_range() {
+    let cfg = load(
+        "interfaces:
+  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }
+  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24], mtu: 576 }
+  - { name: v6, device: net_null2, addresses: [\"2001:2::fe/64\"], mtu: 9000 }
+",
+    );
+    let mtus: Vec<u16> = cfg.interfaces.iter().map(|i| i.mtu).collect();
+    assert_eq!(mtus, [1500, 576, 9000]);
+    assert_eq!(
+        errs(
+            "interfaces:
+  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24], mtu: 575 }
+  - { name: lan0, device: net_null1, addresses: [\"2001:2::fe/64\"], mtu: 1279 }
+  - { name: big, device: net_null2, mtu: 9001 }
+"
+        ),
+        [
+            "t.yaml:2:73: mtu 575; expected 576..=9000, such as mtu: 1500",
+            "t.yaml:3:73: mtu 1279; expected 1280..=9000 (the port has IPv6 addresses), such as mtu: 1500",
+            "t.yaml:4:42: mtu 9001; expected 576..=9000, such as mtu: 1500",
+        ]
+    );
+}
+
+#[test]
+fn tunnel_csum_errors() {
+    let t = with_ifaces(
+        "\
+services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    method: tunnel
+    tunnel_type: gre
+    tunnel_csum: remcsum
+    real_servers:
+      - { address: 198.19.0.11, tunnel_type: ipip, tunnel_csum: csum }
+      - { address: 198.19.0.12, method: masq, tunnel_csum: csum }
+",
+    );
+    assert_eq!(
+        errs(&t),
+        [
+            "t.yaml:14:18: tunnel_csum remcsum with tunnel_type gre; expected nocsum or csum (remote checksum offload is GUE only)",
+            "t.yaml:16:65: `tunnel_csum` with tunnel_type ipip; expected it only with `tunnel_type: gue` or `gre`",
+            "t.yaml:17:47: `tunnel_csum` without method tunnel; expected it only with `tunnel_type: gue` or `gre`",
+        ]
     );
 }

@@ -219,12 +219,27 @@ fn interfaces(raw: Vec<RawInterface>, path: &Path, p: &mut Problems<'_>) -> Vec<
                 p.at(&at.key("kernel_name"), format!("kernel_name `{k}` {why}; expected a Linux interface name of 1-{MAX_KERNEL_NAME} bytes without `/`, `:` or spaces, such as rvs-wan0"));
             }
         }
+        let has_v6 = r.addresses.iter().any(|a| a.0.addr().is_ipv6());
+        let min_mtu = if has_v6 { MIN_MTU_IPV6 } else { MIN_MTU_IPV4 };
+        let mtu = r.mtu.unwrap_or(DEFAULT_MTU);
+        if !(min_mtu..=MAX_MTU).contains(&mtu) {
+            let why = if has_v6 {
+                " (the port has IPv6 addresses)"
+            } else {
+                ""
+            };
+            p.at(
+                &at.key("mtu"),
+                format!("mtu {mtu}; expected {min_mtu}..={MAX_MTU}{why}, such as mtu: 1500"),
+            );
+        }
         let iface = Interface {
             name: r.name,
             device: r.device,
             addresses: r.addresses.into_iter().map(|a| a.0).collect(),
             exception_path: r.exception_path.unwrap_or(true),
             kernel_name: r.kernel_name,
+            mtu,
         };
         if iface.exception_path {
             let k = iface.kernel_name();
@@ -429,7 +444,7 @@ fn method(
             let kind = tt.unwrap_or(match inherited {
                 TunnelType::Ipip => TunnelName::Ipip,
                 TunnelType::Gue { .. } => TunnelName::Gue,
-                TunnelType::Gre => TunnelName::Gre,
+                TunnelType::Gre { .. } => TunnelName::Gre,
             });
             match kind {
                 TunnelName::Ipip | TunnelName::Gre => {
@@ -437,14 +452,16 @@ fn method(
                         p.at_key(&at.key("tunnel_port"), "`tunnel_port` without tunnel_type gue; expected it only with `tunnel_type: gue`");
                     }
                     ForwardMethod::Tunnel(if kind == TunnelName::Gre {
-                        TunnelType::Gre
+                        TunnelType::Gre {
+                            csum: TunnelCsum::NoCsum,
+                        }
                     } else {
                         TunnelType::Ipip
                     })
                 }
                 TunnelName::Gue => {
                     let inherited_port = match inherited {
-                        TunnelType::Gue { port } => Some(port),
+                        TunnelType::Gue { port, .. } => Some(port),
                         _ => None,
                     };
                     match (tp, inherited_port) {
@@ -453,21 +470,81 @@ fn method(
                                 &at.key("tunnel_port"),
                                 "tunnel_port 0; expected the real server's GUE UDP port 1..=65535",
                             );
-                            ForwardMethod::Tunnel(TunnelType::Gue { port: 0 })
+                            ForwardMethod::Tunnel(TunnelType::Gue {
+                                port: 0,
+                                csum: TunnelCsum::NoCsum,
+                            })
                         }
                         // An inherited port 0 was reported at the service already.
                         (Some(port), _) | (None, Some(port)) => {
-                            ForwardMethod::Tunnel(TunnelType::Gue { port })
+                            ForwardMethod::Tunnel(TunnelType::Gue {
+                                port,
+                                csum: TunnelCsum::NoCsum,
+                            })
                         }
                         (None, None) => {
                             p.at(at, "gue tunnel without `tunnel_port`; expected the real server's GUE UDP port, such as tunnel_port: 6080");
-                            ForwardMethod::Tunnel(TunnelType::Gue { port: 0 })
+                            ForwardMethod::Tunnel(TunnelType::Gue {
+                                port: 0,
+                                csum: TunnelCsum::NoCsum,
+                            })
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// Applies `tunnel_csum` to the resolved method `m` of a service or real server: given,
+/// or else inherited from `default` (the service's method) when that is a tunnel of the
+/// same type.
+fn tunnel_csum(
+    m: ForwardMethod,
+    tc: Option<CsumName>,
+    default: ForwardMethod,
+    at: &Path,
+    p: &mut Problems<'_>,
+) -> ForwardMethod {
+    let csum_of = |t: TunnelType| match t {
+        TunnelType::Gue { csum, .. } | TunnelType::Gre { csum } => Some(csum),
+        TunnelType::Ipip => None,
+    };
+    let ForwardMethod::Tunnel(t) = m else {
+        if tc.is_some() {
+            p.at_key(&at.key("tunnel_csum"), "`tunnel_csum` without method tunnel; expected it only with `tunnel_type: gue` or `gre`");
+        }
+        return m;
+    };
+    let csum = match tc {
+        Some(CsumName::NoCsum) => TunnelCsum::NoCsum,
+        Some(CsumName::Csum) => TunnelCsum::Csum,
+        Some(CsumName::RemCsum) => TunnelCsum::RemCsum,
+        None => match default {
+            ForwardMethod::Tunnel(d)
+                if std::mem::discriminant(&d) == std::mem::discriminant(&t) =>
+            {
+                csum_of(d).unwrap_or_default()
+            }
+            _ => TunnelCsum::NoCsum,
+        },
+    };
+    ForwardMethod::Tunnel(match t {
+        TunnelType::Ipip => {
+            if tc.is_some() {
+                p.at(&at.key("tunnel_csum"), "`tunnel_csum` with tunnel_type ipip; expected it only with `tunnel_type: gue` or `gre`");
+            }
+            TunnelType::Ipip
+        }
+        TunnelType::Gue { port, .. } => TunnelType::Gue { port, csum },
+        TunnelType::Gre { .. } => {
+            // An inherited one was reported at the service already.
+            if csum == TunnelCsum::RemCsum && tc.is_some() {
+                p.at(&at.key("tunnel_csum"), "tunnel_csum remcsum with tunnel_type gre; expected nocsum or csum (remote checksum offload is GUE only)");
+            }
+            TunnelType::Gre { csum }
+        }
+    })
 }
 
 fn services(
@@ -607,6 +684,7 @@ fn service(
         at,
         p,
     );
+    let default_method = tunnel_csum(default_method, r.tunnel_csum, ForwardMethod::Route, at, p);
 
     let mut real_servers: Vec<RealServer> = Vec::with_capacity(r.real_servers.len());
     for (j, rs) in r.real_servers.into_iter().enumerate() {
@@ -620,6 +698,7 @@ fn service(
             &rp,
             p,
         );
+        let m = tunnel_csum(m, rs.tunnel_csum, default_method, &rp, p);
         let port = match (rs.port.map(|x| x.0), svc_port) {
             (Some(pt), Some(sp))
                 if pt != sp && matches!(m, ForwardMethod::Route | ForwardMethod::Tunnel(_)) =>
@@ -1003,6 +1082,7 @@ pub fn to_raw(cfg: &Config) -> RawConfig {
                 addresses: i.addresses.iter().map(|a| crate::text::Text(*a)).collect(),
                 exception_path: Some(i.exception_path),
                 kernel_name: i.kernel_name.clone(),
+                mtu: (i.mtu != DEFAULT_MTU).then_some(i.mtu),
             })
             .collect(),
         routes: cfg
@@ -1040,19 +1120,41 @@ pub fn to_raw(cfg: &Config) -> RawConfig {
     }
 }
 
-fn method_to_raw(m: ForwardMethod) -> (MethodName, Option<TunnelName>, Option<crate::text::Port>) {
+/// The YAML `tunnel_csum` of a checksum option (none for the default).
+fn csum_to_raw(c: TunnelCsum) -> Option<CsumName> {
+    match c {
+        TunnelCsum::NoCsum => None,
+        TunnelCsum::Csum => Some(CsumName::Csum),
+        TunnelCsum::RemCsum => Some(CsumName::RemCsum),
+    }
+}
+
+type RawMethod = (
+    MethodName,
+    Option<TunnelName>,
+    Option<crate::text::Port>,
+    Option<CsumName>,
+);
+
+fn method_to_raw(m: ForwardMethod) -> RawMethod {
     match m {
-        ForwardMethod::Masq => (MethodName::Masq, None, None),
-        ForwardMethod::Route => (MethodName::Route, None, None),
-        ForwardMethod::FullNat => (MethodName::FullNat, None, None),
+        ForwardMethod::Masq => (MethodName::Masq, None, None, None),
+        ForwardMethod::Route => (MethodName::Route, None, None, None),
+        ForwardMethod::FullNat => (MethodName::FullNat, None, None, None),
         ForwardMethod::Tunnel(TunnelType::Ipip) => {
-            (MethodName::Tunnel, Some(TunnelName::Ipip), None)
+            (MethodName::Tunnel, Some(TunnelName::Ipip), None, None)
         }
-        ForwardMethod::Tunnel(TunnelType::Gre) => (MethodName::Tunnel, Some(TunnelName::Gre), None),
-        ForwardMethod::Tunnel(TunnelType::Gue { port }) => (
+        ForwardMethod::Tunnel(TunnelType::Gre { csum }) => (
+            MethodName::Tunnel,
+            Some(TunnelName::Gre),
+            None,
+            csum_to_raw(csum),
+        ),
+        ForwardMethod::Tunnel(TunnelType::Gue { port, csum }) => (
             MethodName::Tunnel,
             Some(TunnelName::Gue),
             Some(crate::text::Port(port)),
+            csum_to_raw(csum),
         ),
     }
 }
@@ -1075,7 +1177,7 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
             Some(members.iter().map(|m| Text(*m)).collect()),
         ),
     };
-    let (method, tunnel_type, tunnel_port) = method_to_raw(s.method);
+    let (method, tunnel_type, tunnel_port, tunnel_csum) = method_to_raw(s.method);
     RawService {
         proto,
         vip,
@@ -1094,6 +1196,7 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
         method: Some(method),
         tunnel_type,
         tunnel_port,
+        tunnel_csum,
         snat_pool: s.snat_pool.clone(),
         toa: (!s.toa).then_some(false),
         health_check: s.health_check.as_ref().map(|h| {
@@ -1156,7 +1259,7 @@ pub fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
 
 pub fn real_server_to_raw(r: &RealServer) -> RawRealServer {
     use crate::text::{Port, Text};
-    let (method, tunnel_type, tunnel_port) = method_to_raw(r.method);
+    let (method, tunnel_type, tunnel_port, tunnel_csum) = method_to_raw(r.method);
     RawRealServer {
         address: Text(r.address),
         port: Some(Port(r.port)),
@@ -1164,6 +1267,7 @@ pub fn real_server_to_raw(r: &RealServer) -> RawRealServer {
         method: Some(method),
         tunnel_type,
         tunnel_port,
+        tunnel_csum,
         upper_threshold: (r.upper_threshold != 0).then_some(r.upper_threshold),
         lower_threshold: (r.lower_threshold != 0).then_some(r.lower_threshold),
     }

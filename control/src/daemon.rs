@@ -58,6 +58,8 @@ pub struct InterfaceSpec {
     pub kernel_name: Option<String>,
     /// The director's own IPv6 addresses on it, with prefix lengths.
     pub addresses6: Vec<(std::net::Ipv6Addr, u8)>,
+    /// Its MTU (`interfaces[].mtu`).
+    pub mtu: u16,
 }
 
 /// Everything rvsd needs from the configuration, in dataplane terms.
@@ -213,6 +215,12 @@ pub fn run(
             .collect();
         kernel_if::configure(k, &iface.addresses, &routes)
             .with_context(|| format!("interface {}: cannot configure {k}", iface.name))?;
+        kernel_if::set_mtu(k, iface.mtu).with_context(|| {
+            format!(
+                "interface {}: cannot set mtu {} on {k}",
+                iface.name, iface.mtu
+            )
+        })?;
         info!(interface = %iface.name, kernel = %k, port = tap.id(), "exception path up");
         taps.push(Some(tap));
     }
@@ -526,7 +534,8 @@ pub fn build_tables(spec: &DaemonSpec, generation: u64) -> Tables {
         .collect();
     Tables {
         services: ServiceTable::new(spec.services.clone(), locals, generation)
-            .with_locals6(locals6),
+            .with_locals6(locals6)
+            .with_port_mtus(spec.interfaces.iter().map(|f| f.mtu).collect()),
         routes: RouteTable::new(&connected, &spec.routes),
         routes6: RouteTable6::new(&connected6, &spec.routes6),
         timeouts: spec.timeouts,

@@ -142,6 +142,12 @@ pub fn sync_routes(
     first_error.map_or(Ok(()), Err)
 }
 
+/// Give the kernel interface `name` its port's MTU (`interfaces[].mtu`), so the
+/// director's own traffic leaves in packets the port takes.
+pub fn set_mtu(name: &str, mtu: u16) -> Result<()> {
+    ip(&["link", "set", "dev", name, "mtu", &mtu.to_string()])
+}
+
 fn ip(args: &[&str]) -> Result<()> {
     let out = Command::new("ip")
         .args(args)

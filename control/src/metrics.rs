@@ -209,7 +209,7 @@ pub fn render(src: &MetricsSource<'_>) -> String {
     let tunnel = counter(
         &reg,
         "rvs_worker_tunnel_packets_total",
-        "Tunnel forwarding: packets encapsulated, and ICMP fragmentation-needed errors sent.",
+        "Tunnel forwarding: packets encapsulated, and ICMP fragmentation-needed and ICMPv6 packet-too-big errors sent.",
         &["worker", "kind"],
     );
     let icmp_rel = counter(
@@ -246,6 +246,9 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         tunnel
             .with_label_values(&[&ws, "frag_needed_sent"])
             .inc_by(get(&s.frag_needed_sent));
+        tunnel
+            .with_label_values(&[&ws, "packet_too_big_sent"])
+            .inc_by(get(&s.packet_too_big_sent));
         icmp_rel
             .with_label_values(&[&ws])
             .inc_by(get(&s.icmp_errors_translated));

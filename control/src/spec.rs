@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
-use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey, TunnelType};
+use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey, TunnelCsum, TunnelType};
 use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts, MAX_REAL_SERVERS};
 use dataplane::route::Ipv4Prefix;
 use dataplane::route6::Ipv6Prefix;
@@ -62,6 +62,16 @@ impl RealServerIds {
 pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> {
     let mut interfaces = Vec::new();
     for i in &cfg.interfaces {
+        // Ethernet header + MTU must fit one mbuf (no scatter/jumbo mbufs yet).
+        let max_mtu = dataplane::dpdk::MBUF_DATA_ROOM - 14;
+        if usize::from(i.mtu) > max_mtu {
+            bail!(
+                "interface {}: mtu {} needs frames larger than this build's dataplane buffers ({} bytes, no jumbo mbufs yet); use mtu {max_mtu} or less",
+                i.name,
+                i.mtu,
+                dataplane::dpdk::MBUF_DATA_ROOM
+            );
+        }
         let mut addresses = Vec::new();
         let mut addresses6 = Vec::new();
         for a in &i.addresses {
@@ -76,6 +86,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
             addresses,
             kernel_name: i.exception_path.then(|| i.kernel_name()),
             addresses6,
+            mtu: i.mtu,
         });
     }
     let mut routes = Vec::new();
@@ -158,18 +169,20 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
                 ForwardMethod::FullNat => Forward::FullNat,
                 ForwardMethod::Tunnel(t) => Forward::Tunnel(match t {
                     TunnelType::Ipip => TunnelKind::Ipip,
-                    TunnelType::Gue { port } => TunnelKind::Gue { port },
-                    TunnelType::Gre => TunnelKind::Gre,
+                    TunnelType::Gue { port, csum } => TunnelKind::Gue {
+                        port,
+                        csum: match csum {
+                            TunnelCsum::NoCsum => dataplane::tunnel::TunnelCsum::NoCsum,
+                            TunnelCsum::Csum => dataplane::tunnel::TunnelCsum::Csum,
+                            TunnelCsum::RemCsum => dataplane::tunnel::TunnelCsum::RemCsum,
+                        },
+                    },
+                    // config refuses remcsum for GRE.
+                    TunnelType::Gre { csum } => TunnelKind::Gre {
+                        csum: csum != TunnelCsum::NoCsum,
+                    },
                 }),
             };
-            if s.is_ipv6() && !matches!(forward, Forward::Masq | Forward::Route | Forward::FullNat)
-            {
-                bail!(
-                    "{what}: real server {}: forwarding method {} is not supported for IPv6 by this build's dataplane yet; use `method: masq` (NAT), `route` (DR) or `fullnat`",
-                    rs.socket_addr(),
-                    rs.method.ipvsadm_name()
-                );
-            }
             if rs.address.is_ipv6() != s.is_ipv6() {
                 bail!(
                     "{what}: real server {}: mixed address families are not supported by this build's dataplane yet",

@@ -86,6 +86,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "icmp_echo_replies": sum(workers, |w| get(&w.icmp_echo_replies)),
         "tunnel_encapsulated": sum(workers, |w| get(&w.tunnel_encapsulated)),
         "frag_needed_sent": sum(workers, |w| get(&w.frag_needed_sent)),
+        "packet_too_big_sent": sum(workers, |w| get(&w.packet_too_big_sent)),
         "icmp_errors_translated": sum(workers, |w| get(&w.icmp_errors_translated)),
         "loops": sum(workers, |w| get(&w.loops)),
         "busy_loops": sum(workers, |w| get(&w.busy_loops)),

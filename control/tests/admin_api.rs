@@ -281,6 +281,40 @@ fn services_and_real_servers_crud_with_ipvsadm_refusals() {
         None,
     );
     assert_eq!(code, 204, "{body}");
+    // The checksum options (ipvsadm --tun-csum / --tun-remcsum) are kept and listed.
+    for (addr, method) in [
+        (
+            "198.19.0.13",
+            serde_json::json!({ "tunnel": { "type": "gre", "csum": "csum" } }),
+        ),
+        (
+            "198.19.0.14",
+            serde_json::json!({ "tunnel": { "type": "gue", "port": 6080, "csum": "remcsum" } }),
+        ),
+    ] {
+        let tun = serde_json::json!({ "addr": addr, "port": 8080, "method": method, "weight": 1 });
+        let (code, body) = call(
+            "POST",
+            &url(&format!("/v1/services/{id}/real-servers")),
+            Some(tun),
+        );
+        assert_eq!(code, 201, "{body}");
+    }
+    let (_, rules) = call("GET", &url("/v1/rules"), None);
+    for want in [
+        "-a -t 198.18.0.100:8080 -r 198.19.0.13:8080 -i -w 1 --tun-type gre --tun-csum\n",
+        "-a -t 198.18.0.100:8080 -r 198.19.0.14:8080 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum\n",
+    ] {
+        assert!(rules.contains(want), "{want} in {rules}");
+    }
+    for addr in ["198.19.0.13", "198.19.0.14"] {
+        let (code, body) = call(
+            "DELETE",
+            &url(&format!("/v1/services/{id}/real-servers/{addr}:8080")),
+            None,
+        );
+        assert_eq!(code, 204, "{body}");
+    }
 
     let mut edited = rs.clone();
     edited["weight"] = 2.into();

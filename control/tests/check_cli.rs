@@ -48,19 +48,39 @@ fn errors_name_file_line_and_column_and_exit_2() {
         "lists the known schedulers: {err}"
     );
 
-    // IPv6 NAT is accepted; valid YAML that this build's dataplane cannot run yet (IPv6
-    // tunnel) is refused with one line too.
+    // IPv6 NAT and TUN are accepted; valid YAML that this build's dataplane cannot run
+    // yet (an IPv4 real server tunnelled from an IPv6 service) is refused with one line
+    // too.
     let v6 = dir.join("v6.yaml");
-    let v6_yaml = |method: &str| {
-        format!("interfaces:\n  - {{ name: wan0, device: net_null0, addresses: [\"2001:2::fe/64\"] }}\nservices:\n  - {{ proto: tcp, vip: \"2001:2::100\", port: 80, scheduler: rr, method: {method}, real_servers: [ {{ address: \"2001:2::11\" }} ] }}\n")
+    let v6_yaml = |method: &str, rs: &str| {
+        format!("interfaces:\n  - {{ name: wan0, device: net_null0, addresses: [\"2001:2::fe/64\", 198.18.0.254/24] }}\nservices:\n  - {{ proto: tcp, vip: \"2001:2::100\", port: 80, scheduler: rr, method: {method}, real_servers: [ {{ address: \"{rs}\" }} ] }}\n")
     };
-    std::fs::write(&v6, v6_yaml("masq")).unwrap();
-    let (code, _, err) = check(&v6);
-    assert_eq!(code, 0, "{err}");
-    std::fs::write(&v6, v6_yaml("tunnel")).unwrap();
+    for method in ["masq", "tunnel"] {
+        std::fs::write(&v6, v6_yaml(method, "2001:2::11")).unwrap();
+        let (code, _, err) = check(&v6);
+        assert_eq!(code, 0, "{method}: {err}");
+    }
+    std::fs::write(&v6, v6_yaml("tunnel", "198.18.0.11")).unwrap();
     let (code, _, err) = check(&v6);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is not supported"), "{err}");
+    assert!(
+        err.contains("mixed address families are not supported"),
+        "{err}"
+    );
+    // A jumbo mtu is valid YAML, but this build's buffers hold 2048-byte frames.
+    let jumbo = |mtu: u16| {
+        format!("interfaces:\n  - {{ name: wan0, device: net_null0, addresses: [198.18.0.254/24], mtu: {mtu} }}\n")
+    };
+    std::fs::write(&v6, jumbo(2034)).unwrap();
+    let (code, _, err) = check(&v6);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&v6, jumbo(9000)).unwrap();
+    let (code, _, err) = check(&v6);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("interface wan0: mtu 9000 needs frames larger"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -356,6 +356,96 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
 }
 
 #[test]
+fn tunnel_mtu_is_the_lan_ports_configured_mtu() {
+    let dir = TempDir::new("tun-mtu-cfg");
+    let svc = r#"services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    scheduler: rr
+    method: tunnel
+    tunnel_type: gre
+    tunnel_csum: csum
+    real_servers:
+      - { address: 198.19.0.11, port: 80 }
+"#;
+    const MTU: usize = 1400;
+    // GRE with checksum: 20 + 4 + 4 bytes in front of the client's packet.
+    const OVERHEAD: usize = 28;
+    let (_, _, stats, _) = run_rvsd_pcap_lan_mtu(&dir, svc, &[], &[], false, MTU as u16);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let seg = |len: usize, seq| tcp(CLIENT, 40000, VIP, 80, TCP_ACK, seq, &vec![b'x'; len - 40]);
+    let syn = tcp(CLIENT, 40000, VIP, 80, TCP_SYN, 1000, b"");
+    let fits = seg(MTU - OVERHEAD, 1001);
+    let too_big = seg(MTU - OVERHEAD + 1, 3000);
+    let wan_in = vec![
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &syn),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &fits),
+        eth(wan_mac, CLIENT_MAC, 0x0800, &too_big),
+    ];
+    let lan_in = vec![arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP)];
+    let (wan_out, lan_out, stats, _) =
+        run_rvsd_pcap_lan_mtu(&dir, svc, &wan_in, &lan_in, false, MTU as u16);
+    let mtu_word = ((MTU - OVERHEAD) as u16).to_be_bytes();
+    assert_exact(
+        "wan out",
+        &wan_out,
+        &[
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0806,
+                &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+            ),
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0800,
+                &ip_hdr(
+                    VIP,
+                    CLIENT,
+                    1,
+                    0xc0,
+                    false,
+                    64,
+                    &icmp_msg(3, 4, [0, 0, mtu_word[0], mtu_word[1]], &too_big[..548]),
+                ),
+            ),
+        ],
+    );
+    let gre_csum = |inner: &[u8]| {
+        let mut g = vec![0x80, 0, 8, 0, 0, 0, 0, 0];
+        g.extend_from_slice(inner);
+        let c = csum(&g, 0);
+        g[4..6].copy_from_slice(&c.to_be_bytes());
+        eth(
+            RS1_MAC,
+            lan_mac,
+            0x0800,
+            &ip_hdr(LAN_IP, RS1, 47, 0, true, 64, &g),
+        )
+    };
+    assert_exact(
+        "lan out",
+        &lan_out,
+        &[
+            eth(
+                BROADCAST,
+                lan_mac,
+                0x0806,
+                &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+            ),
+            gre_csum(&syn),
+            gre_csum(&fits),
+        ],
+    );
+    assert_eq!(lan_out[2].len(), 14 + MTU);
+    assert_eq!(counter(&stats, "frag_needed_sent"), 1);
+    assert_eq!(drops(&stats, "tunnel_too_big"), 1);
+}
+
+#[test]
 fn icmp_errors_of_nat_connections_are_translated_both_ways() {
     let dir = TempDir::new("icmp-nat");
     let svc = r#"services:

@@ -452,3 +452,47 @@ fn transport_errors_exit_2_with_a_clear_message() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("/nonexistent/rvs-token"), "{r:?}");
 }
+
+/// IPv6 tunnel real servers with ipvsadm's checksum options: accepted by rvsd, listed by
+/// `-Ln --tun-info` as ipvsadm's `fwd_tun_info` (`gue:PORT:+c`, `gre:-c`) and saved by
+/// `-S` with the option that sets them.
+#[test]
+fn ipv6_tunnel_checksum_options() {
+    let dir = TempDir::new("rvsadm-tun6");
+    std::fs::write(dir.path("token"), format!("{TOKEN}\n")).unwrap();
+    let token_file = dir.path("token").display().to_string();
+    let daemon = common::spawn_rvsd6(
+        &dir,
+        &format!("admin:\n  listen: 127.0.0.1:{{port}}\n  token_file: {token_file}\n"),
+    );
+    let d = Rvsd {
+        base: daemon.base.clone(),
+        _daemon: daemon,
+        token_file,
+    };
+    d.ok("-A -t [2001:2::100]:80 -s rr");
+    d.ok("-a -t [2001:2::100]:80 -r [2001:2:0:1::11]:80 -i --tun-type gue --tun-port 6080 --tun-csum");
+    d.ok("-a -t [2001:2::100]:80 -r [2001:2:0:1::12]:80 -i --tun-type gre");
+    d.ok("-a -t [2001:2::100]:80 -r [2001:2:0:1::13]:80 -i --tun-type gue --tun-port 6080 --tun-remcsum -w 2");
+    let r = d.adm("-Ln --tun-info");
+    assert_eq!(r.code, 0, "{r:?}");
+    let rows: Vec<&str> = r.stdout.lines().skip(3).collect();
+    assert_eq!(
+        rows,
+        [
+            "TCP  [2001:2::100]:80 rr",
+            "  -> [2001:2:0:1::11]:80          Tunnel  gue:6080:+c   1      0          0         ",
+            "  -> [2001:2:0:1::12]:80          Tunnel  gre:-c        1      0          0         ",
+            "  -> [2001:2:0:1::13]:80          Tunnel  gue:6080:r+c  2      0          0         ",
+        ],
+        "{r:?}"
+    );
+    let saved = d.adm("-S -n").stdout;
+    for want in [
+        "-a -t [2001:2::100]:80 -r [2001:2:0:1::11]:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum",
+        "-a -t [2001:2::100]:80 -r [2001:2:0:1::12]:80 -i -w 1 --tun-type gre --tun-nocsum",
+        "-a -t [2001:2::100]:80 -r [2001:2:0:1::13]:80 -i -w 2 --tun-type gue --tun-port 6080 --tun-remcsum",
+    ] {
+        assert!(saved.lines().any(|l| l == want), "{want} in\n{saved}");
+    }
+}

@@ -222,6 +222,8 @@ pub struct WorkerStats {
     /// FULLNAT packets that were to carry TOA but had no room for it (full TCP header,
     /// past the MTU, no buffer room): forwarded without it.
     pub toa_no_room: AtomicU64,
+    /// ICMPv6 Packet Too Big errors sent to clients (IPv6 tunnel path MTU).
+    pub packet_too_big_sent: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -250,6 +252,7 @@ impl Default for WorkerStats {
             snat_ports_in_use: AtomicU64::new(0),
             icmpv6_errors_translated: AtomicU64::new(0),
             toa_no_room: AtomicU64::new(0),
+            packet_too_big_sent: AtomicU64::new(0),
         }
     }
 }

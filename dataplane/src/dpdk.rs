@@ -152,6 +152,11 @@ impl Drop for Eal {
     }
 }
 
+/// Bytes of frame one mbuf of a [`Mempool`] holds (DPDK's default data room, 2048): rvs
+/// does not chain mbufs, so this bounds the frames a port takes, hence its MTU.
+pub const MBUF_DATA_ROOM: usize =
+    (sys::RTE_MBUF_DEFAULT_BUF_SIZE - sys::RTE_PKTMBUF_HEADROOM) as usize;
+
 /// A packet-buffer pool (`rte_pktmbuf_pool_create`). Thread-safe by DPDK's design.
 pub struct Mempool {
     ptr: NonNull<sys::rte_mempool>,

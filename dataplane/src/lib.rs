@@ -17,5 +17,6 @@ pub mod route6;
 pub mod service;
 pub mod toa;
 pub mod tunnel;
+pub mod tunnel6;
 pub mod wire;
 pub mod worker;

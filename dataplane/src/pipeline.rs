@@ -29,6 +29,8 @@ use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
 /// Tunnel encapsulation and ICMP errors related to connections.
 mod related;
+/// Tunnel encapsulation for IPv6 services.
+mod tun6;
 // The IPv6 packet path and NDP: a child module, so it shares this one's private items.
 #[path = "pipeline6.rs"]
 mod pipeline6;

@@ -103,6 +103,8 @@ fn find_lla(mut opts: &[u8], kind: u8) -> Result<Option<[u8; 6]>, ()> {
 enum Ipv6Verdict {
     /// Forward towards this address (route + neighbour lookup).
     Forward(Ipv6Addr),
+    /// Encapsulate for this tunnel real server and forward (see tun6.rs).
+    Tunnel(Ipv6Addr, crate::tunnel::TunnelKind),
     /// Drop and count.
     Drop(DropReason),
 }
@@ -179,6 +181,7 @@ impl<P: Frame> Pipeline<P> {
                         }
                         self.forward6(t, pkt, to, now_ms, io)
                     }
+                    Ipv6Verdict::Tunnel(rip, kind) => self.tunnel6(t, pkt, rip, kind, now_ms, io),
                     Ipv6Verdict::Drop(why) => self.drop_packet(why),
                 }
             }
@@ -201,6 +204,9 @@ impl<P: Frame> Pipeline<P> {
         if !multicast {
             match self.icmpv6_error(t, &mut pkt.data_mut()[ETH_HDR..], now_ms) {
                 Some(Ipv6Verdict::Forward(to)) => return self.forward6(t, pkt, to, now_ms, io),
+                Some(Ipv6Verdict::Tunnel(rip, kind)) => {
+                    return self.tunnel6(t, pkt, rip, kind, now_ms, io)
+                }
                 Some(Ipv6Verdict::Drop(why)) => return self.drop_packet(why),
                 None => {}
             }
@@ -419,6 +425,13 @@ impl<P: Frame> Pipeline<P> {
             }
             return match dir {
                 Direction::Original => {
+                    if c.method == Method::Tunnel {
+                        // TUN keeps no reply tuple either: the real server by id.
+                        return match t.services.tunnel6_of(c.rs) {
+                            Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
+                            None => Drop(DropReason::NoRealServer),
+                        };
+                    }
                     if c.method == Method::Route {
                         // DR keeps no reply tuple: the real server by id (see pipeline.rs).
                         return match t.services.routed_of(c.rs) {
@@ -498,12 +511,11 @@ impl<P: Frame> Pipeline<P> {
             return Drop(DropReason::NoRealServer);
         };
         let rport = if rs.port == 0 { dport } else { rs.port };
-        // TUN (ip6ip6) would be a further arm here; spec refuses it for IPv6 services.
         let method = match rs.forward {
             Forward::Masq => Method::Masq,
             Forward::Route => Method::Route,
             Forward::FullNat => Method::FullNat,
-            _ => return Drop(DropReason::NoRealServer),
+            Forward::Tunnel(_) => Method::Tunnel,
         };
         // FULLNAT: a local address and port of this worker's share of the service's pool
         // replaces the client; the real server replies to it.
@@ -522,8 +534,9 @@ impl<P: Frame> Pipeline<P> {
         };
         let new = NewConn {
             original: tuple,
-            // DR keeps no reply tuple (its replies bypass the director), as for IPv4.
-            reply: (method != Method::Route)
+            // DR and TUN keep no reply tuple (their replies bypass the director), as for
+            // IPv4.
+            reply: (!method.replies_bypass_director())
                 .then(|| Tuple::new(proto, rs.addr, rport, reply_dst, reply_dport)),
             rs: rs.id,
             svc: sid,
@@ -561,12 +574,15 @@ impl<P: Frame> Pipeline<P> {
         if rewritten.is_err() {
             return Drop(DropReason::L4Malformed);
         }
+        if let Forward::Tunnel(kind) = rs.forward {
+            return Ipv6Verdict::Tunnel(rip, kind);
+        }
         Ipv6Verdict::Forward(rip)
     }
 
     /// Route `pkt` towards IPv6 `dst`, fill in the MACs and send it, or hold it while the
     /// next hop is resolved by neighbour solicitation.
-    fn forward6(
+    pub(super) fn forward6(
         &mut self,
         t: &Tables,
         mut pkt: P,
@@ -1143,5 +1159,126 @@ mod tests {
             })
             .collect();
         assert!(owners.iter().all(|&w| w == owners[0]), "{owners:?}");
+    }
+
+    #[test]
+    fn tunnel_connections_encapsulate_follow_the_table_and_check_the_port_mtu() {
+        use crate::tunnel::{TunnelCsum, TunnelKind};
+        let gue = TunnelKind::Gue {
+            port: 6080,
+            csum: TunnelCsum::Csum,
+        };
+        let with = |kind: Option<TunnelKind>, generation| {
+            let t = tables(None);
+            let mut svcs = t.services.services().to_vec();
+            svcs[0].real_servers.truncate(1);
+            match kind {
+                Some(k) => svcs[0].real_servers[0].forward = Forward::Tunnel(k),
+                None => svcs[0].real_servers.clear(),
+            }
+            let locals6 = vec![
+                LocalAddr6 {
+                    port: 0,
+                    addr: a("2001:2::fe"),
+                    prefix_len: 64,
+                },
+                LocalAddr6 {
+                    port: 1,
+                    addr: a("2001:2:0:1::fe"),
+                    prefix_len: 64,
+                },
+            ];
+            Tables {
+                services: ServiceTable::new(svcs, vec![], generation)
+                    .with_locals6(locals6)
+                    .with_port_mtus(vec![1500, 1400]),
+                ..t
+            }
+        };
+        let t = with(Some(gue), 1);
+        let rs = a("2001:2:0:1::11");
+        assert_eq!(t.services.tunnel6_of(0), Some((rs, gue)));
+        assert_eq!(t.services.port_mtu(1), 1400);
+        let mut p = pipeline(1);
+        p.sync(&t);
+        let (client, vip) = (a("2001:2::1"), a("2001:2::100"));
+        let segment = |flags: u8, payload: usize| {
+            let mut l4 = vec![0u8; 20 + payload];
+            l4[0..2].copy_from_slice(&1000u16.to_be_bytes());
+            l4[2..4].copy_from_slice(&80u16.to_be_bytes());
+            l4[12] = 0x50;
+            l4[13] = flags;
+            frame(WAN_MAC, CLIENT_MAC, client, vip, ip_proto::TCP, 64, &l4)
+        };
+        // The SYN is held while the real server is solicited, then released encapsulated.
+        let mut out = Out::default();
+        p.handle(&t, 0, segment(0x02, 0), 1000, &mut out);
+        assert_eq!(out.0.len(), 1, "a neighbour solicitation");
+        let na = frame(
+            LAN_MAC,
+            RS_MAC,
+            rs,
+            a("2001:2:0:1::fe"),
+            ip_proto::ICMPV6,
+            255,
+            &nd(136, 0x60, rs, &lla(2, RS_MAC)),
+        );
+        p.handle(&t, 1, na, 1001, &mut out);
+        let (port, f) = out.0.last().unwrap();
+        assert_eq!(*port, 1);
+        assert_eq!(&f[..6], &RS_MAC);
+        let ip = Ipv6Packet::new_checked(&f[ETH_HDR..]).unwrap();
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.next_header()),
+            (a("2001:2:0:1::fe"), rs, 17)
+        );
+        assert_eq!(&f[ETH_HDR + 40 + 8..ETH_HDR + 40 + 12], &[0, 41, 0, 0]);
+        assert_eq!(&f[ETH_HDR + 52..], &segment(0x02, 0)[ETH_HDR..]);
+
+        // Too big for the lan port's 1400 bytes (+ 52): Packet Too Big to the client.
+        let mut out = Out::default();
+        p.handle(&t, 0, segment(0x10, 1400 - 52 - 60 + 1), 1002, &mut out);
+        // (held while the client is solicited)
+        assert_eq!(out.0.len(), 1, "a neighbour solicitation for the client");
+        let na = frame(
+            WAN_MAC,
+            CLIENT_MAC,
+            client,
+            a("2001:2::fe"),
+            ip_proto::ICMPV6,
+            255,
+            &nd(136, 0x60, client, &lla(2, CLIENT_MAC)),
+        );
+        p.handle(&t, 0, na, 1002, &mut out);
+        let (port, f) = &out.0[1];
+        assert_eq!(*port, 0);
+        let ip = Ipv6Packet::new_checked(&f[ETH_HDR..]).unwrap();
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.next_header()),
+            (vip, client, 58)
+        );
+        assert_eq!(&f[ETH_HDR + 40..ETH_HDR + 41], &[2]);
+        assert_eq!(&f[ETH_HDR + 44..ETH_HDR + 48], &1348u32.to_be_bytes());
+        assert_eq!(
+            p.cfg
+                .stats
+                .packet_too_big_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(drops(&p, DropReason::TunnelTooBig), 1);
+        // One byte less fits.
+        let mut out = Out::default();
+        p.handle(&t, 0, segment(0x10, 1400 - 52 - 60), 1003, &mut out);
+        assert_eq!(out.0.len(), 1);
+        assert_eq!(out.0[0].1.len(), ETH_HDR + 1400);
+
+        // The real server leaves the table: its connection's packets are dropped.
+        let gone = with(None, 2);
+        p.sync(&gone);
+        let mut out = Out::default();
+        p.handle(&gone, 0, segment(0x10, 0), 1004, &mut out);
+        assert!(out.0.is_empty());
+        assert_eq!(drops(&p, DropReason::NoRealServer), 1);
     }
 }

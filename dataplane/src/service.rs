@@ -125,6 +125,8 @@ pub struct ServiceTable {
     /// follows and, per service, its index and scheduler in that table (see
     /// [`ServiceTable::follow`]).
     predecessors: Option<(u64, Vec<Option<Predecessor>>)>,
+    /// Egress MTU of each port, by port index (see [`ServiceTable::with_port_mtus`]).
+    port_mtus: Vec<u16>,
 }
 
 /// A service's index and scheduler in the table its table follows.
@@ -153,9 +155,14 @@ impl ServiceTable {
                 }
             }
             for rs in &s.real_servers {
-                // Tunnels are IPv4 only (spec refuses IPv6 tunnel real servers).
-                if let (Forward::Tunnel(kind), IpAddr::V4(rip)) = (rs.forward, rs.addr) {
-                    tunnels.insert(rs.id, (rip, kind));
+                match (rs.forward, rs.addr) {
+                    (Forward::Tunnel(kind), IpAddr::V4(rip)) => {
+                        tunnels.insert(rs.id, (rip, kind));
+                    }
+                    (Forward::Tunnel(kind), IpAddr::V6(rip)) => {
+                        v6.tunnels.insert(rs.id, (rip, kind));
+                    }
+                    _ => {}
                 }
                 if rs.forward == Forward::Route {
                     routed.insert(rs.id, rs.addr);
@@ -197,7 +204,23 @@ impl ServiceTable {
             tunnels,
             routed,
             predecessors: None,
+            port_mtus: Vec::new(),
         }
+    }
+
+    /// The same table with the egress MTU of each port, by port index (`interfaces[].mtu`);
+    /// ports not listed have [`crate::tunnel::DEFAULT_MTU`].
+    pub fn with_port_mtus(mut self, mtus: Vec<u16>) -> Self {
+        self.port_mtus = mtus;
+        self
+    }
+
+    /// The egress MTU of `port`: the largest IP packet it sends.
+    #[inline]
+    pub fn port_mtu(&self, port: usize) -> usize {
+        self.port_mtus
+            .get(port)
+            .map_or(crate::tunnel::DEFAULT_MTU, |&m| usize::from(m))
     }
 
     /// Whether real server `id` (a stable id) is still a destination of some service;
@@ -243,6 +266,7 @@ impl ServiceTable {
     pub fn bypass_addr_of(&self, rs_id: u32) -> Option<IpAddr> {
         self.routed_of(rs_id)
             .or_else(|| self.tunnel_of(rs_id).map(|(a, _)| IpAddr::V4(a)))
+            .or_else(|| self.tunnel6_of(rs_id).map(|(a, _)| IpAddr::V6(a)))
     }
 
     /// The service for a packet to `vip:port`: an exact match first, then the VIP's
@@ -378,10 +402,19 @@ struct Family6 {
     vips: HashSet<Ipv6Addr>,
     locals: Vec<LocalAddr6>,
     steer_prefix: u8,
+    /// Address and encapsulation of each IPv6 tunnel real server, by stable id.
+    tunnels: HashMap<u32, (Ipv6Addr, crate::tunnel::TunnelKind)>,
 }
 
 /// IPv6 lookups, the counterparts of the IPv4 ones above.
 impl ServiceTable {
+    /// The address and encapsulation of IPv6 tunnel real server `rs_id`, if it is one in
+    /// this table.
+    #[inline]
+    pub fn tunnel6_of(&self, rs_id: u32) -> Option<(Ipv6Addr, crate::tunnel::TunnelKind)> {
+        self.v6.tunnels.get(&rs_id).copied()
+    }
+
     /// The same table with the director's own IPv6 addresses.
     pub fn with_locals6(mut self, locals: Vec<LocalAddr6>) -> Self {
         self.v6.locals = locals;

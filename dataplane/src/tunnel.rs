@@ -11,7 +11,13 @@
 //! has DF set, the packet is answered with ICMP "fragmentation needed" carrying
 //! `MTU - overhead`, from the VIP to the client (the kernel's `icmp_send` picks the
 //! packet's local destination, the VIP, as source). Without DF IPVS would fragment the
-//! outer packet; rvs does not fragment, it drops and counts.
+//! outer packet; rvs does not fragment, it drops and counts. The MTU is the egress port's
+//! (`interfaces[].mtu`).
+//!
+//! Checksums (`--tun-csum`, `--tun-remcsum`): GUE then carries the outer UDP checksum and
+//! GRE the checksum flag and field (`gre_build_header`), both computed over the whole
+//! encapsulated packet. IPv6 services are tunnelled by [`crate::tunnel6`] with the same
+//! encapsulation headers.
 
 use std::net::Ipv4Addr;
 
@@ -21,20 +27,43 @@ use crate::wire::{checksum, icmpv4, ip_proto};
 /// The encapsulation of a tunnel real server (`ipvsadm --tun-type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TunnelKind {
-    /// IP in IP (protocol 4), the IPVS default.
+    /// IP in IP (protocol 4; ip6ip6, next header 41, for IPv6), the IPVS default.
     Ipip,
     /// Generic UDP Encapsulation: UDP to `port` on the real server, GUE version 0 with
-    /// protocol IPIP, UDP checksum 0 (`--tun-nocsum`, the ipvsadm default).
+    /// protocol IPIP (IPv6 for IPv6 packets) and no options.
     Gue {
         /// Destination UDP port (`--tun-port`).
         port: u16,
+        /// UDP checksum option (`--tun-nocsum|--tun-csum|--tun-remcsum`).
+        csum: TunnelCsum,
     },
-    /// GRE (protocol 47) with protocol type 0x0800 and no optional fields.
-    Gre,
+    /// GRE (protocol 47) with protocol type 0x0800 (0x86DD for IPv6) and no key or
+    /// sequence number.
+    Gre {
+        /// `--tun-csum`: the GRE checksum flag and field are present.
+        csum: bool,
+    },
 }
 
-/// The egress MTU used for the tunnel path-MTU check (the configuration schema has no
-/// per-interface MTU yet; this is Ethernet's).
+/// The checksum option of a GUE tunnel (`IP_VS_TUNNEL_ENCAP_FLAG_*`).
+///
+/// `RemCsum` is, as in the kernel's `ipvs_gue_encap`, remote checksum offload only for
+/// packets whose inner checksum is still to be computed (`CHECKSUM_PARTIAL`, locally
+/// generated); a forwarded client packet has a complete checksum, so the kernel sends it
+/// without the GUE private option and with the outer UDP checksum, as `Csum` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TunnelCsum {
+    /// UDP checksum 0 (`--tun-nocsum`, the default; also over IPv6, as the kernel's
+    /// `udp6_set_csum(nocheck)`: RFC 6935 allows it for tunnels).
+    #[default]
+    NoCsum,
+    /// UDP checksum over the outer packet (`--tun-csum`).
+    Csum,
+    /// Remote checksum offload (`--tun-remcsum`); see the type's doc.
+    RemCsum,
+}
+
+/// The egress MTU of a port whose configuration sets none (Ethernet's).
 pub const DEFAULT_MTU: usize = 1500;
 
 const ETH_HDR: usize = 14;
@@ -42,6 +71,10 @@ const IPV4_HDR: usize = 20;
 const UDP_HDR: usize = 8;
 const GUE_HDR: usize = 4;
 const GRE_HDR: usize = 4;
+/// The GRE checksum field and the reserved half-word after it.
+const GRE_CSUM_LEN: usize = 4;
+/// GRE flags: checksum present (`GRE_CSUM`).
+const GRE_FLAG_CSUM: u8 = 0x80;
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
 /// GUE source ports come from the flow hash, spread over Linux's default local port
 /// range like `udp_flow_src_port` does (32768..=60999).
@@ -55,12 +88,18 @@ impl TunnelKind {
     /// Bytes the encapsulation adds in front of the inner IPv4 packet.
     #[inline]
     pub const fn overhead(self) -> usize {
-        IPV4_HDR
-            + match self {
-                TunnelKind::Ipip => 0,
-                TunnelKind::Gue { .. } => UDP_HDR + GUE_HDR,
-                TunnelKind::Gre => GRE_HDR,
-            }
+        IPV4_HDR + self.encap_len()
+    }
+
+    /// Bytes of the headers between the outer IP header and the inner packet.
+    #[inline]
+    pub(crate) const fn encap_len(self) -> usize {
+        match self {
+            TunnelKind::Ipip => 0,
+            TunnelKind::Gue { .. } => UDP_HDR + GUE_HDR,
+            TunnelKind::Gre { csum: false } => GRE_HDR,
+            TunnelKind::Gre { csum: true } => GRE_HDR + GRE_CSUM_LEN,
+        }
     }
 
     /// The outer header's protocol.
@@ -68,10 +107,61 @@ impl TunnelKind {
         match self {
             TunnelKind::Ipip => ip_proto::IPIP,
             TunnelKind::Gue { .. } => ip_proto::UDP,
-            TunnelKind::Gre => ip_proto::GRE,
+            TunnelKind::Gre { .. } => ip_proto::GRE,
         }
     }
 }
+
+/// Write the encapsulation headers (UDP + GUE or GRE; nothing for IPIP) into `l4`, which
+/// holds them followed by the `inner_len`-byte inner packet of IP protocol `inner_proto`
+/// (IPIP or IPv6), and fill their checksum when `kind` asks for one. `pseudo` is the
+/// outer pseudo-header sum for the UDP checksum (GUE).
+pub(crate) fn write_encap(
+    l4: &mut [u8],
+    kind: TunnelKind,
+    sport: u16,
+    inner_len: usize,
+    inner_proto: u8,
+    pseudo: impl FnOnce(u16) -> u16,
+) {
+    match kind {
+        TunnelKind::Ipip => {}
+        TunnelKind::Gue { port, csum } => {
+            let udp_len = (UDP_HDR + GUE_HDR + inner_len) as u16;
+            l4[0..2].copy_from_slice(&sport.to_be_bytes());
+            l4[2..4].copy_from_slice(&port.to_be_bytes());
+            l4[4..6].copy_from_slice(&udp_len.to_be_bytes());
+            l4[6..8].copy_from_slice(&[0, 0]);
+            // GUE: version 0, C 0, hlen 0 | proto/ctype | flags 0.
+            l4[8..12].copy_from_slice(&[0, inner_proto, 0, 0]);
+            if csum != TunnelCsum::NoCsum {
+                // udp_set_csum / udp6_set_csum on a packet without offload: the whole
+                // datagram, 0 sent as 0xffff.
+                let sum = checksum::combine(&[pseudo(udp_len), checksum::data(l4)]);
+                l4[6..8].copy_from_slice(&checksum::udp_field(!sum).to_be_bytes());
+            }
+        }
+        TunnelKind::Gre { csum } => {
+            let ethertype = if inner_proto == ip_proto::IPV6 {
+                ETHERTYPE_IPV6
+            } else {
+                ETHERTYPE_IPV4
+            };
+            // No K/S bits, version 0; C when asked (gre_build_header).
+            let flags = if csum { GRE_FLAG_CSUM } else { 0 };
+            l4[0..4].copy_from_slice(&[flags, 0, ethertype[0], ethertype[1]]);
+            if csum {
+                // The checksum covers the GRE header (checksum field 0) and payload.
+                l4[4..8].copy_from_slice(&[0; 4]);
+                let c = checksum::internet(l4);
+                l4[4..6].copy_from_slice(&c.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// The Ethernet type of IPv6.
+pub(crate) const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
 
 /// Why a packet could not be encapsulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +193,13 @@ fn gue_source_port(inner: &[u8]) -> u16 {
     h = h.wrapping_mul(0x85EB_CA6B) ^ ports ^ u32::from(inner[9]);
     h = (h ^ (h >> 15)).wrapping_mul(0xC2B2_AE35);
     h ^= h >> 13;
-    // As the kernel: mix the low half up, then scale into [min, end).
+    sport_from_hash(h)
+}
+
+/// Fold a flow hash into the GUE source port range as the kernel does: mix the low half
+/// up, then scale into [min, end).
+#[inline]
+pub(crate) fn sport_from_hash(mut h: u32) -> u16 {
     h ^= h << 16;
     (((u64::from(h) * u64::from(GUE_SPORT_END - GUE_SPORT_MIN)) >> 32) as u32 + GUE_SPORT_MIN)
         as u16
@@ -182,23 +278,14 @@ pub fn encapsulate<P: Frame>(
     ip[16..20].copy_from_slice(&dst.octets());
     let c = checksum::internet(ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let l4 = &mut out[ETH_HDR + IPV4_HDR..ETH_HDR + overhead];
-    match kind {
-        TunnelKind::Ipip => {}
-        TunnelKind::Gue { port } => {
-            let udp_len = (UDP_HDR + GUE_HDR + inner_len) as u16;
-            l4[0..2].copy_from_slice(&sport.to_be_bytes());
-            l4[2..4].copy_from_slice(&port.to_be_bytes());
-            l4[4..6].copy_from_slice(&udp_len.to_be_bytes());
-            l4[6..8].copy_from_slice(&[0, 0]); // --tun-nocsum
-                                               // GUE: version 0, C 0, hlen 0 | proto/ctype IPIP | flags 0.
-            l4[8..12].copy_from_slice(&[0, ip_proto::IPIP, 0, 0]);
-        }
-        TunnelKind::Gre => {
-            // No C/K/S bits, version 0, protocol type IPv4.
-            l4[0..4].copy_from_slice(&[0, 0, ETHERTYPE_IPV4[0], ETHERTYPE_IPV4[1]]);
-        }
-    }
+    write_encap(
+        &mut out[ETH_HDR + IPV4_HDR..],
+        kind,
+        sport,
+        inner_len,
+        ip_proto::IPIP,
+        |len| checksum::pseudo_header_v4(src, dst, ip_proto::UDP, len),
+    );
     Ok(())
 }
 
@@ -281,12 +368,14 @@ pub fn write_icmp_error(
 }
 
 /// Where the inner packet starts in a tunnel packet of IP protocol `proto` whose outer
-/// header is `hl` bytes, as rvs encapsulates (GRE without optional fields, GUE without
-/// options); None for other protocols.
+/// header is `hl` bytes and whose first bytes after it are `l4` (as far as quoted), as
+/// rvs encapsulates (GRE with at most a checksum, GUE without options); None for other
+/// protocols.
 #[inline]
-pub fn inner_offset(proto: u8, hl: usize) -> Option<usize> {
+pub fn inner_offset(proto: u8, hl: usize, l4: &[u8]) -> Option<usize> {
     match proto {
         ip_proto::IPIP => Some(hl),
+        ip_proto::GRE if l4.first()? & GRE_FLAG_CSUM != 0 => Some(hl + GRE_HDR + GRE_CSUM_LEN),
         ip_proto::GRE => Some(hl + GRE_HDR),
         ip_proto::UDP => Some(hl + UDP_HDR + GUE_HDR),
         _ => None,
@@ -299,7 +388,7 @@ impl TunnelKind {
     #[inline]
     pub fn matches(self, proto: u8, dport: u16) -> bool {
         match self {
-            TunnelKind::Gue { port } => proto == ip_proto::UDP && dport == port,
+            TunnelKind::Gue { port, .. } => proto == ip_proto::UDP && dport == port,
             _ => proto == self.outer_protocol(),
         }
     }
@@ -360,8 +449,14 @@ mod tests {
     fn ipip_gue_gre_headers() {
         for (kind, proto) in [
             (TunnelKind::Ipip, 4),
-            (TunnelKind::Gue { port: 6080 }, 17),
-            (TunnelKind::Gre, 47),
+            (
+                TunnelKind::Gue {
+                    port: 6080,
+                    csum: TunnelCsum::NoCsum,
+                },
+                17,
+            ),
+            (TunnelKind::Gre { csum: false }, 47),
         ] {
             let inner = frame(true, 10);
             let mut f = inner.clone();
@@ -395,7 +490,7 @@ mod tests {
                     let sport = u16::from_be_bytes([u[0], u[1]]);
                     assert!((32768..61000).contains(&sport));
                 }
-                TunnelKind::Gre => assert_eq!(&f[34..38], &[0, 0, 8, 0]),
+                TunnelKind::Gre { .. } => assert_eq!(&f[34..38], &[0, 0, 8, 0]),
                 TunnelKind::Ipip => {}
             }
         }
@@ -422,7 +517,16 @@ mod tests {
         let big = frame(true, 1481 - 28);
         let mut f = big.clone();
         assert_eq!(
-            encapsulate(&mut f, TunnelKind::Gue { port: 1 }, DIP, RIP, 1500),
+            encapsulate(
+                &mut f,
+                TunnelKind::Gue {
+                    port: 1,
+                    csum: TunnelCsum::NoCsum
+                },
+                DIP,
+                RIP,
+                1500
+            ),
             Err(EncapError::FragNeeded { mtu: 1468 })
         );
         assert_eq!(f, big, "unchanged on error");
@@ -433,7 +537,7 @@ mod tests {
         );
         // Without DF the outer ID is the inner one.
         let mut small = frame(false, 4);
-        encapsulate(&mut small, TunnelKind::Gre, DIP, RIP, 1500).unwrap();
+        encapsulate(&mut small, TunnelKind::Gre { csum: false }, DIP, RIP, 1500).unwrap();
         assert_eq!(&small[18..22], &[0xab, 0xcd, 0, 0]);
 
         assert_eq!(frag_needed_in_place(&mut f, 1480), Some(CLIENT));
@@ -458,6 +562,36 @@ mod tests {
         frag_needed_in_place(&mut s, 1000).unwrap();
         assert_eq!(&s[42..], &want[..]);
         assert_eq!(frag_needed_in_place(&mut vec![0u8; 20], 1), None);
+    }
+
+    #[test]
+    fn csum_options_over_ipv4() {
+        for csum in [TunnelCsum::Csum, TunnelCsum::RemCsum] {
+            let mut f = frame(true, 33);
+            let kind = TunnelKind::Gue { port: 6080, csum };
+            encapsulate(&mut f, kind, DIP, RIP, 1500).unwrap();
+            let udp = &f[34..];
+            assert_ne!(&udp[6..8], &[0, 0], "{csum:?}");
+            let sum = checksum::combine(&[
+                checksum::pseudo_header_v4(DIP, RIP, 17, udp.len() as u16),
+                checksum::data(udp),
+            ]);
+            assert_eq!(sum, 0xffff, "{csum:?}: UDP checksum verifies");
+            // No remote-checksum private option: the forwarded packet's checksum is
+            // complete (see TunnelCsum::RemCsum).
+            assert_eq!(&udp[8..12], &[0, 4, 0, 0]);
+        }
+        let inner = frame(true, 7);
+        let mut f = inner.clone();
+        let gre = TunnelKind::Gre { csum: true };
+        assert_eq!(gre.overhead(), 28);
+        encapsulate(&mut f, gre, DIP, RIP, 1500).unwrap();
+        assert_eq!(&f[34..36], &[0x80, 0]);
+        assert_eq!(&f[40..42], &[0, 0], "reserved1");
+        assert_eq!(checksum::data(&f[34..]), 0xffff, "GRE checksum verifies");
+        assert_eq!(&f[42..], &inner[14..]);
+        assert_eq!(inner_offset(47, 20, &f[34..]), Some(28));
+        assert_eq!(inner_offset(47, 20, &[0, 0, 8, 0]), Some(24));
     }
 
     #[test]

@@ -527,7 +527,7 @@ pub fn run_rvsd_pcap(
     wan_in: &[Vec<u8>],
     lan_in: &[Vec<u8>],
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
-    run_rvsd_pcap_with(dir, services_yaml, wan_in, lan_in, false, false)
+    run_rvsd_pcap_with(dir, services_yaml, wan_in, lan_in, false, false, None)
 }
 
 /// As [`run_rvsd_pcap`], with IPv6 addresses on the ports too (wan 2001:2::fe/64, lan
@@ -539,7 +539,20 @@ pub fn run_rvsd_pcap6(
     lan_in: &[Vec<u8>],
     garp: bool,
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
-    run_rvsd_pcap_with(dir, services_yaml, wan_in, lan_in, true, garp)
+    run_rvsd_pcap_with(dir, services_yaml, wan_in, lan_in, true, garp, None)
+}
+
+/// As [`run_rvsd_pcap6`] (IPv6 addresses too with `v6`, no gratuitous ARP), with
+/// `mtu: lan_mtu` on the lan port.
+pub fn run_rvsd_pcap_lan_mtu(
+    dir: &TempDir,
+    services_yaml: &str,
+    wan_in: &[Vec<u8>],
+    lan_in: &[Vec<u8>],
+    v6: bool,
+    lan_mtu: u16,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
+    run_rvsd_pcap_with(dir, services_yaml, wan_in, lan_in, v6, false, Some(lan_mtu))
 }
 
 fn run_rvsd_pcap_with(
@@ -549,7 +562,9 @@ fn run_rvsd_pcap_with(
     lan_in: &[Vec<u8>],
     v6: bool,
     garp: bool,
+    lan_mtu: Option<u16>,
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, serde_json::Value, Output) {
+    let lan_mtu = lan_mtu.map_or(String::new(), |m| format!("\n    mtu: {m}"));
     let (wan6, lan6) = if v6 {
         (", \"2001:2::fe/64\"", ", \"2001:2:0:1::fe/64\"")
     } else {
@@ -572,7 +587,7 @@ interfaces:
   - name: lan0
     device: "net_pcap1,rx_pcap={lan_in},tx_pcap={lan_out}"
     addresses: [198.19.0.254/24{lan6}]
-    exception_path: false
+    exception_path: false{lan_mtu}
 admin:
   listen: 127.0.0.1:0
 {services_yaml}"#,

@@ -68,7 +68,8 @@ pub(super) fn quoted_flow(t: &Tables, ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)>
     };
     let (qsrc, qdst) = (addr(q, 12)?, addr(q, 16)?);
     if t.services.is_local(qsrc) && !t.snat.is_lip(qsrc) {
-        let inner = tunnel::inner_offset(q[9], usize::from(q[0] & 0x0f) * 4)?;
+        let hl = usize::from(q[0] & 0x0f) * 4;
+        let inner = tunnel::inner_offset(q[9], hl, q.get(hl..)?)?;
         return Some((addr(q, inner + 12)?, addr(q, inner + 16)?));
     }
     Some((qdst, qsrc))
@@ -150,7 +151,8 @@ impl<P: Frame> Pipeline<P> {
         let Some(src) = t.services.source_for(hop.port, rip) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        match tunnel::encapsulate(&mut pkt, kind, src, rip, tunnel::DEFAULT_MTU) {
+        let mtu = t.services.port_mtu(hop.port);
+        match tunnel::encapsulate(&mut pkt, kind, src, rip, mtu) {
             Ok(()) => {
                 bump(&self.cfg.stats.tunnel_encapsulated, 1);
                 self.forward(t, pkt, rip, now_ms, io);
@@ -264,7 +266,11 @@ impl<P: Frame> Pipeline<P> {
         let kind = t
             .services
             .tunnel_to(outer.dst_addr, outer.protocol, outer.dst_port)?;
-        let at = tunnel::inner_offset(outer.protocol, outer.header_len)?;
+        let at = tunnel::inner_offset(
+            outer.protocol,
+            outer.header_len,
+            quote.get(outer.header_len..)?,
+        )?;
         let inner = QuotedPacket::parse(quote.get(at..)?).ok()?;
         if inner.protocol != ip_proto::TCP && inner.protocol != ip_proto::UDP {
             return None;

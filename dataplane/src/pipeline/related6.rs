@@ -17,10 +17,11 @@
 //! address, so the quote's source is rewritten too); errors from the real servers' side
 //! are steered to the worker owning the quoted local port (`quoted_local_port6`).
 //!
-//! Refused and counted (`icmpv6_error_unsupported`): TUN connections. TUN would relay
-//! client-side errors encapsulated like the connection's packets. Errors about rvs's own
+//! TUN connections, like DR ones, keep only the client's side: client-side errors are
+//! encapsulated to the real server like the connection's packets. Errors about rvs's own
 //! tunnel packets (quoting an ip6ip6 packet the director sent) are not related to a
-//! connection here.
+//! connection here (the kernel only lowers its path MTU towards the real server on them;
+//! rvs keeps no such cache).
 //!
 //! The outer ICMPv6 checksum is verified before anything is rewritten (the rewrite is
 //! incremental), like `handle_response_icmp`. An error quoting a flow no connection
@@ -131,11 +132,17 @@ impl<P: Frame> Pipeline<P> {
                 Some(IpAddr::V6(rip)) => Ipv6Verdict::Forward(rip),
                 _ => Drop(DropReason::NoRealServer),
             },
-            (Method::Route, Direction::Reply) | (Method::Tunnel, _) => {
+            // TUN: relayed to the real server encapsulated like the connection's packets
+            // (ip_vs_in_icmp_v6 hands it to the connection's transmitter).
+            (Method::Tunnel, Direction::Original) => match t.services.tunnel6_of(c.rs) {
+                Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
+                None => Drop(DropReason::NoRealServer),
+            },
+            (Method::Route | Method::Tunnel, Direction::Reply) => {
                 Drop(DropReason::Icmpv6ErrorUnsupported)
             }
         };
-        if matches!(verdict, Ipv6Verdict::Forward(_)) {
+        if matches!(verdict, Ipv6Verdict::Forward(_) | Ipv6Verdict::Tunnel(..)) {
             bump(&self.cfg.stats.icmpv6_errors_translated, 1);
         }
         Some(verdict)
@@ -582,19 +589,63 @@ mod tests {
     }
 
     #[test]
-    fn fullnat_errors_are_translated_and_tunnel_ones_refused() {
-        // A TUN connection's errors are refused visibly; a FULLNAT connection's take the
-        // NAT rewrite of both quoted addresses, both ways.
+    fn tunnel_client_side_errors_are_encapsulated_to_the_real_server() {
+        let t = tables(Forward::Tunnel(crate::tunnel::TunnelKind::Ipip));
+        let mut p = pipeline(&t, 0, 1);
+        let new = NewConn {
+            original: Tuple::new(
+                ip_proto::TCP,
+                IpAddr::V6(a(CLIENT)),
+                40000,
+                IpAddr::V6(a(VIP)),
+                80,
+            ),
+            reply: None,
+            rs: 0,
+            svc: 0,
+            method: Method::Tunnel,
+            template: None,
+        };
+        p.conns.insert(&new, 1).unwrap();
+        let reply = tcp(VIP, 80, CLIENT, 40000, 0x10, b"");
+        let err = error(2, [0, 0, 5, 0], ROUTER, VIP, &reply);
+        let mut out = Out::default();
+        p.handle(&t, 0, from_client(&err), 2, &mut out);
+        let [(1, f)] = out.0.as_slice() else {
+            panic!(
+                "expected the error encapsulated to the real server: {:?}",
+                out.0
+            );
+        };
+        // ip6ip6 from the director's lan address to the RS, the error inside unchanged.
+        assert_eq!(f[20], 41, "next header IPv6 (ip6ip6)");
+        assert_eq!(crate::wire::read_ipv6(&f[22..38]), a("2001:2:0:1::fe"));
+        assert_eq!(crate::wire::read_ipv6(&f[38..54]), a(RS));
+        assert_eq!(&f[54..], &err[..]);
+        assert_eq!(translated(&p), 1);
+        // The real server's side of a TUN connection never passes the director: an error
+        // quoting RS -> client is no connection's.
+        let at_rs = tcp(CLIENT, 40000, RS, 80, 0x10, b"");
+        p.handle(
+            &t,
+            1,
+            from_rs(&error(1, [0; 4], RS, CLIENT, &at_rs)),
+            2,
+            &mut out,
+        );
+        assert_eq!(out.0.len(), 1);
+        assert_eq!(drops(&p, DropReason::Icmpv6ErrorNoConnection), 1);
+    }
+
+    #[test]
+    fn fullnat_errors_are_translated_both_ways() {
         let t = tables(Forward::Masq);
         let mut p = pipeline(&t, 0, 1);
         let lip = a("2001:2:0:1::200");
         let tuple = |s: &str, sp, d: Ipv6Addr, dp| {
             Tuple::new(ip_proto::TCP, IpAddr::V6(a(s)), sp, IpAddr::V6(d), dp)
         };
-        let conns = [
-            (Method::Tunnel, 40000, None),
-            (Method::FullNat, 40001, Some(tuple(RS, 8080, lip, 2000))),
-        ];
+        let conns = [(Method::FullNat, 40001, Some(tuple(RS, 8080, lip, 2000)))];
         for (method, cport, reply) in conns {
             let new = NewConn {
                 original: tuple(CLIENT, cport, a(VIP), 80),
@@ -614,17 +665,14 @@ mod tests {
             (ip(22), ip(38), (ip(70), port(102)), (ip(86), port(104)))
         };
         let mut out = Out::default();
-        for cport in [40000, 40001] {
-            let reply = tcp(VIP, 80, CLIENT, cport, 0x10, b"");
-            p.handle(
-                &t,
-                0,
-                from_client(&error(2, [0, 0, 5, 0], ROUTER, VIP, &reply)),
-                2,
-                &mut out,
-            );
-        }
-        assert_eq!(drops(&p, DropReason::Icmpv6ErrorUnsupported), 1, "tunnel");
+        let reply = tcp(VIP, 80, CLIENT, 40001, 0x10, b"");
+        p.handle(
+            &t,
+            0,
+            from_client(&error(2, [0, 0, 5, 0], ROUTER, VIP, &reply)),
+            2,
+            &mut out,
+        );
         let [(1, f)] = out.0.as_slice() else {
             panic!(
                 "expected the FULLNAT error towards the real server: {:?}",
