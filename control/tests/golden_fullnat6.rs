@@ -39,27 +39,6 @@ fn toa6(client: Ipv6Addr, port: u16) -> Vec<u8> {
     o
 }
 
-fn port_mac(stats: &serde_json::Value, i: usize) -> [u8; 6] {
-    let s = stats["ports"][i]["mac"].as_str().expect("mac in stats");
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect();
-    v.try_into().unwrap()
-}
-
-fn drops(stats: &serde_json::Value, reason: &str) -> u64 {
-    stats["drops"][reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no drop counter {reason} in {stats}"))
-}
-
-/// The ports' MACs, from a first run without input (net_pcap's are fixed per port).
-fn macs(dir: &TempDir, services: &str) -> ([u8; 6], [u8; 6]) {
-    let (_, _, stats, _) = run_rvsd_pcap6(dir, services, &[], &[], false);
-    (port_mac(&stats, 0), port_mac(&stats, 1))
-}
-
 /// TCP/IPv6 (hop limit 64) with TCP options (a multiple of 4 bytes), checksum here.
 #[allow(clippy::too_many_arguments)]
 fn tcp6_opts(
@@ -98,24 +77,10 @@ fn tcp6_opts(
     ipv6(src, dst, 6, 64, &t)
 }
 
-/// The advertisement rvs sends for `target` from `mac` to `dst`/`dst_mac`.
-fn our_na(mac: [u8; 6], dst_mac: [u8; 6], target: Ipv6Addr, dst: Ipv6Addr, flags: u8) -> Vec<u8> {
-    let mut body = vec![flags, 0, 0, 0];
-    body.extend_from_slice(&target.octets());
-    body.extend_from_slice(&[2, 1]);
-    body.extend_from_slice(&mac);
-    eth(
-        dst_mac,
-        mac,
-        0x86dd,
-        &icmp6(target, dst, 255, 136, 0, &body),
-    )
-}
-
 #[test]
 fn fullnat6_tcp_both_directions_toa_and_pool_exhaustion() {
     let dir = TempDir::new("fullnat6-tcp");
-    let (wan_mac, lan_mac) = macs(&dir, FULLNAT6_TCP);
+    let (wan_mac, lan_mac) = port_macs6(&dir, FULLNAT6_TCP);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
     let r = |mac, f: &[u8]| eth(lan_mac, mac, 0x86dd, f);
     let wan_in = vec![
@@ -232,7 +197,7 @@ services:
       - { address: "2001:2:0:1::11", port: 53 }
 "#;
     let dir = TempDir::new("fullnat6-udp");
-    let (wan_mac, lan_mac) = macs(&dir, services);
+    let (wan_mac, lan_mac) = port_macs6(&dir, services);
     let wan_in = vec![
         ns_frame(CLIENT_MAC, CLIENT6, VIP6, None),
         eth(
@@ -312,7 +277,7 @@ services:
       - { address: "2001:2:0:1::11", port: 8080 }
 "#;
     let dir = TempDir::new("fullnat6-toa-off");
-    let (wan_mac, lan_mac) = macs(&dir, services);
+    let (wan_mac, lan_mac) = port_macs6(&dir, services);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
     let wan_in = vec![
         c(&tcp6_opts(
@@ -340,7 +305,7 @@ services:
 #[test]
 fn unsolicited_na_for_the_local_address_on_the_real_servers_port() {
     let dir = TempDir::new("fullnat6-una");
-    let (wan_mac, lan_mac) = macs(&dir, FULLNAT6_TCP);
+    let (wan_mac, lan_mac) = port_macs6(&dir, FULLNAT6_TCP);
     let (wan_out, lan_out, _, _) = run_rvsd_pcap6(&dir, FULLNAT6_TCP, &[], &[], true);
     let all_nodes_mac = [0x33, 0x33, 0, 0, 0, 1];
     assert_frames(

@@ -41,33 +41,6 @@ const DR6_SERVICES: &str = r#"services:
 const WAN_ROUTER: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 7);
 const LAN_ROUTER: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 7);
 
-fn port_mac(stats: &serde_json::Value, i: usize) -> [u8; 6] {
-    let s = stats["ports"][i]["mac"].as_str().expect("mac in stats");
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect();
-    v.try_into().unwrap()
-}
-
-fn counter(stats: &serde_json::Value, name: &str) -> u64 {
-    stats[name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no counter {name} in {stats}"))
-}
-
-fn drops(stats: &serde_json::Value, reason: &str) -> u64 {
-    stats["drops"][reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no drop counter {reason} in {stats}"))
-}
-
-/// The ports' MACs, from a first run without input (net_pcap's are fixed per port).
-fn macs(dir: &TempDir, services: &str) -> ([u8; 6], [u8; 6]) {
-    let (_, _, stats, _) = run_rvsd_pcap6(dir, services, &[], &[], false);
-    (port_mac(&stats, 0), port_mac(&stats, 1))
-}
-
 /// An ICMPv6 error `ty`/`code` from `src` to `dst` (hop limit `hop`), with `rest` after
 /// the checksum and the quote of `quoted` (at most the first `quote_len` bytes).
 #[allow(clippy::too_many_arguments)]
@@ -86,24 +59,10 @@ fn error6(
     icmp6(src, dst, hop, ty, code, &body)
 }
 
-/// The neighbour advertisement rvs sends for `target` from `mac` to `dst`/`dst_mac`.
-fn our_na(mac: [u8; 6], dst_mac: [u8; 6], target: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
-    let mut body = vec![0x60, 0, 0, 0];
-    body.extend_from_slice(&target.octets());
-    body.extend_from_slice(&[2, 1]);
-    body.extend_from_slice(&mac);
-    eth(
-        dst_mac,
-        mac,
-        0x86dd,
-        &icmp6(target, dst, 255, 136, 0, &body),
-    )
-}
-
 #[test]
 fn nat6_errors_are_translated_both_ways() {
     let dir = TempDir::new("icmp6-nat");
-    let (wan_mac, lan_mac) = macs(&dir, NAT6_SERVICES);
+    let (wan_mac, lan_mac) = port_macs6(&dir, NAT6_SERVICES);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
     let r = |f: &[u8]| eth(lan_mac, RS1_MAC, 0x86dd, f);
     let mtu = 1280u32.to_be_bytes();
@@ -201,7 +160,7 @@ fn nat6_errors_are_translated_both_ways() {
         "wan out",
         &wan_out,
         &[
-            our_na(wan_mac, CLIENT_MAC, VIP6, CLIENT6),
+            our_na(wan_mac, CLIENT_MAC, VIP6, CLIENT6, 0x60),
             to_client(&error6(VIP6, CLIENT6, 63, 1, 4, [0; 4], &query, 1232)),
             to_client(&error6(VIP6, CLIENT6, 63, 2, 0, mtu, &big_req_sent, 1232)),
         ],
@@ -228,7 +187,7 @@ services:
       - { address: "2001:2:0:1::11", port: 53 }
 "#;
     let dir = TempDir::new("icmp6-fullnat");
-    let (wan_mac, lan_mac) = macs(&dir, services);
+    let (wan_mac, lan_mac) = port_macs6(&dir, services);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
     let r = |f: &[u8]| eth(lan_mac, RS1_MAC, 0x86dd, f);
     // The query goes out as LIP:7000 -> RS:53; the real server answers once, then has
@@ -290,7 +249,7 @@ services:
 #[test]
 fn dr6_client_side_errors_reach_the_real_server_unchanged() {
     let dir = TempDir::new("icmp6-dr");
-    let (wan_mac, lan_mac) = macs(&dir, DR6_SERVICES);
+    let (wan_mac, lan_mac) = port_macs6(&dir, DR6_SERVICES);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
     let syn = tcp6(CLIENT6, 40000, VIP6, 80, TCP_SYN, 7, b"");
     // The real server answers from the VIP straight to the client; a router on the way

@@ -27,21 +27,6 @@ const NAT_SERVICES: &str = r#"services:
       - { address: 198.19.0.12, port: 5353 }
 "#;
 
-fn port_mac(stats: &serde_json::Value, i: usize) -> [u8; 6] {
-    let s = stats["ports"][i]["mac"].as_str().expect("mac in stats");
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect();
-    v.try_into().unwrap()
-}
-
-fn drops(stats: &serde_json::Value, reason: &str) -> u64 {
-    stats["drops"][reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no drop counter {reason} in {stats}"))
-}
-
 fn with_ttl(mut frame: Vec<u8>, ttl: u8) -> Vec<u8> {
     // Rebuild the IPv4 header checksum after changing the TTL.
     frame[14 + 8] = ttl;

@@ -37,48 +37,6 @@ const DR6_SERVICES: &str = r#"services:
 
 const ALL_NODES: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
-fn port_mac(stats: &serde_json::Value, i: usize) -> [u8; 6] {
-    let s = stats["ports"][i]["mac"].as_str().expect("mac in stats");
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect();
-    v.try_into().unwrap()
-}
-
-fn drops(stats: &serde_json::Value, reason: &str) -> u64 {
-    stats["drops"][reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no drop counter {reason} in {stats}"))
-}
-
-/// The ports' MACs, from a first run without input (net_pcap's are fixed per port).
-fn macs(dir: &TempDir, services: &str) -> ([u8; 6], [u8; 6]) {
-    let (_, _, stats, _) = run_rvsd_pcap6(dir, services, &[], &[], false);
-    (port_mac(&stats, 0), port_mac(&stats, 1))
-}
-
-/// The advertisement rvs sends for `target` from `mac` (solicited + override, or
-/// override only when unsolicited) to `dst`/`dst_mac`.
-fn our_na(
-    mac: [u8; 6],
-    dst_mac: [u8; 6],
-    target: std::net::Ipv6Addr,
-    dst: std::net::Ipv6Addr,
-    flags: u8,
-) -> Vec<u8> {
-    let mut body = vec![flags, 0, 0, 0];
-    body.extend_from_slice(&target.octets());
-    body.extend_from_slice(&[2, 1]);
-    body.extend_from_slice(&mac);
-    eth(
-        dst_mac,
-        mac,
-        0x86dd,
-        &icmp6(target, dst, 255, 136, 0, &body),
-    )
-}
-
 /// The solicitation rvs sends from the lan port to resolve `target`.
 fn our_ns(lan_mac: [u8; 6], target: std::net::Ipv6Addr) -> Vec<u8> {
     ns_frame(lan_mac, LAN_IP6, target, None)
@@ -87,7 +45,7 @@ fn our_ns(lan_mac: [u8; 6], target: std::net::Ipv6Addr) -> Vec<u8> {
 #[test]
 fn ndp_answers_for_vip_and_own_address_only() {
     let dir = TempDir::new("ndp6");
-    let (wan_mac, _) = macs(&dir, NAT6_SERVICES);
+    let (wan_mac, _) = port_macs6(&dir, NAT6_SERVICES);
     let mut low_hop = ns_frame(CLIENT_MAC, CLIENT6, VIP6, None);
     low_hop[14 + 7] = 64; // hop limit is outside the checksum: only the RFC 4861 check
     let mut bad_sum = ns_frame(CLIENT_MAC, CLIENT6, VIP6, None);
@@ -120,7 +78,7 @@ fn ndp_answers_for_vip_and_own_address_only() {
 #[test]
 fn unsolicited_na_for_vips_at_start() {
     let dir = TempDir::new("una6");
-    let (wan_mac, _) = macs(&dir, NAT6_SERVICES);
+    let (wan_mac, _) = port_macs6(&dir, NAT6_SERVICES);
     let (wan_out, lan_out, _, _) = run_rvsd_pcap6(&dir, NAT6_SERVICES, &[], &[], true);
     // The VIP is on the wan port's subnet: announced there only, to all-nodes, override
     // set and solicited clear.
@@ -141,7 +99,7 @@ fn unsolicited_na_for_vips_at_start() {
 #[test]
 fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
     let dir = TempDir::new("nat6");
-    let (wan_mac, lan_mac) = macs(&dir, NAT6_SERVICES);
+    let (wan_mac, lan_mac) = port_macs6(&dir, NAT6_SERVICES);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
     let r = |mac, f: &[u8]| eth(lan_mac, mac, 0x86dd, f);
     let wan_in = vec![
@@ -229,7 +187,7 @@ fn persistence_groups_ipv6_clients_by_netmask() {
     // ipvsadm -A -t [2001:2::100]:0 -s rr -p 900 -M 64 (clients grouped by /64).
     let services = "services:\n  - proto: tcp\n    vip: \"2001:2::100\"\n    port: 0\n    scheduler: rr\n    persistence: { timeout: 900, netmask: 64 }\n    method: masq\n    real_servers:\n      - { address: \"2001:2:0:1::11\" }\n      - { address: \"2001:2:0:1::12\" }\n";
     let dir = TempDir::new("persist6");
-    let (wan_mac, lan_mac) = macs(&dir, services);
+    let (wan_mac, lan_mac) = port_macs6(&dir, services);
     // Two clients in 2001:2::/64 and one from another /64.
     let same_64: std::net::Ipv6Addr = "2001:2::2".parse().unwrap();
     let other_64: std::net::Ipv6Addr = "2001:2:0:9::1".parse().unwrap();
@@ -280,7 +238,7 @@ fn persistence_groups_ipv6_clients_by_netmask() {
 #[test]
 fn dr6_rewrites_only_the_destination_mac() {
     let dir = TempDir::new("dr6");
-    let (wan_mac, lan_mac) = macs(&dir, DR6_SERVICES);
+    let (wan_mac, lan_mac) = port_macs6(&dir, DR6_SERVICES);
     let syn = |sport| tcp6(CLIENT6, sport, VIP6, 80, TCP_SYN, 7, b"");
     let wan_in = vec![
         ns_frame(CLIENT_MAC, CLIENT6, VIP6, None),
@@ -314,7 +272,7 @@ fn dr6_rewrites_only_the_destination_mac() {
 #[test]
 fn icmpv6_echo_to_vip_and_own_address() {
     let dir = TempDir::new("echo6");
-    let (wan_mac, _) = macs(&dir, NAT6_SERVICES);
+    let (wan_mac, _) = port_macs6(&dir, NAT6_SERVICES);
     let body = |seq: u8| vec![0x12, 0x34, 0, seq, b'p', b'i', b'n', b'g'];
     let req = |dst, seq| {
         eth(
@@ -351,7 +309,7 @@ fn icmpv6_echo_to_vip_and_own_address() {
 #[test]
 fn malformed_ipv6_and_extension_headers_are_counted() {
     let dir = TempDir::new("bad6");
-    let (wan_mac, _) = macs(&dir, NAT6_SERVICES);
+    let (wan_mac, _) = port_macs6(&dir, NAT6_SERVICES);
     let f = |p: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, p);
     let syn = tcp6(CLIENT6, 40000, VIP6, 80, TCP_SYN, 1, b"");
     let mut truncated = syn.clone();

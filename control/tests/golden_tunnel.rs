@@ -7,43 +7,6 @@ mod common;
 use common::*;
 use std::net::Ipv4Addr;
 
-fn port_mac(stats: &serde_json::Value, i: usize) -> [u8; 6] {
-    let s = stats["ports"][i]["mac"].as_str().expect("mac in stats");
-    let v: Vec<u8> = s
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect();
-    v.try_into().unwrap()
-}
-
-fn counter(stats: &serde_json::Value, name: &str) -> u64 {
-    stats[name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no counter {name} in {stats}"))
-}
-
-fn drops(stats: &serde_json::Value, reason: &str) -> u64 {
-    stats["drops"][reason]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no drop counter {reason} in {stats}"))
-}
-
-/// Field-by-field first (readable failures), then every byte.
-fn assert_exact(what: &str, got: &[Vec<u8>], want: &[Vec<u8>]) {
-    assert_frames(what, got, want);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        if let Some(at) = (0..g.len().max(w.len())).find(|&k| g.get(k) != w.get(k)) {
-            panic!(
-                "{what}: packet {i} differs first at byte {at} (got {:?}, want {:?}); lengths {} vs {}",
-                g.get(at),
-                w.get(at),
-                g.len(),
-                w.len()
-            );
-        }
-    }
-}
-
 /// An IPv4 header as the director writes it for a tunnel or an ICMP error it originates.
 fn ip_hdr(
     src: Ipv4Addr,

@@ -710,3 +710,71 @@ fn spawn_rvsd_with(dir: &TempDir, services_and_admin: &str, v6: (&str, &str)) ->
     }
     r
 }
+
+/// The MAC of port `i` as rvsd reports it in its stats.
+pub fn port_mac(stats: &serde_json::Value, i: usize) -> [u8; 6] {
+    let s = stats["ports"][i]["mac"].as_str().expect("mac in stats");
+    let v: Vec<u8> = s
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    v.try_into().unwrap()
+}
+
+/// A top-level counter of rvsd's stats.
+pub fn counter(stats: &serde_json::Value, name: &str) -> u64 {
+    stats[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no counter {name} in {stats}"))
+}
+
+/// A drop counter of rvsd's stats.
+pub fn drops(stats: &serde_json::Value, reason: &str) -> u64 {
+    stats["drops"][reason]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no drop counter {reason} in {stats}"))
+}
+
+/// Field-by-field first (readable failures), then every byte.
+pub fn assert_exact(what: &str, got: &[Vec<u8>], want: &[Vec<u8>]) {
+    assert_frames(what, got, want);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        if let Some(at) = (0..g.len().max(w.len())).find(|&k| g.get(k) != w.get(k)) {
+            panic!(
+                "{what}: packet {i} differs first at byte {at} (got {:?}, want {:?}); lengths {} vs {}",
+                g.get(at),
+                w.get(at),
+                g.len(),
+                w.len()
+            );
+        }
+    }
+}
+
+/// The ports' MACs of the IPv6 harness, from a first run without input (net_pcap's are
+/// fixed per port).
+pub fn port_macs6(dir: &TempDir, services: &str) -> ([u8; 6], [u8; 6]) {
+    let (_, _, stats, _) = run_rvsd_pcap6(dir, services, &[], &[], false);
+    (port_mac(&stats, 0), port_mac(&stats, 1))
+}
+
+/// The neighbour advertisement rvs sends for `target` from `mac` to `dst`/`dst_mac`, with
+/// `flags` (0x60: solicited + override; 0x20: override, unsolicited).
+pub fn our_na(
+    mac: [u8; 6],
+    dst_mac: [u8; 6],
+    target: std::net::Ipv6Addr,
+    dst: std::net::Ipv6Addr,
+    flags: u8,
+) -> Vec<u8> {
+    let mut body = vec![flags, 0, 0, 0];
+    body.extend_from_slice(&target.octets());
+    body.extend_from_slice(&[2, 1]);
+    body.extend_from_slice(&mac);
+    eth(
+        dst_mac,
+        mac,
+        0x86dd,
+        &icmp6(target, dst, 255, 136, 0, &body),
+    )
+}
