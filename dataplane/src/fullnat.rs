@@ -156,6 +156,23 @@ pub fn rewrite_to_real_server(
     }
 }
 
+/// [`rewrite_to_real_server`] for the packet that creates a connection (a SYN for TCP):
+/// with `toa`, also lower its MSS option by the TOA length so later segments have room for
+/// the option (see `crate::toa`).
+#[inline]
+pub fn rewrite_first_to_real_server(
+    ip: &mut [u8],
+    local: (IpAddr, u16),
+    rs: (IpAddr, u16),
+    toa: bool,
+) -> Result<(), Error> {
+    rewrite_to_real_server(ip, local, rs)?;
+    if toa {
+        crate::toa::clamp_mss(ip);
+    }
+    Ok(())
+}
+
 /// Rewrite a client's packet of FULLNAT connection `c` in place: source to the local
 /// address and port, destination to the real server (both from the reply tuple).
 #[inline]

@@ -957,17 +957,12 @@ impl<P: Frame> Pipeline<P> {
             }
             let rewritten = match method {
                 Method::Masq => rewrite_dst(ip_buf, rip, rport),
-                Method::FullNat => crate::fullnat::rewrite_to_real_server(
+                Method::FullNat => crate::fullnat::rewrite_first_to_real_server(
                     ip_buf,
                     (reply_dst, reply_dport),
                     (rs.addr, rport),
-                )
-                .map(|()| {
-                    // Room for TOA in the client's segments.
-                    if proto == proto::TCP && t.snat.toa_for(rs.id) {
-                        crate::toa::clamp_mss(ip_buf);
-                    }
-                }),
+                    proto == proto::TCP && t.snat.toa_for(rs.id),
+                ),
                 _ => Ok(()),
             };
             if rewritten.is_err() {
