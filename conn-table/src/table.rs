@@ -12,7 +12,7 @@ use crate::state::{
     tcp_next, ConnState, TableDir, TcpFlags, TcpState, Timeouts, INITIAL_TIMEOUT_S,
 };
 use crate::tuple::{
-    addr_from, pack_ports, proto, Direction, Key, Method, TKey, TemplateKey, Tuple,
+    addr_from, pack_ports, proto, Direction, HashSeed, Key, Method, TKey, TemplateKey, Tuple,
 };
 use crate::wheel::{Link, Linked, Wheel, NIL};
 
@@ -452,6 +452,7 @@ pub struct ConnTable {
     v6_len: usize,
     v6_capacity: usize,
     index: Index,
+    seed: HashSeed,
     hasher: DefaultHashBuilder,
     wheel: Wheel,
     tpls: TplSlab,
@@ -536,6 +537,11 @@ fn tuple_of(c: &Conn, v6: &[[u128; 4]], dir: usize) -> Tuple {
     }
 }
 
+/// Four keys for [`Key::hash`] from a randomly keyed builder.
+fn new_seed(h: &DefaultHashBuilder) -> HashSeed {
+    HashSeed([0u64, 1, 2, 3].map(|i| h.hash_one(i) | 1))
+}
+
 #[inline]
 fn ms(seconds: u32) -> u64 {
     u64::from(seconds) * 1000
@@ -587,6 +593,8 @@ impl ConnTable {
         // Two index entries per connection, sized now: a rehash of millions
         // of entries would stall the worker for a long time.
         let index = Index::new(cfg.capacity as usize * 2, &mut advise);
+        // hashbrown's builder is randomly keyed; the index hash takes its keys from it.
+        let hasher = DefaultHashBuilder::default();
         Ok(ConnTable {
             conns: ConnSlab(conns),
             free: NIL,
@@ -597,7 +605,8 @@ impl ConnTable {
             v6_len: 0,
             v6_capacity: cfg.ipv6_capacity as usize,
             index,
-            hasher: DefaultHashBuilder::default(),
+            seed: new_seed(&hasher),
+            hasher,
             wheel: Wheel::new(slots, tick, now_ms),
             tpls: TplSlab(Vec::with_capacity(cfg.max_templates as usize)),
             tpl_free: NIL,
@@ -652,7 +661,7 @@ impl ConnTable {
 
     #[inline]
     fn probe(&self, k: &Key) -> Probe {
-        self.index.probe(self.hasher.hash_one(k))
+        self.index.probe(k.hash(&self.seed))
     }
 
     /// Number of live connections.
