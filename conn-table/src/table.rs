@@ -4,13 +4,15 @@ use core::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use crate::error::{ConfigError, InsertError};
 use crate::index::{Index, Probe};
 use crate::state::{
     tcp_next, ConnState, TableDir, TcpFlags, TcpState, Timeouts, INITIAL_TIMEOUT_S,
 };
 use crate::tuple::{
-    addr_from, pack_ports, proto, Direction, Key, Method, TKey, TemplateKey, Tuple,
+    addr_from, pack_ports, proto, Direction, HashSeed, Key, Method, TKey, TemplateKey, Tuple,
 };
 use crate::wheel::{Link, Linked, Wheel, NIL};
 
@@ -151,6 +153,121 @@ pub struct ConnInfo {
     pub counters: Counters,
     /// Controlling persistence template.
     pub template: Option<TemplateId>,
+}
+
+/// A live connection borrowed from its table ([`ConnTable::conn`]): the packet path reads
+/// the few fields it needs (method, real server, the rewrite target, state) straight from
+/// the entry, where [`ConnTable::get`] copies the whole record into a [`ConnInfo`] and
+/// rebuilds both tuples. Valid while the table is not changed, which the borrow enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnRef<'a> {
+    id: u32,
+    c: &'a Conn,
+    v6: &'a [[u128; 4]],
+}
+
+impl<'a> ConnRef<'a> {
+    /// Its handle.
+    #[inline]
+    pub fn id(&self) -> ConnId {
+        ConnId(self.id)
+    }
+
+    /// Real server id.
+    #[inline]
+    pub fn rs(&self) -> u32 {
+        self.c.rs
+    }
+
+    /// Virtual service id.
+    #[inline]
+    pub fn svc(&self) -> u32 {
+        self.c.svc
+    }
+
+    /// Forwarding method.
+    #[inline]
+    pub fn method(&self) -> Method {
+        Method::from_u8(self.c.method)
+    }
+
+    /// Protocol state.
+    #[inline]
+    pub fn state(&self) -> ConnState {
+        self.c.state()
+    }
+
+    /// Flags.
+    #[inline]
+    pub fn flags(&self) -> ConnFlags {
+        ConnFlags(self.c.flags & F_PUBLIC)
+    }
+
+    /// Controlling persistence template.
+    #[inline]
+    pub fn template(&self) -> Option<TemplateId> {
+        (self.c.template != NIL).then_some(TemplateId(self.c.template))
+    }
+
+    /// Packets seen in `dir`.
+    #[inline]
+    pub fn packets(&self, dir: Direction) -> u64 {
+        self.c.counters[dir as usize * 2]
+    }
+
+    /// Bytes seen in `dir`.
+    #[inline]
+    pub fn bytes(&self, dir: Direction) -> u64 {
+        self.c.counters[dir as usize * 2 + 1]
+    }
+
+    /// Whether the connection has an indexed reply tuple (not DR/TUN).
+    #[inline]
+    pub fn has_reply(&self) -> bool {
+        self.c.flags & F_HAS_REPLY != 0
+    }
+
+    /// Address and port at position `k` of the entry (0 original source, 1 original
+    /// destination, 2 reply source, 3 reply destination).
+    #[inline]
+    fn endpoint(&self, k: usize) -> (IpAddr, u16) {
+        let a = if self.c.flags & F_V6 != 0 {
+            IpAddr::V6(Ipv6Addr::from(self.v6[self.c.addrs[0] as usize][k]))
+        } else {
+            IpAddr::V4(Ipv4Addr::from(self.c.addrs[k]))
+        };
+        (a, self.c.ports[k])
+    }
+
+    /// Source address and port of `dir`'s tuple (`None` for the reply of a connection
+    /// without one). For a NAT connection the reply source is the real server.
+    #[inline]
+    pub fn src(&self, dir: Direction) -> Option<(IpAddr, u16)> {
+        (dir == Direction::Original || self.has_reply()).then(|| self.endpoint(dir as usize * 2))
+    }
+
+    /// Destination address and port of `dir`'s tuple (`None` for the reply of a
+    /// connection without one). For FULLNAT the reply destination is the local address.
+    #[inline]
+    pub fn dst(&self, dir: Direction) -> Option<(IpAddr, u16)> {
+        (dir == Direction::Original || self.has_reply())
+            .then(|| self.endpoint(dir as usize * 2 + 1))
+    }
+
+    /// Client -> virtual service tuple.
+    pub fn original(&self) -> Tuple {
+        tuple_of(self.c, self.v6, 0)
+    }
+
+    /// Reply tuple, if indexed.
+    pub fn reply(&self) -> Option<Tuple> {
+        self.has_reply().then(|| tuple_of(self.c, self.v6, 1))
+    }
+
+    /// The whole record as plain data (what [`ConnTable::get`] returns).
+    pub fn info(&self, now_ms: u64) -> ConnInfo {
+        info_of(self.id, self.c, self.v6, now_ms)
+    }
 }
 
 /// A persistence template as plain data.
@@ -335,6 +452,7 @@ pub struct ConnTable {
     v6_len: usize,
     v6_capacity: usize,
     index: Index,
+    seed: HashSeed,
     hasher: DefaultHashBuilder,
     wheel: Wheel,
     tpls: TplSlab,
@@ -419,6 +537,11 @@ fn tuple_of(c: &Conn, v6: &[[u128; 4]], dir: usize) -> Tuple {
     }
 }
 
+/// Four keys for [`Key::hash`] from a randomly keyed builder.
+fn new_seed(h: &DefaultHashBuilder) -> HashSeed {
+    HashSeed([0u64, 1, 2, 3].map(|i| h.hash_one(i) | 1))
+}
+
 #[inline]
 fn ms(seconds: u32) -> u64 {
     u64::from(seconds) * 1000
@@ -470,6 +593,8 @@ impl ConnTable {
         // Two index entries per connection, sized now: a rehash of millions
         // of entries would stall the worker for a long time.
         let index = Index::new(cfg.capacity as usize * 2, &mut advise);
+        // hashbrown's builder is randomly keyed; the index hash takes its keys from it.
+        let hasher = DefaultHashBuilder::default();
         Ok(ConnTable {
             conns: ConnSlab(conns),
             free: NIL,
@@ -480,7 +605,8 @@ impl ConnTable {
             v6_len: 0,
             v6_capacity: cfg.ipv6_capacity as usize,
             index,
-            hasher: DefaultHashBuilder::default(),
+            seed: new_seed(&hasher),
+            hasher,
             wheel: Wheel::new(slots, tick, now_ms),
             tpls: TplSlab(Vec::with_capacity(cfg.max_templates as usize)),
             tpl_free: NIL,
@@ -535,7 +661,7 @@ impl ConnTable {
 
     #[inline]
     fn probe(&self, k: &Key) -> Probe {
-        self.index.probe(self.hasher.hash_one(k))
+        self.index.probe(k.hash(&self.seed))
     }
 
     /// Number of live connections.
@@ -923,24 +1049,42 @@ impl ConnTable {
     }
 
     fn info(&self, i: u32, c: &Conn, now_ms: u64) -> ConnInfo {
-        ConnInfo {
-            id: ConnId(i),
-            original: tuple_of(c, &self.v6, 0),
-            reply: (c.flags & F_HAS_REPLY != 0).then(|| tuple_of(c, &self.v6, 1)),
-            rs: c.rs,
-            svc: c.svc,
-            method: Method::from_u8(c.method),
-            state: c.state(),
-            flags: ConnFlags(c.flags & F_PUBLIC),
-            expires_in_ms: c.expires.saturating_sub(now_ms),
-            counters: Counters {
-                packets: [c.counters[0], c.counters[2]],
-                bytes: [c.counters[1], c.counters[3]],
-            },
-            template: (c.template != NIL).then_some(TemplateId(c.template)),
-        }
+        info_of(i, c, &self.v6, now_ms)
     }
 
+    /// A live connection, borrowed: see [`ConnRef`]. What the packet path uses instead of
+    /// [`ConnTable::get`].
+    #[inline]
+    pub fn conn(&self, id: ConnId) -> Option<ConnRef<'_>> {
+        let c = self.conn_live(id)?;
+        Some(ConnRef {
+            id: id.0,
+            c,
+            v6: &self.v6,
+        })
+    }
+}
+
+fn info_of(i: u32, c: &Conn, v6: &[[u128; 4]], now_ms: u64) -> ConnInfo {
+    ConnInfo {
+        id: ConnId(i),
+        original: tuple_of(c, v6, 0),
+        reply: (c.flags & F_HAS_REPLY != 0).then(|| tuple_of(c, v6, 1)),
+        rs: c.rs,
+        svc: c.svc,
+        method: Method::from_u8(c.method),
+        state: c.state(),
+        flags: ConnFlags(c.flags & F_PUBLIC),
+        expires_in_ms: c.expires.saturating_sub(now_ms),
+        counters: Counters {
+            packets: [c.counters[0], c.counters[2]],
+            bytes: [c.counters[1], c.counters[3]],
+        },
+        template: (c.template != NIL).then_some(TemplateId(c.template)),
+    }
+}
+
+impl ConnTable {
     /// Remove a connection now (e.g. `expire_nodest_conn`, a control
     /// request). Returns whether it was live.
     pub fn remove(&mut self, id: ConnId) -> bool {

@@ -163,12 +163,28 @@ proptest! {
                         _ => unreachable!(),
                     };
                     m.expires = now + u64::from(secs) * 1000;
-                    prop_assert_eq!(t.get(id, now).unwrap().expires_in_ms, u64::from(secs) * 1000);
+                    let info = t.get(id, now).unwrap();
+                    prop_assert_eq!(info.expires_in_ms, u64::from(secs) * 1000);
+                    // The borrowed view reads the same record the copy does.
+                    let v = t.conn(id).unwrap();
+                    prop_assert_eq!(v.info(now), info);
+                    prop_assert_eq!((v.id(), v.rs(), v.svc(), v.method()), (id, info.rs, info.svc, info.method));
+                    prop_assert_eq!((v.state(), v.flags(), v.template()), (st, info.flags, info.template));
+                    prop_assert_eq!(v.original(), info.original);
+                    prop_assert_eq!(v.reply(), info.reply);
+                    for d in [Direction::Original, Direction::Reply] {
+                        let tu = if d == Direction::Original { Some(info.original) } else { info.reply };
+                        prop_assert_eq!(v.src(d), tu.map(|x| (x.src, x.sport)));
+                        prop_assert_eq!(v.dst(d), tu.map(|x| (x.dst, x.dport)));
+                        prop_assert_eq!(v.packets(d), info.counters.packets[d as usize]);
+                        prop_assert_eq!(v.bytes(d), info.counters.bytes[d as usize]);
+                    }
                 }
                 Op::Remove { n } => {
                     let Some(m) = model.remove(&n) else { continue };
                     let (id, _) = t.lookup(&m.conn.original).unwrap();
                     prop_assert!(t.remove(id));
+                    prop_assert!(t.conn(id).is_none());
                 }
                 Op::Advance { ms, budget } => {
                     now += ms;

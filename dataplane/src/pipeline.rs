@@ -531,30 +531,30 @@ impl<P: Frame> Pipeline<P> {
         id: conn_table::ConnId,
         dir: Direction,
         flags: TcpFlags,
-        now_ms: u64,
     ) -> Revisit {
         if dir != Direction::Original {
             return Revisit::Continue;
         }
-        let Some(c) = self.conns.get(id, now_ms) else {
+        // Read in place: this runs for every client packet of an established flow.
+        let Some(c) = self.conns.conn(id) else {
             return Revisit::Continue;
         };
         let new_syn = flags.0
             & (TcpFlags::SYN.0 | TcpFlags::ACK.0 | TcpFlags::RST.0 | TcpFlags::FIN.0)
             == TcpFlags::SYN.0;
         if new_syn
-            && c.template.is_none()
+            && c.template().is_none()
             && matches!(
-                c.state,
+                c.state(),
                 conn_table::ConnState::Tcp(TcpState::TimeWait | TcpState::Close)
             )
         {
-            self.end_connection(&c);
+            self.end_connection(id);
             bump(&self.cfg.stats.conns_reused, 1);
             return Revisit::Reschedule;
         }
-        if t.ipvs.expire_nodest_conn && !t.services.has_real_server(c.rs) {
-            self.end_connection(&c);
+        if t.ipvs.expire_nodest_conn && !t.services.has_real_server(c.rs()) {
+            self.end_connection(id);
             return Revisit::Drop(DropReason::NoDestExpired);
         }
         Revisit::Continue
@@ -568,12 +568,12 @@ impl<P: Frame> Pipeline<P> {
         t: &Tables,
         tuple: &Tuple,
         flags: TcpFlags,
-        now_ms: u64,
+        _now_ms: u64,
     ) -> Result<Option<(conn_table::ConnId, Direction)>, DropReason> {
         let Some((id, dir)) = self.conns.lookup(tuple) else {
             return Ok(None);
         };
-        match self.revisit(t, id, dir, flags, now_ms) {
+        match self.revisit(t, id, dir, flags) {
             Revisit::Continue => Ok(Some((id, dir))),
             Revisit::Reschedule => Ok(None),
             Revisit::Drop(why) => Err(why),
@@ -581,11 +581,17 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// End a connection now, giving back what it holds (a FULLNAT local port).
-    fn end_connection(&mut self, c: &conn_table::ConnInfo) {
-        if let Some((lip, lport)) = crate::fullnat::local_of(c.method, c.reply) {
-            self.snat.release(lip, lport);
+    fn end_connection(&mut self, id: conn_table::ConnId) {
+        let Some(c) = self.conns.conn(id) else {
+            return;
+        };
+        if c.method() == Method::FullNat {
+            // Either family: the local address and port are the reply's destination.
+            if let Some((lip, lport)) = c.dst(Direction::Reply) {
+                self.snat.release(lip, lport);
+            }
         }
-        self.conns.remove(c.id);
+        self.conns.remove(id);
     }
 }
 
@@ -816,35 +822,42 @@ impl<P: Frame> Pipeline<P> {
         };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
-            let Some(c) = self.conns.get(id, now_ms) else {
+            // Borrowed, not copied: only the fields this packet's rewrite needs are read.
+            let Some(c) = self.conns.conn(id) else {
                 return Drop(DropReason::NoService);
             };
-            if let Some(rs) = self.cfg.stats.real_servers.get(c.rs as usize) {
+            let (method, rs_id) = (c.method(), c.rs());
+            if let Some(rs) = self.cfg.stats.real_servers.get(rs_id as usize) {
                 rs.packet(dir == Direction::Original, u64::from(bytes));
             }
             return match dir {
                 Direction::Original => {
-                    if c.method == Method::Tunnel {
-                        return related::tunnel_verdict(t, c.rs);
+                    if method == Method::Tunnel {
+                        return related::tunnel_verdict(t, rs_id);
                     }
-                    if c.method == Method::Route {
-                        return related::route_verdict(t, c.rs);
+                    if method == Method::Route {
+                        return related::route_verdict(t, rs_id);
                     }
-                    let Some((rip, rport)) = c.reply.and_then(|r| v4(r.src).map(|a| (a, r.sport)))
-                    else {
+                    let Some((IpAddr::V4(rip), rport)) = c.src(Direction::Reply) else {
                         return Drop(DropReason::NoService);
                     };
                     // Direct routing leaves the packet as it is: only the MAC changes.
-                    let rewritten = match c.method {
+                    let rewritten = match method {
                         Method::Masq => rewrite_dst(ip_buf, rip, rport),
                         Method::FullNat => {
+                            // As fullnat::to_real_server: source to the local address and
+                            // port (the reply's destination), destination to the RS.
+                            let Some((IpAddr::V4(lip), lport)) = c.dst(Direction::Reply) else {
+                                return Drop(DropReason::NoService);
+                            };
                             if proto == proto::TCP
-                                && crate::toa::wanted(tcp_flags, &c)
-                                && t.snat.toa_for(c.rs)
+                                && crate::toa::wanted_after(tcp_flags, c.packets(Direction::Reply))
+                                && t.snat.toa_for(c.rs())
                             {
                                 self.toa = Some((IpAddr::V4(src), sport));
                             }
-                            crate::fullnat::to_real_server(ip_buf, &c)
+                            rewrite_src(ip_buf, lip, lport)
+                                .and_then(|()| rewrite_dst(ip_buf, rip, rport))
                         }
                         _ => Ok(()),
                     };
@@ -854,7 +867,9 @@ impl<P: Frame> Pipeline<P> {
                     Ipv4Verdict::Forward(rip)
                 }
                 Direction::Reply => {
-                    let (Some(vip), Some(client)) = (v4(c.original.dst), v4(c.original.src)) else {
+                    let (Some((IpAddr::V4(client), cport)), Some((IpAddr::V4(vip), vport))) =
+                        (c.src(Direction::Original), c.dst(Direction::Original))
+                    else {
                         return Drop(DropReason::NoService);
                     };
                     // The reply is routed through the director: like Linux's forward path,
@@ -862,14 +877,12 @@ impl<P: Frame> Pipeline<P> {
                     if !decrement_ttl(ip_buf) {
                         return Drop(DropReason::TtlExceeded);
                     }
-                    if rewrite_src(ip_buf, vip, c.original.dport).is_err() {
+                    if rewrite_src(ip_buf, vip, vport).is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
                     // FULLNAT: the reply was addressed to the local address; back to the
                     // client.
-                    if c.method == Method::FullNat
-                        && rewrite_dst(ip_buf, client, c.original.sport).is_err()
-                    {
+                    if method == Method::FullNat && rewrite_dst(ip_buf, client, cport).is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
                     Ipv4Verdict::Forward(client)
@@ -1150,15 +1163,6 @@ impl<P: Frame> Pipeline<P> {
         .emit(&mut ArpPacket::new_unchecked(&mut data[ETH_HDR..]));
         bump(&self.cfg.stats.arp_requests, 1);
         io.send(port, pkt);
-    }
-}
-
-/// The IPv4 address of an address the dataplane put there itself.
-#[inline]
-fn v4(a: IpAddr) -> Option<Ipv4Addr> {
-    match a {
-        IpAddr::V4(a) => Some(a),
-        IpAddr::V6(_) => None,
     }
 }
 
