@@ -27,6 +27,8 @@ fn fail(why: &str) -> ! {
 fn main() {
     println!("cargo:rerun-if-changed=csrc/shim.c");
     println!("cargo:rerun-if-changed=csrc/shim.h");
+    println!("cargo:rerun-if-changed=csrc/flow.c");
+    println!("cargo:rerun-if-changed=csrc/flow.h");
     println!("cargo:rerun-if-changed=csrc/wrapper.h");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
 
@@ -54,6 +56,7 @@ fn main() {
     let mut build = cc::Build::new();
     build
         .file("csrc/shim.c")
+        .file("csrc/flow.c")
         .include("csrc")
         .opt_level(3)
         .warnings(false);

@@ -231,6 +231,13 @@ pub fn run(
         routes = tables.routes.len(),
         "service table built"
     );
+    let names: Vec<String> = spec.interfaces.iter().map(|i| i.name.clone()).collect();
+    crate::flow_steer::install_fullnat_rules(
+        &ports,
+        &names,
+        &tables.snat,
+        spec.worker_lcores.len(),
+    );
     let (publisher, readers) = rcu::channel(tables, spec.worker_lcores.len());
     let mut publisher = Some(publisher);
     let mut readers = readers.into_iter();

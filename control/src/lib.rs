@@ -7,6 +7,7 @@ pub mod api;
 pub mod daemon;
 pub mod eal_args;
 pub mod estimator;
+pub mod flow_steer;
 pub mod health;
 pub mod kernel_if;
 pub mod metrics;

@@ -41,6 +41,21 @@ impl DpdkError {
         }
     }
 
+    /// An error whose explanation comes from the PMD (`message`, a static C string or
+    /// null), as rte_flow reports them; rte_strerror's text when there is none.
+    fn with_pmd_message(call: &'static str, errno: i32, message: *const c_char) -> Self {
+        let mut e = Self::new(call, errno);
+        if !message.is_null() {
+            // SAFETY: rte_flow_error.message points to a static NUL-terminated string set
+            // by the PMD (or is null, checked above); copied out at once.
+            let pmd = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+            if pmd != e.message {
+                e.message = format!("{pmd} ({})", e.message);
+            }
+        }
+        e
+    }
+
     fn last(call: &'static str) -> Self {
         // SAFETY: reads the calling thread's rte_errno; no preconditions.
         let errno = unsafe { sys::rvs_errno() };
@@ -644,6 +659,51 @@ impl Port {
     /// Queue pairs configured.
     pub fn queues(&self) -> u16 {
         self.queues
+    }
+
+    /// Ask the port (rte_flow) to deliver ingress TCP (`l4_proto` 6) or UDP (17) packets
+    /// for local address `addr` whose destination port satisfies `port & mask == value`
+    /// to RX queue `queue`. With `validate_only`, only ask whether it would take the rule
+    /// (nothing is installed). Rules live until the port is closed.
+    pub fn steer_dst_port(
+        &self,
+        addr: std::net::IpAddr,
+        l4_proto: u8,
+        value: u16,
+        mask: u16,
+        queue: u16,
+        validate_only: bool,
+    ) -> Result<(), DpdkError> {
+        let (bytes, is_v6) = match addr {
+            std::net::IpAddr::V4(a) => {
+                let mut b = [0u8; 16];
+                b[..4].copy_from_slice(&a.octets());
+                (b, false)
+            }
+            std::net::IpAddr::V6(a) => (a.octets(), true),
+        };
+        let mut message: *const c_char = std::ptr::null();
+        // SAFETY: valid port id; `bytes` holds the 4 or 16 address bytes the shim reads
+        // for `is_v6`; `message` is a valid out pointer. The shim builds the rule on its
+        // stack and DPDK copies what it keeps.
+        let rc = unsafe {
+            sys::rvs_flow_steer_dst_port(
+                self.id,
+                c_int::from(is_v6),
+                bytes.as_ptr(),
+                l4_proto,
+                value,
+                mask,
+                queue,
+                c_int::from(validate_only),
+                &mut message,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(DpdkError::with_pmd_message("rte_flow", rc, message))
+        }
     }
 
     /// RX queue `q` of this port, for one worker. Only one worker may poll a queue.

@@ -13,3 +13,4 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 #include "shim.h"
+#include "flow.h"

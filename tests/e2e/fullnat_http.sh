@@ -14,6 +14,8 @@
 #   - TOA: a capture on rs1 shows the client's address and port in TCP option 254 of its
 #     connections' first ACK/data packets, and the MSS of their SYNs lowered by 8;
 #   - both workers received packets and replies were steered (owner by local port);
+#   - rvsd asked each port for rte_flow reply-steering rules (af_packet has none) and says
+#     that replies are steered in software;
 #   - rvsd stops cleanly on SIGTERM.
 # Environment: RVSD (path of rvsd; default target/release/rvsd of this repository),
 # E2E_VERBOSE (non-empty: print rvsd's output even when the test passes).
@@ -192,6 +194,13 @@ echo "/metrics rvs_dropped_packets_total{reason=\"snat_exhausted\"} summed over 
 # The tiny pool's requests came from its own local address.
 grep -q "^$tiny_lip - " "$state/rs1-http/server.log" "$state/rs2-http/server.log" ||
 	fail "no request from the tiny pool's address $tiny_lip in the access logs"
+
+# Hardware steering was asked for on both ports; af_packet has no flow rules.
+for ifc in wan0 lan0; do
+	grep "interface=$ifc" "$tmp/rvsd.log" | grep -q "FULLNAT replies reach their worker by software steering.*the port takes no flow rule" ||
+		fail "rvsd did not report the rte_flow probe of $ifc"
+done
+echo "rte_flow probe: $(grep -m1 -o 'reason=.*' "$tmp/rvsd.log" | cut -c1-120)"
 
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"
 python3 - "$tmp/stats.json" <<'PY' || fail "workers did not share the traffic as expected"
