@@ -173,16 +173,6 @@ pub fn rewrite_first_to_real_server(
     Ok(())
 }
 
-/// Rewrite a client's packet of FULLNAT connection `c` in place: source to the local
-/// address and port, destination to the real server (both from the reply tuple).
-#[inline]
-pub fn to_real_server(ip: &mut [u8], c: &conn_table::ConnInfo) -> Result<(), Error> {
-    let Some(r) = c.reply else {
-        return Err(Error::Malformed);
-    };
-    rewrite_to_real_server(ip, (r.dst, r.dport), (r.src, r.sport))
-}
-
 /// The local address and port a FULLNAT connection holds (None for other methods).
 #[inline]
 pub fn local_of(

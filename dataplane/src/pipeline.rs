@@ -851,7 +851,7 @@ impl<P: Frame> Pipeline<P> {
                                 return Drop(DropReason::NoService);
                             };
                             if proto == proto::TCP
-                                && crate::toa::wanted_after(tcp_flags, c.packets(Direction::Reply))
+                                && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
                                 && t.snat.toa_for(c.rs())
                             {
                                 self.toa = Some((IpAddr::V4(src), sport));

@@ -417,42 +417,49 @@ impl<P: Frame> Pipeline<P> {
         };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
-            let Some(c) = self.conns.get(id, now_ms) else {
+            // Borrowed, not copied, as on the IPv4 path.
+            let Some(c) = self.conns.conn(id) else {
                 return Drop(DropReason::NoService);
             };
-            if let Some(rs) = self.cfg.stats.real_servers.get(c.rs as usize) {
+            let (method, rs_id) = (c.method(), c.rs());
+            if let Some(rs) = self.cfg.stats.real_servers.get(rs_id as usize) {
                 rs.packet(dir == Direction::Original, u64::from(bytes));
             }
             return match dir {
                 Direction::Original => {
-                    if c.method == Method::Tunnel {
+                    if method == Method::Tunnel {
                         // TUN keeps no reply tuple either: the real server by id.
-                        return match t.services.tunnel6_of(c.rs) {
+                        return match t.services.tunnel6_of(rs_id) {
                             Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
                             None => Drop(DropReason::NoRealServer),
                         };
                     }
-                    if c.method == Method::Route {
+                    if method == Method::Route {
                         // DR keeps no reply tuple: the real server by id (see pipeline.rs).
-                        return match t.services.routed_of(c.rs) {
+                        return match t.services.routed_of(rs_id) {
                             Some(IpAddr::V6(rip)) => Ipv6Verdict::Forward(rip),
                             _ => Drop(DropReason::NoRealServer),
                         };
                     }
-                    let Some((rip, rport)) = c.reply.and_then(|r| v6(r.src).map(|a| (a, r.sport)))
-                    else {
+                    let Some((IpAddr::V6(rip), rport)) = c.src(Direction::Reply) else {
                         return Drop(DropReason::NoService);
                     };
-                    let rewritten = match c.method {
+                    let rewritten = match method {
                         Method::Masq => rewrite_dst6(ip_buf, rip, rport),
                         Method::FullNat => {
+                            // Source to the local address and port (the reply's
+                            // destination), destination to the RS.
+                            let Some((IpAddr::V6(lip), lport)) = c.dst(Direction::Reply) else {
+                                return Drop(DropReason::NoService);
+                            };
                             if proto == proto::TCP
-                                && crate::toa::wanted(tcp_flags, &c)
-                                && t.snat.toa_for(c.rs)
+                                && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
+                                && t.snat.toa_for(rs_id)
                             {
                                 self.toa = Some((IpAddr::V6(src), sport));
                             }
-                            crate::fullnat::to_real_server(ip_buf, &c)
+                            rewrite_src6(ip_buf, lip, lport)
+                                .and_then(|()| rewrite_dst6(ip_buf, rip, rport))
                         }
                         _ => Ok(()),
                     };
@@ -462,20 +469,20 @@ impl<P: Frame> Pipeline<P> {
                     Ipv6Verdict::Forward(rip)
                 }
                 Direction::Reply => {
-                    let (Some(vip), Some(client)) = (v6(c.original.dst), v6(c.original.src)) else {
+                    let (Some((IpAddr::V6(client), cport)), Some((IpAddr::V6(vip), vport))) =
+                        (c.src(Direction::Original), c.dst(Direction::Original))
+                    else {
                         return Drop(DropReason::NoService);
                     };
                     if !decrement_hop_limit(ip_buf) {
                         return Drop(DropReason::TtlExceeded);
                     }
-                    if rewrite_src6(ip_buf, vip, c.original.dport).is_err() {
+                    if rewrite_src6(ip_buf, vip, vport).is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
                     // FULLNAT: the reply was addressed to the local address; back to the
                     // client.
-                    if c.method == Method::FullNat
-                        && rewrite_dst6(ip_buf, client, c.original.sport).is_err()
-                    {
+                    if method == Method::FullNat && rewrite_dst6(ip_buf, client, cport).is_err() {
                         return Drop(DropReason::L4Malformed);
                     }
                     Ipv6Verdict::Forward(client)

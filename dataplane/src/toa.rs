@@ -241,19 +241,10 @@ pub fn add<P: crate::pipeline::Frame>(pkt: &mut P, l2: usize, client: IpAddr, cp
 }
 
 /// Whether a client packet of a FULLNAT connection gets TOA: an ACK (not SYN, not RST)
-/// while the real server has sent at most its SYN-ACK.
+/// while the real server has sent at most its SYN-ACK (`reply_packets`, read in place with
+/// `ConnRef::packets`).
 #[inline]
-pub fn wanted(flags: conn_table::TcpFlags, c: &conn_table::ConnInfo) -> bool {
-    wanted_after(
-        flags,
-        c.counters.packets[conn_table::Direction::Reply as usize],
-    )
-}
-
-/// [`wanted`] from the number of packets the real server has sent so far (what the packet
-/// path reads in place with `ConnRef::packets`).
-#[inline]
-pub fn wanted_after(flags: conn_table::TcpFlags, reply_packets: u64) -> bool {
+pub fn wanted(flags: conn_table::TcpFlags, reply_packets: u64) -> bool {
     use conn_table::TcpFlags as F;
     flags.0 & F::ACK.0 != 0 && flags.0 & (F::SYN.0 | F::RST.0) == 0 && reply_packets <= 1
 }
