@@ -36,7 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::{HashMap, HashSet};
 
 use crate::pipeline::Tables;
-use crate::wire::{rewrite_dst, rewrite_dst6, rewrite_src, rewrite_src6, Error};
+use crate::wire::{rewrite_dst_ip, rewrite_src_ip, Error};
 
 /// One SNAT pool as the dataplane needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,17 +143,11 @@ pub fn rewrite_to_real_server(
     (lip, lport): (IpAddr, u16),
     (rip, rport): (IpAddr, u16),
 ) -> Result<(), Error> {
-    match (lip, rip) {
-        (IpAddr::V4(lip), IpAddr::V4(rip)) => {
-            rewrite_src(ip, lip, lport)?;
-            rewrite_dst(ip, rip, rport)
-        }
-        (IpAddr::V6(lip), IpAddr::V6(rip)) => {
-            rewrite_src6(ip, lip, lport)?;
-            rewrite_dst6(ip, rip, rport)
-        }
-        _ => Err(Error::Unsupported),
+    if lip.is_ipv4() != rip.is_ipv4() {
+        return Err(Error::Unsupported);
     }
+    rewrite_src_ip(ip, lip, lport)?;
+    rewrite_dst_ip(ip, rip, rport)
 }
 
 /// [`rewrite_to_real_server`] for the packet that creates a connection (a SYN for TCP):

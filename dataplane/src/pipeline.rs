@@ -19,8 +19,8 @@ use crate::route::RouteTable;
 use crate::route6::RouteTable6;
 use crate::service::{proto, Forward, ServiceTable};
 use crate::wire::{
-    decrement_ttl, rewrite_dst, rewrite_src, ArpOperation, ArpPacket, ArpRepr, EtherType,
-    EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
+    rewrite_dst, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet,
+    Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
 };
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TcpState, TemplateKey, Tuple};
 
@@ -580,6 +580,100 @@ impl<P: Frame> Pipeline<P> {
         }
     }
 
+    /// A packet of established connection `id` (direction `dir`, already counted by
+    /// `on_packet`), IPv4 or IPv6 (`ip_buf` from the IP header; `from` its source address
+    /// and port): rewritten in place as the connection's method wants, and where it goes.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn established(
+        &mut self,
+        t: &Tables,
+        id: conn_table::ConnId,
+        dir: Direction,
+        ip_buf: &mut [u8],
+        proto: u8,
+        tcp_flags: TcpFlags,
+        from: (IpAddr, u16),
+        bytes: u32,
+    ) -> Established {
+        use crate::wire::{decrement_hops, rewrite_dst_ip, rewrite_src_ip};
+        use Established::Drop;
+        // Borrowed, not copied: only the fields this packet's rewrite needs are read.
+        let Some(c) = self.conns.conn(id) else {
+            return Drop(DropReason::NoService);
+        };
+        let (method, rs_id) = (c.method(), c.rs());
+        if let Some(rs) = self.cfg.stats.real_servers.get(rs_id as usize) {
+            rs.packet(dir == Direction::Original, u64::from(bytes));
+        }
+        // The spec never mixes families in a service; a stray one is not forwarded.
+        let same_family = |a: IpAddr| a.is_ipv4() == from.0.is_ipv4();
+        match dir {
+            Direction::Original => {
+                // TUN and DR keep no reply tuple: their real server by id, in the current
+                // table (the caller encapsulates for TUN).
+                if method == Method::Tunnel {
+                    return Established::Tunnel(rs_id);
+                }
+                if method == Method::Route {
+                    return match t.services.routed_of(rs_id) {
+                        Some(rip) if same_family(rip) => Established::Forward(rip),
+                        _ => Drop(DropReason::NoRealServer),
+                    };
+                }
+                let Some((rip, rport)) = c.src(Direction::Reply).filter(|r| same_family(r.0))
+                else {
+                    return Drop(DropReason::NoService);
+                };
+                let rewritten = match method {
+                    Method::Masq => rewrite_dst_ip(ip_buf, rip, rport),
+                    Method::FullNat => {
+                        // Source to the local address and port (the reply's destination),
+                        // destination to the RS.
+                        let Some(local) = c.dst(Direction::Reply) else {
+                            return Drop(DropReason::NoService);
+                        };
+                        if proto == proto::TCP
+                            && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
+                            && t.snat.toa_for(rs_id)
+                        {
+                            self.toa = Some(from);
+                        }
+                        crate::fullnat::rewrite_to_real_server(ip_buf, local, (rip, rport))
+                    }
+                    _ => Ok(()),
+                };
+                if rewritten.is_err() {
+                    return Drop(DropReason::L4Malformed);
+                }
+                Established::Forward(rip)
+            }
+            Direction::Reply => {
+                let (Some((client, cport)), Some((vip, vport))) =
+                    (c.src(Direction::Original), c.dst(Direction::Original))
+                else {
+                    return Drop(DropReason::NoService);
+                };
+                if !same_family(client) {
+                    return Drop(DropReason::NoService);
+                }
+                // The reply is routed through the director: like Linux's forward path,
+                // decrement the TTL / hop limit.
+                if !decrement_hops(ip_buf) {
+                    return Drop(DropReason::TtlExceeded);
+                }
+                if rewrite_src_ip(ip_buf, vip, vport).is_err() {
+                    return Drop(DropReason::L4Malformed);
+                }
+                // FULLNAT: the reply was addressed to the local address; back to the client.
+                if method == Method::FullNat && rewrite_dst_ip(ip_buf, client, cport).is_err() {
+                    return Drop(DropReason::L4Malformed);
+                }
+                Established::Forward(client)
+            }
+        }
+    }
+
     /// End a connection now, giving back what it holds (a FULLNAT local port).
     fn end_connection(&mut self, id: conn_table::ConnId) {
         let Some(c) = self.conns.conn(id) else {
@@ -593,6 +687,16 @@ impl<P: Frame> Pipeline<P> {
         }
         self.conns.remove(id);
     }
+}
+
+/// What the established-connection step decided for a packet of either family.
+enum Established {
+    /// Forward (rewritten) towards this address.
+    Forward(IpAddr),
+    /// Encapsulate for tunnel real server (stable id).
+    Tunnel(u32),
+    /// Drop and count.
+    Drop(DropReason),
 }
 
 /// What the IPv4 stage decided for a packet.
@@ -822,71 +926,12 @@ impl<P: Frame> Pipeline<P> {
         };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
-            // Borrowed, not copied: only the fields this packet's rewrite needs are read.
-            let Some(c) = self.conns.conn(id) else {
-                return Drop(DropReason::NoService);
-            };
-            let (method, rs_id) = (c.method(), c.rs());
-            if let Some(rs) = self.cfg.stats.real_servers.get(rs_id as usize) {
-                rs.packet(dir == Direction::Original, u64::from(bytes));
-            }
-            return match dir {
-                Direction::Original => {
-                    if method == Method::Tunnel {
-                        return related::tunnel_verdict(t, rs_id);
-                    }
-                    if method == Method::Route {
-                        return related::route_verdict(t, rs_id);
-                    }
-                    let Some((IpAddr::V4(rip), rport)) = c.src(Direction::Reply) else {
-                        return Drop(DropReason::NoService);
-                    };
-                    // Direct routing leaves the packet as it is: only the MAC changes.
-                    let rewritten = match method {
-                        Method::Masq => rewrite_dst(ip_buf, rip, rport),
-                        Method::FullNat => {
-                            // As fullnat::to_real_server: source to the local address and
-                            // port (the reply's destination), destination to the RS.
-                            let Some((IpAddr::V4(lip), lport)) = c.dst(Direction::Reply) else {
-                                return Drop(DropReason::NoService);
-                            };
-                            if proto == proto::TCP
-                                && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
-                                && t.snat.toa_for(c.rs())
-                            {
-                                self.toa = Some((IpAddr::V4(src), sport));
-                            }
-                            rewrite_src(ip_buf, lip, lport)
-                                .and_then(|()| rewrite_dst(ip_buf, rip, rport))
-                        }
-                        _ => Ok(()),
-                    };
-                    if rewritten.is_err() {
-                        return Drop(DropReason::L4Malformed);
-                    }
-                    Ipv4Verdict::Forward(rip)
-                }
-                Direction::Reply => {
-                    let (Some((IpAddr::V4(client), cport)), Some((IpAddr::V4(vip), vport))) =
-                        (c.src(Direction::Original), c.dst(Direction::Original))
-                    else {
-                        return Drop(DropReason::NoService);
-                    };
-                    // The reply is routed through the director: like Linux's forward path,
-                    // decrement the TTL.
-                    if !decrement_ttl(ip_buf) {
-                        return Drop(DropReason::TtlExceeded);
-                    }
-                    if rewrite_src(ip_buf, vip, vport).is_err() {
-                        return Drop(DropReason::L4Malformed);
-                    }
-                    // FULLNAT: the reply was addressed to the local address; back to the
-                    // client.
-                    if method == Method::FullNat && rewrite_dst(ip_buf, client, cport).is_err() {
-                        return Drop(DropReason::L4Malformed);
-                    }
-                    Ipv4Verdict::Forward(client)
-                }
+            let from = (IpAddr::V4(src), sport);
+            return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
+                Established::Forward(IpAddr::V4(to)) => Ipv4Verdict::Forward(to),
+                Established::Forward(IpAddr::V6(_)) => Drop(DropReason::NoService),
+                Established::Tunnel(rs_id) => related::tunnel_verdict(t, rs_id),
+                Established::Drop(why) => Drop(why),
             };
         }
 

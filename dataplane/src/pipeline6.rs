@@ -20,9 +20,7 @@
 
 use super::*;
 use crate::wire::icmpv6::msg_type;
-use crate::wire::{
-    decrement_hop_limit, ip_proto, rewrite_dst6, rewrite_src6, Icmpv6Packet, Ipv6Packet,
-};
+use crate::wire::{decrement_hop_limit, ip_proto, rewrite_dst6, Icmpv6Packet, Ipv6Packet};
 
 /// ICMPv6 errors related to IPv6 connections.
 #[path = "pipeline/related6.rs"]
@@ -417,76 +415,15 @@ impl<P: Frame> Pipeline<P> {
         };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
-            // Borrowed, not copied, as on the IPv4 path.
-            let Some(c) = self.conns.conn(id) else {
-                return Drop(DropReason::NoService);
-            };
-            let (method, rs_id) = (c.method(), c.rs());
-            if let Some(rs) = self.cfg.stats.real_servers.get(rs_id as usize) {
-                rs.packet(dir == Direction::Original, u64::from(bytes));
-            }
-            return match dir {
-                Direction::Original => {
-                    if method == Method::Tunnel {
-                        // TUN keeps no reply tuple either: the real server by id.
-                        return match t.services.tunnel6_of(rs_id) {
-                            Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
-                            None => Drop(DropReason::NoRealServer),
-                        };
-                    }
-                    if method == Method::Route {
-                        // DR keeps no reply tuple: the real server by id (see pipeline.rs).
-                        return match t.services.routed_of(rs_id) {
-                            Some(IpAddr::V6(rip)) => Ipv6Verdict::Forward(rip),
-                            _ => Drop(DropReason::NoRealServer),
-                        };
-                    }
-                    let Some((IpAddr::V6(rip), rport)) = c.src(Direction::Reply) else {
-                        return Drop(DropReason::NoService);
-                    };
-                    let rewritten = match method {
-                        Method::Masq => rewrite_dst6(ip_buf, rip, rport),
-                        Method::FullNat => {
-                            // Source to the local address and port (the reply's
-                            // destination), destination to the RS.
-                            let Some((IpAddr::V6(lip), lport)) = c.dst(Direction::Reply) else {
-                                return Drop(DropReason::NoService);
-                            };
-                            if proto == proto::TCP
-                                && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
-                                && t.snat.toa_for(rs_id)
-                            {
-                                self.toa = Some((IpAddr::V6(src), sport));
-                            }
-                            rewrite_src6(ip_buf, lip, lport)
-                                .and_then(|()| rewrite_dst6(ip_buf, rip, rport))
-                        }
-                        _ => Ok(()),
-                    };
-                    if rewritten.is_err() {
-                        return Drop(DropReason::L4Malformed);
-                    }
-                    Ipv6Verdict::Forward(rip)
-                }
-                Direction::Reply => {
-                    let (Some((IpAddr::V6(client), cport)), Some((IpAddr::V6(vip), vport))) =
-                        (c.src(Direction::Original), c.dst(Direction::Original))
-                    else {
-                        return Drop(DropReason::NoService);
-                    };
-                    if !decrement_hop_limit(ip_buf) {
-                        return Drop(DropReason::TtlExceeded);
-                    }
-                    if rewrite_src6(ip_buf, vip, vport).is_err() {
-                        return Drop(DropReason::L4Malformed);
-                    }
-                    // FULLNAT: the reply was addressed to the local address; back to the
-                    // client.
-                    if method == Method::FullNat && rewrite_dst6(ip_buf, client, cport).is_err() {
-                        return Drop(DropReason::L4Malformed);
-                    }
-                    Ipv6Verdict::Forward(client)
-                }
+            let from = (IpAddr::V6(src), sport);
+            return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
+                Established::Forward(IpAddr::V6(to)) => Ipv6Verdict::Forward(to),
+                Established::Forward(IpAddr::V4(_)) => Drop(DropReason::NoService),
+                Established::Tunnel(rs_id) => match t.services.tunnel6_of(rs_id) {
+                    Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
+                    None => Drop(DropReason::NoRealServer),
+                },
+                Established::Drop(why) => Drop(why),
             };
         }
 

@@ -44,6 +44,38 @@ pub use nat::{
     decrement_ttl, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src,
 };
 pub use nat6::{decrement_hop_limit, rewrite_dst6, rewrite_src6};
+
+use std::net::IpAddr;
+
+/// [`rewrite_dst`] or [`rewrite_dst6`], by the family of `addr` (which must be the
+/// packet's: the other family's rewrite refuses the header).
+#[inline]
+pub fn rewrite_dst_ip(ip: &mut [u8], addr: IpAddr, port: u16) -> Result<(), Error> {
+    match addr {
+        IpAddr::V4(a) => rewrite_dst(ip, a, port),
+        IpAddr::V6(a) => rewrite_dst6(ip, a, port),
+    }
+}
+
+/// [`rewrite_src`] or [`rewrite_src6`], by the family of `addr` (as [`rewrite_dst_ip`]).
+#[inline]
+pub fn rewrite_src_ip(ip: &mut [u8], addr: IpAddr, port: u16) -> Result<(), Error> {
+    match addr {
+        IpAddr::V4(a) => rewrite_src(ip, a, port),
+        IpAddr::V6(a) => rewrite_src6(ip, a, port),
+    }
+}
+
+/// [`decrement_ttl`] or [`decrement_hop_limit`], by the packet's IP version. False (the
+/// packet must not be forwarded) for anything else.
+#[inline]
+pub fn decrement_hops(ip: &mut [u8]) -> bool {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) => decrement_ttl(ip),
+        Some(6) => decrement_hop_limit(ip),
+        _ => false,
+    }
+}
 pub use tcp::{TcpFlags, TcpPacket};
 pub use udp::UdpPacket;
 
