@@ -39,44 +39,6 @@ fn toa6(client: Ipv6Addr, port: u16) -> Vec<u8> {
     o
 }
 
-/// TCP/IPv6 (hop limit 64) with TCP options (a multiple of 4 bytes), checksum here.
-#[allow(clippy::too_many_arguments)]
-fn tcp6_opts(
-    src: Ipv6Addr,
-    sport: u16,
-    dst: Ipv6Addr,
-    dport: u16,
-    flags: u8,
-    seq: u32,
-    opts: &[u8],
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[
-        ((20 + opts.len()) as u8 / 4) << 4,
-        flags,
-        0xff,
-        0xff,
-        0,
-        0,
-        0,
-        0,
-    ]);
-    t.extend_from_slice(opts);
-    t.extend_from_slice(payload);
-    let mut pseudo = 0u32;
-    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
-        pseudo += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    let c = csum(&t, pseudo + 6 + t.len() as u32);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    ipv6(src, dst, 6, 64, &t)
-}
-
 #[test]
 fn fullnat6_tcp_both_directions_toa_and_pool_exhaustion() {
     let dir = TempDir::new("fullnat6-tcp");

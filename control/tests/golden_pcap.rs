@@ -609,44 +609,6 @@ fn persistence_keeps_a_client_on_one_real_server_across_ports() {
 
 const LIP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 19, 0, 250);
 
-/// TCP/IPv4 like `tcp()`, with TCP options (a multiple of 4 bytes).
-#[allow(clippy::too_many_arguments)]
-fn tcp_opts(
-    src: std::net::Ipv4Addr,
-    sport: u16,
-    dst: std::net::Ipv4Addr,
-    dport: u16,
-    flags: u8,
-    seq: u32,
-    opts: &[u8],
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[
-        ((20 + opts.len()) as u8 / 4) << 4,
-        flags,
-        0xff,
-        0xff,
-        0,
-        0,
-        0,
-        0,
-    ]);
-    t.extend_from_slice(opts);
-    t.extend_from_slice(payload);
-    let mut pseudo = 0u32;
-    for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
-        pseudo += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    let c = csum(&t, pseudo + 6 + t.len() as u32);
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    ipv4(src, dst, 6, 64, &t)
-}
-
 /// The TOA option for CLIENT:40000 (kind 254, length 8, port, address).
 const TOA_40000: [u8; 8] = [254, 8, 0x9c, 0x40, 198, 18, 0, 1];
 /// MSS 1460 and SACK permitted, as a client's SYN carries them.

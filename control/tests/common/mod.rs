@@ -151,14 +151,65 @@ pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, payload: &[u8]) ->
 
 /// A TCP header (20 bytes, ack 0, window 65535) and payload, checksum left 0.
 fn tcp_segment(sport: u16, dport: u16, flags: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
+    tcp_segment_opts(sport, dport, flags, seq, &[], payload)
+}
+
+/// A TCP header with options `opts` (a multiple of 4 bytes) and payload, checksum left 0.
+fn tcp_segment_opts(
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     let mut t = Vec::new();
     t.extend_from_slice(&sport.to_be_bytes());
     t.extend_from_slice(&dport.to_be_bytes());
     t.extend_from_slice(&seq.to_be_bytes());
     t.extend_from_slice(&0u32.to_be_bytes());
-    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    let offset = ((20 + opts.len()) as u8 / 4) << 4;
+    t.extend_from_slice(&[offset, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(opts);
     t.extend_from_slice(payload);
     t
+}
+
+/// TCP/IPv4 (TTL 64) with TCP options (a multiple of 4 bytes), checksum computed here.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_opts(
+    src: Ipv4Addr,
+    sport: u16,
+    dst: Ipv4Addr,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = tcp_segment_opts(sport, dport, flags, seq, opts, payload);
+    let c = csum(&t, pseudo(src, dst, 6, t.len()));
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv4(src, dst, 6, 64, &t)
+}
+
+/// TCP/IPv6 (hop limit 64) with TCP options (a multiple of 4 bytes), checksum computed
+/// here.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp6_opts(
+    src: Ipv6Addr,
+    sport: u16,
+    dst: Ipv6Addr,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut t = tcp_segment_opts(sport, dport, flags, seq, opts, payload);
+    let c = csum(&t, pseudo6(src, dst, 6, t.len()));
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    ipv6(src, dst, 6, 64, &t)
 }
 
 /// A UDP header and payload, checksum left 0.
