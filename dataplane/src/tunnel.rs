@@ -243,22 +243,14 @@ pub fn encapsulate<P: Frame>(
         TunnelKind::Gue { .. } => gue_source_port(&inner[..inner_len]),
         _ => 0,
     };
-    // Drop Ethernet padding, then make room in front.
-    if data.len() > ETH_HDR + inner_len && !pkt.resize(ETH_HDR + inner_len) {
-        return Err(EncapError::NoRoom);
-    }
-    if !pkt.prepend(overhead) {
-        return Err(EncapError::NoRoom);
-    }
+    make_room(pkt, inner_len, overhead)?;
     let out = pkt.data_mut();
     // Ethernet header: MACs are set when the next hop is known.
     out[12..14].copy_from_slice(&ETHERTYPE_IPV4);
     let total = (overhead + inner_len) as u16;
-    // INET_ECN_encapsulate: copy ECN, except CE, which becomes ECT(0) outside.
-    let ecn = if tos & 3 == 3 { 2 } else { tos & 3 };
     let ip = &mut out[ETH_HDR..ETH_HDR + IPV4_HDR];
     ip[0] = 0x45;
-    ip[1] = (tos & !3) | ecn;
+    ip[1] = ecn_encapsulate(tos);
     ip[2..4].copy_from_slice(&total.to_be_bytes());
     // ip_select_ident: 0 for DF packets sent without a socket; otherwise a per-packet ID
     // (the inner one: stable, and distinct between the flow's packets).
@@ -287,6 +279,29 @@ pub fn encapsulate<P: Frame>(
         |len| checksum::pseudo_header_v4(src, dst, ip_proto::UDP, len),
     );
     Ok(())
+}
+
+/// Drop the frame's Ethernet padding after the `inner_len`-byte IP packet, then make
+/// room for `overhead` bytes of encapsulation in front of it (both families).
+pub(crate) fn make_room<P: Frame>(
+    pkt: &mut P,
+    inner_len: usize,
+    overhead: usize,
+) -> Result<(), EncapError> {
+    if pkt.data().len() > ETH_HDR + inner_len && !pkt.resize(ETH_HDR + inner_len) {
+        return Err(EncapError::NoRoom);
+    }
+    if !pkt.prepend(overhead) {
+        return Err(EncapError::NoRoom);
+    }
+    Ok(())
+}
+
+/// The outer TOS / traffic class for inner `tos` (INET_ECN_encapsulate): the inner one with
+/// its ECN copied, except CE, which becomes ECT(0) outside.
+pub(crate) fn ecn_encapsulate(tos: u8) -> u8 {
+    let ecn = if tos & 3 == 3 { 2 } else { tos & 3 };
+    (tos & !3) | ecn
 }
 
 /// Turn `pkt`, an Ethernet frame holding an IPv4 packet from a client to a VIP that is too

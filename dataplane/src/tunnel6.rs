@@ -19,7 +19,10 @@
 use std::net::Ipv6Addr;
 
 use crate::pipeline::Frame;
-use crate::tunnel::{sport_from_hash, write_encap, EncapError, TunnelKind, ETHERTYPE_IPV6};
+use crate::tunnel::{
+    ecn_encapsulate, make_room, sport_from_hash, write_encap, EncapError, TunnelKind,
+    ETHERTYPE_IPV6,
+};
 use crate::wire::{checksum, icmpv6, ip_proto, read_ipv6};
 
 const ETH_HDR: usize = 14;
@@ -105,17 +108,10 @@ pub fn encapsulate6<P: Frame>(
         TunnelKind::Gue { .. } => gue_source_port6(&inner[..inner_len]),
         _ => 0,
     };
-    if data.len() > ETH_HDR + inner_len && !pkt.resize(ETH_HDR + inner_len) {
-        return Err(EncapError::NoRoom);
-    }
-    if !pkt.prepend(overhead) {
-        return Err(EncapError::NoRoom);
-    }
+    make_room(pkt, inner_len, overhead)?;
     let out = pkt.data_mut();
     out[12..14].copy_from_slice(&ETHERTYPE_IPV6);
-    // INET_ECN_encapsulate: copy ECN, except CE, which becomes ECT(0) outside.
-    let ecn = if tc & 3 == 3 { 2 } else { tc & 3 };
-    let tc = (tc & !3) | ecn;
+    let tc = ecn_encapsulate(tc);
     let payload_len = (overhead - IPV6_HDR + inner_len) as u16;
     let ip = &mut out[ETH_HDR..ETH_HDR + IPV6_HDR];
     ip[0] = 0x60 | (tc >> 4);
