@@ -1147,19 +1147,14 @@ impl<P: Frame> Pipeline<P> {
 
     /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next
     /// hop is resolved.
-    fn forward(&mut self, t: &Tables, mut pkt: P, dst: Ipv4Addr, now_ms: u64, io: &mut impl Io<P>) {
+    fn forward(&mut self, t: &Tables, pkt: P, dst: Ipv4Addr, now_ms: u64, io: &mut impl Io<P>) {
         let Some(hop) = t.routes.lookup(dst) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        if let Some(mac) = self.neigh.lookup(hop.port, hop.gateway, now_ms) {
-            set_macs(pkt.data_mut(), mac, self.cfg.port_macs[hop.port]);
-            io.send(hop.port, pkt);
-            return;
-        }
-        match self.neigh.hold(hop.port, hop.gateway, pkt, now_ms) {
-            HoldOutcome::HeldSendRequest => self.send_arp_request(t, io, hop.port, hop.gateway),
-            HoldOutcome::Held => {}
-            HoldOutcome::Refused(_pkt) => self.drop_packet(DropReason::NeighbourUnresolved),
+        match send_or_hold(&mut self.neigh, &self.cfg.port_macs, hop, pkt, now_ms, io) {
+            Delivery::Done => {}
+            Delivery::Request => self.send_arp_request(t, io, hop.port, hop.gateway),
+            Delivery::Refused => self.drop_packet(DropReason::NeighbourUnresolved),
         }
     }
 
@@ -1208,6 +1203,40 @@ impl<P: Frame> Pipeline<P> {
         .emit(&mut ArpPacket::new_unchecked(&mut data[ETH_HDR..]));
         bump(&self.cfg.stats.arp_requests, 1);
         io.send(port, pkt);
+    }
+}
+
+/// What became of a packet handed to [`send_or_hold`].
+enum Delivery {
+    /// Sent, or held behind a request already under way.
+    Done,
+    /// Held: the caller must ask for the gateway's MAC (ARP request or neighbour
+    /// solicitation, by family).
+    Request,
+    /// The hold queue is full: dropped.
+    Refused,
+}
+
+/// Send `pkt` to next hop `hop` if its MAC is known, else hold it until the neighbour
+/// answers (either family).
+#[inline]
+fn send_or_hold<P: Frame, A: Copy + Eq + std::hash::Hash>(
+    neigh: &mut NeighbourTable<P, A>,
+    port_macs: &[[u8; 6]],
+    hop: crate::route::Hop<A>,
+    mut pkt: P,
+    now_ms: u64,
+    io: &mut impl Io<P>,
+) -> Delivery {
+    if let Some(mac) = neigh.lookup(hop.port, hop.gateway, now_ms) {
+        set_macs(pkt.data_mut(), mac, port_macs[hop.port]);
+        io.send(hop.port, pkt);
+        return Delivery::Done;
+    }
+    match neigh.hold(hop.port, hop.gateway, pkt, now_ms) {
+        HoldOutcome::HeldSendRequest => Delivery::Request,
+        HoldOutcome::Held => Delivery::Done,
+        HoldOutcome::Refused(_pkt) => Delivery::Refused,
     }
 }
 

@@ -524,7 +524,7 @@ impl<P: Frame> Pipeline<P> {
     pub(super) fn forward6(
         &mut self,
         t: &Tables,
-        mut pkt: P,
+        pkt: P,
         dst: Ipv6Addr,
         now_ms: u64,
         io: &mut impl Io<P>,
@@ -532,15 +532,10 @@ impl<P: Frame> Pipeline<P> {
         let Some(hop) = t.routes6.lookup(dst) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        if let Some(mac) = self.neigh6.lookup(hop.port, hop.gateway, now_ms) {
-            set_macs(pkt.data_mut(), mac, self.cfg.port_macs[hop.port]);
-            io.send(hop.port, pkt);
-            return;
-        }
-        match self.neigh6.hold(hop.port, hop.gateway, pkt, now_ms) {
-            HoldOutcome::HeldSendRequest => self.send_ns(t, io, hop.port, hop.gateway),
-            HoldOutcome::Held => {}
-            HoldOutcome::Refused(_pkt) => self.drop_packet(DropReason::NeighbourUnresolved),
+        match send_or_hold(&mut self.neigh6, &self.cfg.port_macs, hop, pkt, now_ms, io) {
+            Delivery::Done => {}
+            Delivery::Request => self.send_ns(t, io, hop.port, hop.gateway),
+            Delivery::Refused => self.drop_packet(DropReason::NeighbourUnresolved),
         }
     }
 
