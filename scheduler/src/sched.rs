@@ -7,6 +7,7 @@ use crate::locality::{Cache, DestSet, LocalityParams};
 use crate::maglev::{self, EMPTY};
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Buckets of the dh and sh tables (IP_VS_DH_TAB_BITS = IP_VS_SH_TAB_BITS = 8).
 const HASH_TAB_BITS: u32 = 8;
@@ -73,7 +74,10 @@ enum State {
     Lblcr(Cache<DestSet>),
 }
 
-/// Precomputed, immutable per-algorithm data.
+/// Precomputed, immutable per-algorithm data. The lookup tables are shared (`Arc`), so a
+/// clone of a [`Scheduler`] (e.g. the previous generation a new service table keeps for
+/// [`Scheduler::carry_state`]) does not copy a Maglev table (256 KiB at the default
+/// size); the packet path only reads through them, like a `Box`.
 #[derive(Clone, Debug)]
 enum Algo {
     Plain,
@@ -82,9 +86,9 @@ enum Algo {
         di: i64,
         mw: i64,
     },
-    Dh(Box<[u32; HASH_TAB_SIZE]>),
-    Sh(Box<[u32; HASH_TAB_SIZE]>),
-    Mh(Box<[u32]>),
+    Dh(Arc<[u32; HASH_TAB_SIZE]>),
+    Sh(Arc<[u32; HASH_TAB_SIZE]>),
+    Mh(Arc<[u32]>),
 }
 
 /// "Pick a real server for this new flow": implemented by [`Scheduler`] for every IPVS
@@ -173,18 +177,18 @@ impl Scheduler {
             }
             SchedulerKind::Dh => {
                 // ip_vs_dh_reassign: buckets cycle through the list, weights ignored.
-                let mut t = Box::new([EMPTY; HASH_TAB_SIZE]);
+                let mut t = [EMPTY; HASH_TAB_SIZE];
                 if n > 0 {
                     for (b, slot) in t.iter_mut().enumerate() {
                         *slot = (b % n) as u32;
                     }
                 }
-                Algo::Dh(t)
+                Algo::Dh(Arc::new(t))
             }
             SchedulerKind::Sh => {
                 // ip_vs_sh_reassign: each server takes `weight` consecutive buckets (at
                 // least one), cycling through the list until the 256 buckets are full.
-                let mut t = Box::new([EMPTY; HASH_TAB_SIZE]);
+                let mut t = [EMPTY; HASH_TAB_SIZE];
                 if n > 0 {
                     let (mut p, mut count) = (0usize, 0u32);
                     for slot in t.iter_mut() {
@@ -196,7 +200,7 @@ impl Scheduler {
                         }
                     }
                 }
-                Algo::Sh(t)
+                Algo::Sh(Arc::new(t))
             }
             SchedulerKind::Mh => {
                 let size = opts.mh_table_size;
@@ -209,7 +213,7 @@ impl Scheduler {
                         table: size,
                     });
                 }
-                Algo::Mh(maglev::build_table(dests, size))
+                Algo::Mh(maglev::build_table(dests, size).into())
             }
             _ => Algo::Plain,
         };

@@ -543,3 +543,19 @@ fn scheduler_is_shareable_and_state_movable() {
     shared::<Scheduler>();
     movable::<scheduler::SchedState>();
 }
+
+/// A clone (what a new service table keeps of the previous generation for
+/// `carry_state`) shares the dh/sh/mh lookup table instead of copying it.
+#[test]
+fn clones_share_the_lookup_table() {
+    for kind in [SchedulerKind::Dh, SchedulerKind::Sh, SchedulerKind::Mh] {
+        let s = build(kind, &[1, 2, 3]);
+        let c = s.clone();
+        let (a, b) = (s.hash_table().unwrap(), c.hash_table().unwrap());
+        assert_eq!(a, b);
+        assert!(
+            std::ptr::eq(a.as_ptr(), b.as_ptr()),
+            "{kind:?} table copied"
+        );
+    }
+}
