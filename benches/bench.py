@@ -64,10 +64,11 @@ def rate(series):
           f"{fmt_drops(drops_delta(a['drops'], b['drops']))}")
 
 
-def during(series, total_rx):
+def during(series, total_rx, min_conns=""):
     """Samples (SERIES as for rate) of a finite run: over the pairs taken while the worker
     was still reading the file (0 < rx < TOTAL_RX), print on-CPU cycles per packet and
-    connections created per on-CPU second."""
+    connections created per on-CPU second. With MIN_CONNS, only pairs that start with at
+    least that many connections created (the data phase of a `spread` trace)."""
     samples = []
     for line in open(series):
         t, path, ns = line.split()
@@ -78,7 +79,7 @@ def during(series, total_rx):
     cpu = rx = conns = 0
     for (a, ca), (b, cb) in zip(samples, samples[1:]):
         ra, rb = a["ports"][0]["rx_packets"], b["ports"][0]["rx_packets"]
-        if ra > 0 and rb < int(total_rx) and cb > ca:
+        if ra > 0 and rb < int(total_rx) and cb > ca and a["conns_created"] >= int(min_conns or 0):
             cpu += cb - ca
             rx += rb - ra
             conns += b["conns_created"] - a["conns_created"]

@@ -67,6 +67,8 @@ if [ "$profile" = short ]; then
 	cg_secs=60       # at most this long per callgrind run
 	cg_est=100000    # packets of the callgrind established run
 	cg_syn=60000     # SYNs in the trace of the callgrind SYN run (it stops at half)
+	spread_small_rounds=2000 # data rounds over 1024 flows (2 M packets)
+	spread_big_rounds=3      # data rounds over syn_flows flows
 else
 	secs=20
 	big_flows=250000
@@ -74,6 +76,8 @@ else
 	cg_secs=300
 	cg_est=1000000
 	cg_syn=500000
+	spread_small_rounds=5000
+	spread_big_rounds=2
 fi
 # The connection-table sizes of issue #10. What rvsd can hold is checked below.
 table_cases="1000000 10000000"
@@ -342,7 +346,7 @@ if want dataplane; then
 		say "| IPv6 NAT established | 1 K flows x 16, 78 B | IPv6: not supported yet ($why) | | | | | | |"
 	fi
 	for n in $table_cases; do
-		say "| NAT established | $n flows | not replayed here (infinite_rx keeps every frame of the trace in an mbuf: 3 x $n mbufs); the table at $n connections is the SYN flood of the next part | | | | | | |"
+		say "| NAT established | $n flows | not replayed here (infinite_rx keeps every frame of the trace in an mbuf: 3 x $n mbufs); measured from a file in the next part (established flows, data phase only) | | | | | | |"
 	done
 	say ""
 	say "Mpps per on-CPU second = packets transmitted / on-CPU time of the worker thread (rte-worker-1, /proc/PID/task/TID/schedstat) over the window: what one core of its own would do, and the figure the ratios use (both sides measured the same way). rvsd's packets come from its own counters (/v1/stats once a second), testpmd's from its reports. Wall-clock Mpps (best and median second) and the worker's share of the CPU show how much a shared machine took away. Cycles/packet on CPU = on-CPU time x TSC / packets received; in parentheses rvsd's own busy_cycles / rx_packets (TSC cycles of loops that received packets, preemption included). TSC: $(python3 -c "print(f'{$tsc_hz / 1e9:.2f}')") GHz (busy cycles over wall time)."
@@ -350,13 +354,15 @@ if want dataplane; then
 fi
 
 # --- new connections and memory ---------------------------------------------------------
-# conn_run NAME PCAP CONNS: rvsd on a finite PCAP until idle. Samples /v1/stats and the
-# worker's on-CPU time while it works through the file, and memory once CONNS connections
-# exist. Sets C_RX C_TX C_CONNS C_CPP C_DROPS (final counters; C_CPP = busy_cycles/rx),
-# C_CPU_CPP C_CPU_CPS (on-CPU cycles per packet, connections per on-CPU second, from the
-# samples inside the processing phase) and M_RSS M_HWM M_HUGE (KiB).
+# conn_run NAME PCAP CONNS [DATA]: rvsd on a finite PCAP until idle. Samples /v1/stats and
+# the worker's on-CPU time while it works through the file, and memory once CONNS
+# connections exist. Sets C_RX C_TX C_CONNS C_CPP C_DROPS (final counters; C_CPP =
+# busy_cycles/rx), C_CPU_CPP C_CPU_CPS (on-CPU cycles per packet, connections per on-CPU
+# second, from the samples inside the processing phase) and M_RSS M_HWM M_HUGE (KiB).
+# With DATA (a `spread` trace), sampling goes on after the CONNS connections exist and
+# C_CPU_CPP counts only that data phase.
 conn_run() {
-	local name=$1 pcap=$2 want_conns=$3 port cfg pid n res
+	local name=$1 pcap=$2 want_conns=$3 data=${4:-} port cfg pid n res mem_done=""
 	port=$(free_port)
 	cfg=$out/$name.yaml
 	rvs_yaml "$cfg" "net_pcap0,rx_pcap=$pcap,tx_pcap=/dev/null" masq 32767 "$port"
@@ -372,17 +378,18 @@ conn_run() {
 		stats "$port" >"$out/$name.p$i.json" 2>/dev/null || { sleep 0.05; continue; }
 		echo "$(date +%s.%N) $out/$name.p$i.json $(worker_cpu_ns "$pid")" >>"$out/$name.series"
 		n=$(grep -o '"conns_created": *[0-9]*' "$out/$name.p$i.json" | head -n1 | grep -o '[0-9]*$' || echo -1)
-		if [ "${n:--1}" -ge "$want_conns" ]; then
-			sleep 0.2
+		if [ "${n:--1}" -ge "$want_conns" ] && [ -z "$mem_done" ]; then
+			[ -n "$data" ] || sleep 0.2
 			read -r M_RSS M_HWM M_HUGE < <(python3 "$bench_py" mem "$pid")
-			break
+			mem_done=1
+			[ -n "$data" ] || break
 		fi
 		sleep 0.02
 	done
 	wait "$pid" || true
 	res=$(python3 "$bench_py" final "$out/$name.stats.json" 2>/dev/null || echo "0 0 0 0 failed")
 	read -r C_RX _ C_CONNS C_CPP C_DROPS <<<"$res"
-	read -r C_CPU_CPP C_CPU_CPS < <(TSC_HZ=$tsc_hz python3 "$bench_py" during "$out/$name.series" "$C_RX")
+	read -r C_CPU_CPP C_CPU_CPS < <(TSC_HZ=$tsc_hz python3 "$bench_py" during "$out/$name.series" "$C_RX" "${data:+$want_conns}")
 }
 
 if want conns; then
@@ -418,6 +425,26 @@ if want conns; then
 	t_cps=$C_CPU_CPS t_per=$per t_base=$base_rss
 	say "| per connection (RSS growth) | $per B | | |"
 	t_hwm=$M_HWM t_conns=$C_CONNS
+	say ""
+	# Established flows over a large table: a `spread` trace creates every connection, then
+	# sends rounds of one data packet per flow in a scattered order, so at n connections
+	# every lookup goes to a cold part of the table. The same with 1024 flows (all in the
+	# caches) is the reference; only the data phase is counted.
+	log "conns: established, 1024 flows spread"
+	"$trace" "$out/spread-1k.pcap" --kind spread --flows 1024 --packets $((2 + spread_small_rounds)) 2>>"$out/trace.log"
+	conn_run spread-1k "$out/spread-1k.pcap" 1024 data
+	s1_rx=$C_RX s1_cpp=$C_CPU_CPP s1_drops=$C_DROPS
+	rm -f "$out/spread-1k.pcap"
+	log "conns: established, $n flows spread"
+	"$trace" "$out/spread-big.pcap" --kind spread --flows "$n" --packets $((2 + spread_big_rounds)) 2>>"$out/trace.log"
+	conn_run spread-big "$out/spread-big.pcap" "$n" data
+	rm -f "$out/spread-big.pcap"
+	say "| established flows, data phase only (file reading as above) | packets (all) | connections | cycles/packet on CPU | drops |"
+	say "|---|---|---|---|---|"
+	say "| 1024 flows, $spread_small_rounds rounds of one packet per flow | $s1_rx | 1024 | $s1_cpp | $s1_drops |"
+	say "| $n flows, $spread_big_rounds rounds of one packet per flow, scattered order | $C_RX | $C_CONNS | $C_CPU_CPP | $C_DROPS |"
+	say ""
+	say "Each run first creates its connections (SYN, ACK per flow), then sends the data rounds; only samples taken after every connection existed count. The difference, about $(python3 -c "print($C_CPU_CPP - $s1_cpp)" 2>/dev/null || echo '?') cycles per packet, is what a cold table of $n connections adds to an established packet (the conn-table lookup's cache and TLB misses; the worker prefetches each burst's buckets and entries)."
 	say ""
 fi
 

@@ -3,7 +3,7 @@
 //! solicitations for the director's address) from the real servers so rvsd knows their MACs.
 //!
 //! ```text
-//! rvs-trace OUT.pcap [--kind established|syn|mix] [--flows N] [--packets P]
+//! rvs-trace OUT.pcap [--kind established|syn|mix|spread] [--flows N] [--packets P]
 //!                    [--size LEN|imix] [--ipv6] [--syn-every K]
 //! rvs-trace OUT.pcap FLOWS PACKETS_PER_FLOW [FRAME_LEN]      (the original form)
 //! ```
@@ -15,6 +15,10 @@
 //! - `syn`: a SYN flood, one new flow per packet (`--flows` packets).
 //! - `mix`: `established` with one SYN of a new flow after every `K` data packets
 //!   (`--syn-every`, default 9: 10 % new connections).
+//! - `spread`: every flow's SYN and ACK first, then `P - 2` rounds of one data packet per
+//!   flow, each round visiting the flows in a scattered order (a fixed odd stride): with
+//!   many flows, consecutive packets belong to far-apart connections, so a large
+//!   connection table is measured cold, as a director with that many live flows sees it.
 //!
 //! Sizes are Ethernet frame lengths without the FCS: 60 = a 64-byte frame on the wire.
 //! `imix` is the simple IMIX 7:4:1 of 64, 594 and 1518-byte frames (60/590/1514 here),
@@ -52,6 +56,7 @@ enum Kind {
     Established,
     Syn,
     Mix,
+    Spread,
 }
 
 #[derive(Clone, Copy)]
@@ -72,7 +77,7 @@ struct Opts {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: rvs-trace OUT.pcap [--kind established|syn|mix] [--flows N] [--packets P] \
+        "usage: rvs-trace OUT.pcap [--kind established|syn|mix|spread] [--flows N] [--packets P] \
          [--size LEN|imix] [--ipv6] [--syn-every K]\n   or: rvs-trace OUT.pcap FLOWS \
          PACKETS_PER_FLOW [FRAME_LEN]"
     );
@@ -135,6 +140,7 @@ fn parse_args() -> Opts {
                     Some("established") => Kind::Established,
                     Some("syn") => Kind::Syn,
                     Some("mix") => Kind::Mix,
+                    Some("spread") => Kind::Spread,
                     _ => usage(),
                 }
             }
@@ -215,6 +221,24 @@ fn neighbour_solicitation(rs: Ipv6Addr, i: u8) -> Vec<u8> {
 struct Client {
     index: u32,
     sport: u16,
+}
+
+/// A stride that visits every one of `n` flows once per round (coprime with `n`) and
+/// jumps far between consecutive packets (about n times the golden ratio).
+fn scatter_step(n: u32) -> u64 {
+    let n = u64::from(n);
+    let mut step = ((n * 0x9e37_79b9) >> 32) | 1;
+    while gcd(step, n) != 1 {
+        step += 2;
+    }
+    step % n.max(1)
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 fn client(f: u32) -> Client {
@@ -364,12 +388,34 @@ fn main() -> std::io::Result<()> {
                 }
             }
         }
+        Kind::Spread => {
+            for f in 0..o.flows {
+                pcap.push(&tcp_frame(client(f), o.ipv6, SYN, 1000, min))?;
+                pcap.push(&tcp_frame(client(f), o.ipv6, ACK, 1001, min))?;
+            }
+            let step = scatter_step(o.flows);
+            for round in 2..o.packets {
+                let mut f = 0u64;
+                for _ in 0..o.flows {
+                    let c = client(f as u32);
+                    pcap.push(&tcp_frame(
+                        c,
+                        o.ipv6,
+                        PSH_ACK,
+                        1001 + round * 1500,
+                        data_len(),
+                    ))?;
+                    f = (f + step) % u64::from(o.flows);
+                }
+            }
+        }
     }
     pcap.out.flush()?;
     let kind = match o.kind {
         Kind::Established => "established",
         Kind::Syn => "syn",
         Kind::Mix => "mix",
+        Kind::Spread => "spread",
     };
     let size = match o.size {
         Size::Fixed(l) => format!("{}-byte", l.max(min) + 4),
@@ -440,6 +486,28 @@ mod tests {
         assert_eq!(fold(sum), 0, "ICMPv6 checksum");
         assert_eq!(&icmp[8..24], &DIRECTOR6.octets());
         assert_eq!(&icmp[26..32], &[0x02, 0, 0, 0, 0, 0x12]);
+    }
+
+    /// The spread order visits every flow exactly once per round, never two neighbours
+    /// in a row (for more than a handful of flows).
+    #[test]
+    fn scatter_step_is_a_permutation_that_jumps() {
+        for n in [1u32, 2, 3, 7, 1024, 1000, 65536, 999_983, 1_000_000] {
+            let step = scatter_step(n);
+            let mut seen = vec![false; n as usize];
+            let mut f = 0u64;
+            for _ in 0..n {
+                assert!(!seen[f as usize], "n {n}: flow {f} twice");
+                seen[f as usize] = true;
+                f = (f + step) % u64::from(n);
+            }
+            if n >= 1000 {
+                assert!(
+                    step > 100 && step < u64::from(n) - 100,
+                    "n {n}: step {step}"
+                );
+            }
+        }
     }
 
     #[test]
