@@ -105,6 +105,11 @@ impl TokenBucket {
     }
 }
 
+/// The IPv6 side of the exception path.
+#[cfg(test)]
+#[path = "exception/tests6.rs"]
+mod tests6;
+
 #[cfg(test)]
 mod tests {
     use super::*;
