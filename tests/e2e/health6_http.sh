@@ -11,7 +11,8 @@
 #     per request, by the director's kernel (the dataplane's echo-reply counter stays put);
 #   - stop rs1's server -> within fall x interval + 1 s it is down (rvsadm -Ln weight 0,
 #     /v1/health down with the reason) and every request goes to rs2;
-#   - start it again -> within rise x interval + 1 s it is up and traffic alternates again.
+#   - start it again -> within rise x interval + 1 s it is up and traffic alternates again;
+#   - the configured IPv6 route is in the director's kernel, and a reload moves it.
 # Environment: RVSD (path of rvsd; default target/release/rvsd), E2E_VERBOSE.
 set -euo pipefail
 
@@ -46,6 +47,8 @@ services:
     real_servers:
       - { address: "$TOPO_RS1_ADDR6", port: 80 }
       - { address: "$TOPO_RS2_ADDR6", port: 80 }
+routes:
+  - { prefix: "2001:2:0:80::/64", via: "$TOPO_RS1_ADDR6", interface: lan0 }
 YAML
 
 topo_up "$prefix"
@@ -69,6 +72,8 @@ if [ -e "/proc/sys/net/ipv6/conf/default/addr_gen_mode" ]; then
 	[ -z "$(ip -n "$lb" -6 addr show dev rvs-lan0 scope link)" ] ||
 		fail "rvs-lan0 has a link-local address of its own: $(ip -n "$lb" -6 addr show dev rvs-lan0)"
 fi
+ip -n "$lb" -6 route show 2001:2:0:80::/64 | grep -q "via $TOPO_RS1_ADDR6 dev rvs-lan0" ||
+	fail "route 2001:2:0:80::/64 not in the director's kernel: $(ip -n "$lb" -6 route)"
 # The checks came from the director's LAN address (python's log: "ADDR - - [...] GET").
 for rs in rs1 rs2; do
 	grep -q "^$TOPO_LAN_GW6 - - .*\"GET / HTTP" "$tmp/$rs-80/server.log" ||
@@ -155,6 +160,21 @@ for i in $(seq 1 6); do
 	prev=$body
 done
 echo "traffic alternates rs1/rs2 again"
+
+# A reload that moves the IPv6 route moves it in the kernel too (SIGHUP re-reads the file).
+sed -i "s|2001:2:0:80::/64\", via: \"$TOPO_RS1_ADDR6|2001:2:0:81::/64\", via: \"$TOPO_RS2_ADDR6|" "$tmp/rvs.yaml"
+grep -q "2001:2:0:81::/64" "$tmp/rvs.yaml" || fail "test bug: the route was not edited"
+kill -HUP "$rvsd_pid"
+for _ in $(seq 50); do
+	ip -n "$lb" -6 route show 2001:2:0:81::/64 | grep -q "via $TOPO_RS2_ADDR6 dev rvs-lan0" && break
+	sleep 0.1
+done
+ip -n "$lb" -6 route show 2001:2:0:81::/64 | grep -q "via $TOPO_RS2_ADDR6 dev rvs-lan0" ||
+	fail "route 2001:2:0:81::/64 not in the director's kernel after the reload: $(ip -n "$lb" -6 route)"
+[ -z "$(ip -n "$lb" -6 route show 2001:2:0:80::/64)" ] ||
+	fail "the removed route 2001:2:0:80::/64 is still in the director's kernel"
+echo "reload moved the kernel's IPv6 route to 2001:2:0:81::/64 via $TOPO_RS2_ADDR6"
+[ "$(rs_state "$TOPO_RS1_ADDR6")" = up ] || fail "rs1 not up after the reload"
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"
 python3 - "$tmp/stats.json" <<'PY' || fail "counters do not match"
 import json, sys
