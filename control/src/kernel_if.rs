@@ -23,18 +23,22 @@ use crate::eal_args::Device;
 /// all of one address family.
 pub type KernelRoute = (IpAddr, u8, IpAddr);
 
-/// The configured routes (IPv4, then IPv6) through interface `port`, for its kernel
-/// interface.
+/// Whether this kernel has IPv6 (not booted with `ipv6.disable=1`). Without it the
+/// kernel interfaces carry IPv4 only; the dataplane still serves IPv6.
+pub fn kernel_has_ipv6() -> bool {
+    Path::new("/proc/sys/net/ipv6").exists()
+}
+
+/// The configured routes (IPv4, then IPv6 when the kernel has it) through interface
+/// `port`, for its kernel interface.
 pub fn kernel_routes(spec: &DaemonSpec, port: usize) -> Vec<KernelRoute> {
     let v4 = spec
         .routes
         .iter()
         .filter(|r| r.2 == port)
         .map(|r| (IpAddr::V4(r.0.network()), r.0.len(), IpAddr::V4(r.1)));
-    let v6 = spec
-        .routes6
-        .iter()
-        .filter(|r| r.2 == port)
+    let v6 = (spec.routes6.iter())
+        .filter(|r| r.2 == port && kernel_has_ipv6())
         .map(|r| (IpAddr::V6(r.0.network()), r.0.len(), IpAddr::V6(r.1)));
     v4.chain(v6).collect()
 }
@@ -73,12 +77,14 @@ pub fn check_free(interface: &str, name: &str) -> Result<()> {
 ///   global addresses instead.
 ///
 /// IPv6 is switched off first and on again last, so that a link-local address the
-/// kernel made while the interface was already up goes away.
+/// kernel made while the interface was already up goes away. A kernel without IPv6 is
+/// left alone (with a warning when the port has IPv6 addresses: the dataplane serves
+/// them, but the director's own IPv6 traffic and IPv6 health checks cannot work).
 pub fn setup_ipv6(name: &str, ipv6: bool) -> Result<()> {
     let conf = format!("/proc/sys/net/ipv6/conf/{name}");
-    if !Path::new(&conf).exists() {
+    if !kernel_has_ipv6() {
         if ipv6 {
-            bail!("the kernel has no IPv6 ({conf} is missing), so {name} cannot carry the interface's IPv6 addresses; set `exception_path: false` or drop the IPv6 addresses");
+            tracing::warn!(interface = name, "the kernel has no IPv6 (booted with ipv6.disable=1?): its exception-path interface carries IPv4 only");
         }
         return Ok(());
     }
@@ -147,12 +153,15 @@ pub fn shield_data_port(device: &str) -> Result<Option<String>> {
 }
 
 /// Bring the kernel interface `name` up with `addresses` (IPv4 and IPv6, with prefix
-/// lengths) and `routes`. IPv6 addresses are `nodad`: the dataplane owns them on the wire
+/// lengths; IPv6 ones only when the kernel has IPv6) and `routes`. IPv6 addresses are `nodad`: the dataplane owns them on the wire
 /// (it answers solicitations for them), so duplicate address detection would only keep
 /// them tentative (unusable as a source) for a second or more after start.
 pub fn configure(name: &str, addresses: &[(IpAddr, u8)], routes: &[KernelRoute]) -> Result<()> {
     ip(&["link", "set", "dev", name, "up"])?;
-    for (a, len) in addresses {
+    for (a, len) in addresses
+        .iter()
+        .filter(|a| a.0.is_ipv4() || kernel_has_ipv6())
+    {
         let a = format!("{a}/{len}");
         if a.contains(':') {
             ip(&["-6", "addr", "replace", &a, "dev", name, "nodad"])?;

@@ -13,7 +13,8 @@
 #     /v1/health down with the reason) and every request goes to rs2;
 #   - start it again -> within rise x interval + 1 s it is up and traffic alternates again;
 #   - the configured IPv6 route is in the director's kernel, and a reload moves it.
-# Environment: RVSD (path of rvsd; default target/release/rvsd), E2E_VERBOSE.
+# Environment: RVSD (path of rvsd; default target/release/rvsd), RVS_E2E_WORKERS (1, the
+# default, or 2: two workers, so the TAPs have two queue pairs), E2E_VERBOSE.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,7 +26,9 @@ source "$here/lib_rvsd.sh"
 # shellcheck source=SCRIPTDIR/lib_health.sh
 source "$here/lib_health.sh"
 
+workers=${RVS_E2E_WORKERS:-1}
 name=health6_http
+[ "$workers" = 1 ] || name="$name ($workers workers)"
 prefix="rvsh6-$$"
 interval_ms=500
 rise=2
@@ -36,7 +39,7 @@ hc_vip_url="http://[$TOPO_VIP6]/"
 e2e_begin
 
 cat >"$tmp/rvs.yaml" <<YAML
-$(rvsd_yaml_ports 1 ipv6)
+$(rvsd_yaml_ports "$workers" ipv6)
 services:
   - proto: tcp
     vip: "$TOPO_VIP6"
