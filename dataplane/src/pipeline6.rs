@@ -10,7 +10,8 @@
 //! right after the fixed header is dropped and counted (`ipv6_fragment` for fragments,
 //! `ipv6_extension_header` for hop-by-hop, routing, destination options, AH and the
 //! others). NAT and DR (like IPVS) need the L4 ports at a known offset, and fragments are
-//! not reassembled, as for IPv4.
+//! not reassembled, as for IPv4. The exception: such packets to the director's own
+//! addresses go to its kernel (see [`crate::exception`]), which reassembles.
 //!
 //! FULLNAT works as for IPv4, with the same SNAT machinery ([`crate::fullnat`]): local
 //! addresses answered in NDP, replies steered by local port, TOA of length 20.
