@@ -6,6 +6,7 @@
 #     own where the kernel has addr_gen_mode);
 #   - both real servers come up, and the checks reached them from the director's LAN
 #     address 2001:2:0:1::fe (the kernel picked the TAP's IPv6 address as the source);
+#     the kernel resolved them by NDP through the TAP (its neighbour table has their MACs);
 #   - curl -6 to the VIP alternates rs1/rs2;
 #   - ping -6 from the client to the director's own address 2001:2::fe is answered, once
 #     per request, by the director's kernel (the dataplane's echo-reply counter stays put);
@@ -83,6 +84,15 @@ for rs in rs1 rs2; do
 		fail "$rs saw no check from $TOPO_LAN_GW6: $(tail -n 3 "$tmp/$rs-80/server.log")"
 done
 echo "checks reached rs1 and rs2 from $TOPO_LAN_GW6 (rvs-lan0's address)"
+# The kernel resolved the real servers itself: its solicitations left by the data port,
+# and the advertisements came back to it through the TAP.
+for rs in rs1 rs2; do
+	addr=$([ $rs = rs1 ] && echo "$TOPO_RS1_ADDR6" || echo "$TOPO_RS2_ADDR6")
+	mac=$(ip netns exec "$(topo_ns "$prefix" "$rs")" cat /sys/class/net/eth0/address)
+	ip -n "$lb" -6 neigh show "$addr" dev rvs-lan0 | grep -q "lladdr $mac" ||
+		fail "the director's kernel has no neighbour entry $addr -> $mac: $(ip -n "$lb" -6 neigh show dev rvs-lan0)"
+done
+echo "the director's kernel resolved rs1 and rs2 by NDP through rvs-lan0"
 
 prev=""
 for i in $(seq 1 6); do
