@@ -191,11 +191,12 @@ pub fn run(
             taps.push(None);
             continue;
         };
-        kernel_if::quiet_ipv6(k);
+        kernel_if::setup_ipv6(k, !iface.addresses6.is_empty())
+            .with_context(|| format!("interface {}", iface.name))?;
         if let Some(data_if) = kernel_if::shield_data_port(&iface.device)
             .with_context(|| format!("interface {}", iface.name))?
         {
-            info!(interface = %iface.name, kernel = %data_if, "kernel set to ignore IPv4 arriving on the data port itself");
+            info!(interface = %iface.name, kernel = %data_if, "kernel set to ignore IPv4 and IPv6 arriving on the data port itself");
         }
         let dev = kernel_if::tap_device(i, k);
         let mut tap = Port::open_with_ring(&eal, dev.port_name(), queues, &pool, TAP_RING)
@@ -207,13 +208,12 @@ pub fn run(
             })?;
         tap.set_mac(ports[i].mac())
             .with_context(|| format!("interface {}: cannot set the MAC of {k}", iface.name))?;
-        let routes: Vec<(Ipv4Prefix, Ipv4Addr)> = spec
-            .routes
-            .iter()
-            .filter(|r| r.2 == i)
-            .map(|r| (r.0, r.1))
+        let routes = kernel_if::kernel_routes(&spec, i);
+        let addresses: Vec<(std::net::IpAddr, u8)> = (iface.addresses.iter())
+            .map(|&(a, len)| (a.into(), len))
+            .chain(iface.addresses6.iter().map(|&(a, len)| (a.into(), len)))
             .collect();
-        kernel_if::configure(k, &iface.addresses, &routes)
+        kernel_if::configure(k, &addresses, &routes)
             .with_context(|| format!("interface {}: cannot configure {k}", iface.name))?;
         kernel_if::set_mtu(k, iface.mtu).with_context(|| {
             format!(

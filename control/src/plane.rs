@@ -278,18 +278,12 @@ impl ControlPlane {
         if !self.kernel_interfaces {
             return;
         }
-        let through = |s: &DaemonSpec, i: usize| -> Vec<_> {
-            s.routes
-                .iter()
-                .filter(|r| r.2 == i)
-                .map(|r| (r.0, r.1))
-                .collect()
-        };
         for (i, iface) in new.interfaces.iter().enumerate() {
             let Some(k) = &iface.kernel_name else {
                 continue;
             };
-            let (old, new) = (through(&self.spec, i), through(new, i));
+            let old = crate::kernel_if::kernel_routes(&self.spec, i);
+            let new = crate::kernel_if::kernel_routes(new, i);
             if old == new {
                 continue;
             }

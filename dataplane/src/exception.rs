@@ -7,7 +7,9 @@
 //! - **To the kernel.** A packet addressed to one of the director's own addresses that is
 //!   not VIP traffic and matches no connection (SSH, ping, health-check replies, BGP, a
 //!   reply to a connection the kernel opened) goes, unchanged, to the TAP of the port it
-//!   arrived on; IPv4 multicast frames (VRRP, OSPF) too. The kernel answers pings to the
+//!   arrived on; multicast frames (VRRP, OSPF; for IPv6 all but neighbour solicitations)
+//!   too. The same holds for IPv6, where IPv6 fragments and extension headers to an own
+//!   address go to the kernel as well (it reassembles). The kernel answers pings to the
 //!   director's own addresses; the dataplane keeps answering pings to VIPs. Without a TAP
 //!   on the port the dataplane answers echo requests itself and drops the rest as
 //!   `for_director`, as before.
@@ -21,7 +23,15 @@
 //!   kernel's own neighbour resolution (its requests leave through the TAP) completes.
 //!   When a data port is itself a kernel interface read through a packet socket
 //!   (af_packet, af_xdp), the kernel sees its frames too; rvsd then sets `arp_ignore=8`
-//!   and `rp_filter=1` on that interface so the kernel answers only through the TAP.
+//!   and `rp_filter=1` (and `disable_ipv6=1`) on that interface so the kernel answers
+//!   only through the TAP.
+//! - **NDP**, as ARP: the dataplane alone answers neighbour solicitations (for VIPs and
+//!   own addresses); neighbour *advertisements* to an own address (answers to the
+//!   kernel's solicitations, which leave through the TAP) or to all nodes (a neighbour's
+//!   new MAC) are learned by the dataplane and also handed to the kernel. The kernel's
+//!   IPv6 is quiet (no router solicitations or autoconfiguration, no link-local address
+//!   of its own: see `control::kernel_if::setup_ipv6`), so it resolves from the
+//!   configured addresses, which the dataplane answers for.
 //! - **Workers.** The TAP has one queue pair per worker, like the data ports: a worker
 //!   sends what it hands to the kernel on its own TAP queue and polls its own TAP queue
 //!   for what the kernel sends (the kernel spreads its output over the queues by flow).
@@ -104,6 +114,11 @@ impl TokenBucket {
         }
     }
 }
+
+/// The IPv6 side of the exception path.
+#[cfg(test)]
+#[path = "exception/tests6.rs"]
+mod tests6;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,8 @@
 //! right after the fixed header is dropped and counted (`ipv6_fragment` for fragments,
 //! `ipv6_extension_header` for hop-by-hop, routing, destination options, AH and the
 //! others). NAT and DR (like IPVS) need the L4 ports at a known offset, and fragments are
-//! not reassembled, as for IPv4.
+//! not reassembled, as for IPv4. The exception: such packets to the director's own
+//! addresses go to its kernel (see [`crate::exception`]), which reassembles.
 //!
 //! FULLNAT works as for IPv4, with the same SNAT machinery ([`crate::fullnat`]): local
 //! addresses answered in NDP, replies steered by local port, TOA of length 20.
@@ -163,9 +164,10 @@ impl<P: Frame> Pipeline<P> {
             };
             (ip.next_header(), ip.dst_addr())
         };
-        // Multicast (MLD reports, mDNS...) matters to rvs only as NDP.
+        // Multicast (MLD, mDNS...) matters to the dataplane only as NDP; the rest is the
+        // kernel's where the port has an exception path, as IPv4 multicast.
         if (multicast || dst.is_multicast()) && nh != ip_proto::ICMPV6 {
-            return self.drop_packet(DropReason::NotOurMac);
+            return self.multicast6_to_kernel(port, pkt, now_ms, io);
         }
         match nh {
             ip_proto::ICMPV6 => self.handle_icmpv6(t, port, pkt, now_ms, io),
@@ -180,9 +182,17 @@ impl<P: Frame> Pipeline<P> {
                         self.forward6(t, pkt, to, now_ms, io)
                     }
                     Ipv6Verdict::Tunnel(rip, kind) => self.tunnel6(t, pkt, rip, kind, now_ms, io),
+                    // Traffic for the director itself (no connection, no service): the
+                    // kernel's, through the port's TAP (counted as for_director without).
+                    Ipv6Verdict::Drop(DropReason::ForDirector) => {
+                        self.hand_to_kernel(port, pkt, now_ms, io)
+                    }
                     Ipv6Verdict::Drop(why) => self.drop_packet(why),
                 }
             }
+            // Anything else to an own address (fragments, extension headers, VRRP, OSPF...)
+            // is the kernel's, which reassembles and walks headers itself.
+            _ if self.for_kernel6(t, port, dst) => self.hand_to_kernel(port, pkt, now_ms, io),
             ip_proto::FRAGMENT => self.drop_packet(DropReason::Ipv6Fragment),
             nh if is_extension_header(nh) => self.drop_packet(DropReason::Ipv6ExtensionHeader),
             _ => self.drop_packet(DropReason::NoService),
@@ -234,11 +244,16 @@ impl<P: Frame> Pipeline<P> {
             return if ty == msg_type::NEIGHBOR_SOLICIT {
                 self.handle_ns(t, port, pkt, now_ms, io)
             } else {
-                self.handle_na(port, pkt, now_ms, io)
+                self.handle_na(t, port, pkt, now_ms, io)
             };
         }
         if multicast || dst.is_multicast() {
-            return self.drop_packet(DropReason::NotOurMac);
+            return self.multicast6_to_kernel(port, pkt, now_ms, io);
+        }
+        // ICMPv6 to an own address that no connection claimed (echo requests and
+        // replies, errors about the kernel's own flows): the kernel's, where it has a TAP.
+        if self.for_kernel6(t, port, dst) {
+            return self.hand_to_kernel(port, pkt, now_ms, io);
         }
         let ours = t.services.is_vip6(dst) || t.services.is_local6(dst);
         if !ours {
@@ -330,7 +345,7 @@ impl<P: Frame> Pipeline<P> {
 
     /// A validated neighbour advertisement: learn the target's MAC and release what was
     /// held for it.
-    fn handle_na(&mut self, port: usize, pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+    fn handle_na(&mut self, t: &Tables, port: usize, pkt: P, now_ms: u64, io: &mut impl Io<P>) {
         let port_mac = self.cfg.port_macs[port];
         let data = pkt.data();
         let ip = Ipv6Packet::new_unchecked(&data[ETH_HDR..]);
@@ -356,9 +371,33 @@ impl<P: Frame> Pipeline<P> {
         // for: create the entry; a multicast one only refreshes.
         let create = data[0..6] == port_mac;
         let known = self.learn6(port, target, mac, now_ms, create, io);
+        // The kernel resolves its own neighbours through the TAP (its solicitations leave
+        // by the data port): it needs the answers to an own address, and unsolicited
+        // advertisements to all nodes (a neighbour's new MAC), as it needs ARP replies.
+        // It ignores the ones answering the dataplane's solicitations (no entry there).
+        if self.cfg.exception.has_kernel(port) && (dst.is_multicast() || t.services.is_local6(dst))
+        {
+            return self.hand_to_kernel(port, pkt, now_ms, io);
+        }
         if !known {
             self.drop_packet(DropReason::NdpNotForUs);
         }
+    }
+
+    /// Whether a unicast packet to `dst` arriving on `port` is the kernel's: an own address
+    /// (not a VIP) on a port with an exception path.
+    #[inline]
+    fn for_kernel6(&self, t: &Tables, port: usize, dst: Ipv6Addr) -> bool {
+        self.cfg.exception.has_kernel(port) && t.services.is_local6(dst) && !t.services.is_vip6(dst)
+    }
+
+    /// IPv6 multicast that is not NDP: to the kernel where the port has an exception path
+    /// (the kernel answers MLD queries, runs VRRP or OSPFv3), else dropped.
+    fn multicast6_to_kernel(&mut self, port: usize, pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+        if !self.cfg.exception.has_kernel(port) {
+            return self.drop_packet(DropReason::NotOurMac);
+        }
+        self.hand_to_kernel(port, pkt, now_ms, io)
     }
 
     /// Learn (or refresh) IPv6 neighbour `ip` on `port`, send what was held for it, and

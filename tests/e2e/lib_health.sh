@@ -7,19 +7,26 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 declare -A hc_pids=()
 
-# hc_server_start RS PORT BODY: a python HTTP server on RS's address:PORT answering BODY.
+# The service the health helpers below look at (GET /v1/health/{id}) and the URL
+# vip_get fetches; a test of another service sets them before using the helpers.
+hc_service=${hc_service:-tcp:198.18.0.100:80}
+hc_vip_url=${hc_vip_url:-http://$TOPO_VIP/}
+
+# hc_server_start RS PORT BODY [ADDR]: a python HTTP server on RS's address (or ADDR,
+# IPv4 or IPv6):PORT answering BODY.
 hc_server_start() {
 	local rs=$1 port=$2 body=$3 dir addr
 	dir=$tmp/$rs-$port
 	mkdir -p "$dir"
 	printf '%s\n' "$body" >"$dir/index.html"
-	addr=$(_topo_rs_addr "$rs")
+	addr=${4:-$(_topo_rs_addr "$rs")}
 	# Not `python3 -m http.server`: its HTTPServer looks the address up in DNS when it
 	# binds, which stalls once the director (rvsd) takes the namespace's DNS packets.
 	topo_bg "$prefix" "$rs" "$dir/server.log" "$(_topo_python)" -u -c '
-import functools, http.server, socketserver, sys
+import functools, http.server, socket, socketserver, sys
 class Server(socketserver.TCPServer):
     allow_reuse_address = True
+    address_family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[3])
 Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()' "$addr" "$port" "$dir"
 	hc_pids[$rs:$port]=$TOPO_BG_PID
@@ -36,12 +43,13 @@ hc_server_stop() {
 	unset "hc_pids[$1:$2]"
 }
 
-# GET a path of the admin API from the director namespace.
-admin_get() { ip netns exec "$(topo_ns "$prefix" lb)" curl -sf --max-time 5 "http://127.0.0.1:9180$1"; }
+# GET a path of the admin API from the director namespace (no URL globbing: IPv6
+# service ids carry brackets).
+admin_get() { ip netns exec "$(topo_ns "$prefix" lb)" curl -gsf --max-time 5 "http://127.0.0.1:9180$1"; }
 
-# rs_state RSADDR: up/down/unchecked of that real server of the VIP:80 service.
+# rs_state RSADDR: up/down/unchecked of that real server of the service $hc_service.
 rs_state() {
-	admin_get /v1/health/tcp:198.18.0.100:80 | python3 -c '
+	admin_get "/v1/health/$hc_service" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
 print(next(r["state"] for r in v["real_servers"] if r["address"] == sys.argv[1]))' "$1"
@@ -49,7 +57,7 @@ print(next(r["state"] for r in v["real_servers"] if r["address"] == sys.argv[1])
 
 # rs_transition_ms RSADDR: when that real server last went up or down (ms since the epoch).
 rs_transition_ms() {
-	admin_get /v1/health/tcp:198.18.0.100:80 | python3 -c '
+	admin_get "/v1/health/$hc_service" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
 h = next(r["health"] for r in v["real_servers"] if r["address"] == sys.argv[1])
@@ -66,4 +74,4 @@ wait_state() {
 }
 
 # One request to the VIP from the client: prints the body, or "FAIL".
-vip_get() { http_get "$(topo_ns "$prefix" c)" "http://$TOPO_VIP/" 1 2>/dev/null || echo FAIL; }
+vip_get() { http_get "$(topo_ns "$prefix" c)" "$hc_vip_url" 1 2>/dev/null || echo FAIL; }
