@@ -71,8 +71,9 @@ def during(series, total_rx, min_conns=""):
     least that many connections created (the data phase of a `spread` trace)."""
     samples = []
     for line in open(series):
-        t, path, ns = line.split()
+        # A sample taken as the process ended may lack the worker's CPU time.
         try:
+            t, path, ns = line.split()
             samples.append((json.load(open(path)), int(ns)))
         except (ValueError, OSError):
             continue
