@@ -169,7 +169,7 @@ mod tests {
 
         use super::super::ExceptionConfig;
         use crate::counters::{get, DropReason, WorkerStats};
-        use crate::pipeline::{Io, Pipeline, PipelineConfig, Tables};
+        use crate::pipeline::{Pipeline, PipelineConfig, Tables};
         use crate::route::{Ipv4Prefix, RouteTable};
         use crate::service::{LocalAddr, ServiceTable};
         use crate::wire::{Ipv4Packet, TcpFlags, TcpPacket};
@@ -181,23 +181,7 @@ mod tests {
         const LAN: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 254);
         const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 
-        #[derive(Default)]
-        struct TestIo {
-            sent: Vec<(usize, Vec<u8>)>,
-            kernel: Vec<(usize, Vec<u8>)>,
-        }
-
-        impl Io<Vec<u8>> for TestIo {
-            fn send(&mut self, port: usize, pkt: Vec<u8>) {
-                self.sent.push((port, pkt));
-            }
-            fn send_kernel(&mut self, port: usize, pkt: Vec<u8>) {
-                self.kernel.push((port, pkt));
-            }
-            fn alloc(&mut self) -> Option<Vec<u8>> {
-                Some(Vec::new())
-            }
-        }
+        use crate::test_io::RecordingIo as TestIo;
 
         fn setup(rate: u32) -> (Pipeline<Vec<u8>>, Tables, Arc<WorkerStats>) {
             let stats = Arc::new(WorkerStats::default());

@@ -515,30 +515,16 @@ pub(crate) mod steering_tests {
 
     use super::*;
     use crate::counters::{DropReason, WorkerStats};
-    use crate::pipeline::{Io, NeighbourUpdate, Pipeline, PipelineConfig};
+    use crate::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig};
     use crate::route::{Ipv4Prefix, RouteTable};
     use crate::service::{proto, Forward, LocalAddr, RealServer, ServiceTable, VirtualService};
+    pub(crate) use crate::test_io::Out;
     use crate::wire::Ipv4Packet;
 
     pub(crate) const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
     pub(crate) const RS: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
     pub(crate) const LIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 250);
     pub(crate) const MACS: [[u8; 6]; 2] = [[2, 0, 0, 0, 0, 0xa0], [2, 0, 0, 0, 0, 0xa1]];
-
-    #[derive(Default)]
-    pub(crate) struct Out(pub(crate) Vec<(usize, Vec<u8>)>);
-
-    impl Io<Vec<u8>> for Out {
-        fn send(&mut self, port: usize, pkt: Vec<u8>) {
-            self.0.push((port, pkt));
-        }
-        fn alloc(&mut self) -> Option<Vec<u8>> {
-            Some(Vec::new())
-        }
-        fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
-            panic!("no port of these tests has an exception path");
-        }
-    }
 
     pub(crate) fn tables() -> Tables {
         let rs = RealServer {

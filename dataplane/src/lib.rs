@@ -15,6 +15,8 @@ pub mod rcu;
 pub mod route;
 pub mod route6;
 pub mod service;
+#[cfg(test)]
+mod test_io;
 pub mod toa;
 pub mod tunnel;
 pub mod tunnel6;

@@ -758,6 +758,7 @@ mod tests {
     use crate::counters::WorkerStats;
     use crate::route6::Ipv6Prefix;
     use crate::service::{LocalAddr6, Persistence, RealServer, ServiceTable, VirtualService};
+    use crate::test_io::Out;
 
     const WAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
     const LAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xb0];
@@ -766,22 +767,6 @@ mod tests {
 
     fn a(s: &str) -> Ipv6Addr {
         s.parse().unwrap()
-    }
-
-    /// Everything sent, by port.
-    #[derive(Default)]
-    struct Out(Vec<(usize, Vec<u8>)>);
-
-    impl Io<Vec<u8>> for Out {
-        fn send(&mut self, port: usize, pkt: Vec<u8>) {
-            self.0.push((port, pkt));
-        }
-        fn alloc(&mut self) -> Option<Vec<u8>> {
-            Some(Vec::new())
-        }
-        fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
-            panic!("no port of these tests has an exception path");
-        }
     }
 
     fn tables(persistence: Option<Persistence>) -> Tables {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use super::ExceptionConfig;
 use crate::counters::{get, DropReason, WorkerStats};
-use crate::pipeline::{Io, Pipeline, PipelineConfig, Tables};
+use crate::pipeline::{Pipeline, PipelineConfig, Tables};
 use crate::route6::{Ipv6Prefix, RouteTable6};
 use crate::service::{proto, Forward, LocalAddr6, RealServer, ServiceTable, VirtualService};
+use crate::test_io::RecordingIo as TestIo;
 use crate::wire::icmpv6::msg_type;
 use crate::wire::{ip_proto, Icmpv6Packet, Ipv6Packet, TcpFlags, TcpPacket};
 
@@ -37,24 +38,6 @@ fn vip() -> Ipv6Addr {
 }
 fn rs() -> Ipv6Addr {
     a("2001:2:0:1::11")
-}
-
-#[derive(Default)]
-struct TestIo {
-    sent: Vec<(usize, Vec<u8>)>,
-    kernel: Vec<(usize, Vec<u8>)>,
-}
-
-impl Io<Vec<u8>> for TestIo {
-    fn send(&mut self, port: usize, pkt: Vec<u8>) {
-        self.sent.push((port, pkt));
-    }
-    fn send_kernel(&mut self, port: usize, pkt: Vec<u8>) {
-        self.kernel.push((port, pkt));
-    }
-    fn alloc(&mut self) -> Option<Vec<u8>> {
-        Some(Vec::new())
-    }
 }
 
 /// Port 0 (WAN) has a kernel interface, port 1 (LAN) has none. One TCP service on the

@@ -199,6 +199,7 @@ mod tests {
     use crate::counters::WorkerStats;
     use crate::route6::Ipv6Prefix;
     use crate::service::{LocalAddr6, RealServer, ServiceTable, VirtualService};
+    use crate::test_io::Out;
     use crate::wire::{checksum, write_u16};
 
     const WAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
@@ -213,21 +214,6 @@ mod tests {
 
     fn a(s: &str) -> Ipv6Addr {
         s.parse().unwrap()
-    }
-
-    #[derive(Default)]
-    struct Out(Vec<(usize, Vec<u8>)>);
-
-    impl Io<Vec<u8>> for Out {
-        fn send(&mut self, port: usize, pkt: Vec<u8>) {
-            self.0.push((port, pkt));
-        }
-        fn alloc(&mut self) -> Option<Vec<u8>> {
-            Some(Vec::new())
-        }
-        fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
-            panic!("no exception path here");
-        }
     }
 
     /// One TCP service VIP:80 -> RS:8080 with `forward` (NAT or DR).
