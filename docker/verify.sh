@@ -83,8 +83,10 @@ pass "engine: $("$DOCKER" version --format 'server {{.Server.Version}}, client {
 if ! "$DOCKER" image inspect debian:bookworm >/dev/null 2>&1 \
     && ! "$DOCKER" pull -q debian:bookworm >/dev/null 2>&1; then
     command -v debootstrap >/dev/null || fail "no debian:bookworm image and no debootstrap: apt-get install -y debootstrap"
-    mirror=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-        | grep -oE 'https?://[^ ]+' | head -1)
+    # Either file may be missing (deb822-only systems have no sources.list): grep's exit
+    # status must not end the script under `set -e -o pipefail`.
+    mirror=$({ grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null || true; } \
+        | grep -oE 'https?://[^ ]+' | head -1 || true)
     mirror=${mirror:-http://deb.debian.org/debian}
     log "building debian:bookworm with debootstrap from $mirror"
     rootfs="$STATE/rootfs"
@@ -188,7 +190,8 @@ run_rvsd() {
     shift 2
     mkdir -p "$STATE/etc-rvs"
     printf '%s' "$yaml" >"$STATE/etc-rvs/rvs.yaml"
-    "$DOCKER" run -d --name "$NAME" --network host "${cap_args[@]}" \
+    # /dev/net/tun: each port's exception path is a TAP interface (on by default).
+    "$DOCKER" run -d --name "$NAME" --network host "${cap_args[@]}" --device /dev/net/tun \
         -v "$STATE/etc-rvs:/etc/rvs:ro" "$@" "$IMAGE" >/dev/null
     local version=
     for _ in $(seq 60); do
@@ -233,6 +236,13 @@ $services"
 ip link add "${VETH}a" type veth peer name "${VETH}b"
 ip link set "${VETH}a" up
 ip link set "${VETH}b" up
+# /proc/sys is read-only in the container: what rvsd sets on a socket-PMD data port to keep
+# the kernel off it (kernel_if::shield_data_port) is set on the host first, as README says.
+for v in a b; do
+    echo 8 >"/proc/sys/net/ipv4/conf/${VETH}$v/arp_ignore"
+    echo 1 >"/proc/sys/net/ipv4/conf/${VETH}$v/rp_filter"
+    [ ! -e "/proc/sys/net/ipv6/conf/${VETH}$v/disable_ipv6" ] || echo 1 >"/proc/sys/net/ipv6/conf/${VETH}$v/disable_ipv6"
+done
 free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
 if [ "$free" -ge 256 ] && mountpoint -q /dev/hugepages; then
     eal='["-m", "256"]'

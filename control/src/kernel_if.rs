@@ -131,16 +131,12 @@ pub fn shield_data_port(device: &str) -> Result<Option<String>> {
     };
     for (key, value) in [("arp_ignore", "8"), ("rp_filter", "1")] {
         let path = format!("/proc/sys/net/ipv4/conf/{iface}/{key}");
-        std::fs::write(&path, value).with_context(|| {
-            format!("cannot write {path} (keeping the kernel off the data port {iface})")
-        })?;
+        set_sysctl(&path, value, iface)?;
     }
     let v6 = format!("/proc/sys/net/ipv6/conf/{iface}/disable_ipv6");
     // A kernel without IPv6 has nothing to switch off.
     if Path::new(&v6).exists() {
-        std::fs::write(&v6, "1").with_context(|| {
-            format!("cannot write {v6} (keeping the kernel off the data port {iface})")
-        })?;
+        set_sysctl(&v6, "1", iface)?;
     }
     // The kernel uses the larger of `all` and the interface's value: loose (2) wins.
     if std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter")
@@ -150,6 +146,21 @@ pub fn shield_data_port(device: &str) -> Result<Option<String>> {
         tracing::warn!(iface, "net.ipv4.conf.all.rp_filter is 2 (loose): the kernel may still accept packets arriving on the data port itself; set it to 0 or 1");
     }
     Ok(Some(iface.to_string()))
+}
+
+/// Set the sysctl file `path` to `value` for [`shield_data_port`], unless it already has
+/// it: in a container `/proc/sys` is read-only, and the operator sets the values on the
+/// host instead (the error says which).
+fn set_sysctl(path: &str, value: &str, iface: &str) -> Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|v| v.trim() == value) {
+        return Ok(());
+    }
+    std::fs::write(path, value).with_context(|| {
+        format!(
+            "cannot write {path} (keeping the kernel off the data port {iface}); \
+             if /proc/sys is read-only here (a container), run `echo {value} > {path}` on the host first"
+        )
+    })
 }
 
 /// Bring the kernel interface `name` up with `addresses` (IPv4 and IPv6, with prefix
@@ -258,6 +269,25 @@ mod tests {
         assert_eq!(shield_data_port("0000:01:00.0").unwrap(), None);
         assert_eq!(shield_data_port("net_pcap0,iface=lo").unwrap(), None);
         assert_eq!(shield_data_port("net_af_packet0,qpairs=2").unwrap(), None);
+    }
+
+    /// A value already in place is accepted without writing (a container's read-only
+    /// /proc/sys, set on the host); one that cannot be written says what to do.
+    #[test]
+    fn sysctl_already_set_is_kept_and_a_failed_write_says_where_to_set_it() {
+        let dir = std::env::temp_dir().join(format!("rvs-sysctl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let set = dir.join("arp_ignore");
+        std::fs::write(&set, "8\n").unwrap();
+        set_sysctl(set.to_str().unwrap(), "8", "veth0").unwrap();
+        let missing = dir.join("no-such-dir/rp_filter");
+        let err = set_sysctl(missing.to_str().unwrap(), "1", "veth0").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("data port veth0") && msg.contains("on the host"),
+            "{msg}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
