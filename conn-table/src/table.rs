@@ -885,7 +885,6 @@ impl ConnTable {
         }
 
         // Everything checked: nothing below can fail.
-        let mut entry = Conn::FREE;
         let rkey = rk.unwrap_or(Key {
             src: 0,
             dst: 0,
@@ -893,7 +892,10 @@ impl ConnTable {
             proto: ok.proto,
             v6: ok.v6,
         });
-        if ok.v6 {
+        // IPVS binds every new connection inactive; TCP moves it to active
+        // when it reaches an active state.
+        let mut flags = F_LIVE | F_INACTIVE;
+        let addrs = if ok.v6 {
             let addrs = [ok.src, ok.dst, rkey.src, rkey.dst];
             let slot = if self.v6_free != NIL {
                 let s = self.v6_free;
@@ -905,43 +907,48 @@ impl ConnTable {
                 (self.v6.len() - 1) as u32
             };
             self.v6_len += 1;
-            entry.addrs = [slot, 0, 0, 0];
-            entry.flags |= F_V6;
+            flags |= F_V6;
+            [slot, 0, 0, 0]
         } else {
-            entry.addrs = [
+            [
                 ok.src as u32,
                 ok.dst as u32,
                 rkey.src as u32,
                 rkey.dst as u32,
-            ];
-        }
-        entry.ports = [
-            (ok.ports >> 16) as u16,
-            ok.ports as u16,
-            (rkey.ports >> 16) as u16,
-            rkey.ports as u16,
-        ];
-        entry.proto = ok.proto;
-        entry.rs = c.rs;
-        entry.svc = c.svc;
-        entry.method = c.method as u8;
-        entry.state = TcpState::None as u8;
-        // IPVS binds every new connection inactive; TCP moves it to active
-        // when it reaches an active state.
-        entry.flags |= F_LIVE | F_INACTIVE;
+            ]
+        };
         if c.method.replies_bypass_director() {
-            entry.flags |= F_NO_OUTPUT;
+            flags |= F_NO_OUTPUT;
         }
         if rk.is_some() {
-            entry.flags |= F_HAS_REPLY;
+            flags |= F_HAS_REPLY;
         }
-        entry.expires = now_ms.saturating_add(ms(INITIAL_TIMEOUT_S));
-        entry.template = c.template.map_or(NIL, |t| t.0);
-
+        let expires = now_ms.saturating_add(ms(INITIAL_TIMEOUT_S));
+        // Written once, in place (not a template patched field by field and copied).
+        let entry = Conn {
+            addrs,
+            ports: [
+                (ok.ports >> 16) as u16,
+                ok.ports as u16,
+                (rkey.ports >> 16) as u16,
+                rkey.ports as u16,
+            ],
+            proto: ok.proto,
+            flags,
+            state: TcpState::None as u8,
+            method: c.method as u8,
+            template: c.template.map_or(NIL, |t| t.0),
+            expires,
+            counters: [0; 4],
+            rs: c.rs,
+            svc: c.svc,
+            link: Link::UNLINKED,
+        };
         let idx = if self.free != NIL {
             let i = self.free;
-            self.free = self.conns.0[i as usize].link.next;
-            self.conns.0[i as usize] = entry;
+            let e = &mut self.conns.0[i as usize];
+            self.free = e.link.next;
+            *e = entry;
             i
         } else {
             self.conns.0.push(entry);
@@ -952,7 +959,7 @@ impl ConnTable {
         if let Some(p) = rp {
             self.index.insert(p, (idx << 1) | 1);
         }
-        self.wheel.link(&mut self.conns, idx, entry.expires);
+        self.wheel.link(&mut self.conns, idx, expires);
         self.counts[c.rs as usize].inactive += 1;
         if let Some(t) = c.template {
             self.template_control_add(t.0, now_ms);
