@@ -821,6 +821,38 @@ impl ConnTable {
         core::hint::black_box(sink);
     }
 
+    /// Start reading what the next [`ConnTable::insert`] will touch that is
+    /// not in the cache yet, without waiting for it: the home index bucket
+    /// of the new connection's `reply` tuple (random, so at millions of
+    /// connections a cache and TLB miss) and the slab slot it will take.
+    /// The original tuple's bucket needs nothing: the lookup that missed it
+    /// has just read it. Call it as soon as the reply tuple is known (after
+    /// scheduling) and do other work for the packet before inserting, so
+    /// the misses overlap with that work instead of stalling the insert.
+    /// Only a hint: does nothing without a [`ConnTable::set_prefetcher`]
+    /// (a plain load here would stall exactly where the caller wants to get
+    /// on), and changes no result.
+    #[inline]
+    pub fn prefetch_insert(&self, reply: Option<&Tuple>) {
+        let Some(f) = self.prefetcher else {
+            return;
+        };
+        if let Some(k) = reply.and_then(Key::from_tuple) {
+            f(self.index.bucket_addr(self.probe(&k)));
+        }
+        // The slot on the free list (its link is read to pop it), or the next unused one
+        // (only its address is taken: `wrapping_add` within the reserved capacity).
+        let slab = self.conns.0.as_ptr();
+        let next = if self.free != NIL {
+            self.free as usize
+        } else {
+            self.conns.0.len()
+        };
+        if next < self.conns.0.capacity() {
+            f(slab.wrapping_add(next).cast());
+        }
+    }
+
     fn conn_live(&self, id: ConnId) -> Option<&Conn> {
         self.conns
             .0
