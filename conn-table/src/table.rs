@@ -840,6 +840,38 @@ impl ConnTable {
         core::hint::black_box(sink);
     }
 
+    /// Start reading what the next [`ConnTable::insert`] will touch that is
+    /// not in the cache yet, without waiting for it: the home index bucket
+    /// of the new connection's `reply` tuple (random, so at millions of
+    /// connections a cache and TLB miss) and the slab slot it will take.
+    /// The original tuple's bucket needs nothing: the lookup that missed it
+    /// has just read it. Call it as soon as the reply tuple is known (after
+    /// scheduling) and do other work for the packet before inserting, so
+    /// the misses overlap with that work instead of stalling the insert.
+    /// Only a hint: does nothing without a [`ConnTable::set_prefetcher`]
+    /// (a plain load here would stall exactly where the caller wants to get
+    /// on), and changes no result.
+    #[inline]
+    pub fn prefetch_insert(&self, reply: Option<&Tuple>) {
+        let Some(f) = self.prefetcher else {
+            return;
+        };
+        if let Some(k) = reply.and_then(Key::from_tuple) {
+            f(self.index.bucket_addr(self.probe(&k)));
+        }
+        // The slot on the free list (its link is read to pop it), or the next unused one
+        // (only its address is taken: `wrapping_add` within the reserved capacity).
+        let slab = self.conns.0.as_ptr();
+        let next = if self.free != NIL {
+            self.free as usize
+        } else {
+            self.conns.0.len()
+        };
+        if next < self.conns.0.capacity() {
+            f(slab.wrapping_add(next).cast());
+        }
+    }
+
     fn conn_live(&self, id: ConnId) -> Option<&Conn> {
         self.conns
             .0
@@ -904,7 +936,6 @@ impl ConnTable {
         }
 
         // Everything checked: nothing below can fail.
-        let mut entry = Conn::FREE;
         let rkey = rk.unwrap_or(Key {
             src: 0,
             dst: 0,
@@ -912,7 +943,10 @@ impl ConnTable {
             proto: ok.proto,
             v6: ok.v6,
         });
-        if ok.v6 {
+        // IPVS binds every new connection inactive; TCP moves it to active
+        // when it reaches an active state.
+        let mut flags = F_LIVE | F_INACTIVE;
+        let addrs = if ok.v6 {
             let addrs = [ok.src, ok.dst, rkey.src, rkey.dst];
             let slot = if self.v6_free != NIL {
                 let s = self.v6_free;
@@ -924,43 +958,48 @@ impl ConnTable {
                 (self.v6.len() - 1) as u32
             };
             self.v6_len += 1;
-            entry.addrs = [slot, 0, 0, 0];
-            entry.flags |= F_V6;
+            flags |= F_V6;
+            [slot, 0, 0, 0]
         } else {
-            entry.addrs = [
+            [
                 ok.src as u32,
                 ok.dst as u32,
                 rkey.src as u32,
                 rkey.dst as u32,
-            ];
-        }
-        entry.ports = [
-            (ok.ports >> 16) as u16,
-            ok.ports as u16,
-            (rkey.ports >> 16) as u16,
-            rkey.ports as u16,
-        ];
-        entry.proto = ok.proto;
-        entry.rs = c.rs;
-        entry.svc = c.svc;
-        entry.method = c.method as u8;
-        entry.state = TcpState::None as u8;
-        // IPVS binds every new connection inactive; TCP moves it to active
-        // when it reaches an active state.
-        entry.flags |= F_LIVE | F_INACTIVE;
+            ]
+        };
         if c.method.replies_bypass_director() {
-            entry.flags |= F_NO_OUTPUT;
+            flags |= F_NO_OUTPUT;
         }
         if rk.is_some() {
-            entry.flags |= F_HAS_REPLY;
+            flags |= F_HAS_REPLY;
         }
-        entry.expires = now_ms.saturating_add(ms(INITIAL_TIMEOUT_S));
-        entry.template = c.template.map_or(NIL, |t| t.0);
-
+        let expires = now_ms.saturating_add(ms(INITIAL_TIMEOUT_S));
+        // Written once, in place (not a template patched field by field and copied).
+        let entry = Conn {
+            addrs,
+            ports: [
+                (ok.ports >> 16) as u16,
+                ok.ports as u16,
+                (rkey.ports >> 16) as u16,
+                rkey.ports as u16,
+            ],
+            proto: ok.proto,
+            flags,
+            state: TcpState::None as u8,
+            method: c.method as u8,
+            template: c.template.map_or(NIL, |t| t.0),
+            expires,
+            counters: [0; 4],
+            rs: c.rs,
+            svc: c.svc,
+            link: Link::UNLINKED,
+        };
         let idx = if self.free != NIL {
             let i = self.free;
-            self.free = self.conns.0[i as usize].link.next;
-            self.conns.0[i as usize] = entry;
+            let e = &mut self.conns.0[i as usize];
+            self.free = e.link.next;
+            *e = entry;
             i
         } else {
             self.conns.0.push(entry);
@@ -971,7 +1010,7 @@ impl ConnTable {
         if let Some(p) = rp {
             self.index.insert(p, (idx << 1) | 1);
         }
-        self.wheel.link(&mut self.conns, idx, entry.expires);
+        self.wheel.link(&mut self.conns, idx, expires);
         self.counts[c.rs as usize].inactive += 1;
         if let Some(t) = c.template {
             self.template_control_add(t.0, now_ms);

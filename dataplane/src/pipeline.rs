@@ -988,6 +988,22 @@ impl<P: Frame> Pipeline<P> {
             // encapsulation) come from the table by id.
             let reply = (!method.replies_bypass_director())
                 .then(|| Tuple::new(proto, rs.addr, rport, reply_dst, reply_dport));
+            // The reply's index bucket is a likely cache miss at millions of connections:
+            // start it now and rewrite the packet before inserting, so the two overlap.
+            // (A rewrite error still drops the packet after the insert, as it always did.)
+            if self.conns.len() >= conn_prefetch::PREFETCH_MIN_CONNS {
+                self.conns.prefetch_insert(reply.as_ref());
+            }
+            let rewritten = match method {
+                Method::Masq => rewrite_dst(ip_buf, rip, rport),
+                Method::FullNat => crate::fullnat::rewrite_first_to_real_server(
+                    ip_buf,
+                    (reply_dst, reply_dport),
+                    (rs.addr, rport),
+                    proto == proto::TCP && t.snat.toa_for(rs.id),
+                ),
+                _ => Ok(()),
+            };
             let new = NewConn {
                 original: tuple,
                 reply,
@@ -1013,16 +1029,6 @@ impl<P: Frame> Pipeline<P> {
             if let Forward::Tunnel(kind) = rs.forward {
                 return Ipv4Verdict::Tunnel(rip, kind);
             }
-            let rewritten = match method {
-                Method::Masq => rewrite_dst(ip_buf, rip, rport),
-                Method::FullNat => crate::fullnat::rewrite_first_to_real_server(
-                    ip_buf,
-                    (reply_dst, reply_dport),
-                    (rs.addr, rport),
-                    proto == proto::TCP && t.snat.toa_for(rs.id),
-                ),
-                _ => Ok(()),
-            };
             if rewritten.is_err() {
                 return Drop(DropReason::L4Malformed);
             }
