@@ -702,5 +702,8 @@ fn burst_with_prefetcher_calls_it_and_agrees() {
     // buckets + two per tag match.
     t.prefetch(&tuples[..10]);
     let m = PREFETCHES.load(std::sync::atomic::Ordering::Relaxed) - n;
-    assert!((10..=30).contains(&m) && m.is_multiple_of(2), "{m} prefetches");
+    assert!(
+        (10..=30).contains(&m) && m.is_multiple_of(2),
+        "{m} prefetches"
+    );
 }
