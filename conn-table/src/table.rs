@@ -1054,6 +1054,7 @@ impl ConnTable {
         let d = dir as usize * 2;
         c.counters[d] += 1;
         c.counters[d + 1] += u64::from(bytes);
+        let first = c.counters[0] + c.counters[2] == 1;
         let timeout_s = match c.proto {
             proto::TCP => {
                 let mut tdir = match dir {
@@ -1093,7 +1094,11 @@ impl ConnTable {
         c.expires = exp;
         let state = c.state();
         let armed = c.link.tick;
-        if self.wheel.needs_rearm(armed, exp) {
+        // The first packet replaces the 3 s of `insert` with its state's timeout: re-link
+        // now, while the slot lists it touches (this connection's, the previous new one's)
+        // are in the cache, instead of leaving it to the sweep, which would re-arm every
+        // new connection 3 s later, cold. Later packets only write `expires` (lazy re-arm).
+        if first || self.wheel.needs_rearm(armed, exp) {
             self.wheel.unlink(&mut self.conns, id.0);
             self.wheel.link(&mut self.conns, id.0, exp);
         }

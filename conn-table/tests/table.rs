@@ -707,3 +707,25 @@ fn burst_with_prefetcher_calls_it_and_agrees() {
         "{m} prefetches"
     );
 }
+
+/// A new connection's first packet arms it at its state's timeout at once: the sweep that
+/// passes the 3 s of `insert` finds nothing to re-arm (it would otherwise visit every new
+/// connection a second time, 3 s later, with its lines long out of the caches).
+#[test]
+fn first_packet_arms_the_real_timeout_at_once() {
+    let mut t = ConnTable::new(cfg(256), 0).unwrap();
+    for p in 0..100 {
+        let id = t.insert(&nat(p, 0), 0).unwrap();
+        t.on_packet(id, Direction::Original, TcpFlags::SYN, 60, 0);
+    }
+    // 3.1 s: 31 ticks of 100 ms passed, each one unit of budget; a re-armed connection
+    // would cost one more.
+    let used = t.expire(3_100, 100_000);
+    assert!(used <= 32, "the sweep visited {used} slots and connections");
+    assert_eq!(t.len(), 100);
+    // Still expire at SYN_RECV's 60 s, not before.
+    t.expire(59_900, 100_000);
+    assert_eq!(t.len(), 100);
+    t.expire(60_100, 100_000);
+    assert_eq!(t.len(), 0);
+}
