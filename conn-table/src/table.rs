@@ -763,51 +763,58 @@ impl ConnTable {
     /// `min(tuples.len(), out.len())` are looked up).
     ///
     /// Works in stages over chunks of 32, as DPDK's `rte_hash_lookup_bulk`
-    /// does: hash every key; read every home bucket; pick each bucket's tag
-    /// match and read its entry; then compare. The reads of one stage do not
+    /// does: hash each key and start reading its home bucket; pick each
+    /// bucket's tag match and start reading its entry; then compare. The reads of one stage do not
     /// depend on each other, so their cache and TLB misses overlap instead of
     /// being paid one after the other.
     pub fn lookup_burst(&self, tuples: &[Tuple], out: &mut [Option<(ConnId, Direction)>]) {
         const CHUNK: usize = 32;
         let n = tuples.len().min(out.len());
         let (conns, v6) = (&self.conns.0, &self.v6);
-        let mut keys = [None::<Key>; CHUNK];
+        let mut keys = [Key::default(); CHUNK];
         let mut probes = [Probe::default(); CHUNK];
         let mut cands = [(None::<u32>, true); CHUNK];
         for (tc, oc) in tuples[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
             let m = tc.len();
-            // Stage 1: hash (no memory traffic beyond the tuples).
-            for ((k, p), t) in keys.iter_mut().zip(probes.iter_mut()).zip(tc) {
-                *k = Key::from_tuple(t);
-                *p = k.as_ref().map_or(Probe::default(), |k| self.probe(k));
-            }
-            // Stage 2: start every bucket read.
+            // Stages 1 and 2: hash each key and start its bucket read at once,
+            // so the first reads are under way while later keys are hashed.
+            // Bit i of `valid`: tuple i is a single-family flow.
+            let mut valid = 0u32;
             let mut sink = 0u32;
-            for p in &probes[..m] {
-                sink ^= self.warm_bucket(*p);
+            for (i, t) in tc.iter().enumerate() {
+                if let Some(k) = Key::from_tuple(t) {
+                    keys[i] = k;
+                    probes[i] = self.probe(&k);
+                    sink ^= self.warm_bucket(probes[i]);
+                    valid |= 1 << i;
+                }
             }
             // Stage 3: tag match in each bucket; start every entry read.
-            for (c, p) in cands[..m].iter_mut().zip(&probes[..m]) {
-                *c = self.index.first_match(*p);
-                if let Some(v) = c.0 {
+            let mut todo = valid;
+            while todo != 0 {
+                let i = todo.trailing_zeros() as usize;
+                todo &= todo - 1;
+                cands[i] = self.index.first_match(probes[i]);
+                if let Some(v) = cands[i].0 {
                     sink ^= self.warm_entry(v);
                 }
             }
             core::hint::black_box(sink);
             // Stage 4: compare; rare cases (several tag matches, overflowed
             // buckets) take the full probe.
-            for i in 0..m {
-                let Some(key) = keys[i] else {
-                    oc[i] = None;
+            for (i, o) in oc[..m].iter_mut().enumerate() {
+                if valid & (1 << i) == 0 {
+                    *o = None;
                     continue;
-                };
+                }
+                let key = &keys[i];
                 let (cand, decisive) = cands[i];
-                oc[i] = match cand {
-                    Some(v) if holds(conns, v6, v, &key) => Some(found(v)),
+                *o = match cand {
+                    Some(v) if holds(conns, v6, v, key) => Some(found(v)),
                     _ if decisive => None,
                     _ => self
                         .index
-                        .find(probes[i], |v| holds(conns, v6, v, &key))
+                        .find(probes[i], |v| holds(conns, v6, v, key))
                         .map(found),
                 };
             }
