@@ -91,6 +91,30 @@ def during(series, total_rx, min_conns=""):
     print(f"{cpu / 1e9 * hz / rx:.0f} {conns / (cpu / 1e9):.0f}")
 
 
+def first_pass(series, n):
+    """Samples (SERIES as for rate) of a SYN flood replayed from memory: over the pairs in
+    which connections were created and the N of the first pass were not all there yet,
+    print on-CPU cycles per packet and connections created per on-CPU second."""
+    samples = []
+    for line in open(series):
+        try:
+            t, path, ns = line.split()
+            samples.append((json.load(open(path)), int(ns)))
+        except (ValueError, OSError):
+            continue
+    cpu = rx = conns = 0
+    for (a, ca), (b, cb) in zip(samples, samples[1:]):
+        if a["conns_created"] > 0 and b["conns_created"] < int(n) and cb > ca:
+            cpu += cb - ca
+            rx += b["ports"][0]["rx_packets"] - a["ports"][0]["rx_packets"]
+            conns += b["conns_created"] - a["conns_created"]
+    hz = float(os.environ.get("TSC_HZ", "0") or 0)
+    if not rx or not cpu:
+        print("? 0")
+        return
+    print(f"{cpu / 1e9 * hz / rx:.0f} {conns / (cpu / 1e9):.0f}")
+
+
 def final(path):
     d = json.load(open(path))
     rx = d["ports"][0]["rx_packets"]
@@ -262,7 +286,7 @@ def stages(out, packets, _top=None):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"rate": rate, "during": during, "final": final, "mem": mem, "stages": stages, "testpmd": testpmd}[cmd](*args)
+    {"rate": rate, "during": during, "first_pass": first_pass, "final": final, "mem": mem, "stages": stages, "testpmd": testpmd}[cmd](*args)
 
 
 if __name__ == "__main__":
