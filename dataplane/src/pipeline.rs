@@ -1012,19 +1012,8 @@ impl<P: Frame> Pipeline<P> {
                 method,
                 template,
             };
-            let Ok(id) = self.conns.insert(&new, now_ms) else {
-                if method == Method::FullNat {
-                    self.snat.release(reply_dst, reply_dport);
-                }
-                return Drop(DropReason::ConnTableFull);
-            };
-            // The packet that created the connection drives its first state change.
-            self.conns
-                .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);
-            bump(&self.cfg.stats.conns_created, 1);
-            if let Some(c) = self.cfg.stats.real_servers.get(rs.id as usize) {
-                bump(&c.conns, 1);
-                c.packet(true, u64::from(bytes));
+            if let Err(why) = self.open_connection(&new, tcp_flags, bytes, now_ms) {
+                return Drop(why);
             }
             if let Forward::Tunnel(kind) = rs.forward {
                 return Ipv4Verdict::Tunnel(rip, kind);
@@ -1149,6 +1138,35 @@ impl<P: Frame> Pipeline<P> {
             None => None,
         };
         Ok((i, template))
+    }
+
+    /// Insert a new connection and account its first packet (state change, counters), or
+    /// the drop reason: a full table, and then a FULLNAT local port taken for it goes back
+    /// to the pool. The new-connection step of the IPv4 and IPv6 paths (always inlined:
+    /// as a call it cost the SYN path 25 instructions).
+    #[inline(always)]
+    fn open_connection(
+        &mut self,
+        new: &NewConn,
+        tcp_flags: TcpFlags,
+        bytes: u32,
+        now_ms: u64,
+    ) -> Result<(), DropReason> {
+        let Ok(id) = self.conns.insert(new, now_ms) else {
+            if let (Method::FullNat, Some(reply)) = (new.method, &new.reply) {
+                self.snat.release(reply.dst, reply.dport);
+            }
+            return Err(DropReason::ConnTableFull);
+        };
+        // The packet that created the connection drives its first state change.
+        self.conns
+            .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);
+        bump(&self.cfg.stats.conns_created, 1);
+        if let Some(c) = self.cfg.stats.real_servers.get(new.rs as usize) {
+            bump(&c.conns, 1);
+            c.packet(true, u64::from(bytes));
+        }
+        Ok(())
     }
 
     /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next

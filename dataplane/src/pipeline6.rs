@@ -526,18 +526,8 @@ impl<P: Frame> Pipeline<P> {
             method,
             template,
         };
-        let Ok(id) = self.conns.insert(&new, now_ms) else {
-            if method == Method::FullNat {
-                self.snat.release(reply_dst, reply_dport);
-            }
-            return Drop(DropReason::ConnTableFull);
-        };
-        self.conns
-            .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);
-        bump(&self.cfg.stats.conns_created, 1);
-        if let Some(c) = self.cfg.stats.real_servers.get(rs.id as usize) {
-            bump(&c.conns, 1);
-            c.packet(true, u64::from(bytes));
+        if let Err(why) = self.open_connection(&new, tcp_flags, bytes, now_ms) {
+            return Drop(why);
         }
         let rewritten = match method {
             Method::Masq => rewrite_dst6(ip_buf, rip, rport),
