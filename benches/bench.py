@@ -64,37 +64,9 @@ def rate(series):
           f"{fmt_drops(drops_delta(a['drops'], b['drops']))}")
 
 
-def during(series, total_rx, min_conns=""):
-    """Samples (SERIES as for rate) of a finite run: over the pairs taken while the worker
-    was still reading the file (0 < rx < TOTAL_RX), print on-CPU cycles per packet and
-    connections created per on-CPU second. With MIN_CONNS, only pairs that start with at
-    least that many connections created (the data phase of a `spread` trace)."""
-    samples = []
-    for line in open(series):
-        # A sample taken as the process ended may lack the worker's CPU time.
-        try:
-            t, path, ns = line.split()
-            samples.append((json.load(open(path)), int(ns)))
-        except (ValueError, OSError):
-            continue
-    cpu = rx = conns = 0
-    for (a, ca), (b, cb) in zip(samples, samples[1:]):
-        ra, rb = a["ports"][0]["rx_packets"], b["ports"][0]["rx_packets"]
-        if ra > 0 and rb < int(total_rx) and cb > ca and a["conns_created"] >= int(min_conns or 0):
-            cpu += cb - ca
-            rx += rb - ra
-            conns += b["conns_created"] - a["conns_created"]
-    hz = float(os.environ.get("TSC_HZ", "0") or 0)
-    if not rx:
-        print("? 0")
-        return
-    print(f"{cpu / 1e9 * hz / rx:.0f} {conns / (cpu / 1e9):.0f}")
-
-
-def first_pass(series, n):
-    """Samples (SERIES as for rate) of a SYN flood replayed from memory: over the pairs in
-    which connections were created and the N of the first pass were not all there yet,
-    print on-CPU cycles per packet and connections created per on-CPU second."""
+def cpu_samples(series):
+    """(stats, worker on-CPU ns) of each readable line of SERIES ("UNIX_TIME STATS.json
+    WORKER_CPU_NS"); a sample taken as the process ended may lack the CPU time."""
     samples = []
     for line in open(series):
         try:
@@ -102,9 +74,16 @@ def first_pass(series, n):
             samples.append((json.load(open(path)), int(ns)))
         except (ValueError, OSError):
             continue
+    return samples
+
+
+def print_cpu_rates(series, keep):
+    """Over the pairs of consecutive samples that KEEP(a, b) accepts and in which the worker
+    ran, print on-CPU cycles per packet and connections created per on-CPU second."""
+    samples = cpu_samples(series)
     cpu = rx = conns = 0
     for (a, ca), (b, cb) in zip(samples, samples[1:]):
-        if a["conns_created"] > 0 and b["conns_created"] < int(n) and cb > ca:
+        if cb > ca and keep(a, b):
             cpu += cb - ca
             rx += b["ports"][0]["rx_packets"] - a["ports"][0]["rx_packets"]
             conns += b["conns_created"] - a["conns_created"]
@@ -113,6 +92,25 @@ def first_pass(series, n):
         print("? 0")
         return
     print(f"{cpu / 1e9 * hz / rx:.0f} {conns / (cpu / 1e9):.0f}")
+
+
+def during(series, total_rx, min_conns=""):
+    """Samples (SERIES as for rate) of a finite run: over the pairs taken while the worker
+    was still reading the file (0 < rx < TOTAL_RX), print on-CPU cycles per packet and
+    connections created per on-CPU second. With MIN_CONNS, only pairs that start with at
+    least that many connections created (the data phase of a `spread` trace)."""
+    def keep(a, b):
+        return (a["ports"][0]["rx_packets"] > 0
+                and b["ports"][0]["rx_packets"] < int(total_rx)
+                and a["conns_created"] >= int(min_conns or 0))
+    print_cpu_rates(series, keep)
+
+
+def first_pass(series, n):
+    """Samples (SERIES as for rate) of a SYN flood replayed from memory: over the pairs in
+    which connections were created and the N of the first pass were not all there yet,
+    print on-CPU cycles per packet and connections created per on-CPU second."""
+    print_cpu_rates(series, lambda a, b: a["conns_created"] > 0 and b["conns_created"] < int(n))
 
 
 def final(path):
