@@ -239,6 +239,20 @@ pub struct Mbuf {
     ptr: NonNull<sys::rte_mbuf>,
 }
 
+/// Start and length of an mbuf's first segment: `rte_pktmbuf_mtod` (buffer address plus
+/// `data_off`) and `rte_pktmbuf_data_len`, read from the fields in Rust rather than through
+/// the C shim (two calls per access on the per-packet path). `m` must be a valid mbuf.
+#[inline(always)]
+fn first_segment(m: *mut sys::rte_mbuf) -> (*mut u8, usize) {
+    // SAFETY: `m` is a valid mbuf (every caller holds one it owns); these are plain field
+    // reads of the struct bindgen generated from DPDK's own header (its layout tests check
+    // every offset), and data_off < buf_len keeps the address inside the buffer.
+    unsafe {
+        let data = (*m).buf_addr.cast::<u8>().add(usize::from((*m).data_off));
+        (data, usize::from((*m).data_len))
+    }
+}
+
 // SAFETY: an mbuf is owned by exactly one Mbuf value; moving it between threads is how
 // DPDK applications pass packets (the pool is thread-safe for the final free).
 unsafe impl Send for Mbuf {}
@@ -247,29 +261,24 @@ impl Mbuf {
     /// The packet's bytes (first segment).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: mtod points at data_len initialised bytes inside the mbuf's buffer, which
-        // we own; the slice borrows self, so it cannot outlive or alias a mutation.
-        unsafe {
-            let p = sys::rvs_pktmbuf_mtod(self.ptr.as_ptr()) as *const u8;
-            std::slice::from_raw_parts(p, sys::rvs_pktmbuf_data_len(self.ptr.as_ptr()) as usize)
-        }
+        let (p, len) = first_segment(self.ptr.as_ptr());
+        // SAFETY: `first_segment` gives data_len initialised bytes inside the mbuf's buffer,
+        // which we own; the slice borrows self, so it cannot outlive or alias a mutation.
+        unsafe { std::slice::from_raw_parts(p, len) }
     }
 
     /// The packet's bytes, writable in place.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
+        let (p, len) = first_segment(self.ptr.as_ptr());
         // SAFETY: as in `data`, and `&mut self` makes the borrow exclusive.
-        unsafe {
-            let p = sys::rvs_pktmbuf_mtod(self.ptr.as_ptr()) as *mut u8;
-            std::slice::from_raw_parts_mut(p, sys::rvs_pktmbuf_data_len(self.ptr.as_ptr()) as usize)
-        }
+        unsafe { std::slice::from_raw_parts_mut(p, len) }
     }
 
     /// Length of the first segment.
     #[inline]
     pub fn len(&self) -> usize {
-        // SAFETY: reads a field of a valid mbuf.
-        unsafe { sys::rvs_pktmbuf_data_len(self.ptr.as_ptr()) as usize }
+        first_segment(self.ptr.as_ptr()).1
     }
 
     /// True when the buffer holds no bytes.
@@ -428,10 +437,8 @@ impl RxBurst {
             // data_len initialised bytes of each. The slices borrow the burst, so no mbuf
             // can be popped (then written or freed) while they live.
             unsafe {
-                std::slice::from_raw_parts(
-                    sys::rvs_pktmbuf_mtod(p) as *const u8,
-                    sys::rvs_pktmbuf_data_len(p) as usize,
-                )
+                let (data, len) = first_segment(p);
+                std::slice::from_raw_parts(data, len)
             }
         })
     }
