@@ -151,7 +151,7 @@ if [ -x "$rvsadm" ]; then
 	grep -Eq -- "-> \[$TOPO_RS1_ADDR6\]:80 +Masq +0 " "$tmp/ln.txt" || fail "rvsadm -Ln does not show rs1 with weight 0"
 	grep -Eq -- "-> \[$TOPO_RS2_ADDR6\]:80 +Masq +1 " "$tmp/ln.txt" || fail "rvsadm -Ln does not show rs2 with weight 1"
 fi
-admin_get "/v1/health/$hc_service" | grep -q refused || fail "/v1/health does not give the reason: $(admin_get "/v1/health/$hc_service")"
+admin_has "/v1/health/$hc_service" refused || fail "/v1/health does not give the reason: $(admin_get "/v1/health/$hc_service")"
 
 # --- rs1 starts again --------------------------------------------------------------
 hc_server_start rs1 80 rs1 "$TOPO_RS1_ADDR6"

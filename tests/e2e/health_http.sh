@@ -81,8 +81,8 @@ if [ -x "$rvsadm" ]; then
 	grep -Eq -- '-> 198\.19\.0\.11:80 +Masq +0 ' "$tmp/ln.txt" || fail "rvsadm -Ln does not show rs1 with weight 0"
 	grep -Eq -- '-> 198\.19\.0\.12:80 +Masq +1 ' "$tmp/ln.txt" || fail "rvsadm -Ln does not show rs2 with weight 1"
 fi
-admin_get /v1/health/tcp:198.18.0.100:80 | grep -q refused || fail "/v1/health does not give the reason"
-admin_get /metrics | grep -q 'rvs_ipvs_backend_up{.*remote_address="198.19.0.11".*} 0' || fail "/metrics lacks rvs_ipvs_backend_up 0 for rs1"
+admin_has /v1/health/tcp:198.18.0.100:80 refused || fail "/v1/health does not give the reason"
+admin_has /metrics 'rvs_ipvs_backend_up{.*remote_address="198.19.0.11".*} 0' || fail "/metrics lacks rvs_ipvs_backend_up 0 for rs1"
 
 # --- rs1 starts again --------------------------------------------------------------
 hc_server_start rs1 80 rs1

@@ -67,7 +67,7 @@ while :; do
 	[ "$t" -lt "$down_bound" ] || fail "no answer from the sorry server within ${down_bound} ms (last: '$body')"
 done
 echo "both stopped: the sorry server answers after ${t} ms (bound ${down_bound} ms)"
-admin_get /v1/health/tcp:198.18.0.100:80 | grep -q '"sorry_server_active":true' || fail "/v1/health does not show the sorry server in use"
+admin_has /v1/health/tcp:198.18.0.100:80 '"sorry_server_active":true' || fail "/v1/health does not show the sorry server in use"
 for i in 1 2 3; do
 	body=$(vip_get)
 	[ "$body" = sorry ] || fail "request #$i with both servers down got '$body', expected the sorry server"
@@ -86,6 +86,6 @@ for i in $(seq 1 6); do
 	body=$(vip_get)
 	[ "$body" = rs1 ] || fail "request #$i after rs1 came back got '$body', expected rs1 (rs2 down, sorry server gone)"
 done
-admin_get /v1/health/tcp:198.18.0.100:80 | grep -q '"sorry_server_active":false' || fail "/v1/health still shows the sorry server in use"
+admin_has /v1/health/tcp:198.18.0.100:80 '"sorry_server_active":false' || fail "/v1/health still shows the sorry server in use"
 echo "the sorry server left as soon as rs1 was back"
 stop_rvsd || fail "rvsd did not stop cleanly on SIGTERM"

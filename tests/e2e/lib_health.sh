@@ -47,6 +47,16 @@ hc_server_stop() {
 # service ids carry brackets).
 admin_get() { ip netns exec "$(topo_ns "$prefix" lb)" curl -gsf --max-time 5 "http://127.0.0.1:9180$1"; }
 
+# admin_has PATH PATTERN: whether the admin API's answer at PATH has a line matching the
+# basic regex PATTERN. The answer is read whole first: `admin_get | grep -q` fails under
+# pipefail when grep stops reading early (curl then exits 23 on the closed pipe), which a
+# large answer such as /metrics makes likely.
+admin_has() {
+	local body
+	body=$(admin_get "$1") || return 1
+	grep -q -- "$2" <<<"$body"
+}
+
 # rs_state RSADDR: up/down/unchecked of that real server of the service $hc_service.
 rs_state() {
 	admin_get "/v1/health/$hc_service" | python3 -c '
