@@ -19,8 +19,8 @@ use crate::route::RouteTable;
 use crate::route6::RouteTable6;
 use crate::service::{proto, Forward, ServiceTable};
 use crate::wire::{
-    rewrite_dst, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet,
-    Ipv4Packet, MacAddr, TcpPacket, UdpPacket,
+    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr,
+    TcpPacket, UdpPacket,
 };
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TcpState, TemplateKey, Tuple};
 
@@ -960,66 +960,13 @@ impl<P: Frame> Pipeline<P> {
             let IpAddr::V4(rip) = rs.addr else {
                 return Drop(DropReason::NoRealServer);
             };
-            let rport = if rs.port == 0 { dport } else { rs.port };
-            let method = match rs.forward {
-                Forward::Route => Method::Route,
-                Forward::FullNat => Method::FullNat,
-                Forward::Tunnel(_) => Method::Tunnel,
-                _ => Method::Masq,
-            };
-            // FULLNAT: the client is replaced by a local address and port of this worker's
-            // share of the service's pool; the real server replies to it.
-            let (reply_dst, reply_dport) = if method == Method::FullNat {
-                match svc.snat_pool.and_then(|id| self.snat.take(&t.snat, id)) {
-                    Some(local @ (IpAddr::V4(_), _)) => local,
-                    Some((lip, lport)) => {
-                        // A pool of the other family: spec refuses it; never mix.
-                        self.snat.release(lip, lport);
-                        return Drop(DropReason::NoRealServer);
-                    }
-                    None => return Drop(DropReason::SnatExhausted),
-                }
-            } else {
-                (IpAddr::V4(src), sport)
-            };
-            // DR and tunnel connections keep no reply tuple: their replies never come back
-            // through the director, and RIP:port -> client:port is the same for one client
-            // port towards several VIPs of one real server; the RS (and its
-            // encapsulation) come from the table by id.
-            let reply = (!method.replies_bypass_director())
-                .then(|| Tuple::new(proto, rs.addr, rport, reply_dst, reply_dport));
-            // The reply's index bucket is a likely cache miss at millions of connections:
-            // start it now and rewrite the packet before inserting, so the two overlap.
-            // (A rewrite error still drops the packet after the insert, as it always did.)
-            if self.conns.len() >= conn_prefetch::PREFETCH_MIN_CONNS {
-                self.conns.prefetch_insert(reply.as_ref());
-            }
-            let rewritten = match method {
-                Method::Masq => rewrite_dst(ip_buf, rip, rport),
-                Method::FullNat => crate::fullnat::rewrite_first_to_real_server(
-                    ip_buf,
-                    (reply_dst, reply_dport),
-                    (rs.addr, rport),
-                    proto == proto::TCP && t.snat.toa_for(rs.id),
-                ),
-                _ => Ok(()),
-            };
-            let new = NewConn {
-                original: tuple,
-                reply,
-                rs: rs.id,
-                svc: sid,
-                method,
-                template,
-            };
-            if let Err(why) = self.open_connection(&new, tcp_flags, bytes, now_ms) {
+            if let Err(why) = self.start_connection(
+                t, sid, rs, template, tuple, ip_buf, tcp_flags, bytes, now_ms,
+            ) {
                 return Drop(why);
             }
             if let Forward::Tunnel(kind) = rs.forward {
                 return Ipv4Verdict::Tunnel(rip, kind);
-            }
-            if rewritten.is_err() {
-                return Drop(DropReason::L4Malformed);
             }
             return Ipv4Verdict::Forward(rip);
         }
@@ -1140,21 +1087,83 @@ impl<P: Frame> Pipeline<P> {
         Ok((i, template))
     }
 
-    /// Insert a new connection and account its first packet (state change, counters), or
-    /// the drop reason: a full table, and then a FULLNAT local port taken for it goes back
-    /// to the pool. The new-connection step of the IPv4 and IPv6 paths (always inlined:
-    /// as a call it cost the SYN path 25 instructions).
+    /// A new connection for `tuple` (its first packet in `ip`) to real server `rs_index`
+    /// of service `sid`, as picked by the scheduler: take a FULLNAT local address and port
+    /// from this worker's share of the service's pool, rewrite the packet towards the real
+    /// server (NAT, FULLNAT; DR and TUN leave it), insert the connection and account its
+    /// first packet (state change, counters). The drop reason otherwise; a packet the
+    /// rewrite refuses is dropped after its connection is made, as before. The
+    /// new-connection step of the IPv4 and IPv6 paths, always inlined (as a call its
+    /// insert-and-account part alone cost the SYN path 25 instructions).
     #[inline(always)]
-    fn open_connection(
+    #[allow(clippy::too_many_arguments)]
+    fn start_connection(
         &mut self,
-        new: &NewConn,
+        t: &Tables,
+        sid: crate::service::ServiceId,
+        rs: &crate::service::RealServer,
+        template: Option<conn_table::TemplateId>,
+        tuple: Tuple,
+        ip: &mut [u8],
         tcp_flags: TcpFlags,
         bytes: u32,
         now_ms: u64,
     ) -> Result<(), DropReason> {
-        let Ok(id) = self.conns.insert(new, now_ms) else {
-            if let (Method::FullNat, Some(reply)) = (new.method, &new.reply) {
-                self.snat.release(reply.dst, reply.dport);
+        let svc = t.services.get(sid);
+        let rport = if rs.port == 0 { tuple.dport } else { rs.port };
+        let method = match rs.forward {
+            Forward::Masq => Method::Masq,
+            Forward::Route => Method::Route,
+            Forward::FullNat => Method::FullNat,
+            Forward::Tunnel(_) => Method::Tunnel,
+        };
+        // FULLNAT: the client is replaced by a local address and port of this worker's
+        // share of the service's pool; the real server replies to it.
+        let (reply_dst, reply_dport) = if method == Method::FullNat {
+            match svc.snat_pool.and_then(|id| self.snat.take(&t.snat, id)) {
+                Some(local) if local.0.is_ipv4() == tuple.src.is_ipv4() => local,
+                Some((lip, lport)) => {
+                    // A pool of the other family (NAT64): spec refuses it; never mix.
+                    self.snat.release(lip, lport);
+                    return Err(DropReason::NoRealServer);
+                }
+                None => return Err(DropReason::SnatExhausted),
+            }
+        } else {
+            (tuple.src, tuple.sport)
+        };
+        // DR and tunnel connections keep no reply tuple: their replies never come back
+        // through the director, and RIP:port -> client:port is the same for one client
+        // port towards several VIPs of one real server; the RS (and its encapsulation)
+        // come from the table by id.
+        let reply = (!method.replies_bypass_director())
+            .then(|| Tuple::new(tuple.proto, rs.addr, rport, reply_dst, reply_dport));
+        // The reply's index bucket is a likely cache miss at millions of connections:
+        // start it now and rewrite the packet before inserting, so the two overlap.
+        if self.conns.len() >= conn_prefetch::PREFETCH_MIN_CONNS {
+            self.conns.prefetch_insert(reply.as_ref());
+        }
+        let rewritten = match method {
+            Method::Masq => crate::wire::rewrite_dst_ip(ip, rs.addr, rport),
+            Method::FullNat => crate::fullnat::rewrite_first_to_real_server(
+                ip,
+                (reply_dst, reply_dport),
+                (rs.addr, rport),
+                tuple.proto == proto::TCP && t.snat.toa_for(rs.id),
+            ),
+            _ => Ok(()),
+        };
+        let new = NewConn {
+            original: tuple,
+            reply,
+            rs: rs.id,
+            svc: sid,
+            method,
+            template,
+        };
+        let Ok(id) = self.conns.insert(&new, now_ms) else {
+            if method == Method::FullNat {
+                self.snat.release(reply_dst, reply_dport);
             }
             return Err(DropReason::ConnTableFull);
         };
@@ -1162,11 +1171,11 @@ impl<P: Frame> Pipeline<P> {
         self.conns
             .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);
         bump(&self.cfg.stats.conns_created, 1);
-        if let Some(c) = self.cfg.stats.real_servers.get(new.rs as usize) {
+        if let Some(c) = self.cfg.stats.real_servers.get(rs.id as usize) {
             bump(&c.conns, 1);
             c.packet(true, u64::from(bytes));
         }
-        Ok(())
+        rewritten.map_err(|_| DropReason::L4Malformed)
     }
 
     /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next

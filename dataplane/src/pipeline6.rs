@@ -21,7 +21,7 @@
 
 use super::*;
 use crate::wire::icmpv6::msg_type;
-use crate::wire::{decrement_hop_limit, ip_proto, rewrite_dst6, Icmpv6Packet, Ipv6Packet};
+use crate::wire::{decrement_hop_limit, ip_proto, Icmpv6Packet, Ipv6Packet};
 
 /// ICMPv6 errors related to IPv6 connections.
 #[path = "pipeline/related6.rs"]
@@ -493,54 +493,10 @@ impl<P: Frame> Pipeline<P> {
         let IpAddr::V6(rip) = rs.addr else {
             return Drop(DropReason::NoRealServer);
         };
-        let rport = if rs.port == 0 { dport } else { rs.port };
-        let method = match rs.forward {
-            Forward::Masq => Method::Masq,
-            Forward::Route => Method::Route,
-            Forward::FullNat => Method::FullNat,
-            Forward::Tunnel(_) => Method::Tunnel,
-        };
-        // FULLNAT: a local address and port of this worker's share of the service's pool
-        // replaces the client; the real server replies to it.
-        let (reply_dst, reply_dport) = if method == Method::FullNat {
-            match svc.snat_pool.and_then(|id| self.snat.take(&t.snat, id)) {
-                Some(local @ (IpAddr::V6(_), _)) => local,
-                Some((lip, lport)) => {
-                    // A pool of the other family (NAT64): spec refuses it; never mix.
-                    self.snat.release(lip, lport);
-                    return Drop(DropReason::NoRealServer);
-                }
-                None => return Drop(DropReason::SnatExhausted),
-            }
-        } else {
-            (IpAddr::V6(src), sport)
-        };
-        let new = NewConn {
-            original: tuple,
-            // DR and TUN keep no reply tuple (their replies bypass the director), as for
-            // IPv4.
-            reply: (!method.replies_bypass_director())
-                .then(|| Tuple::new(proto, rs.addr, rport, reply_dst, reply_dport)),
-            rs: rs.id,
-            svc: sid,
-            method,
-            template,
-        };
-        if let Err(why) = self.open_connection(&new, tcp_flags, bytes, now_ms) {
+        if let Err(why) = self.start_connection(
+            t, sid, rs, template, tuple, ip_buf, tcp_flags, bytes, now_ms,
+        ) {
             return Drop(why);
-        }
-        let rewritten = match method {
-            Method::Masq => rewrite_dst6(ip_buf, rip, rport),
-            Method::FullNat => crate::fullnat::rewrite_first_to_real_server(
-                ip_buf,
-                (reply_dst, reply_dport),
-                (rs.addr, rport),
-                proto == proto::TCP && t.snat.toa_for(rs.id),
-            ),
-            _ => Ok(()),
-        };
-        if rewritten.is_err() {
-            return Drop(DropReason::L4Malformed);
         }
         if let Forward::Tunnel(kind) = rs.forward {
             return Ipv6Verdict::Tunnel(rip, kind);
