@@ -509,8 +509,31 @@ fn holds(conns: &[Conn], v6: &[[u128; 4]], v: u32, key: &Key) -> bool {
     }
 }
 
+/// Whether index value `v` (`slot << 1 | direction`) holds tuple `t`: [`holds`]
+/// against the tuple as the caller has it, without building its [`Key`].
 #[inline]
-fn found(v: u32) -> (ConnId, Direction) {
+fn holds_tuple(conns: &[Conn], v6: &[[u128; 4]], v: u32, t: &Tuple) -> bool {
+    let c = &conns[(v >> 1) as usize];
+    let d = (v & 1) as usize * 2;
+    if c.proto != t.proto || c.ports[d] != t.sport || c.ports[d + 1] != t.dport {
+        return false;
+    }
+    match (t.src, t.dst) {
+        (IpAddr::V4(s), IpAddr::V4(dst)) => {
+            c.flags & F_V6 == 0 && c.addrs[d] == u32::from(s) && c.addrs[d + 1] == u32::from(dst)
+        }
+        (IpAddr::V6(s), IpAddr::V6(dst)) => {
+            c.flags & F_V6 != 0 && {
+                let a = &v6[c.addrs[0] as usize];
+                a[d] == u128::from(s) && a[d + 1] == u128::from(dst)
+            }
+        }
+        _ => false,
+    }
+}
+
+#[inline]
+fn found_at(v: u32) -> (ConnId, Direction) {
     let dir = if v & 1 == 0 {
         Direction::Original
     } else {
@@ -755,7 +778,9 @@ impl ConnTable {
         let key = Key::from_tuple(t)?;
         let p = self.probe(&key);
         let (conns, v6) = (&self.conns.0, &self.v6);
-        self.index.find(p, |v| holds(conns, v6, v, &key)).map(found)
+        self.index
+            .find(p, |v| holds_tuple(conns, v6, v, t))
+            .map(found_at)
     }
 
     /// [`ConnTable::lookup`] for a burst of packets (e.g. one RX burst):
@@ -771,11 +796,12 @@ impl ConnTable {
         const CHUNK: usize = 32;
         let n = tuples.len().min(out.len());
         let (conns, v6) = (&self.conns.0, &self.v6);
-        let mut keys = [Key::default(); CHUNK];
+        // Per lane only the 8-byte probe and the 4-byte candidate are kept between
+        // stages; the last stage compares the entry with the caller's tuple itself
+        // (still in L1) rather than with a 48-byte canonical key copied per lane.
         let mut probes = [Probe::default(); CHUNK];
-        let mut cands = [(None::<u32>, true); CHUNK];
+        let mut cands = [0u32; CHUNK];
         for (tc, oc) in tuples[..n].chunks(CHUNK).zip(out[..n].chunks_mut(CHUNK)) {
-            let m = tc.len();
             // Stages 1 and 2: hash each key and start its bucket read at once,
             // so the first reads are under way while later keys are hashed.
             // Bit i of `valid`: tuple i is a single-family flow.
@@ -783,39 +809,38 @@ impl ConnTable {
             let mut sink = 0u32;
             for (i, t) in tc.iter().enumerate() {
                 if let Some(k) = Key::from_tuple(t) {
-                    keys[i] = k;
                     probes[i] = self.probe(&k);
                     sink ^= self.warm_bucket(probes[i]);
                     valid |= 1 << i;
                 }
             }
-            // Stage 3: tag match in each bucket; start every entry read.
+            // Stage 3: tag match in each bucket; start every entry read. Bit i of
+            // `found`: lane i has a candidate; of `decisive`: no other slot can
+            // hold its key (so no candidate, or a wrong one, means absent).
+            let (mut found, mut decisive) = (0u32, 0u32);
             let mut todo = valid;
             while todo != 0 {
                 let i = todo.trailing_zeros() as usize;
                 todo &= todo - 1;
-                cands[i] = self.index.first_match(probes[i]);
-                if let Some(v) = cands[i].0 {
+                let (cand, sure) = self.index.first_match(probes[i]);
+                if let Some(v) = cand {
+                    cands[i] = v;
+                    found |= 1 << i;
                     sink ^= self.warm_entry(v);
                 }
+                decisive |= u32::from(sure) << i;
             }
             core::hint::black_box(sink);
             // Stage 4: compare; rare cases (several tag matches, overflowed
             // buckets) take the full probe.
-            for (i, o) in oc[..m].iter_mut().enumerate() {
-                if valid & (1 << i) == 0 {
-                    *o = None;
-                    continue;
-                }
-                let key = &keys[i];
-                let (cand, decisive) = cands[i];
-                *o = match cand {
-                    Some(v) if holds(conns, v6, v, key) => Some(found(v)),
-                    _ if decisive => None,
-                    _ => self
-                        .index
-                        .find(probes[i], |v| holds(conns, v6, v, key))
-                        .map(found),
+            for (i, (o, t)) in oc.iter_mut().zip(tc).enumerate() {
+                let bit = 1 << i;
+                *o = if found & bit != 0 && holds_tuple(conns, v6, cands[i], t) {
+                    Some(found_at(cands[i]))
+                } else if (valid & !decisive) & bit != 0 {
+                    self.lookup(t)
+                } else {
+                    None
                 };
             }
         }
@@ -1544,5 +1569,86 @@ impl ConnTable {
         }
         self.index
             .check(|v| self.probe(&key_of(&self.conns.0, &self.v6, v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuple::proto;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// `holds_tuple` (the burst's compare, against the caller's tuple) answers as
+    /// `holds` (against the canonical key) for both directions of IPv4 and IPv6
+    /// entries and for tuples differing in any one field: a compare a lookup only
+    /// reaches on a tag match, which a different key makes once in 2^31.
+    #[test]
+    fn holds_tuple_agrees_with_holds() {
+        let cfg = Config {
+            capacity: 8,
+            ipv6_capacity: 8,
+            max_templates: 1,
+            max_real_servers: 4,
+            tick_ms: 100,
+            wheel_slots: 64,
+        };
+        let mut t = ConnTable::new(cfg, 0).unwrap();
+        let flows = [
+            (ip("198.18.0.1"), ip("198.18.0.100"), ip("198.19.0.11")),
+            (ip("2001:2::1"), ip("2001:2::100"), ip("2001:2:1::11")),
+        ];
+        let mut probes = Vec::new();
+        for (c, vip, rip) in flows {
+            let nc = NewConn {
+                original: Tuple::new(proto::TCP, c, 40000, vip, 80),
+                reply: Some(Tuple::new(proto::TCP, rip, 8080, c, 40000)),
+                rs: 1,
+                svc: 1,
+                method: Method::Masq,
+                template: None,
+            };
+            let id = t.insert(&nc, 0).unwrap();
+            for (dir, tu) in [(0, nc.original), (1, nc.reply.unwrap())] {
+                let v = id.0 << 1 | dir;
+                let mut variants = vec![tu];
+                let mut x = tu;
+                x.proto = proto::UDP;
+                variants.push(x);
+                let mut x = tu;
+                x.sport ^= 1;
+                variants.push(x);
+                let mut x = tu;
+                x.dport ^= 1;
+                variants.push(x);
+                let mut x = tu;
+                (x.src, x.dst) = (x.dst, x.src);
+                variants.push(x);
+                for other in [ip("198.18.0.9"), ip("2001:2::9")] {
+                    let mut x = tu;
+                    x.src = other;
+                    variants.push(x);
+                    let mut x = tu;
+                    x.dst = other;
+                    variants.push(x);
+                }
+                probes.push((v, variants));
+            }
+        }
+        let (conns, v6) = (&t.conns.0, &t.v6);
+        let mut held = 0;
+        for (v, variants) in &probes {
+            for tu in variants {
+                let want = Key::from_tuple(tu).is_some_and(|k| holds(conns, v6, *v, &k));
+                assert_eq!(holds_tuple(conns, v6, *v, tu), want, "{v} {tu:?}");
+                held += usize::from(want);
+            }
+        }
+        assert_eq!(
+            held, 4,
+            "each direction of each entry holds its own tuple only"
+        );
     }
 }

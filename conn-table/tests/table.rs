@@ -481,15 +481,42 @@ fn lookup_burst_agrees_with_lookup() {
         tuples.push(nc.reply.unwrap());
         tuples.push(nat(p + 1000, 0).original); // miss
     }
+    // IPv6 flows, and near misses of each: another protocol, port or address.
+    for p in 0..20 {
+        let c = ip("2001:2::1");
+        let nc = NewConn {
+            original: Tuple::new(proto::UDP, c, p, ip("2001:2::100"), 53),
+            reply: Some(Tuple::new(proto::UDP, ip("2001:2:1::11"), 53, c, p)),
+            rs: 1,
+            svc: 2,
+            method: Method::Masq,
+            template: None,
+        };
+        t.insert(&nc, 0).unwrap();
+        tuples.push(nc.original);
+        tuples.push(nc.reply.unwrap());
+        let mut other = nc.original;
+        other.proto = proto::TCP;
+        tuples.push(other);
+        let mut other = nc.original;
+        other.dst = ip("2001:2::101");
+        tuples.push(other);
+    }
+    let mut other = nat(3, 0).original;
+    other.dport = 81;
+    tuples.push(other);
+    let mut other = nat(3, 0).original;
+    other.src = ip("198.18.0.2");
+    tuples.push(other);
     let mut mixed = nat(1, 0).original;
     mixed.dst = ip("2001:2::1");
     tuples.push(mixed);
     let mut out = vec![None; tuples.len()];
     t.lookup_burst(&tuples, &mut out);
     for (tu, o) in tuples.iter().zip(&out) {
-        assert_eq!(*o, t.lookup(tu));
+        assert_eq!(*o, t.lookup(tu), "{tu:?}");
     }
-    assert_eq!(out.iter().filter(|o| o.is_some()).count(), 140);
+    assert_eq!(out.iter().filter(|o| o.is_some()).count(), 180);
 }
 
 #[test]
