@@ -657,12 +657,14 @@ impl ConnTable {
         self.prefetcher = Some(prefetch);
     }
 
-    /// Stage 2 of a burst: start reading `p`'s home bucket.
+    /// Stage 2 of a burst: start reading `p`'s home bucket and the one after it
+    /// (where [`Index::first_match`] looks when the home bucket overflowed).
     #[inline]
     fn warm_bucket(&self, p: Probe) -> u32 {
         match self.prefetcher {
             Some(f) => {
                 f(self.index.bucket_addr(p));
+                f(self.index.next_bucket_addr(p));
                 0
             }
             None => self.index.touch(p),
