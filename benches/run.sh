@@ -6,7 +6,7 @@
 #   bash benches/run.sh --long      # bigger tables, longer windows (~20 minutes)
 #
 # Options: --only LIST (comma-separated parts: dataplane,conns,stages,e2e; default all),
-# --out DIR (keep logs, traces and the summary there; default a temporary directory,
+# --out DIR (a new or empty directory: logs, traces and the summary go there; default a temporary directory,
 # removed unless --keep). The summary (markdown) is printed at the end and written to
 # DIR/summary.md. Needs: dpdk-testpmd, valgrind (stages), and for e2e the packages of
 # benches/install-deps.sh. Environment: CARGO_TARGET_DIR (where rvsd is built).
@@ -88,6 +88,12 @@ table_cases="1000000 10000000"
 if [ -z "$out" ]; then
 	out=$(mktemp -d /tmp/rvs-bench.XXXXXX)
 else
+	# The summary reads what earlier parts left in $out (the e2e results): a directory
+	# from an earlier run would mix its results into this one's.
+	if [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+		echo "benches/run.sh: --out $out is not empty; give a new or empty directory" >&2
+		exit 2
+	fi
 	mkdir -p "$out"
 fi
 summary=$out/summary.md
