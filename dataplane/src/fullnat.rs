@@ -36,7 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::{HashMap, HashSet};
 
 use crate::pipeline::Tables;
-use crate::wire::{rewrite_dst_ip, rewrite_src_ip, Error};
+use crate::wire::Error;
 
 /// One SNAT pool as the dataplane needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,19 +135,16 @@ pub fn lip_on6(t: &Tables, port: usize, ip: Ipv6Addr) -> bool {
 }
 
 /// Rewrite the client's packet in `ip` (IP header first, either family) to
-/// `lip:lport -> rip:rport`: the inbound half of FULLNAT. Errors leave the destination
-/// unchanged; `Unsupported` when the addresses are not of the packet's family.
+/// `lip:lport -> rip:rport`: the inbound half of FULLNAT. Errors leave an IPv4 packet
+/// unchanged (an IPv6 one at least its destination); `Unsupported` when the addresses are
+/// not of the packet's family.
 #[inline]
 pub fn rewrite_to_real_server(
     ip: &mut [u8],
     (lip, lport): (IpAddr, u16),
     (rip, rport): (IpAddr, u16),
 ) -> Result<(), Error> {
-    if lip.is_ipv4() != rip.is_ipv4() {
-        return Err(Error::Unsupported);
-    }
-    rewrite_src_ip(ip, lip, lport)?;
-    rewrite_dst_ip(ip, rip, rport)
+    crate::wire::rewrite_both_ip(ip, (lip, lport), (rip, rport))
 }
 
 /// [`rewrite_to_real_server`] for the packet that creates a connection (a SYN for TCP):

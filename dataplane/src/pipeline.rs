@@ -662,11 +662,14 @@ impl<P: Frame> Pipeline<P> {
                 if !decrement_hops(ip_buf) {
                     return Drop(DropReason::TtlExceeded);
                 }
-                if rewrite_src_ip(ip_buf, vip, vport).is_err() {
-                    return Drop(DropReason::L4Malformed);
-                }
-                // FULLNAT: the reply was addressed to the local address; back to the client.
-                if method == Method::FullNat && rewrite_dst_ip(ip_buf, client, cport).is_err() {
+                // FULLNAT: the reply was addressed to the local address; back to the
+                // client, both ends in one rewrite.
+                let rewritten = if method == Method::FullNat {
+                    crate::wire::rewrite_both_ip(ip_buf, (vip, vport), (client, cport))
+                } else {
+                    rewrite_src_ip(ip_buf, vip, vport)
+                };
+                if rewritten.is_err() {
                     return Drop(DropReason::L4Malformed);
                 }
                 Established::Forward(client)

@@ -13,7 +13,8 @@ use crate::wire::icmpv6::Icmpv6Packet;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::nat::{
-    decrement_ttl, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src,
+    decrement_ttl, rewrite_both, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src,
+    rewrite_src,
 };
 use crate::wire::nat6::{decrement_hop_limit, rewrite_dst6, rewrite_src6};
 use crate::wire::tcp::TcpPacket;
@@ -123,6 +124,30 @@ fn ipv4(data: &[u8]) {
             rewrite_icmp_error_src(&mut copy, addr, 0xfffe)
         };
         check_rewrite(data, &copy, r, valid_before, dst_side, addr);
+    }
+    // Both ends at once (FULLNAT): the bytes of the two one-end rewrites in turn, or
+    // nothing at all.
+    let (s_to, d_to) = (
+        (Ipv4Addr::new(198, 19, 255, 253), 0xfffd),
+        (Ipv4Addr::new(198, 19, 255, 254), 0xfffe),
+    );
+    let mut both = data.to_vec();
+    let r = rewrite_both(&mut both, s_to, d_to);
+    let mut twice = data.to_vec();
+    let r2 = rewrite_src(&mut twice, s_to.0, s_to.1)
+        .and_then(|()| rewrite_dst(&mut twice, d_to.0, d_to.1));
+    match r {
+        Ok(()) => {
+            assert!(r2.is_ok());
+            assert_eq!(
+                both, twice,
+                "rewrite_both differs from rewrite_src + rewrite_dst"
+            );
+        }
+        Err(_) => {
+            assert!(r2.is_err());
+            assert_eq!(both, data, "failed rewrite changed the packet");
+        }
     }
     let mut copy = data.to_vec();
     if decrement_ttl(&mut copy) {

@@ -41,7 +41,8 @@ pub use icmpv6::Icmpv6Packet;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::Ipv6Packet;
 pub use nat::{
-    decrement_ttl, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src,
+    decrement_ttl, rewrite_both, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src,
+    rewrite_src,
 };
 pub use nat6::{decrement_hop_limit, rewrite_dst6, rewrite_src6};
 
@@ -63,6 +64,25 @@ pub fn rewrite_src_ip(ip: &mut [u8], addr: IpAddr, port: u16) -> Result<(), Erro
     match addr {
         IpAddr::V4(a) => rewrite_src(ip, a, port),
         IpAddr::V6(a) => rewrite_src6(ip, a, port),
+    }
+}
+
+/// Rewrite both ends of the packet in `ip` (FULLNAT): [`rewrite_both`] for IPv4 (one
+/// header check, one update per checksum); for IPv6 [`rewrite_src6`] then
+/// [`rewrite_dst6`]. Both addresses must be of the packet's family.
+#[inline]
+pub fn rewrite_both_ip(
+    ip: &mut [u8],
+    (saddr, sport): (IpAddr, u16),
+    (daddr, dport): (IpAddr, u16),
+) -> Result<(), Error> {
+    match (saddr, daddr) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => rewrite_both(ip, (s, sport), (d, dport)),
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            rewrite_src6(ip, s, sport)?;
+            rewrite_dst6(ip, d, dport)
+        }
+        _ => Err(Error::Unsupported),
     }
 }
 

@@ -168,6 +168,72 @@ pub fn rewrite_src(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error
     rewrite(ip, Side::Src, addr, port)
 }
 
+/// Rewrite both ends of the IPv4 packet in `ip` at once, source to `src` and destination
+/// to `dst` (addresses and TCP/UDP ports): FULLNAT's rewrite in either direction. The same
+/// bytes as [`rewrite_src`] then [`rewrite_dst`], for one header check and one update of
+/// each checksum instead of two (eqn. 3 with the changed words of both ends: folding
+/// after each update or once at the end gives the same one's-complement sum). ICMP echo
+/// (its identifier plays both ports) takes the two rewrites in turn. Errors as
+/// [`rewrite_dst`], leaving `ip` unchanged.
+pub fn rewrite_both(
+    ip: &mut [u8],
+    (saddr, sport): (Ipv4Addr, u16),
+    (daddr, dport): (Ipv4Addr, u16),
+) -> Result<(), Error> {
+    let (kind, hl) = classify(ip)?;
+    if matches!(kind, L4::IcmpEcho) {
+        rewrite_src(ip, saddr, sport)?;
+        return rewrite_dst(ip, daddr, dport);
+    }
+    let (old_s, old_d) = (super::read_ipv4(&ip[12..16]), super::read_ipv4(&ip[16..20]));
+    // Only the words that change enter an update: a no-op term (`~m + m`) could turn a
+    // sender's valid 0xFFFF into the equivalent 0x0000, which the one-end rewrites avoid.
+    let mut addrs = Delta::default();
+    if old_s != saddr {
+        addrs.u32(u32::from(old_s), u32::from(saddr));
+    }
+    if old_d != daddr {
+        addrs.u32(u32::from(old_d), u32::from(daddr));
+    }
+    let addrs_changed = old_s != saddr || old_d != daddr;
+    if addrs_changed {
+        let hc = read_u16(&ip[10..12]);
+        write_u16(&mut ip[10..12], addrs.apply(hc));
+        ip[12..16].copy_from_slice(&saddr.octets());
+        ip[16..20].copy_from_slice(&daddr.octets());
+    }
+    let total = usize::from(read_u16(&ip[2..4]));
+    let l4 = &mut ip[hl..total];
+    let csum_off = match kind {
+        L4::Tcp => tcp::CHECKSUM_OFFSET,
+        _ => udp::CHECKSUM_OFFSET,
+    };
+    let (old_sp, old_dp) = (read_u16(&l4[0..2]), read_u16(&l4[2..4]));
+    write_u16(&mut l4[0..2], sport);
+    write_u16(&mut l4[2..4], dport);
+    let hc = read_u16(&l4[csum_off..]);
+    if matches!(kind, L4::Udp) && hc == 0 {
+        // UDP over IPv4 without a checksum stays without one.
+        return Ok(());
+    }
+    let mut delta = addrs;
+    if old_sp != sport {
+        delta.u16(old_sp, sport);
+    }
+    if old_dp != dport {
+        delta.u16(old_dp, dport);
+    }
+    if !addrs_changed && old_sp == sport && old_dp == dport {
+        return Ok(());
+    }
+    let mut c = delta.apply(hc);
+    if matches!(kind, L4::Udp) {
+        c = checksum::udp_field(c);
+    }
+    write_u16(&mut l4[csum_off..], c);
+    Ok(())
+}
+
 /// Accumulates eqn. 3 terms (`~m + m'`) for several changed words under one checksum.
 #[derive(Default)]
 struct Delta(u64);

@@ -281,6 +281,38 @@ proptest! {
         parse_packet(&orig);
     }
 
+    /// rewrite_both (FULLNAT: both ends at once) gives exactly the bytes of rewrite_src
+    /// then rewrite_dst, including ends left as they are, words changing between 0xFFFF
+    /// and 0x0000 (a zero eqn. 3 term) and UDP without a checksum.
+    #[test]
+    fn rewrite_both_equals_the_two_one_end_rewrites(
+        s in spec(),
+        saddr in prop_oneof![3 => test_v4(), 1 => Just(Ipv4Addr::new(0, 0, 0, 0)), 1 => Just(Ipv4Addr::new(255, 255, 255, 255))],
+        daddr in prop_oneof![3 => test_v4(), 1 => Just(Ipv4Addr::new(0, 0, 0, 0)), 1 => Just(Ipv4Addr::new(255, 255, 255, 255))],
+        sport in prop_oneof![3 => any::<u16>(), 1 => Just(0xFFFFu16), 1 => Just(0u16)],
+        dport in prop_oneof![3 => any::<u16>(), 1 => Just(0xFFFFu16), 1 => Just(0u16)],
+        keep in 0u8..4,
+    ) {
+        let orig = build(&s);
+        // Sometimes an end keeps its address or port (a no-op for that end).
+        let (saddr, daddr) = match keep {
+            1 => (s.src, daddr),
+            2 => (saddr, s.dst),
+            _ => (saddr, daddr),
+        };
+        let (sport, dport) = if keep == 3 && s.proto != ip_proto::ICMP {
+            (s.sport, s.dport)
+        } else {
+            (sport, dport)
+        };
+        let mut want = orig.clone();
+        nat::rewrite_src(&mut want, saddr, sport).unwrap();
+        nat::rewrite_dst(&mut want, daddr, dport).unwrap();
+        let mut got = orig.clone();
+        prop_assert_eq!(nat::rewrite_both(&mut got, (saddr, sport), (daddr, dport)), Ok(()));
+        prop_assert_eq!(got, want);
+    }
+
     /// decrement_ttl equals a full header recompute.
     #[test]
     fn ttl_equals_full_recompute(s in spec()) {
