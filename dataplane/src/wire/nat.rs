@@ -31,7 +31,10 @@ enum L4 {
     IcmpEcho,
 }
 
-/// Validate `ip` and find its L4 kind and offset; nothing is written.
+/// Validate `ip` and find its L4 kind and offset; nothing is written. Always inlined: as
+/// a call shared by the one-end and both-ends rewrites it cost NAT's rewrite 57
+/// instructions per packet.
+#[inline(always)]
 fn classify(ip: &[u8]) -> Result<(L4, usize), Error> {
     let p = Ipv4Packet::new_checked(ip)?;
     // A fragment has no L4 header (or only the first part of the datagram the L4
