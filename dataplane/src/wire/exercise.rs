@@ -16,7 +16,7 @@ use crate::wire::nat::{
     decrement_ttl, rewrite_both, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src,
     rewrite_src,
 };
-use crate::wire::nat6::{decrement_hop_limit, rewrite_dst6, rewrite_src6};
+use crate::wire::nat6::{decrement_hop_limit, rewrite_both6, rewrite_dst6, rewrite_src6};
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 use crate::wire::{ip_proto, MacAddr};
@@ -270,6 +270,25 @@ fn ipv6(data: &[u8]) {
                 }
             }
         }
+    }
+    // Both ends at once (FULLNAT): the bytes of the two one-end rewrites, or nothing.
+    let (s_to, d_to) = (
+        (Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0xfffd), 0xfffd),
+        (Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0xfffe), 0xfffe),
+    );
+    let mut both = data.to_vec();
+    let r = rewrite_both6(&mut both, s_to, d_to);
+    let mut twice = data.to_vec();
+    let r2 = rewrite_src6(&mut twice, s_to.0, s_to.1)
+        .and_then(|()| rewrite_dst6(&mut twice, d_to.0, d_to.1));
+    assert_eq!(r.is_ok(), r2.is_ok());
+    if r.is_ok() {
+        assert_eq!(
+            both, twice,
+            "rewrite_both6 differs from the two one-end rewrites"
+        );
+    } else {
+        assert_eq!(both, data, "a failed IPv6 rewrite changed the packet");
     }
     icmp6_error(data);
     let mut copy = data.to_vec();

@@ -44,7 +44,7 @@ pub use nat::{
     decrement_ttl, rewrite_both, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src,
     rewrite_src,
 };
-pub use nat6::{decrement_hop_limit, rewrite_dst6, rewrite_src6};
+pub use nat6::{decrement_hop_limit, rewrite_both6, rewrite_dst6, rewrite_src6};
 
 use std::net::IpAddr;
 
@@ -68,8 +68,8 @@ pub fn rewrite_src_ip(ip: &mut [u8], addr: IpAddr, port: u16) -> Result<(), Erro
 }
 
 /// Rewrite both ends of the packet in `ip` (FULLNAT): [`rewrite_both`] for IPv4 (one
-/// header check, one update per checksum); for IPv6 [`rewrite_src6`] then
-/// [`rewrite_dst6`]. Both addresses must be of the packet's family.
+/// header check, one update per checksum), [`rewrite_both6`] for IPv6 (one header check).
+/// Both addresses must be of the packet's family.
 #[inline]
 pub fn rewrite_both_ip(
     ip: &mut [u8],
@@ -78,10 +78,7 @@ pub fn rewrite_both_ip(
 ) -> Result<(), Error> {
     match (saddr, daddr) {
         (IpAddr::V4(s), IpAddr::V4(d)) => rewrite_both(ip, (s, sport), (d, dport)),
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            rewrite_src6(ip, s, sport)?;
-            rewrite_dst6(ip, d, dport)
-        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => rewrite_both6(ip, (s, sport), (d, dport)),
         _ => Err(Error::Unsupported),
     }
 }

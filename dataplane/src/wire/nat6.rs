@@ -18,29 +18,37 @@ const DST_PORT: usize = 2;
 const TCP_CHECKSUM: usize = 16;
 const UDP_CHECKSUM: usize = 6;
 
-fn rewrite(ip: &mut [u8], dst_side: bool, addr: Ipv6Addr, port: u16) -> Result<(), Error> {
-    let p = Ipv6Packet::new_checked(&ip[..])?;
-    let csum_at = match p.next_header() {
+/// Validate `ip` (IPv6, then TCP or UDP right after the fixed header) and find where its
+/// L4 checksum is; nothing is written.
+#[inline(always)]
+fn classify(ip: &[u8]) -> Result<usize, Error> {
+    let p = Ipv6Packet::new_checked(ip)?;
+    match p.next_header() {
         ip_proto::TCP => {
             tcp::TcpPacket::new_checked(p.payload())?;
-            TCP_CHECKSUM
+            Ok(TCP_CHECKSUM)
         }
         ip_proto::UDP => {
             udp::UdpPacket::new_checked(p.payload())?;
-            UDP_CHECKSUM
+            Ok(UDP_CHECKSUM)
         }
-        _ => return Err(Error::Unsupported),
-    };
+        _ => Err(Error::Unsupported),
+    }
+}
+
+/// One end's change of a packet `classify` accepted (checksum field at `csum_at`): the
+/// address and port written, and the checksum `c` (the field's value so far) updated.
+#[inline(always)]
+fn apply(ip: &mut [u8], csum_at: usize, dst_side: bool, addr: Ipv6Addr, port: u16, c: u16) -> u16 {
     let (addr_at, port_at) = if dst_side {
         (24, DST_PORT)
     } else {
         (8, SRC_PORT)
     };
-    let old_addr = if dst_side { p.dst_addr() } else { p.src_addr() };
+    let old_addr = super::read_ipv6(&ip[addr_at..addr_at + 16]);
     let l4 = HEADER_LEN;
     let old_port = read_u16(&ip[l4 + port_at..]);
-    let old_csum = read_u16(&ip[l4 + csum_at..]);
-    let mut c = checksum::update_ipv6_addr(old_csum, old_addr, addr);
+    let mut c = checksum::update_ipv6_addr(c, old_addr, addr);
     c = checksum::update_u16(c, old_port, port);
     if csum_at == UDP_CHECKSUM {
         // UDP over IPv6 always carries a checksum (RFC 8200 8.1): a computed 0 is 0xFFFF.
@@ -48,7 +56,31 @@ fn rewrite(ip: &mut [u8], dst_side: bool, addr: Ipv6Addr, port: u16) -> Result<(
     }
     ip[addr_at..addr_at + 16].copy_from_slice(&addr.octets());
     write_u16(&mut ip[l4 + port_at..], port);
-    write_u16(&mut ip[l4 + csum_at..], c);
+    c
+}
+
+fn rewrite(ip: &mut [u8], dst_side: bool, addr: Ipv6Addr, port: u16) -> Result<(), Error> {
+    let csum_at = classify(ip)?;
+    let c = read_u16(&ip[HEADER_LEN + csum_at..]);
+    let c = apply(ip, csum_at, dst_side, addr, port, c);
+    write_u16(&mut ip[HEADER_LEN + csum_at..], c);
+    Ok(())
+}
+
+/// Rewrite both ends of the IPv6 TCP/UDP packet in `ip` (FULLNAT): exactly
+/// [`rewrite_src6`] then [`rewrite_dst6`], the same steps on the checksum, with one header
+/// check and the checksum field read and written once. Errors as [`rewrite_dst6`], leaving
+/// `ip` unchanged.
+pub fn rewrite_both6(
+    ip: &mut [u8],
+    (saddr, sport): (Ipv6Addr, u16),
+    (daddr, dport): (Ipv6Addr, u16),
+) -> Result<(), Error> {
+    let csum_at = classify(ip)?;
+    let c = read_u16(&ip[HEADER_LEN + csum_at..]);
+    let c = apply(ip, csum_at, false, saddr, sport, c);
+    let c = apply(ip, csum_at, true, daddr, dport, c);
+    write_u16(&mut ip[HEADER_LEN + csum_at..], c);
     Ok(())
 }
 
@@ -216,6 +248,41 @@ mod tests {
             proptest::prop_assert_eq!(stored(&b), full(&b));
             proptest::prop_assert_eq!(b, want);
         }
+    }
+
+    proptest::proptest! {
+        /// rewrite_both6 gives exactly the bytes of rewrite_src6 then rewrite_dst6.
+        #[test]
+        fn rewrite_both6_equals_the_two_one_end_rewrites(
+            tcp in proptest::prelude::any::<bool>(),
+            addrs in proptest::prelude::any::<(u128, u128, u128, u128)>(),
+            ports in proptest::prelude::any::<(u16, u16, u16, u16)>(),
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let proto = if tcp { ip_proto::TCP } else { ip_proto::UDP };
+            let [src, dst, nsrc, ndst] =
+                [addrs.0, addrs.1, addrs.2, addrs.3].map(Ipv6Addr::from);
+            let orig = packet_with(proto, src, ports.0, dst, ports.1, &payload);
+            let mut want = orig.clone();
+            rewrite_src6(&mut want, nsrc, ports.2).unwrap();
+            rewrite_dst6(&mut want, ndst, ports.3).unwrap();
+            let mut got = orig.clone();
+            proptest::prop_assert_eq!(rewrite_both6(&mut got, (nsrc, ports.2), (ndst, ports.3)), Ok(()));
+            proptest::prop_assert_eq!(stored(&got), full(&got));
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn both_ends_refused_leave_the_packet_alone() {
+        let mut b = packet(ip_proto::TCP, a(CLIENT), 1, a(VIP), 2);
+        b[6] = ip_proto::HOPOPTS;
+        let before = b.clone();
+        assert_eq!(
+            rewrite_both6(&mut b, (a(VIP), 3), (a(RS), 4)),
+            Err(Error::Unsupported)
+        );
+        assert_eq!(b, before);
     }
 
     #[test]
