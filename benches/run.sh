@@ -320,14 +320,23 @@ if want dataplane; then
 	# the machine's drift between minutes weighs on both sides alike.
 	# (A run without an on-CPU figure reports 0 and is left out.)
 	mean() { python3 -c "v = [x for x in ($1, $2) if x > 0]; print(int(sum(v) / len(v)) if v else 0)"; }
+	# bracketed_row LABEL NAME: the row of the case just measured (1 K flows x 16, 64 B)
+	# against the mean of the previous testpmd io run and one run now; sets B_RATIO.
+	tp_prev_cpu=$tp_io_cpu
+	bracketed_row() {
+		local tp tp_med tp_cpu ceiling
+		log "dataplane: testpmd io again (after $2)"
+		read -r tp tp_med tp_cpu < <(testpmd_pps "$out/est64.pcap" io)
+		ceiling=$(mean "$tp_prev_cpu" "$tp_cpu")
+		row "$1 (ratio to the mean of the testpmd io runs before and after it)" "1 K flows x 16, 64 B" "$ceiling" "$tp_swap_cpu"
+		B_RATIO=$(ratio "$R_CPU_MPPS" "$(mpps_of "$ceiling")")
+		say "| dpdk-testpmd io, again right after $2 | 1 K flows, 64 B | $(mpps_of "$tp_cpu") | $(mpps_of "$tp") / $(mpps_of "$tp_med") | | | | | |"
+		tp_prev_cpu=$tp_cpu
+	}
 	log "dataplane: NAT established 1 K"
 	measure nat-est-1k "$out/est64.pcap" masq
-	log "dataplane: testpmd io again (after NAT)"
-	read -r tp_io2 tp_io2_med tp_io2_cpu < <(testpmd_pps "$out/est64.pcap" io)
-	nat_ceiling=$(mean "$tp_io_cpu" "$tp_io2_cpu")
-	row "NAT established (ratio to the mean of the testpmd io runs before and after it)" "1 K flows x 16, 64 B" "$nat_ceiling" "$tp_swap_cpu"
-	t_nat=$(ratio "$R_CPU_MPPS" "$(mpps_of "$nat_ceiling")")
-	say "| dpdk-testpmd io, again right after NAT | 1 K flows, 64 B | $(mpps_of "$tp_io2_cpu") | $(mpps_of "$tp_io2") / $(mpps_of "$tp_io2_med") | | | | | |"
+	bracketed_row "NAT established" NAT
+	t_nat=$B_RATIO
 	log "dataplane: DR established 1 K"
 	measure dr-est-1k "$out/est64.pcap" route
 	row "DR established" "1 K flows x 16, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
@@ -346,12 +355,8 @@ if want dataplane; then
 	if why=$(rvsd_accepts "$out/fullnat-check.yaml"); then
 		log "dataplane: FULLNAT established 1 K"
 		measure fullnat-est-1k "$out/est64.pcap" fullnat-notoa
-		log "dataplane: testpmd io again (after FULLNAT)"
-		read -r tp_io3 tp_io3_med tp_io3_cpu < <(testpmd_pps "$out/est64.pcap" io)
-		fnat_ceiling=$(mean "$tp_io2_cpu" "$tp_io3_cpu")
-		row "FULLNAT established (toa: false; ratio to the mean of the testpmd io runs before and after it)" "1 K flows x 16, 64 B" "$fnat_ceiling" "$tp_swap_cpu"
-		t_fnat=$(ratio "$R_CPU_MPPS" "$(mpps_of "$fnat_ceiling")")
-		say "| dpdk-testpmd io, again right after FULLNAT | 1 K flows, 64 B | $(mpps_of "$tp_io3_cpu") | $(mpps_of "$tp_io3") / $(mpps_of "$tp_io3_med") | | | | | |"
+		bracketed_row "FULLNAT established (toa: false)" FULLNAT
+		t_fnat=$B_RATIO
 		log "dataplane: FULLNAT established 1 K, TOA on every packet"
 		measure fullnat-toa-1k "$out/est64.pcap" fullnat
 		row "FULLNAT, TOA inserted in every packet (no answers in the trace)" "1 K flows x 16, 64 B" "$tp_io_cpu" "$tp_swap_cpu"
