@@ -489,28 +489,9 @@ fn key_of(conns: &[Conn], v6: &[[u128; 4]], v: u32) -> Key {
     }
 }
 
-/// Whether index value `v` (`slot << 1 | direction`) holds `key`. Reads only
-/// the entry's first 32 bytes (plus the side slot for IPv6).
-#[inline]
-fn holds(conns: &[Conn], v6: &[[u128; 4]], v: u32, key: &Key) -> bool {
-    let c = &conns[(v >> 1) as usize];
-    let d = (v & 1) as usize * 2;
-    if c.proto != key.proto
-        || (c.flags & F_V6 != 0) != key.v6
-        || pack_ports(c.ports[d], c.ports[d + 1]) != key.ports
-    {
-        return false;
-    }
-    if key.v6 {
-        let a = &v6[c.addrs[0] as usize];
-        a[d] == key.src && a[d + 1] == key.dst
-    } else {
-        u128::from(c.addrs[d]) == key.src && u128::from(c.addrs[d + 1]) == key.dst
-    }
-}
-
-/// Whether index value `v` (`slot << 1 | direction`) holds tuple `t`: [`holds`]
-/// against the tuple as the caller has it, without building its [`Key`].
+/// Whether index value `v` (`slot << 1 | direction`) holds tuple `t`, compared as the
+/// caller has it (no [`Key`] built). Reads only the entry's first 32 bytes (plus the side
+/// slot for IPv6).
 #[inline]
 fn holds_tuple(conns: &[Conn], v6: &[[u128; 4]], v: u32, t: &Tuple) -> bool {
     let c = &conns[(v >> 1) as usize];
@@ -790,10 +771,10 @@ impl ConnTable {
     /// `min(tuples.len(), out.len())` are looked up).
     ///
     /// Works in stages over chunks of 32, as DPDK's `rte_hash_lookup_bulk`
-    /// does: hash each key and start reading its home bucket; pick each
-    /// bucket's tag match and start reading its entry; then compare. The reads of one stage do not
-    /// depend on each other, so their cache and TLB misses overlap instead of
-    /// being paid one after the other.
+    /// does: hash each key and start reading its home bucket (and the next);
+    /// pick each tag match and start reading its entry; then compare. The reads
+    /// of one stage do not depend on each other, so their cache and TLB misses
+    /// overlap instead of being paid one after the other.
     pub fn lookup_burst(&self, tuples: &[Tuple], out: &mut [Option<(ConnId, Direction)>]) {
         const CHUNK: usize = 32;
         let n = tuples.len().min(out.len());
@@ -840,7 +821,9 @@ impl ConnTable {
                 *o = if found & bit != 0 && holds_tuple(conns, v6, cands[i], t) {
                     Some(found_at(cands[i]))
                 } else if (valid & !decisive) & bit != 0 {
-                    self.lookup(t)
+                    self.index
+                        .find(probes[i], |v| holds_tuple(conns, v6, v, t))
+                        .map(found_at)
                 } else {
                     None
                 };
@@ -954,11 +937,19 @@ impl ConnTable {
         let rp = rk.map(|k| self.probe(&k));
         {
             let (conns, v6) = (&self.conns.0, &self.v6);
-            if self.index.find(op, |v| holds(conns, v6, v, &ok)).is_some() {
+            if self
+                .index
+                .find(op, |v| holds_tuple(conns, v6, v, &c.original))
+                .is_some()
+            {
                 return Err(InsertError::Exists);
             }
-            if let (Some(k), Some(p)) = (rk, rp) {
-                if self.index.find(p, |v| holds(conns, v6, v, &k)).is_some() {
+            if let (Some(r), Some(p)) = (&c.reply, rp) {
+                if self
+                    .index
+                    .find(p, |v| holds_tuple(conns, v6, v, r))
+                    .is_some()
+                {
                     return Err(InsertError::ReplyExists);
                 }
             }
@@ -1583,12 +1574,12 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// `holds_tuple` (the burst's compare, against the caller's tuple) answers as
-    /// `holds` (against the canonical key) for both directions of IPv4 and IPv6
-    /// entries and for tuples differing in any one field: a compare a lookup only
-    /// reaches on a tag match, which a different key makes once in 2^31.
+    /// `holds_tuple` (every lookup's compare, against the caller's tuple) answers as
+    /// equality of the entry's stored key with the tuple's key, for both directions of
+    /// IPv4 and IPv6 entries and for tuples differing in any one field: a compare a
+    /// lookup only reaches on a tag match, which a different key makes once in 2^31.
     #[test]
-    fn holds_tuple_agrees_with_holds() {
+    fn holds_tuple_agrees_with_the_stored_key() {
         let cfg = Config {
             capacity: 8,
             ipv6_capacity: 8,
@@ -1643,7 +1634,7 @@ mod tests {
         let mut held = 0;
         for (v, variants) in &probes {
             for tu in variants {
-                let want = Key::from_tuple(tu).is_some_and(|k| holds(conns, v6, *v, &k));
+                let want = Key::from_tuple(tu) == Some(key_of(conns, v6, *v));
                 assert_eq!(holds_tuple(conns, v6, *v, tu), want, "{v} {tu:?}");
                 held += usize::from(want);
             }

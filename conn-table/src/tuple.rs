@@ -113,7 +113,7 @@ impl Method {
 }
 
 /// Canonical, hashable form of a tuple: addresses widened to 128 bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub src: u128,
     pub dst: u128,
