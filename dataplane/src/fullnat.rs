@@ -134,22 +134,10 @@ pub fn lip_on6(t: &Tables, port: usize, ip: Ipv6Addr) -> bool {
     t.snat.is_lip(ip) && t.routes6.lookup(ip).is_some_and(|h| h.port == port)
 }
 
-/// Rewrite the client's packet in `ip` (IP header first, either family) to
-/// `lip:lport -> rip:rport`: the inbound half of FULLNAT. Errors leave an IPv4 packet
-/// unchanged (an IPv6 one at least its destination); `Unsupported` when the addresses are
-/// not of the packet's family.
-#[inline]
-pub fn rewrite_to_real_server(
-    ip: &mut [u8],
-    (lip, lport): (IpAddr, u16),
-    (rip, rport): (IpAddr, u16),
-) -> Result<(), Error> {
-    crate::wire::rewrite_both_ip(ip, (lip, lport), (rip, rport))
-}
-
-/// [`rewrite_to_real_server`] for the packet that creates a connection (a SYN for TCP):
-/// with `toa`, also lower its MSS option by the TOA length so later segments have room for
-/// the option (see `crate::toa`).
+/// The inbound half of FULLNAT for the packet that creates a connection (a SYN for TCP):
+/// the client's packet in `ip` (either family) rewritten to `local -> rs` with
+/// [`crate::wire::rewrite_both_ip`], and with `toa` its MSS option lowered by the TOA
+/// length so later segments have room for the option (see `crate::toa`).
 #[inline]
 pub fn rewrite_first_to_real_server(
     ip: &mut [u8],
@@ -157,7 +145,7 @@ pub fn rewrite_first_to_real_server(
     rs: (IpAddr, u16),
     toa: bool,
 ) -> Result<(), Error> {
-    rewrite_to_real_server(ip, local, rs)?;
+    crate::wire::rewrite_both_ip(ip, local, rs)?;
     if toa {
         crate::toa::clamp_mss(ip);
     }

@@ -639,7 +639,7 @@ impl<P: Frame> Pipeline<P> {
                         {
                             self.toa = Some(from);
                         }
-                        crate::fullnat::rewrite_to_real_server(ip_buf, local, (rip, rport))
+                        crate::wire::rewrite_both_ip(ip_buf, local, (rip, rport))
                     }
                     _ => Ok(()),
                 };
@@ -1090,8 +1090,8 @@ impl<P: Frame> Pipeline<P> {
         Ok((i, template))
     }
 
-    /// A new connection for `tuple` (its first packet in `ip`) to real server `rs_index`
-    /// of service `sid`, as picked by the scheduler: take a FULLNAT local address and port
+    /// A new connection for `tuple` (its first packet in `ip`) to real server `rs` of
+    /// service `sid`, as picked by the scheduler: take a FULLNAT local address and port
     /// from this worker's share of the service's pool, rewrite the packet towards the real
     /// server (NAT, FULLNAT; DR and TUN leave it), insert the connection and account its
     /// first packet (state change, counters). The drop reason otherwise; a packet the

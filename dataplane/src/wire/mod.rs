@@ -67,9 +67,9 @@ pub fn rewrite_src_ip(ip: &mut [u8], addr: IpAddr, port: u16) -> Result<(), Erro
     }
 }
 
-/// Rewrite both ends of the packet in `ip` (FULLNAT): [`rewrite_both`] for IPv4 (one
-/// header check, one update per checksum), [`rewrite_both6`] for IPv6 (one header check).
-/// Both addresses must be of the packet's family.
+/// Rewrite both ends of the packet in `ip` (FULLNAT, either direction): [`rewrite_both`]
+/// for IPv4, [`rewrite_both6`] for IPv6. Errors leave the packet unchanged;
+/// `Unsupported` when the addresses are not both of the packet's family.
 #[inline]
 pub fn rewrite_both_ip(
     ip: &mut [u8],
