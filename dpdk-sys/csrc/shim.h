@@ -14,9 +14,8 @@ int rvs_pktmbuf_alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **mbufs, unsi
 void rvs_pktmbuf_free(struct rte_mbuf *m);
 void rvs_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned count);
 
-/* rte_pktmbuf_mtod and friends: pointer to the first data byte and lengths. */
-void *rvs_pktmbuf_mtod(struct rte_mbuf *m);
-uint16_t rvs_pktmbuf_data_len(const struct rte_mbuf *m);
+/* Mbuf lengths and room (the first segment's address and length are read from the struct
+   fields in Rust, dataplane/src/dpdk.rs `first_segment`). */
 uint32_t rvs_pktmbuf_pkt_len(const struct rte_mbuf *m);
 uint16_t rvs_pktmbuf_nb_segs(const struct rte_mbuf *m);
 uint16_t rvs_pktmbuf_headroom(const struct rte_mbuf *m);
