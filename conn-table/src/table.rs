@@ -12,7 +12,8 @@ use crate::state::{
     tcp_next, ConnState, TableDir, TcpFlags, TcpState, Timeouts, INITIAL_TIMEOUT_S,
 };
 use crate::tuple::{
-    addr_from, pack_ports, proto, Direction, HashSeed, Key, Method, TKey, TemplateKey, Tuple,
+    addr_from, hash_v4, pack_ports, proto, Direction, HashSeed, Key, Method, TKey, TemplateKey,
+    Tuple,
 };
 use crate::wheel::{Link, Linked, Wheel, NIL};
 
@@ -763,6 +764,34 @@ impl ConnTable {
         let (conns, v6) = (&self.conns.0, &self.v6);
         self.index
             .find(p, |v| holds_tuple(conns, v6, v, t))
+            .map(found_at)
+    }
+
+    /// [`ConnTable::lookup`] of an IPv4 tuple given by its parts: the same answer, without
+    /// building a [`Tuple`] or matching address families (the IPv4 packet path).
+    #[inline]
+    pub fn lookup_v4(
+        &self,
+        proto: u8,
+        (src, sport): (Ipv4Addr, u16),
+        (dst, dport): (Ipv4Addr, u16),
+    ) -> Option<(ConnId, Direction)> {
+        let (s, d) = (u32::from(src), u32::from(dst));
+        let p = self
+            .index
+            .probe(hash_v4(&self.seed, s, d, pack_ports(sport, dport), proto));
+        let conns = &self.conns.0;
+        self.index
+            .find(p, |v| {
+                let c = &conns[(v >> 1) as usize];
+                let k = (v & 1) as usize * 2;
+                c.proto == proto
+                    && c.ports[k] == sport
+                    && c.ports[k + 1] == dport
+                    && c.flags & F_V6 == 0
+                    && c.addrs[k] == s
+                    && c.addrs[k + 1] == d
+            })
             .map(found_at)
     }
 

@@ -160,20 +160,40 @@ impl Key {
     /// five fields (what this replaced) runs a mixing round per field.
     #[inline]
     pub fn hash(&self, seed: &HashSeed) -> u64 {
-        let [k0, k1, k2, k3] = seed.0;
+        let [_, _, k2, k3] = seed.0;
         let meta =
             (u64::from(self.ports) << 32) | (u64::from(self.proto) << 8) | u64::from(self.v6);
-        let addrs = if self.v6 {
-            let s = fold_mul(self.src as u64 ^ k2, (self.src >> 64) as u64 ^ k3);
-            let d = fold_mul(self.dst as u64 ^ k3, (self.dst >> 64) as u64 ^ k2);
-            s ^ d.rotate_left(32)
-        } else {
-            ((self.src as u64) << 32) | (self.dst as u64 & 0xffff_ffff)
-        };
-        // The second multiplication spreads the first's result over all 64 bits (the
-        // index takes its bucket from the low half and its tag from the high half).
-        fold_mul(fold_mul(addrs ^ k0, meta ^ k1), 0x9e37_79b9_7f4a_7c15)
+        if !self.v6 {
+            return hash_v4(
+                seed,
+                self.src as u32,
+                self.dst as u32,
+                self.ports,
+                self.proto,
+            );
+        }
+        let s = fold_mul(self.src as u64 ^ k2, (self.src >> 64) as u64 ^ k3);
+        let d = fold_mul(self.dst as u64 ^ k3, (self.dst >> 64) as u64 ^ k2);
+        mix(seed, s ^ d.rotate_left(32), meta)
     }
+}
+
+/// The second multiplication spreads the first's result over all 64 bits (the index
+/// takes its bucket from the low half and its tag from the high half).
+#[inline(always)]
+fn mix(seed: &HashSeed, addrs: u64, meta: u64) -> u64 {
+    fold_mul(
+        fold_mul(addrs ^ seed.0[0], meta ^ seed.0[1]),
+        0x9e37_79b9_7f4a_7c15,
+    )
+}
+
+/// [`Key::hash`] of an IPv4 key from its parts (no [`Key`] built): the whole tuple in two
+/// words.
+#[inline(always)]
+pub(crate) fn hash_v4(seed: &HashSeed, src: u32, dst: u32, ports: u32, proto: u8) -> u64 {
+    let meta = (u64::from(ports) << 32) | (u64::from(proto) << 8);
+    mix(seed, (u64::from(src) << 32) | u64::from(dst), meta)
 }
 
 #[inline]

@@ -216,6 +216,14 @@ proptest! {
                 if let Some(r) = m.conn.reply {
                     prop_assert_eq!(t.lookup(&r), Some((id, Direction::Reply)));
                 }
+                for tu in [Some(m.conn.original), m.conn.reply].into_iter().flatten() {
+                    if let (IpAddr::V4(s), IpAddr::V4(d)) = (tu.src, tu.dst) {
+                        prop_assert_eq!(
+                            t.lookup_v4(tu.proto, (s, tu.sport), (d, tu.dport)),
+                            t.lookup(&tu)
+                        );
+                    }
+                }
                 let info = t.get(id, now).unwrap();
                 prop_assert_eq!(info.rs, m.conn.rs);
                 prop_assert_eq!(info.template, m.conn.template);

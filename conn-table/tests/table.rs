@@ -515,6 +515,14 @@ fn lookup_burst_agrees_with_lookup() {
     t.lookup_burst(&tuples, &mut out);
     for (tu, o) in tuples.iter().zip(&out) {
         assert_eq!(*o, t.lookup(tu), "{tu:?}");
+        // The IPv4 packet path's lookup from the tuple's parts: the same answer.
+        if let (IpAddr::V4(s), IpAddr::V4(d)) = (tu.src, tu.dst) {
+            assert_eq!(
+                t.lookup_v4(tu.proto, (s, tu.sport), (d, tu.dport)),
+                *o,
+                "{tu:?}"
+            );
+        }
     }
     assert_eq!(out.iter().filter(|o| o.is_some()).count(), 180);
 }

@@ -563,6 +563,7 @@ impl<P: Frame> Pipeline<P> {
     /// The connection a packet of `tuple` belongs to, after [`Pipeline::revisit`]: `None`
     /// when there is none or the one found was ended for the packet to be scheduled anew;
     /// `Err` when the packet is to be dropped.
+    #[inline(always)]
     fn find_connection(
         &mut self,
         t: &Tables,
@@ -919,13 +920,16 @@ impl<P: Frame> Pipeline<P> {
             }
             _ => return Drop(DropReason::NoService),
         };
-        let tuple = Tuple::new(proto, IpAddr::V4(src), sport, IpAddr::V4(dst), dport);
         let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));
         let bytes = ip.total_len() as u32;
 
-        let found = match self.find_connection(t, &tuple, tcp_flags, now_ms) {
-            Ok(found) => found,
-            Err(why) => return Drop(why),
+        let found = match self.conns.lookup_v4(proto, (src, sport), (dst, dport)) {
+            None => None,
+            Some((id, dir)) => match self.revisit(t, id, dir, tcp_flags) {
+                Revisit::Continue => Some((id, dir)),
+                Revisit::Reschedule => None,
+                Revisit::Drop(why) => return Drop(why),
+            },
         };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
@@ -947,6 +951,7 @@ impl<P: Frame> Pipeline<P> {
                 }
             }
             let svc = services.get(sid);
+            let tuple = Tuple::new(proto, IpAddr::V4(src), sport, IpAddr::V4(dst), dport);
             let flow = FlowKey {
                 protocol: proto,
                 src_addr: IpAddr::V4(src),
