@@ -74,9 +74,14 @@ impl Wheel {
     /// `expires_ms` (its new expiry is in an earlier tick than its slot).
     #[inline]
     pub fn needs_rearm(&self, armed: u32, expires_ms: u64) -> bool {
-        let cur = self.cursor as u32;
-        let new = self.arm_tick(expires_ms) as u32;
-        new.wrapping_sub(cur) < armed.wrapping_sub(cur)
+        // `arm_tick(expires_ms) - cursor < armed - cursor` (ticks relative to the cursor,
+        // wrapping), without the division of `arm_tick` (this runs for every packet):
+        // the new tick is clamped to [0, mask] relative to the cursor, so it is below an
+        // armed tick `a` ahead (1 <= a <= mask) exactly when the expiry is before the
+        // start of tick cursor + a; an `a` past the span (an entry the cursor's catch-up
+        // jump left behind) is always above it, and `a` = 0 never is.
+        let a = u64::from(armed.wrapping_sub(self.cursor as u32));
+        a != 0 && (a > self.mask || expires_ms < (self.cursor + a).saturating_mul(self.tick_ms))
     }
 
     pub fn link<S: Linked>(&mut self, s: &mut S, i: u32, expires_ms: u64) {
@@ -144,5 +149,53 @@ impl Wheel {
             self.cursor += 1;
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The rule `needs_rearm` answers, with the division it avoids.
+    fn needs_rearm_by_division(w: &Wheel, armed: u32, expires_ms: u64) -> bool {
+        let cur = w.cursor as u32;
+        let new = w.arm_tick(expires_ms) as u32;
+        new.wrapping_sub(cur) < armed.wrapping_sub(cur)
+    }
+
+    proptest! {
+        #[test]
+        fn needs_rearm_matches_the_division(
+            slots_log in 0u32..12,
+            tick_ms in 1u64..2000,
+            now_ms in 0u64..(1 << 40),
+            armed_ahead in -4i64..5000,
+            expires_ahead in 0u64..20_000_000,
+        ) {
+            let w = Wheel::new(1 << slots_log, tick_ms, now_ms);
+            // Armed ticks at, ahead of and (after a catch-up jump) behind the cursor.
+            let armed = (w.cursor as i64 + armed_ahead) as u32;
+            for exp in [now_ms + expires_ahead, now_ms, now_ms.saturating_sub(expires_ahead)] {
+                prop_assert_eq!(
+                    w.needs_rearm(armed, exp),
+                    needs_rearm_by_division(&w, armed, exp),
+                    "armed {} exp {} cursor {}", armed, exp, w.cursor
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn needs_rearm_at_tick_edges() {
+        let w = Wheel::new(64, 100, 1_000);
+        // Cursor at tick 10; an entry armed at tick 13 (expiry in [1300, 1400)).
+        for exp in [1_000, 1_299, 1_300, 1_399, 1_400, 99_999] {
+            assert_eq!(w.needs_rearm(13, exp), needs_rearm_by_division(&w, 13, exp));
+        }
+        assert!(w.needs_rearm(13, 1_299));
+        assert!(!w.needs_rearm(13, 1_300));
+        // Armed at the cursor: never earlier.
+        assert!(!w.needs_rearm(10, 0));
     }
 }
