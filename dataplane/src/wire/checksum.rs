@@ -21,6 +21,15 @@ pub fn fold(sum: u64) -> u16 {
     s as u16
 }
 
+/// [`fold`] for a 32-bit accumulator (a few incremental-update terms): two steps
+/// (32 -> 17 -> 16 bits) suffice.
+#[inline]
+pub fn fold32(sum: u32) -> u16 {
+    let s = (sum & 0xFFFF) + (sum >> 16);
+    let s = (s & 0xFFFF) + (s >> 16);
+    s as u16
+}
+
 /// One's-complement sum of `data` as big-endian 16-bit words; an odd trailing byte is
 /// padded with a zero byte on the right (RFC 1071).
 #[inline]
@@ -155,6 +164,9 @@ mod tests {
 
     #[test]
     fn fold_edges() {
+        for s in [0, 1, 0xFFFF, 0x1_0000, 0x1_FFFE, 0xFFFF_FFFF, 0xFFFE_FFFF] {
+            assert_eq!(fold32(s), fold_by_loop(u64::from(s)), "{s:#x}");
+        }
         for s in [
             0,
             1,
@@ -176,6 +188,12 @@ mod tests {
         fn fold_matches_the_loop(s in any::<u64>(), small in 0u64..(1 << 24)) {
             prop_assert_eq!(fold(s), fold_by_loop(s));
             prop_assert_eq!(fold(small), fold_by_loop(small));
+        }
+
+        #[test]
+        fn fold32_matches_the_loop(s in any::<u32>(), small in 0u32..(1 << 20)) {
+            prop_assert_eq!(fold32(s), fold_by_loop(u64::from(s)));
+            prop_assert_eq!(fold32(small), fold_by_loop(u64::from(small)));
         }
     }
 

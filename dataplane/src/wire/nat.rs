@@ -77,16 +77,16 @@ fn rewrite(ip: &mut [u8], side: Side, addr: Ipv4Addr, port: u16) -> Result<(), E
         ip[addr_off + 2],
         ip[addr_off + 3],
     );
+    // The address's terms, for both the IPv4 header and the L4 checksum.
+    let mut addr_delta = Delta::default();
+    addr_delta.u32(u32::from(old_addr), u32::from(addr));
 
     // IPv4 header checksum: only the address changes. A no-op is skipped so the packet
     // stays byte-identical (eqn. 3 with m == m' would turn a sender's 0xFFFF, valid but
     // unusual, into the equivalent 0x0000).
     if old_addr != addr {
         let hc = read_u16(&ip[10..12]);
-        write_u16(
-            &mut ip[10..12],
-            checksum::update_ipv4_addr(hc, old_addr, addr),
-        );
+        write_u16(&mut ip[10..12], addr_delta.apply(hc));
         ip[addr_off..addr_off + 4].copy_from_slice(&addr.octets());
     }
 
@@ -111,15 +111,9 @@ fn rewrite(ip: &mut [u8], side: Side, addr: Ipv4Addr, port: u16) -> Result<(), E
                 return Ok(());
             }
             // One combined eqn. 3 update for the address words and the port.
-            let (oa, na) = (u32::from(old_addr), u32::from(addr));
-            let acc = u64::from(!hc)
-                + u64::from(!(oa >> 16) as u16)
-                + u64::from(!(oa as u16))
-                + u64::from(na >> 16)
-                + u64::from(na as u16)
-                + u64::from(!old_port)
-                + u64::from(port);
-            let mut c = !checksum::fold(acc);
+            let mut d = addr_delta;
+            d.u16(old_port, port);
+            let mut c = d.apply(hc);
             if matches!(kind, L4::Udp) {
                 c = checksum::udp_field(c);
             }
@@ -243,20 +237,31 @@ pub fn rewrite_both(
 }
 
 /// Accumulates eqn. 3 terms (`~m + m'`) for several changed words under one checksum.
-#[derive(Default)]
-struct Delta(u64);
+///
+/// The words are summed in network byte order, as they sit in the packet: one's-complement
+/// sums are byte-order independent (RFC 1071 2.B), and the swaps of the host-order values
+/// taken and returned cancel against those of the reads and writes around them, so the
+/// compiled update has none. The bytes written are the same as with host-order sums (the
+/// folded sum is in 1..=0xFFFF unless every term is zero, and within that range a value
+/// and its byte swap are congruent mod 0xFFFF only as each other's swap). A u32 holds the
+/// terms of up to 30 000 words.
+#[derive(Clone, Copy, Default)]
+struct Delta(u32);
 
 impl Delta {
+    #[inline(always)]
     fn u16(&mut self, old: u16, new: u16) {
-        self.0 += u64::from(!old) + u64::from(new);
+        self.0 += u32::from(!old.to_be()) + u32::from(new.to_be());
     }
+    #[inline(always)]
     fn u32(&mut self, old: u32, new: u32) {
-        self.u16((old >> 16) as u16, (new >> 16) as u16);
-        self.u16(old as u16, new as u16);
+        let (o, n) = (!old.to_be(), new.to_be());
+        self.0 += (o & 0xFFFF) + (o >> 16) + (n & 0xFFFF) + (n >> 16);
     }
-    /// The updated checksum field.
-    fn apply(&self, hc: u16) -> u16 {
-        !checksum::fold(u64::from(!hc) + self.0)
+    /// The updated checksum field (host order, like `hc`).
+    #[inline(always)]
+    fn apply(self, hc: u16) -> u16 {
+        u16::from_be(!checksum::fold32(u32::from(!hc.to_be()) + self.0))
     }
 }
 
@@ -516,5 +521,29 @@ mod tests {
         b[8] = 1;
         assert!(!decrement_ttl(&mut b));
         assert!(!decrement_ttl(&mut [0u8; 19]));
+    }
+
+    proptest::proptest! {
+        /// The network-order Delta writes what a host-order eqn. 3 sum (u64, full fold)
+        /// writes, for any field and any changed words (including 0xFFFF <-> 0x0000).
+        #[test]
+        fn delta_equals_a_host_order_update(
+            hc in proptest::prelude::any::<u16>(),
+            words in proptest::collection::vec(proptest::prelude::any::<(u16, u16)>(), 0..8),
+            addrs in proptest::collection::vec(proptest::prelude::any::<(u32, u32)>(), 0..3),
+        ) {
+            let mut d = Delta::default();
+            let mut acc = u64::from(!hc);
+            for &(o, n) in &words {
+                d.u16(o, n);
+                acc += u64::from(!o) + u64::from(n);
+            }
+            for &(o, n) in &addrs {
+                d.u32(o, n);
+                acc += u64::from(!(o >> 16) as u16) + u64::from(!(o as u16));
+                acc += u64::from(n >> 16) + u64::from(n as u16);
+            }
+            proptest::prop_assert_eq!(d.apply(hc), !checksum::fold(acc));
+        }
     }
 }
