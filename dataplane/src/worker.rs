@@ -102,7 +102,7 @@ struct WorkerIo<'a> {
 }
 
 impl Io<Mbuf> for WorkerIo<'_> {
-    #[inline]
+    #[inline(always)]
     fn send(&mut self, port: usize, pkt: Mbuf) {
         let Some(p) = self.ports.get_mut(port) else {
             self.stats.drop_packet(DropReason::NoRoute);
