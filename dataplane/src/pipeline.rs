@@ -525,6 +525,7 @@ impl<P: Frame> Pipeline<P> {
     ///   or quiescent server);
     /// - `expire_nodest_conn`: a packet of a connection whose real server was removed ends
     ///   it and is dropped, so the client gives up and reconnects to one that exists.
+    #[inline(always)]
     fn revisit(
         &mut self,
         t: &Tables,
@@ -1261,7 +1262,7 @@ enum Delivery {
 /// Send `pkt` to next hop `hop` if its MAC is known, else hold it until the neighbour
 /// answers (either family).
 #[inline]
-fn send_or_hold<P: Frame, A: Copy + Eq + std::hash::Hash>(
+fn send_or_hold<P: Frame, A: crate::neigh::NeighbourAddr>(
     neigh: &mut NeighbourTable<P, A>,
     port_macs: &[[u8; 6]],
     hop: crate::route::Hop<A>,
