@@ -4,7 +4,8 @@
 //! Generic over the held packet type so the logic is tested without DPDK (the worker
 //! holds `Mbuf`s). Capacity is fixed at construction; lookups never allocate.
 
-use std::net::Ipv4Addr;
+use std::cell::Cell;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hashbrown::HashMap;
 
@@ -44,32 +45,107 @@ pub enum HoldOutcome<T> {
 pub struct NeighbourTable<T, A = Ipv4Addr> {
     map: HashMap<(usize, A), Entry<T>>,
     capacity: usize,
+    /// Copies of resolved entries that lookups found, by [`NeighbourAddr::slot`]: the
+    /// packet path's lookup (one per forwarded packet) compares one slot instead of
+    /// hashing and probing the map. Emptied by every change to the map, so a copy is
+    /// never older than its entry.
+    recent: [Cell<Option<Recent<A>>>; RECENT_SLOTS],
 }
 
-impl<T, A: Copy + Eq + std::hash::Hash> NeighbourTable<T, A> {
+/// Slots of [`NeighbourTable`]'s recent-lookup cache (a power of two): a director's next
+/// hops are its real servers and a few gateways.
+const RECENT_SLOTS: usize = 64;
+
+/// A resolved neighbour as [`NeighbourTable::lookup`] last found it.
+#[derive(Clone, Copy)]
+struct Recent<A> {
+    port: usize,
+    ip: A,
+    mac: [u8; 6],
+    deadline_ms: u64,
+}
+
+/// An address the neighbour table resolves (IPv4 for ARP, IPv6 for NDP).
+pub trait NeighbourAddr: Copy + Eq + std::hash::Hash {
+    /// Its slot in the recent-lookup cache on `port`: the low bits of the address, which
+    /// differ between the hosts of a subnet.
+    fn slot(&self, port: usize) -> usize;
+}
+
+impl NeighbourAddr for Ipv4Addr {
+    #[inline]
+    fn slot(&self, port: usize) -> usize {
+        (u32::from(*self) as usize ^ port.wrapping_mul(7)) & (RECENT_SLOTS - 1)
+    }
+}
+
+impl NeighbourAddr for Ipv6Addr {
+    #[inline]
+    fn slot(&self, port: usize) -> usize {
+        let o = self.octets();
+        (usize::from(o[15]) ^ usize::from(o[14]) << 8 ^ port.wrapping_mul(7)) & (RECENT_SLOTS - 1)
+    }
+}
+
+impl<T, A: NeighbourAddr> NeighbourTable<T, A> {
     /// A table holding at most `capacity` neighbours.
     pub fn new(capacity: usize) -> Self {
         NeighbourTable {
             map: HashMap::with_capacity(capacity),
             capacity,
+            recent: std::array::from_fn(|_| Cell::new(None)),
         }
     }
 
     /// The MAC of `ip` on `port`, if resolved and not stale.
     #[inline]
     pub fn lookup(&self, port: usize, ip: A, now_ms: u64) -> Option<[u8; 6]> {
+        let slot = &self.recent[ip.slot(port)];
+        if let Some(r) = slot.get() {
+            if r.port == port && r.ip == ip && r.deadline_ms > now_ms {
+                return Some(r.mac);
+            }
+        }
+        self.lookup_map(port, ip, now_ms, slot)
+    }
+
+    /// [`NeighbourTable::lookup`] in the map, remembering a fresh answer in `slot`.
+    #[cold]
+    fn lookup_map(
+        &self,
+        port: usize,
+        ip: A,
+        now_ms: u64,
+        slot: &Cell<Option<Recent<A>>>,
+    ) -> Option<[u8; 6]> {
         match self.map.get(&(port, ip)) {
             Some(Entry {
                 mac: Some(mac),
                 deadline_ms,
                 ..
-            }) if *deadline_ms > now_ms => Some(*mac),
+            }) if *deadline_ms > now_ms => {
+                slot.set(Some(Recent {
+                    port,
+                    ip,
+                    mac: *mac,
+                    deadline_ms: *deadline_ms,
+                }));
+                Some(*mac)
+            }
             _ => None,
+        }
+    }
+
+    /// Forget every remembered lookup (before any change to the map).
+    fn forget_recent(&mut self) {
+        for r in &mut self.recent {
+            *r.get_mut() = None;
         }
     }
 
     /// Hold `pkt` until `ip` on `port` resolves.
     pub fn hold(&mut self, port: usize, ip: A, pkt: T, now_ms: u64) -> HoldOutcome<T> {
+        self.forget_recent();
         if !self.map.contains_key(&(port, ip)) && self.map.len() >= self.capacity {
             return HoldOutcome::Refused(pkt);
         }
@@ -114,6 +190,7 @@ impl<T, A: Copy + Eq + std::hash::Hash> NeighbourTable<T, A> {
         create: bool,
         mut release: impl FnMut(T, [u8; 6]),
     ) -> bool {
+        self.forget_recent();
         if !self.map.contains_key(&(port, ip)) {
             if !create || self.map.len() >= self.capacity {
                 return false;
@@ -145,6 +222,7 @@ impl<T, A: Copy + Eq + std::hash::Hash> NeighbourTable<T, A> {
     /// Periodic work: re-probe unresolved entries (`probe(port, ip)` sends a request),
     /// give up after [`MAX_PROBES`] (held packets go to `drop`), and forget stale entries.
     pub fn tick(&mut self, now_ms: u64, mut probe: impl FnMut(usize, A), mut drop: impl FnMut(T)) {
+        self.forget_recent();
         self.map.retain(|&(port, ip), e| {
             if e.deadline_ms > now_ms {
                 return true;
@@ -197,6 +275,69 @@ mod tests {
         assert_eq!(t.lookup(1, IP, 21), Some(MAC));
         assert_eq!(t.lookup(0, IP, 21), None, "per port");
         assert_eq!(t.lookup(1, IP, 20 + REACHABLE_MS), None, "stale");
+    }
+
+    /// The map's answer, without the recent-lookup cache.
+    fn uncached<A: NeighbourAddr>(
+        t: &NeighbourTable<u8, A>,
+        port: usize,
+        ip: A,
+        now: u64,
+    ) -> Option<[u8; 6]> {
+        match t.map.get(&(port, ip)) {
+            Some(Entry {
+                mac: Some(m),
+                deadline_ms,
+                ..
+            }) if *deadline_ms > now => Some(*m),
+            _ => None,
+        }
+    }
+
+    proptest::proptest! {
+        /// Lookups through the recent-lookup cache answer what the map answers, whatever
+        /// happened between them: a neighbour's MAC changing, going stale, forgotten by a
+        /// tick, and addresses that share a slot (x.x.0.11 and x.x.0.75 on 64 slots).
+        #[test]
+        fn cached_lookups_follow_the_map(
+            ops in proptest::collection::vec((0u8..4, 0usize..2, 0usize..4, 0u8..3, 0u64..400_000), 1..60)
+        ) {
+            let ips = [IP, Ipv4Addr::new(198, 19, 0, 75), Ipv4Addr::new(198, 19, 0, 12), Ipv4Addr::new(198, 19, 1, 11)];
+            let mut t: NeighbourTable<u8> = NeighbourTable::new(3);
+            let mut now = 0;
+            for (op, port, i, m, dt) in ops {
+                let ip = ips[i];
+                match op {
+                    0 => { t.learn(port, ip, [2, 0, 0, 0, m, 0x11], now, true, |_, _| {}); }
+                    1 => { let _ = t.hold(port, ip, m, now); }
+                    2 => { now += dt; t.tick(now, |_, _| {}, |_| {}); }
+                    _ => now += dt,
+                }
+                for port in 0..2 {
+                    for ip in ips {
+                        proptest::prop_assert_eq!(t.lookup(port, ip, now), uncached(&t, port, ip, now));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_mac_is_seen_at_once() {
+        let mut t: NeighbourTable<u8> = NeighbourTable::new(8);
+        t.learn(0, IP, MAC, 0, true, |_, _| {});
+        assert_eq!(t.lookup(0, IP, 1), Some(MAC));
+        let other = [2, 0, 0, 0, 0, 0x99];
+        t.learn(0, IP, other, 2, false, |_, _| {});
+        assert_eq!(t.lookup(0, IP, 3), Some(other));
+        // Two addresses in one slot take turns without mixing up their MACs.
+        let ip2 = Ipv4Addr::new(198, 19, 0, 75);
+        assert_eq!(IP.slot(0), ip2.slot(0));
+        t.learn(0, ip2, MAC, 4, true, |_, _| {});
+        for _ in 0..2 {
+            assert_eq!(t.lookup(0, IP, 5), Some(other));
+            assert_eq!(t.lookup(0, ip2, 5), Some(MAC));
+        }
     }
 
     #[test]
