@@ -240,6 +240,46 @@ impl<'a> ConnRef<'a> {
         (a, self.c.ports[k])
     }
 
+    /// [`ConnRef::src`] of an IPv4 connection, without the family dispatch: `None` for
+    /// an IPv6 one too (the IPv4 packet path).
+    #[inline]
+    pub fn src_v4(&self, dir: Direction) -> Option<(Ipv4Addr, u16)> {
+        self.endpoint_v4(dir, dir as usize * 2)
+    }
+
+    /// [`ConnRef::dst`] of an IPv4 connection (`None` for an IPv6 one too).
+    #[inline]
+    pub fn dst_v4(&self, dir: Direction) -> Option<(Ipv4Addr, u16)> {
+        self.endpoint_v4(dir, dir as usize * 2 + 1)
+    }
+
+    /// [`ConnRef::src`] of an IPv6 connection (`None` for an IPv4 one too).
+    #[inline]
+    pub fn src_v6(&self, dir: Direction) -> Option<(Ipv6Addr, u16)> {
+        self.endpoint_v6(dir, dir as usize * 2)
+    }
+
+    /// [`ConnRef::dst`] of an IPv6 connection (`None` for an IPv4 one too).
+    #[inline]
+    pub fn dst_v6(&self, dir: Direction) -> Option<(Ipv6Addr, u16)> {
+        self.endpoint_v6(dir, dir as usize * 2 + 1)
+    }
+
+    #[inline]
+    fn endpoint_v4(&self, dir: Direction, k: usize) -> Option<(Ipv4Addr, u16)> {
+        let known = self.c.flags & F_V6 == 0 && (dir == Direction::Original || self.has_reply());
+        known.then(|| (Ipv4Addr::from(self.c.addrs[k]), self.c.ports[k]))
+    }
+
+    #[inline]
+    fn endpoint_v6(&self, dir: Direction, k: usize) -> Option<(Ipv6Addr, u16)> {
+        if self.c.flags & F_V6 == 0 || !(dir == Direction::Original || self.has_reply()) {
+            return None;
+        }
+        let a = self.v6.get(self.c.addrs[0] as usize)?;
+        Some((Ipv6Addr::from(a[k]), self.c.ports[k]))
+    }
+
     /// Source address and port of `dir`'s tuple (`None` for the reply of a connection
     /// without one). For a NAT connection the reply source is the real server.
     #[inline]

@@ -176,6 +176,19 @@ proptest! {
                         let tu = if d == Direction::Original { Some(info.original) } else { info.reply };
                         prop_assert_eq!(v.src(d), tu.map(|x| (x.src, x.sport)));
                         prop_assert_eq!(v.dst(d), tu.map(|x| (x.dst, x.dport)));
+                        // The typed views: the same endpoint in its family, None in the other.
+                        let v4 = |e: Option<(IpAddr, u16)>| match e {
+                            Some((IpAddr::V4(a), p)) => Some((a, p)),
+                            _ => None,
+                        };
+                        let v6 = |e: Option<(IpAddr, u16)>| match e {
+                            Some((IpAddr::V6(a), p)) => Some((a, p)),
+                            _ => None,
+                        };
+                        prop_assert_eq!(v.src_v4(d), v4(v.src(d)));
+                        prop_assert_eq!(v.dst_v4(d), v4(v.dst(d)));
+                        prop_assert_eq!(v.src_v6(d), v6(v.src(d)));
+                        prop_assert_eq!(v.dst_v6(d), v6(v.dst(d)));
                         prop_assert_eq!(v.packets(d), info.counters.packets[d as usize]);
                         prop_assert_eq!(v.bytes(d), info.counters.bytes[d as usize]);
                     }
