@@ -25,6 +25,9 @@ use crate::wire::{
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TcpState, TemplateKey, Tuple};
 
 mod conn_prefetch;
+/// The address family of a packet path, as a type.
+mod family;
+use family::Family;
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
 /// Tunnel encapsulation and ICMP errors related to connections.
@@ -587,7 +590,7 @@ impl<P: Frame> Pipeline<P> {
     /// and port): rewritten in place as the connection's method wants, and where it goes.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn established(
+    fn established<F: Family>(
         &mut self,
         t: &Tables,
         id: conn_table::ConnId,
@@ -595,10 +598,9 @@ impl<P: Frame> Pipeline<P> {
         ip_buf: &mut [u8],
         proto: u8,
         tcp_flags: TcpFlags,
-        from: (IpAddr, u16),
+        from: (F, u16),
         bytes: u32,
-    ) -> Established {
-        use crate::wire::{decrement_hops, rewrite_dst_ip, rewrite_src_ip};
+    ) -> Established<F> {
         use Established::Drop;
         // Borrowed, not copied: only the fields this packet's rewrite needs are read.
         let Some(c) = self.conns.conn(id) else {
@@ -608,8 +610,8 @@ impl<P: Frame> Pipeline<P> {
         if let Some(rs) = self.cfg.stats.real_servers.get(rs_id as usize) {
             rs.packet(dir == Direction::Original, u64::from(bytes));
         }
-        // The spec never mixes families in a service; a stray one is not forwarded.
-        let same_family = |a: IpAddr| a.is_ipv4() == from.0.is_ipv4();
+        // The spec never mixes families in a service; a connection of the other family
+        // (its endpoints read as None in this one) is not forwarded.
         match dir {
             Direction::Original => {
                 // TUN and DR keep no reply tuple: their real server by id, in the current
@@ -618,63 +620,60 @@ impl<P: Frame> Pipeline<P> {
                     return Established::Tunnel(rs_id);
                 }
                 if method == Method::Route {
-                    return match t.services.routed_of(rs_id) {
-                        Some(rip) if same_family(rip) => Established::Forward(rip),
-                        _ => Drop(DropReason::NoRealServer),
+                    return match t.services.routed_of(rs_id).and_then(F::of) {
+                        Some(rip) => Established::Forward(rip),
+                        None => Drop(DropReason::NoRealServer),
                     };
                 }
-                let Some((rip, rport)) = c.src(Direction::Reply).filter(|r| same_family(r.0))
-                else {
+                let Some(rs) = F::src(&c, Direction::Reply) else {
                     return Drop(DropReason::NoService);
                 };
                 let rewritten = match method {
-                    Method::Masq => rewrite_dst_ip(ip_buf, rip, rport),
+                    Method::Masq => F::rewrite_dst(ip_buf, rs),
                     Method::FullNat => {
                         // Source to the local address and port (the reply's destination),
                         // destination to the RS.
-                        let Some(local) = c.dst(Direction::Reply) else {
+                        let Some(local) = F::dst(&c, Direction::Reply) else {
                             return Drop(DropReason::NoService);
                         };
                         if proto == proto::TCP
                             && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
                             && t.snat.toa_for(rs_id)
                         {
-                            self.toa = Some(from);
+                            self.toa = Some((from.0.into(), from.1));
                         }
-                        crate::wire::rewrite_both_ip(ip_buf, local, (rip, rport))
+                        F::rewrite_both(ip_buf, local, rs)
                     }
                     _ => Ok(()),
                 };
                 if rewritten.is_err() {
                     return Drop(DropReason::L4Malformed);
                 }
-                Established::Forward(rip)
+                Established::Forward(rs.0)
             }
             Direction::Reply => {
-                let (Some((client, cport)), Some((vip, vport))) =
-                    (c.src(Direction::Original), c.dst(Direction::Original))
-                else {
+                let (Some(client), Some(vip)) = (
+                    F::src(&c, Direction::Original),
+                    F::dst(&c, Direction::Original),
+                ) else {
                     return Drop(DropReason::NoService);
                 };
-                if !same_family(client) {
-                    return Drop(DropReason::NoService);
-                }
                 // The reply is routed through the director: like Linux's forward path,
                 // decrement the TTL / hop limit.
-                if !decrement_hops(ip_buf) {
+                if !F::decrement_hops(ip_buf) {
                     return Drop(DropReason::TtlExceeded);
                 }
                 // FULLNAT: the reply was addressed to the local address; back to the
                 // client, both ends in one rewrite.
                 let rewritten = if method == Method::FullNat {
-                    crate::wire::rewrite_both_ip(ip_buf, (vip, vport), (client, cport))
+                    F::rewrite_both(ip_buf, vip, client)
                 } else {
-                    rewrite_src_ip(ip_buf, vip, vport)
+                    F::rewrite_src(ip_buf, vip)
                 };
                 if rewritten.is_err() {
                     return Drop(DropReason::L4Malformed);
                 }
-                Established::Forward(client)
+                Established::Forward(client.0)
             }
         }
     }
@@ -695,9 +694,9 @@ impl<P: Frame> Pipeline<P> {
 }
 
 /// What the established-connection step decided for a packet of either family.
-enum Established {
+enum Established<F> {
     /// Forward (rewritten) towards this address.
-    Forward(IpAddr),
+    Forward(F),
     /// Encapsulate for tunnel real server (stable id).
     Tunnel(u32),
     /// Drop and count.
@@ -934,10 +933,9 @@ impl<P: Frame> Pipeline<P> {
         };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
-            let from = (IpAddr::V4(src), sport);
+            let from = (src, sport);
             return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
-                Established::Forward(IpAddr::V4(to)) => Ipv4Verdict::Forward(to),
-                Established::Forward(IpAddr::V6(_)) => Drop(DropReason::NoService),
+                Established::Forward(to) => Ipv4Verdict::Forward(to),
                 Established::Tunnel(rs_id) => related::tunnel_verdict(t, rs_id),
                 Established::Drop(why) => Drop(why),
             };

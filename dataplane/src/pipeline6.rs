@@ -454,10 +454,9 @@ impl<P: Frame> Pipeline<P> {
         };
         if let Some((id, dir)) = found {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
-            let from = (IpAddr::V6(src), sport);
+            let from = (src, sport);
             return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
-                Established::Forward(IpAddr::V6(to)) => Ipv6Verdict::Forward(to),
-                Established::Forward(IpAddr::V4(_)) => Drop(DropReason::NoService),
+                Established::Forward(to) => Ipv6Verdict::Forward(to),
                 Established::Tunnel(rs_id) => match t.services.tunnel6_of(rs_id) {
                     Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
                     None => Drop(DropReason::NoRealServer),

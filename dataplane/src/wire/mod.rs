@@ -58,15 +58,6 @@ pub fn rewrite_dst_ip(ip: &mut [u8], addr: IpAddr, port: u16) -> Result<(), Erro
     }
 }
 
-/// [`rewrite_src`] or [`rewrite_src6`], by the family of `addr` (as [`rewrite_dst_ip`]).
-#[inline]
-pub fn rewrite_src_ip(ip: &mut [u8], addr: IpAddr, port: u16) -> Result<(), Error> {
-    match addr {
-        IpAddr::V4(a) => rewrite_src(ip, a, port),
-        IpAddr::V6(a) => rewrite_src6(ip, a, port),
-    }
-}
-
 /// Rewrite both ends of the packet in `ip` (FULLNAT, either direction): [`rewrite_both`]
 /// for IPv4, [`rewrite_both6`] for IPv6. Errors leave the packet unchanged;
 /// `Unsupported` when the addresses are not both of the packet's family.
@@ -83,16 +74,6 @@ pub fn rewrite_both_ip(
     }
 }
 
-/// [`decrement_ttl`] or [`decrement_hop_limit`], by the packet's IP version. False (the
-/// packet must not be forwarded) for anything else.
-#[inline]
-pub fn decrement_hops(ip: &mut [u8]) -> bool {
-    match ip.first().map(|b| b >> 4) {
-        Some(4) => decrement_ttl(ip),
-        Some(6) => decrement_hop_limit(ip),
-        _ => false,
-    }
-}
 pub use tcp::{TcpFlags, TcpPacket};
 pub use udp::UdpPacket;
 

@@ -1,0 +1,97 @@
+//! The address family of a packet path, as a type. The established step reads a
+//! connection's endpoints and rewrites the packet through [`Family`], so the IPv4 and the
+//! IPv6 path each compile to code of their own, with no per-packet match on `IpAddr`
+//! (which also moved 17-byte enums through every call).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use conn_table::{ConnRef, Direction};
+
+use crate::wire::{self, Error};
+
+/// IPv4 or IPv6, known when the code is compiled.
+pub(crate) trait Family: Copy + Eq + Into<IpAddr> {
+    /// Source address and port of `dir`'s tuple of `c`: `None` when `c` is of the other
+    /// family or has no such tuple.
+    fn src(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)>;
+    /// Destination address and port of `dir`'s tuple of `c`, as [`Family::src`].
+    fn dst(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)>;
+    /// `a`, if it is of this family.
+    fn of(a: IpAddr) -> Option<Self>;
+    /// Rewrite the destination (NAT towards the real server).
+    fn rewrite_dst(ip: &mut [u8], to: (Self, u16)) -> Result<(), Error>;
+    /// Rewrite the source (NAT replies).
+    fn rewrite_src(ip: &mut [u8], to: (Self, u16)) -> Result<(), Error>;
+    /// Rewrite both ends at once (FULLNAT).
+    fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error>;
+    /// Decrement the TTL / hop limit; false when the packet must not be forwarded.
+    fn decrement_hops(ip: &mut [u8]) -> bool;
+}
+
+impl Family for Ipv4Addr {
+    #[inline(always)]
+    fn src(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)> {
+        c.src_v4(dir)
+    }
+    #[inline(always)]
+    fn dst(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)> {
+        c.dst_v4(dir)
+    }
+    #[inline(always)]
+    fn of(a: IpAddr) -> Option<Self> {
+        match a {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+    #[inline(always)]
+    fn rewrite_dst(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), Error> {
+        wire::rewrite_dst(ip, a, p)
+    }
+    #[inline(always)]
+    fn rewrite_src(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), Error> {
+        wire::rewrite_src(ip, a, p)
+    }
+    #[inline(always)]
+    fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error> {
+        wire::rewrite_both(ip, src, dst)
+    }
+    #[inline(always)]
+    fn decrement_hops(ip: &mut [u8]) -> bool {
+        wire::decrement_ttl(ip)
+    }
+}
+
+impl Family for Ipv6Addr {
+    #[inline(always)]
+    fn src(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)> {
+        c.src_v6(dir)
+    }
+    #[inline(always)]
+    fn dst(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)> {
+        c.dst_v6(dir)
+    }
+    #[inline(always)]
+    fn of(a: IpAddr) -> Option<Self> {
+        match a {
+            IpAddr::V6(a) => Some(a),
+            IpAddr::V4(_) => None,
+        }
+    }
+    #[inline(always)]
+    fn rewrite_dst(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), Error> {
+        wire::rewrite_dst6(ip, a, p)
+    }
+    #[inline(always)]
+    fn rewrite_src(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), Error> {
+        wire::rewrite_src6(ip, a, p)
+    }
+    #[inline(always)]
+    fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error> {
+        wire::rewrite_both6(ip, src, dst)
+    }
+    #[inline(always)]
+    fn decrement_hops(ip: &mut [u8]) -> bool {
+        wire::decrement_hop_limit(ip)
+    }
+}
