@@ -508,15 +508,15 @@ if want conns; then
 fi
 
 # --- per-stage instruction counts (callgrind) ---------------------------------------------
-# cg_run NAME PCAP PACKETS [CONNS]: rvsd under callgrind on PCAP (infinite_rx) until it
-# has received PACKETS or created CONNS connections (or $cg_secs passed); only the worker
-# loop is counted.
+# cg_run NAME PCAP PACKETS [CONNS [METHOD]]: rvsd under callgrind on PCAP (infinite_rx)
+# until it has received PACKETS or created CONNS connections (or $cg_secs passed); only the
+# worker loop is counted. METHOD as rvs_yaml's (default masq).
 cg_run() {
-	local name=$1 pcap=$2 limit=$3 conn_limit=${4:-0} frames cfg pid rx port deadline st conns
+	local name=$1 pcap=$2 limit=$3 conn_limit=${4:-0} method=${5:-masq} frames cfg pid rx port deadline st conns
 	frames=$(($(stat -c %s "$pcap") / 70))
 	cfg=$out/$name.yaml
 	port=$(free_port)
-	RVS_BENCH_NO_HUGE=1 rvs_yaml "$cfg" "net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" masq "$(mbufs_for "$frames")" "$port"
+	RVS_BENCH_NO_HUGE=1 rvs_yaml "$cfg" "net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" "$method" "$(mbufs_for "$frames")" "$port"
 	valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$out/$name.callgrind" --collect-atstart=no \
 		--toggle-collect='dataplane::worker::Worker::run' \
 		"$rvsd" --config "$cfg" --no-garp --busy --stats-file "$out/$name.stats.json" \
@@ -564,6 +564,11 @@ if want stages; then
 		say ""
 		log "stages: callgrind, established"
 		cg_run cg-est "$out/est64.pcap" "$cg_est"
+		say ""
+		say "FULLNAT established (toa: false), same trace:"
+		say ""
+		log "stages: callgrind, FULLNAT established"
+		cg_run cg-fnat "$out/est64.pcap" "$cg_est" 0 fullnat-notoa
 		say ""
 		say "NAT new connections (SYN flood):"
 		say ""
