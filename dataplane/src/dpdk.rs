@@ -290,8 +290,9 @@ impl Mbuf {
     /// Number of chained segments (rvs handles single-segment packets only).
     #[inline]
     pub fn segments(&self) -> u16 {
-        // SAFETY: reads a field of a valid mbuf.
-        unsafe { sys::rvs_pktmbuf_nb_segs(self.ptr.as_ptr()) }
+        // SAFETY: a plain field read of the valid mbuf we own, from the struct bindgen
+        // generated (read in Rust: through the C shim it was a call per packet).
+        unsafe { (*self.ptr.as_ptr()).nb_segs }
     }
 
     /// DPDK id of the port the packet was received on.

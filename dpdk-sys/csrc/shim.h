@@ -17,7 +17,6 @@ void rvs_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned count);
 /* Mbuf lengths and room (the first segment's address and length are read from the struct
    fields in Rust, dataplane/src/dpdk.rs `first_segment`). */
 uint32_t rvs_pktmbuf_pkt_len(const struct rte_mbuf *m);
-uint16_t rvs_pktmbuf_nb_segs(const struct rte_mbuf *m);
 uint16_t rvs_pktmbuf_headroom(const struct rte_mbuf *m);
 uint16_t rvs_pktmbuf_tailroom(const struct rte_mbuf *m);
 char *rvs_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
