@@ -18,7 +18,9 @@ pub(crate) trait Family: Copy + Eq + Into<IpAddr> {
     fn dst(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)>;
     /// `a`, if it is of this family.
     fn of(a: IpAddr) -> Option<Self>;
-    /// Rewrite the destination (NAT towards the real server).
+    /// Rewrite the destination (NAT towards the real server) of a packet the path has
+    /// parsed (IPv4: an unfragmented TCP or UDP packet, so the IPv4 rewrites skip the
+    /// checks the parse made; IPv6 checks again).
     fn rewrite_dst(ip: &mut [u8], to: (Self, u16)) -> Result<(), Error>;
     /// Rewrite the source (NAT replies).
     fn rewrite_src(ip: &mut [u8], to: (Self, u16)) -> Result<(), Error>;
@@ -46,15 +48,15 @@ impl Family for Ipv4Addr {
     }
     #[inline(always)]
     fn rewrite_dst(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), Error> {
-        wire::rewrite_dst(ip, a, p)
+        wire::rewrite_dst_parsed(ip, a, p)
     }
     #[inline(always)]
     fn rewrite_src(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), Error> {
-        wire::rewrite_src(ip, a, p)
+        wire::rewrite_src_parsed(ip, a, p)
     }
     #[inline(always)]
     fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error> {
-        wire::rewrite_both(ip, src, dst)
+        wire::rewrite_both_parsed(ip, src, dst)
     }
     #[inline(always)]
     fn decrement_hops(ip: &mut [u8]) -> bool {

@@ -13,8 +13,8 @@ use crate::wire::icmpv6::Icmpv6Packet;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::ipv6::Ipv6Packet;
 use crate::wire::nat::{
-    decrement_ttl, rewrite_both, rewrite_dst, rewrite_icmp_error_dst, rewrite_icmp_error_src,
-    rewrite_src,
+    decrement_ttl, rewrite_both, rewrite_both_parsed, rewrite_dst, rewrite_dst_parsed,
+    rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src, rewrite_src_parsed,
 };
 use crate::wire::nat6::{decrement_hop_limit, rewrite_both6, rewrite_dst6, rewrite_src6};
 use crate::wire::tcp::TcpPacket;
@@ -117,6 +117,24 @@ fn ipv4(data: &[u8]) {
             rewrite_src(&mut copy, addr, 0xfffe)
         };
         check_rewrite(data, &copy, r, valid_before, dst_side, addr);
+        // The established path's variant (no panic on any bytes): on the packets the
+        // full checks accept as TCP/UDP, the same result and bytes.
+        let mut parsed = data.to_vec();
+        let rp = if dst_side {
+            rewrite_dst_parsed(&mut parsed, addr, 0xfffe)
+        } else {
+            rewrite_src_parsed(&mut parsed, addr, 0xfffe)
+        };
+        if r.is_ok() && matches!(ip.protocol(), ip_proto::TCP | ip_proto::UDP) {
+            assert_eq!(rp, Ok(()));
+            assert_eq!(
+                parsed, copy,
+                "the parsed rewrite differs from the checked one"
+            );
+        }
+        if rp.is_err() {
+            assert_eq!(parsed, data, "a failed parsed rewrite changed the packet");
+        }
         let mut copy = data.to_vec();
         let r = if dst_side {
             rewrite_icmp_error_dst(&mut copy, addr, 0xfffe)
@@ -136,6 +154,18 @@ fn ipv4(data: &[u8]) {
     let mut twice = data.to_vec();
     let r2 = rewrite_src(&mut twice, s_to.0, s_to.1)
         .and_then(|()| rewrite_dst(&mut twice, d_to.0, d_to.1));
+    let mut parsed = data.to_vec();
+    let rp = rewrite_both_parsed(&mut parsed, s_to, d_to);
+    if r.is_ok() && matches!(ip.protocol(), ip_proto::TCP | ip_proto::UDP) {
+        assert_eq!(rp, Ok(()));
+        assert_eq!(
+            parsed, both,
+            "rewrite_both_parsed differs from rewrite_both"
+        );
+    }
+    if rp.is_err() {
+        assert_eq!(parsed, data, "a failed parsed rewrite changed the packet");
+    }
     match r {
         Ok(()) => {
             assert!(r2.is_ok());

@@ -65,8 +65,51 @@ fn classify(ip: &[u8]) -> Result<(L4, usize), Error> {
     Ok((kind, p.header_len()))
 }
 
-fn rewrite(ip: &mut [u8], side: Side, addr: Ipv4Addr, port: u16) -> Result<(), Error> {
-    let (kind, hl) = classify(ip)?;
+/// How much a rewrite checks before it writes.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Check {
+    /// Everything [`classify`] checks: the public rewrites take any bytes.
+    Full,
+    /// Only what the writes need to stay inside the packet: the caller has parsed it as
+    /// an unfragmented IPv4 TCP or UDP packet (see [`rewrite_dst_parsed`]).
+    Parsed,
+}
+
+/// [`classify`] or, for a packet the caller has parsed ([`Check::Parsed`]), only the
+/// lengths the writes rely on (28 instructions fewer per NAT packet under callgrind):
+/// header length at least 20, the L4 header's minimum inside `total_len`, `total_len`
+/// inside the buffer. TCP and UDP only.
+#[inline(always)]
+fn locate(ip: &[u8], check: Check) -> Result<(L4, usize), Error> {
+    if check == Check::Full {
+        return classify(ip);
+    }
+    // An explicit length check first, so the compiler sees the fixed header in bounds.
+    if ip.len() < 20 {
+        return Err(Error::Truncated);
+    }
+    let hl = usize::from(ip[0] & 0x0F) * 4;
+    let total = usize::from(read_u16(&ip[2..4]));
+    let (kind, min) = match ip[9] {
+        ip_proto::TCP => (L4::Tcp, tcp::HEADER_LEN),
+        ip_proto::UDP => (L4::Udp, udp::HEADER_LEN),
+        _ => return Err(Error::Unsupported),
+    };
+    if hl < 20 || total > ip.len() || hl + min > total {
+        return Err(Error::Truncated);
+    }
+    Ok((kind, hl))
+}
+
+#[inline(always)]
+fn rewrite(
+    ip: &mut [u8],
+    side: Side,
+    addr: Ipv4Addr,
+    port: u16,
+    check: Check,
+) -> Result<(), Error> {
+    let (kind, hl) = locate(ip, check)?;
     let addr_off = match side {
         Side::Src => 12,
         Side::Dst => 16,
@@ -155,14 +198,28 @@ fn all_zero_except_checksum(b: &[u8], csum_off: usize) -> bool {
 /// IPv4 or L4 header checks, [`Error::Unsupported`] for fragments, other protocols and
 /// ICMP messages other than echo.
 pub fn rewrite_dst(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error> {
-    rewrite(ip, Side::Dst, addr, port)
+    rewrite(ip, Side::Dst, addr, port, Check::Full)
+}
+
+/// [`rewrite_dst`] of a packet the caller has already parsed as an unfragmented IPv4 TCP
+/// or UDP packet with its whole L4 header inside `total_len` (the IPv4 packet path does,
+/// before it looks the connection up): the same bytes, without repeating those checks.
+/// Other bytes are still handled without a panic or a write outside `ip`, but are not
+/// validated (a fragment would be rewritten as if unfragmented); ICMP is `Unsupported`.
+pub fn rewrite_dst_parsed(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error> {
+    rewrite(ip, Side::Dst, addr, port, Check::Parsed)
 }
 
 /// Rewrite the source address and port (TCP/UDP), or the echo identifier (ICMP echo),
 /// of the IPv4 packet in `ip`: the outbound half of NAT (real server to virtual service),
 /// or the local address of FULLNAT. Errors as [`rewrite_dst`].
 pub fn rewrite_src(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error> {
-    rewrite(ip, Side::Src, addr, port)
+    rewrite(ip, Side::Src, addr, port, Check::Full)
+}
+
+/// [`rewrite_src`] of a parsed packet, as [`rewrite_dst_parsed`].
+pub fn rewrite_src_parsed(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error> {
+    rewrite(ip, Side::Src, addr, port, Check::Parsed)
 }
 
 /// Rewrite both ends of the IPv4 packet in `ip` at once, source to `src` and destination
@@ -179,10 +236,29 @@ pub fn rewrite_src(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error
 /// [`rewrite_dst`], leaving `ip` unchanged.
 pub fn rewrite_both(
     ip: &mut [u8],
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+) -> Result<(), Error> {
+    rewrite_both_checking(ip, src, dst, Check::Full)
+}
+
+/// [`rewrite_both`] of a parsed packet, as [`rewrite_dst_parsed`].
+pub fn rewrite_both_parsed(
+    ip: &mut [u8],
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+) -> Result<(), Error> {
+    rewrite_both_checking(ip, src, dst, Check::Parsed)
+}
+
+#[inline(always)]
+fn rewrite_both_checking(
+    ip: &mut [u8],
     (saddr, sport): (Ipv4Addr, u16),
     (daddr, dport): (Ipv4Addr, u16),
+    check: Check,
 ) -> Result<(), Error> {
-    let (kind, hl) = classify(ip)?;
+    let (kind, hl) = locate(ip, check)?;
     if matches!(kind, L4::IcmpEcho) {
         rewrite_src(ip, saddr, sport)?;
         return rewrite_dst(ip, daddr, dport);
@@ -438,6 +514,44 @@ mod tests {
         rewrite_src(&mut b, Ipv4Addr::new(198, 18, 9, 9), 1).unwrap();
         assert!(valid(&b));
         assert_eq!(&b[48..], &[0, 0], "padding untouched");
+    }
+
+    /// The parsed variants check what their writes need: a header length under 20, a
+    /// total length past the buffer or short of the L4 header, a short buffer, another
+    /// protocol: an error and the packet untouched, never a panic.
+    #[test]
+    fn parsed_rewrites_refuse_what_they_cannot_write() {
+        let orig = syn_packet();
+        let mut ok = orig;
+        rewrite_dst_parsed(&mut ok, RS, 8080).unwrap();
+        let mut want = orig;
+        rewrite_dst(&mut want, RS, 8080).unwrap();
+        assert_eq!(ok, want);
+        let set_total = |b: &mut [u8; 50], t: u16| b[2..4].copy_from_slice(&t.to_be_bytes());
+        let mut cases = Vec::new();
+        let mut b = orig;
+        b[0] = 0x44; // 16-byte header
+        cases.push(b.to_vec());
+        let mut b = orig;
+        set_total(&mut b, 51); // past the buffer
+        cases.push(b.to_vec());
+        let mut b = orig;
+        set_total(&mut b, 39); // one byte short of the TCP header
+        cases.push(b.to_vec());
+        let mut b = orig;
+        b[9] = 1; // ICMP
+        cases.push(b.to_vec());
+        cases.push(orig[..19].to_vec());
+        for case in cases {
+            for f in [rewrite_dst_parsed, rewrite_src_parsed] {
+                let mut b = case.clone();
+                assert!(f(&mut b, RS, 8080).is_err());
+                assert_eq!(b, case);
+            }
+            let mut b = case.clone();
+            assert!(rewrite_both_parsed(&mut b, (RS, 1), (VIP, 2)).is_err());
+            assert_eq!(b, case);
+        }
     }
 
     #[test]
