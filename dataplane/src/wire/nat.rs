@@ -206,6 +206,7 @@ pub fn rewrite_dst(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error
 /// before it looks the connection up): the same bytes, without repeating those checks.
 /// Other bytes are still handled without a panic or a write outside `ip`, but are not
 /// validated (a fragment would be rewritten as if unfragmented); ICMP is `Unsupported`.
+#[inline(always)]
 pub fn rewrite_dst_parsed(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error> {
     rewrite(ip, Side::Dst, addr, port, Check::Parsed)
 }
@@ -218,6 +219,7 @@ pub fn rewrite_src(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error
 }
 
 /// [`rewrite_src`] of a parsed packet, as [`rewrite_dst_parsed`].
+#[inline(always)]
 pub fn rewrite_src_parsed(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Result<(), Error> {
     rewrite(ip, Side::Src, addr, port, Check::Parsed)
 }
@@ -243,6 +245,7 @@ pub fn rewrite_both(
 }
 
 /// [`rewrite_both`] of a parsed packet, as [`rewrite_dst_parsed`].
+#[inline(always)]
 pub fn rewrite_both_parsed(
     ip: &mut [u8],
     src: (Ipv4Addr, u16),
