@@ -82,8 +82,7 @@ impl NeighbourAddr for Ipv4Addr {
 impl NeighbourAddr for Ipv6Addr {
     #[inline]
     fn slot(&self, port: usize) -> usize {
-        let o = self.octets();
-        (usize::from(o[15]) ^ usize::from(o[14]) << 8 ^ port.wrapping_mul(7)) & (RECENT_SLOTS - 1)
+        (usize::from(self.octets()[15]) ^ port.wrapping_mul(7)) & (RECENT_SLOTS - 1)
     }
 }
 
