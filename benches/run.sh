@@ -3,7 +3,7 @@
 # memory, per-stage and end-to-end benchmarks. Run as root from anywhere:
 #
 #   bash benches/run.sh --short     # < 5 minutes
-#   bash benches/run.sh --long      # bigger tables, longer windows (~20 minutes)
+#   bash benches/run.sh --long      # bigger tables, longer windows, ratios (~30 minutes)
 #
 # Options: --only LIST (comma-separated parts: dataplane,conns,stages,e2e,ratios; default
 # all but ratios for --short, all for --long),
