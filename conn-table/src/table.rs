@@ -265,15 +265,21 @@ impl<'a> ConnRef<'a> {
         self.endpoint_v6(dir, dir as usize * 2 + 1)
     }
 
+    /// Whether the entry keeps `dir`'s tuple (the reply's only with [`Self::has_reply`]).
+    #[inline]
+    fn keeps(&self, dir: Direction) -> bool {
+        dir == Direction::Original || self.has_reply()
+    }
+
     #[inline]
     fn endpoint_v4(&self, dir: Direction, k: usize) -> Option<(Ipv4Addr, u16)> {
-        let known = self.c.flags & F_V6 == 0 && (dir == Direction::Original || self.has_reply());
+        let known = self.c.flags & F_V6 == 0 && self.keeps(dir);
         known.then(|| (Ipv4Addr::from(self.c.addrs[k]), self.c.ports[k]))
     }
 
     #[inline]
     fn endpoint_v6(&self, dir: Direction, k: usize) -> Option<(Ipv6Addr, u16)> {
-        if self.c.flags & F_V6 == 0 || !(dir == Direction::Original || self.has_reply()) {
+        if self.c.flags & F_V6 == 0 || !self.keeps(dir) {
             return None;
         }
         let a = self.v6.get(self.c.addrs[0] as usize)?;
@@ -284,15 +290,14 @@ impl<'a> ConnRef<'a> {
     /// without one). For a NAT connection the reply source is the real server.
     #[inline]
     pub fn src(&self, dir: Direction) -> Option<(IpAddr, u16)> {
-        (dir == Direction::Original || self.has_reply()).then(|| self.endpoint(dir as usize * 2))
+        self.keeps(dir).then(|| self.endpoint(dir as usize * 2))
     }
 
     /// Destination address and port of `dir`'s tuple (`None` for the reply of a
     /// connection without one). For FULLNAT the reply destination is the local address.
     #[inline]
     pub fn dst(&self, dir: Direction) -> Option<(IpAddr, u16)> {
-        (dir == Direction::Original || self.has_reply())
-            .then(|| self.endpoint(dir as usize * 2 + 1))
+        self.keeps(dir).then(|| self.endpoint(dir as usize * 2 + 1))
     }
 
     /// Client -> virtual service tuple.
@@ -535,23 +540,47 @@ fn key_of(conns: &[Conn], v6: &[[u128; 4]], v: u32) -> Key {
 /// slot for IPv6).
 #[inline]
 fn holds_tuple(conns: &[Conn], v6: &[[u128; 4]], v: u32, t: &Tuple) -> bool {
-    let c = &conns[(v >> 1) as usize];
-    let d = (v & 1) as usize * 2;
-    if c.proto != t.proto || c.ports[d] != t.sport || c.ports[d + 1] != t.dport {
-        return false;
-    }
     match (t.src, t.dst) {
-        (IpAddr::V4(s), IpAddr::V4(dst)) => {
-            c.flags & F_V6 == 0 && c.addrs[d] == u32::from(s) && c.addrs[d + 1] == u32::from(dst)
-        }
+        (IpAddr::V4(s), IpAddr::V4(d)) => holds_v4(
+            conns,
+            v,
+            t.proto,
+            (u32::from(s), t.sport),
+            (u32::from(d), t.dport),
+        ),
         (IpAddr::V6(s), IpAddr::V6(dst)) => {
-            c.flags & F_V6 != 0 && {
-                let a = &v6[c.addrs[0] as usize];
-                a[d] == u128::from(s) && a[d + 1] == u128::from(dst)
-            }
+            let c = &conns[(v >> 1) as usize];
+            let d = (v & 1) as usize * 2;
+            c.proto == t.proto
+                && c.ports[d] == t.sport
+                && c.ports[d + 1] == t.dport
+                && c.flags & F_V6 != 0
+                && {
+                    let a = &v6[c.addrs[0] as usize];
+                    a[d] == u128::from(s) && a[d + 1] == u128::from(dst)
+                }
         }
         _ => false,
     }
+}
+
+/// [`holds_tuple`] for an IPv4 tuple given by its parts (`lookup_v4` has no [`Tuple`]).
+#[inline]
+fn holds_v4(
+    conns: &[Conn],
+    v: u32,
+    proto: u8,
+    (s, sport): (u32, u16),
+    (d, dport): (u32, u16),
+) -> bool {
+    let c = &conns[(v >> 1) as usize];
+    let k = (v & 1) as usize * 2;
+    c.proto == proto
+        && c.ports[k] == sport
+        && c.ports[k + 1] == dport
+        && c.flags & F_V6 == 0
+        && c.addrs[k] == s
+        && c.addrs[k + 1] == d
 }
 
 #[inline]
@@ -822,16 +851,7 @@ impl ConnTable {
             .probe(hash_v4(&self.seed, s, d, pack_ports(sport, dport), proto));
         let conns = &self.conns.0;
         self.index
-            .find(p, |v| {
-                let c = &conns[(v >> 1) as usize];
-                let k = (v & 1) as usize * 2;
-                c.proto == proto
-                    && c.ports[k] == sport
-                    && c.ports[k + 1] == dport
-                    && c.flags & F_V6 == 0
-                    && c.addrs[k] == s
-                    && c.addrs[k + 1] == d
-            })
+            .find(p, |v| holds_v4(conns, v, proto, (s, sport), (d, dport)))
             .map(found_at)
     }
 

@@ -160,9 +160,6 @@ impl Key {
     /// five fields (what this replaced) runs a mixing round per field.
     #[inline]
     pub fn hash(&self, seed: &HashSeed) -> u64 {
-        let [_, _, k2, k3] = seed.0;
-        let meta =
-            (u64::from(self.ports) << 32) | (u64::from(self.proto) << 8) | u64::from(self.v6);
         if !self.v6 {
             return hash_v4(
                 seed,
@@ -172,6 +169,9 @@ impl Key {
                 self.proto,
             );
         }
+        let [_, _, k2, k3] = seed.0;
+        let meta =
+            (u64::from(self.ports) << 32) | (u64::from(self.proto) << 8) | u64::from(self.v6);
         let s = fold_mul(self.src as u64 ^ k2, (self.src >> 64) as u64 ^ k3);
         let d = fold_mul(self.dst as u64 ^ k3, (self.dst >> 64) as u64 ^ k2);
         mix(seed, s ^ d.rotate_left(32), meta)
