@@ -89,27 +89,65 @@ pub fn pseudo_header_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, l4_len: u
     fold(acc)
 }
 
-/// RFC 1624 eqn. 3: the new checksum field when a 16-bit word covered by checksum field
-/// `hc` changes from `old` to `new`: `HC' = ~(~HC + ~m + m')`.
+/// RFC 1624 eqn. 3 terms (`~m + m'`) of several changed words under one checksum field,
+/// applied at once: `HC' = ~(~HC + sum of (~m + m'))`.
 ///
 /// Eqn. 3 (rather than eqn. 2, `HC - m - m'`) never turns a valid non-zero-data checksum
 /// into `0xFFFF`, so the result equals a full recompute bit for bit. The caller handles
 /// protocol conventions on top: a UDP/IPv4 field of 0 means "no checksum" and must be left
 /// alone, and a UDP result of 0 must be sent as `0xFFFF` (see [`udp_field`]).
+///
+/// The words are summed in network byte order, as they sit in the packet: one's-complement
+/// sums are byte-order independent (RFC 1071 2.B), and the swaps of the host-order values
+/// taken and returned cancel against those of the reads and writes around them, so the
+/// compiled update of a rewrite has none. The bytes written are the same as with
+/// host-order sums (the folded sum is in 1..=0xFFFF unless every term is zero, and within
+/// that range a value and its byte swap are congruent mod 0xFFFF only as each other's
+/// swap). A u32 holds the terms of up to 30 000 words.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Delta(u32);
+
+impl Delta {
+    /// A 16-bit word changing from `old` to `new` (host order).
+    #[inline(always)]
+    pub fn u16(&mut self, old: u16, new: u16) {
+        self.0 += u32::from(!old.to_be()) + u32::from(new.to_be());
+    }
+    /// A 32-bit field (two words) changing from `old` to `new` (host order).
+    #[inline(always)]
+    pub fn u32(&mut self, old: u32, new: u32) {
+        let (o, n) = (!old.to_be(), new.to_be());
+        self.0 += (o & 0xFFFF) + (o >> 16) + (n & 0xFFFF) + (n >> 16);
+    }
+    /// A 128-bit field (eight words, an IPv6 address) changing from `old` to `new`.
+    #[inline(always)]
+    pub fn u128(&mut self, old: u128, new: u128) {
+        let (o, n) = (!old.to_be(), new.to_be());
+        for i in 0..8 {
+            self.0 += u32::from((o >> (16 * i)) as u16) + u32::from((n >> (16 * i)) as u16);
+        }
+    }
+    /// The updated checksum field (host order, like `hc`).
+    #[inline(always)]
+    pub fn apply(self, hc: u16) -> u16 {
+        u16::from_be(!fold32(u32::from(!hc.to_be()) + self.0))
+    }
+}
+
+/// Eqn. 3 for one 16-bit word changing from `old` to `new` (see [`Delta`]).
 #[inline]
 pub fn update_u16(hc: u16, old: u16, new: u16) -> u16 {
-    !fold(u64::from(!hc) + u64::from(!old) + u64::from(new))
+    let mut d = Delta::default();
+    d.u16(old, new);
+    d.apply(hc)
 }
 
 /// Eqn. 3 for a 32-bit field (two words) changing from `old` to `new`.
 #[inline]
 pub fn update_u32(hc: u16, old: u32, new: u32) -> u16 {
-    let acc = u64::from(!hc)
-        + u64::from(!(old >> 16) as u16)
-        + u64::from(!(old as u16))
-        + u64::from(new >> 16)
-        + u64::from(new as u16);
-    !fold(acc)
+    let mut d = Delta::default();
+    d.u32(old, new);
+    d.apply(hc)
 }
 
 /// Eqn. 3 for an IPv4 address changing from `old` to `new`.
@@ -121,13 +159,9 @@ pub fn update_ipv4_addr(hc: u16, old: Ipv4Addr, new: Ipv4Addr) -> u16 {
 /// Eqn. 3 for an IPv6 address changing from `old` to `new`.
 #[inline]
 pub fn update_ipv6_addr(hc: u16, old: Ipv6Addr, new: Ipv6Addr) -> u16 {
-    let (o, n) = (u128::from(old), u128::from(new));
-    let mut acc = u64::from(!hc);
-    for i in 0..8 {
-        acc += u64::from(!((o >> (16 * i)) as u16));
-        acc += u64::from((n >> (16 * i)) as u16);
-    }
-    !fold(acc)
+    let mut d = Delta::default();
+    d.u128(u128::from(old), u128::from(new));
+    d.apply(hc)
 }
 
 /// Eqn. 3 for an arbitrary run of bytes at an even offset changing from `old` to `new`
@@ -188,6 +222,36 @@ mod tests {
         fn fold_matches_the_loop(s in any::<u64>(), small in 0u64..(1 << 24)) {
             prop_assert_eq!(fold(s), fold_by_loop(s));
             prop_assert_eq!(fold(small), fold_by_loop(small));
+        }
+
+        /// Delta (network order, u32, two-step fold) writes what a host-order eqn. 3 sum
+        /// (u64, full fold) writes, for any field and any changed words (including
+        /// 0xFFFF <-> 0x0000).
+        #[test]
+        fn delta_equals_a_host_order_update(
+            hc in any::<u16>(),
+            words in prop::collection::vec(any::<(u16, u16)>(), 0..8),
+            addrs in prop::collection::vec(any::<(u32, u32)>(), 0..3),
+            addr6 in prop::option::of(any::<(u128, u128)>()),
+        ) {
+            let mut d = Delta::default();
+            let mut acc = u64::from(!hc);
+            for &(o, n) in &words {
+                d.u16(o, n);
+                acc += u64::from(!o) + u64::from(n);
+            }
+            for &(o, n) in &addrs {
+                d.u32(o, n);
+                acc += u64::from(!(o >> 16) as u16) + u64::from(!(o as u16));
+                acc += u64::from(n >> 16) + u64::from(n as u16);
+            }
+            if let Some((o, n)) = addr6 {
+                d.u128(o, n);
+                for i in 0..8 {
+                    acc += u64::from(!((o >> (16 * i)) as u16)) + u64::from((n >> (16 * i)) as u16);
+                }
+            }
+            prop_assert_eq!(d.apply(hc), !fold(acc));
         }
 
         #[test]
