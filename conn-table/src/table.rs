@@ -222,6 +222,14 @@ impl<'a> ConnRef<'a> {
         self.c.counters[dir as usize * 2 + 1]
     }
 
+    /// What the director adds to the client's TCP sequence numbers on the way to the
+    /// real server, and takes from the real server's acknowledgements on the way back
+    /// (FULLNAT; 0 until [`ConnTable::set_seq_delta`]).
+    #[inline]
+    pub fn seq_delta(&self) -> u32 {
+        self.c.seq_delta
+    }
+
     /// Whether the connection has an indexed reply tuple (not DR/TUN).
     #[inline]
     pub fn has_reply(&self) -> bool {
@@ -413,6 +421,9 @@ struct Conn {
     rs: u32,
     svc: u32,
     link: Link,
+    /// FULLNAT TCP: what the director adds to the client's sequence numbers on the way
+    /// to the real server (in the entry's last 4 bytes, which were padding).
+    seq_delta: u32,
 }
 
 const _: () = assert!(core::mem::size_of::<Conn>() == 96);
@@ -426,6 +437,7 @@ impl Conn {
         rs: 0,
         svc: 0,
         link: Link::UNLINKED,
+        seq_delta: 0,
         template: NIL,
         proto: 0,
         state: 0,
@@ -978,6 +990,19 @@ impl ConnTable {
         }
     }
 
+    /// Set the sequence-number offset of live connection `id` (FULLNAT TCP: see
+    /// [`ConnRef::seq_delta`]); a stale id is ignored.
+    pub fn set_seq_delta(&mut self, id: ConnId, delta: u32) {
+        if let Some(c) = self
+            .conns
+            .0
+            .get_mut(id.0 as usize)
+            .filter(|c| c.flags & F_LIVE != 0)
+        {
+            c.seq_delta = delta;
+        }
+    }
+
     fn conn_live(&self, id: ConnId) -> Option<&Conn> {
         self.conns
             .0
@@ -1108,6 +1133,7 @@ impl ConnTable {
             rs: c.rs,
             svc: c.svc,
             link: Link::UNLINKED,
+            seq_delta: 0,
         };
         let idx = if self.free != NIL {
             let i = self.free;
@@ -1661,6 +1687,45 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// The sequence offset belongs to the connection: set on a live one, 0 on a new
+    /// connection that reuses a removed one's slot, and a stale id changes nothing.
+    #[test]
+    fn seq_delta_is_per_connection() {
+        let cfg = Config {
+            capacity: 4,
+            ipv6_capacity: 4,
+            max_templates: 1,
+            max_real_servers: 4,
+            tick_ms: 100,
+            wheel_slots: 64,
+        };
+        let mut t = ConnTable::new(cfg, 0).unwrap();
+        let nc = |port| NewConn {
+            original: Tuple::new(proto::TCP, ip("198.18.0.1"), port, ip("198.18.0.100"), 80),
+            reply: Some(Tuple::new(
+                proto::TCP,
+                ip("198.19.0.11"),
+                80,
+                ip("198.19.0.250"),
+                port,
+            )),
+            rs: 1,
+            svc: 1,
+            method: Method::FullNat,
+            template: None,
+        };
+        let a = t.insert(&nc(40000), 0).unwrap();
+        let b = t.insert(&nc(40001), 0).unwrap();
+        t.set_seq_delta(a, 0xdead_beef);
+        assert_eq!(t.conn(a).unwrap().seq_delta(), 0xdead_beef);
+        assert_eq!(t.conn(b).unwrap().seq_delta(), 0);
+        t.remove(a);
+        t.set_seq_delta(a, 7);
+        let c = t.insert(&nc(40002), 0).unwrap();
+        assert_eq!(c, a, "the freed slot is reused");
+        assert_eq!(t.conn(c).unwrap().seq_delta(), 0);
     }
 
     /// `holds_tuple` (every lookup's compare, against the caller's tuple) answers as
