@@ -77,7 +77,13 @@ fn fullnat6_tcp_both_directions_toa_and_pool_exhaustion() {
         r(RS2_MAC, &tcp6(RS2_6, 8080, LIP6, 5002, TCP_ACK, 6000, b"")),
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, FULLNAT6_TCP, &wan_in, &lan_in, false);
-    let to_rs = |mac, f: &[u8]| eth(mac, lan_mac, 0x86dd, f);
+    // The real servers see the director's sequence numbers: one offset per connection,
+    // taken from each one's SYN as rvsd sent it; the real servers' acknowledgements
+    // (0 here) come back to the client less the same offset.
+    let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp6_seq(f));
+    let (d1, d2) = (seq_of(2).wrapping_sub(1000), seq_of(4).wrapping_sub(2000));
+    assert_ne!(d1, d2, "each connection has its own offset");
+    let to_rs = |mac, f: &[u8], seq: u32| with_tcp6_seq_ack(eth(mac, lan_mac, 0x86dd, f), seq, 0);
     let toa_opts = toa6(CLIENT6, 40000);
     assert_frames(
         "lan out",
@@ -99,41 +105,37 @@ fn fullnat6_tcp_both_directions_toa_and_pool_exhaustion() {
                     &SYN_OPTS_CLAMPED,
                     b"",
                 ),
+                1000u32.wrapping_add(d1),
             ),
             // The client's address and port in the 20-byte TOA option.
             to_rs(
                 RS1_MAC,
                 &tcp6_opts(LIP6, 5000, RS1_6, 8080, TCP_ACK, 1001, &toa_opts, b"GET /"),
+                1001u32.wrapping_add(d1),
             ),
-            to_rs(RS2_MAC, &tcp6(LIP6, 5001, RS2_6, 8080, TCP_SYN, 2000, b"")),
+            to_rs(
+                RS2_MAC,
+                &tcp6(LIP6, 5001, RS2_6, 8080, TCP_SYN, 2000, b""),
+                2000u32.wrapping_add(d2),
+            ),
             // The local address answered to the real server.
             our_na(lan_mac, RS1_MAC, LIP6, RS1_6, 0x60),
         ],
     );
-    let to_client = |f: &[u8]| with_hop_limit(eth(CLIENT_MAC, wan_mac, 0x86dd, f), 63);
+    let synack_to_client = |port, seq, ack| {
+        let f = tcp6(VIP6, 80, CLIENT6, port, TCP_SYN | TCP_ACK, seq, b"");
+        with_hop_limit(
+            with_tcp6_seq_ack(eth(CLIENT_MAC, wan_mac, 0x86dd, &f), seq, ack),
+            63,
+        )
+    };
     assert_frames(
         "wan out",
         &wan_out,
         &[
             our_na(wan_mac, CLIENT_MAC, VIP6, CLIENT6, 0x60),
-            to_client(&tcp6(
-                VIP6,
-                80,
-                CLIENT6,
-                40000,
-                TCP_SYN | TCP_ACK,
-                5000,
-                b"",
-            )),
-            to_client(&tcp6(
-                VIP6,
-                80,
-                CLIENT6,
-                40001,
-                TCP_SYN | TCP_ACK,
-                6000,
-                b"",
-            )),
+            synack_to_client(40000, 5000, 0u32.wrapping_sub(d1)),
+            synack_to_client(40001, 6000, 0u32.wrapping_sub(d2)),
         ],
     );
     assert_eq!(stats["conns_created"].as_u64(), Some(2), "{stats}");
@@ -249,16 +251,23 @@ services:
     ];
     let lan_in = vec![na_frame(RS1_MAC, lan_mac, RS1_6, LAN_IP6, 0x60)];
     let (_, lan_out, stats, _) = run_rvsd_pcap6(&dir, services, &wan_in, &lan_in, false);
-    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    let d = lan_out.get(1).map_or(0, |f| tcp6_seq(f)).wrapping_sub(1000);
+    let to_rs = |f: &[u8], seq: u32| {
+        with_tcp6_seq_ack(eth(RS1_MAC, lan_mac, 0x86dd, f), seq.wrapping_add(d), 0)
+    };
     assert_frames(
         "lan out",
         &lan_out,
         &[
             ns_frame(lan_mac, LAN_IP6, RS1_6, None),
-            to_rs(&tcp6_opts(
-                LIP6, 5000, RS1_6, 8080, TCP_SYN, 1000, &SYN_OPTS, b"",
-            )),
-            to_rs(&tcp6(LIP6, 5000, RS1_6, 8080, TCP_ACK, 1001, b"GET /")),
+            to_rs(
+                &tcp6_opts(LIP6, 5000, RS1_6, 8080, TCP_SYN, 1000, &SYN_OPTS, b""),
+                1000,
+            ),
+            to_rs(
+                &tcp6(LIP6, 5000, RS1_6, 8080, TCP_ACK, 1001, b"GET /"),
+                1001,
+            ),
         ],
     );
     assert_eq!(stats["conns_created"].as_u64(), Some(1));

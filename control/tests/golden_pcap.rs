@@ -693,6 +693,13 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
         ),
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, FULLNAT_SERVICES, &wan_in, &lan_in);
+    // The real servers see the director's sequence numbers: one offset per connection,
+    // taken from each one's SYN as rvsd sent it; the real servers' acknowledgements
+    // (0 here) come back to the client less the same offset.
+    let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp4_seq(f));
+    let (d1, d2) = (seq_of(2).wrapping_sub(1000), seq_of(4).wrapping_sub(2000));
+    assert_ne!(d1, d2, "each connection has its own offset");
+    let shifted = |f: Vec<u8>, seq: u32, d: u32| with_tcp4_seq_ack(f, seq.wrapping_add(d), 0);
     assert_frames(
         "lan out",
         &lan_out,
@@ -712,24 +719,36 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
             // Source: the local address and port; destination: the real server. TTL as
             // the client sent it (like the NAT path).
             // The MSS lowered by 8 to leave room for TOA.
-            eth(
-                RS1_MAC,
-                lan_mac,
-                0x0800,
-                &tcp_opts(LIP, 5000, RS1, 8080, TCP_SYN, 1000, &SYN_OPTS_CLAMPED, b""),
+            shifted(
+                eth(
+                    RS1_MAC,
+                    lan_mac,
+                    0x0800,
+                    &tcp_opts(LIP, 5000, RS1, 8080, TCP_SYN, 1000, &SYN_OPTS_CLAMPED, b""),
+                ),
+                1000,
+                d1,
             ),
             // The client's address and port in the TOA option.
-            eth(
-                RS1_MAC,
-                lan_mac,
-                0x0800,
-                &tcp_opts(LIP, 5000, RS1, 8080, TCP_ACK, 1001, &TOA_40000, b"GET /"),
+            shifted(
+                eth(
+                    RS1_MAC,
+                    lan_mac,
+                    0x0800,
+                    &tcp_opts(LIP, 5000, RS1, 8080, TCP_ACK, 1001, &TOA_40000, b"GET /"),
+                ),
+                1001,
+                d1,
             ),
-            eth(
-                RS2_MAC,
-                lan_mac,
-                0x0800,
-                &tcp(LIP, 5001, RS2, 8080, TCP_SYN, 2000, b""),
+            shifted(
+                eth(
+                    RS2_MAC,
+                    lan_mac,
+                    0x0800,
+                    &tcp(LIP, 5001, RS2, 8080, TCP_SYN, 2000, b""),
+                ),
+                2000,
+                d2,
             ),
             eth(
                 RS1_MAC,
@@ -750,20 +769,28 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
                 &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
             ),
             with_ttl(
-                eth(
-                    CLIENT_MAC,
-                    wan_mac,
-                    0x0800,
-                    &tcp(VIP, 80, CLIENT, 40000, TCP_SYN | TCP_ACK, 5000, b""),
+                with_tcp4_seq_ack(
+                    eth(
+                        CLIENT_MAC,
+                        wan_mac,
+                        0x0800,
+                        &tcp(VIP, 80, CLIENT, 40000, TCP_SYN | TCP_ACK, 5000, b""),
+                    ),
+                    5000,
+                    0u32.wrapping_sub(d1),
                 ),
                 63,
             ),
             with_ttl(
-                eth(
-                    CLIENT_MAC,
-                    wan_mac,
-                    0x0800,
-                    &tcp(VIP, 80, CLIENT, 40001, TCP_SYN | TCP_ACK, 6000, b""),
+                with_tcp4_seq_ack(
+                    eth(
+                        CLIENT_MAC,
+                        wan_mac,
+                        0x0800,
+                        &tcp(VIP, 80, CLIENT, 40001, TCP_SYN | TCP_ACK, 6000, b""),
+                    ),
+                    6000,
+                    0u32.wrapping_sub(d2),
                 ),
                 63,
             ),

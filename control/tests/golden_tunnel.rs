@@ -609,6 +609,17 @@ services:
         &icmp_msg(11, 0, [0; 4], &set_ttl(synack_out.clone(), 1)[..28]),
     );
 
+    // Flow B again: the real server reports a segment it got from the director (quoted
+    // with sequence number 1000 in the real server's space) unreachable.
+    let host_unreach = ip_hdr(
+        RS1,
+        lip,
+        1,
+        0,
+        false,
+        64,
+        &icmp_msg(3, 1, [0; 4], &syn_at_rs[..28]),
+    );
     let wan_in = vec![
         arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
         eth(wan_mac, CLIENT_MAC, 0x0800, &query),
@@ -619,8 +630,12 @@ services:
         arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
         eth(lan_mac, RS1_MAC, 0x0800, &synack_rs),
         eth(lan_mac, RS1_MAC, 0x0800, &port_unreach),
+        eth(lan_mac, RS1_MAC, 0x0800, &host_unreach),
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, svc, &wan_in, &lan_in);
+    // FULLNAT gives the real server the director's sequence numbers: the offset from the
+    // SYN as rvsd sent it; the SYN-ACK's acknowledgement (0) comes back less it.
+    let d = lan_out.get(2).map_or(0, |f| tcp4_seq(f)).wrapping_sub(1000);
 
     // Towards the client: from the VIP, quoting the query exactly as the client sent it
     // (CIP:40000 -> VIP:5353, both checksums restored); TTL decremented as routed.
@@ -655,8 +670,41 @@ services:
                 0x0806,
                 &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
             ),
-            eth(CLIENT_MAC, wan_mac, 0x0800, &synack_out),
+            with_tcp4_seq_ack(
+                eth(CLIENT_MAC, wan_mac, 0x0800, &synack_out),
+                5000,
+                0u32.wrapping_sub(d),
+            ),
             eth(CLIENT_MAC, wan_mac, 0x0800, &port_unreach_out),
+            // Quoting the client's own segment: its addresses and ports, and the quoted
+            // sequence number back in the client's space (1000 less the offset).
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0800,
+                &ip_hdr(
+                    VIP,
+                    CLIENT,
+                    1,
+                    0,
+                    false,
+                    63,
+                    &icmp_msg(
+                        3,
+                        1,
+                        [0; 4],
+                        &tcp(
+                            CLIENT,
+                            40001,
+                            VIP,
+                            80,
+                            TCP_SYN,
+                            1000u32.wrapping_sub(d),
+                            b"",
+                        )[..28],
+                    ),
+                ),
+            ),
         ],
     );
     assert_exact(
@@ -670,9 +718,13 @@ services:
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
             ),
             eth(RS1_MAC, lan_mac, 0x0800, &query_at_rs),
-            eth(RS1_MAC, lan_mac, 0x0800, &syn_at_rs),
+            with_tcp4_seq_ack(
+                eth(RS1_MAC, lan_mac, 0x0800, &syn_at_rs),
+                1000u32.wrapping_add(d),
+                0,
+            ),
             eth(RS1_MAC, lan_mac, 0x0800, &time_exceeded_in),
         ],
     );
-    assert_eq!(counter(&stats, "icmp_errors_translated"), 2);
+    assert_eq!(counter(&stats, "icmp_errors_translated"), 3);
 }

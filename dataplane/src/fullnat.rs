@@ -759,6 +759,86 @@ mod toa_tests {
         let later = send(&mut p, 0, tcp_flags_frame(MACS[0], c, (VIP, 80), 0x10));
         assert_eq!(later.len(), 54, "no TOA once the real server has answered");
     }
+
+    fn with_seq_ack(mut f: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
+        f[14 + 24..14 + 28].copy_from_slice(&seq.to_be_bytes());
+        f[14 + 28..14 + 32].copy_from_slice(&ack.to_be_bytes());
+        f
+    }
+
+    fn seq_ack(f: &[u8]) -> (u32, u32) {
+        let r = |at: usize| u32::from_be_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
+        (r(14 + 24), r(14 + 28))
+    }
+
+    /// The real server sees the director's sequence numbers for the local port (see
+    /// `tcp_seq`), the client its own: the SYN, its retransmission and the client's
+    /// data are shifted by one offset, the real server's acknowledgements shifted back.
+    #[test]
+    fn sequence_numbers_are_translated_both_ways() {
+        let t = tables();
+        let mut p: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: MACS.to_vec(),
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 64,
+            gratuitous_arp: false,
+            workers: 1,
+            exception: Default::default(),
+        });
+        p.sync(&t);
+        let mut io = Out::default();
+        let client = Ipv4Addr::new(198, 18, 0, 7);
+        for (port, ip) in [(1, RS), (0, client)] {
+            let mac = [2, 0, 0, 0, 0, 9];
+            p.learn_remote(
+                NeighbourUpdate {
+                    port,
+                    ip: ip.into(),
+                    mac,
+                },
+                0,
+                &mut io,
+            );
+        }
+        let c = (client, 40000);
+        let mut send = |p: &mut Pipeline<Vec<u8>>, port, f: Vec<u8>| {
+            p.handle(&t, port, f, 0, &mut io);
+            io.0.pop().expect("forwarded").1
+        };
+        let isn = 1_000_000u32;
+        let syn = tcp_flags_frame(MACS[0], c, (VIP, 80), 0x02);
+        let out = send(&mut p, 0, with_seq_ack(syn.clone(), isn, 0));
+        let (lport, (server_isn, _)) = (ports_of(&out).1, seq_ack(&out));
+        assert_ne!(
+            server_isn, isn,
+            "the real server gets the director's number"
+        );
+        let again = send(&mut p, 0, with_seq_ack(syn, isn, 0));
+        assert_eq!(
+            seq_ack(&again).0,
+            server_isn,
+            "a retransmitted SYN: the same"
+        );
+        let synack = tcp_flags_frame(MACS[1], (RS, 8080), (LIP, lport), 0x12);
+        let back = send(
+            &mut p,
+            1,
+            with_seq_ack(synack, 77, server_isn.wrapping_add(1)),
+        );
+        assert_eq!(
+            seq_ack(&back),
+            (77, isn + 1),
+            "the client sees its own number"
+        );
+        let data = tcp_flags_frame(MACS[0], c, (VIP, 80), 0x18);
+        let out = send(&mut p, 0, with_seq_ack(data, isn + 1, 78));
+        assert_eq!(
+            seq_ack(&out),
+            (server_isn.wrapping_add(1), 78),
+            "the server's own numbers in the ack stay"
+        );
+    }
 }
 
 #[cfg(test)]

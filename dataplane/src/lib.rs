@@ -15,6 +15,7 @@ pub mod rcu;
 pub mod route;
 pub mod route6;
 pub mod service;
+pub mod tcp_seq;
 #[cfg(test)]
 mod test_io;
 pub mod toa;

@@ -247,6 +247,8 @@ pub struct Pipeline<P> {
     snat: SnatPorts,
     /// TOA (client address and port, either family) to add to the packet being forwarded.
     toa: Option<(IpAddr, u16)>,
+    /// Secret for FULLNAT's initial sequence numbers towards real servers.
+    isn_key: crate::tcp_seq::IsnKey,
     /// Exception-path rate limit of this worker.
     to_kernel: TokenBucket,
 }
@@ -290,6 +292,7 @@ impl<P: Frame> Pipeline<P> {
             counts_ms: 0,
             snat: SnatPorts::new(cfg.worker, cfg.workers),
             toa: None,
+            isn_key: crate::tcp_seq::IsnKey::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
             cfg,
         }
@@ -636,13 +639,19 @@ impl<P: Frame> Pipeline<P> {
                         let Some(local) = F::dst(&c, Direction::Reply) else {
                             return Drop(DropReason::NoService);
                         };
-                        if proto == proto::TCP
-                            && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
-                            && t.snat.toa_for(rs_id)
-                        {
-                            self.toa = Some((from.0.into(), from.1));
+                        if proto == proto::TCP {
+                            if crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
+                                && t.snat.toa_for(rs_id)
+                            {
+                                self.toa = Some((from.0.into(), from.1));
+                            }
+                            let delta = c.seq_delta();
+                            F::rewrite_both(ip_buf, local, rs).map(|()| {
+                                crate::tcp_seq::to_real_server(ip_buf, delta);
+                            })
+                        } else {
+                            F::rewrite_both(ip_buf, local, rs)
                         }
-                        F::rewrite_both(ip_buf, local, rs)
                     }
                     _ => Ok(()),
                 };
@@ -666,7 +675,12 @@ impl<P: Frame> Pipeline<P> {
                 // FULLNAT: the reply was addressed to the local address; back to the
                 // client, both ends in one rewrite.
                 let rewritten = if method == Method::FullNat {
-                    F::rewrite_both(ip_buf, vip, client)
+                    let delta = c.seq_delta();
+                    F::rewrite_both(ip_buf, vip, client).map(|()| {
+                        if proto == proto::TCP {
+                            crate::tcp_seq::to_client(ip_buf, delta);
+                        }
+                    })
                 } else {
                     F::rewrite_src(ip_buf, vip)
                 };
@@ -1174,6 +1188,18 @@ impl<P: Frame> Pipeline<P> {
             }
             return Err(DropReason::ConnTableFull);
         };
+        // FULLNAT TCP: the real server gets the director's own sequence numbers for
+        // the local port (see `tcp_seq`).
+        if method == Method::FullNat && tuple.proto == proto::TCP && rewritten.is_ok() {
+            if let Some(seq) = crate::tcp_seq::seq_of(ip) {
+                let isn = self
+                    .isn_key
+                    .isn((reply_dst, reply_dport), (rs.addr, rport), now_ms);
+                let delta = isn.wrapping_sub(seq);
+                crate::tcp_seq::to_real_server(ip, delta);
+                self.conns.set_seq_delta(id, delta);
+            }
+        }
         // The packet that created the connection drives its first state change.
         self.conns
             .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);

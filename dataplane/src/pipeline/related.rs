@@ -227,6 +227,13 @@ impl<P: Frame> Pipeline<P> {
                 {
                     return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
                 }
+                if c.method == Method::FullNat && flow.proto == ip_proto::TCP {
+                    // The quoted segment went to the real server with the director's
+                    // sequence numbers: the client checks its own.
+                    let delta = self.conns.conn(id).map_or(0, |r| r.seq_delta());
+                    let qihl = usize::from(ip_buf.get(hl + 8).copied().unwrap_or(0) & 0x0f) * 4;
+                    crate::tcp_seq::quoted_to_client(ip_buf, hl, hl + 8 + qihl, delta);
+                }
                 Ipv4Verdict::Forward(client)
             }
             Direction::Original => match c.method {

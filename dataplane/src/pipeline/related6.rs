@@ -125,7 +125,14 @@ impl<P: Frame> Pipeline<P> {
             // FULLNAT: the same two-tuple rewrite (the reply tuple's destination is the
             // local address, so both quoted addresses change), as ip_vs_nat_icmp_v6
             // does for DPVS's fullnat.
-            (Method::Masq | Method::FullNat, _) => self.nat_icmp6_error(ip_buf, &c, dir),
+            (Method::Masq | Method::FullNat, _) => {
+                let delta = if c.method == Method::FullNat && flow.proto == ip_proto::TCP {
+                    self.conns.conn(id).map_or(0, |r| r.seq_delta())
+                } else {
+                    0
+                };
+                self.nat_icmp6_error(ip_buf, &c, dir, delta)
+            }
             // DR keeps only the client's side (its replies bypass the director): relay
             // to the real server as is, found by id as for the connection's packets.
             (Method::Route, Direction::Original) => match t.services.routed_of(c.rs) {
@@ -156,6 +163,7 @@ impl<P: Frame> Pipeline<P> {
         ip_buf: &mut [u8],
         c: &conn_table::ConnInfo,
         dir: Direction,
+        seq_delta: u32,
     ) -> Ipv6Verdict {
         use Ipv6Verdict::Drop;
         let orig = c.original;
@@ -177,6 +185,12 @@ impl<P: Frame> Pipeline<P> {
                         && rewrite_icmp6_error_dst(ip_buf, client, orig.sport).is_err())
                 {
                     return Drop(DropReason::Icmpv6ErrorMalformed);
+                }
+                if seq_delta != 0 {
+                    // FULLNAT TCP: the quoted segment carries the director's sequence
+                    // numbers; the client checks its own (IPv6 header, ICMPv6 header,
+                    // quoted IPv6 header).
+                    crate::tcp_seq::quoted_to_client(ip_buf, 40, 40 + 8 + 40, seq_delta);
                 }
                 Ipv6Verdict::Forward(client)
             }

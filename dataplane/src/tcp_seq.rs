@@ -1,0 +1,460 @@
+//! FULLNAT's TCP sequence translation, as DPVS and Alibaba's FULLNAT LVS do it.
+//!
+//! A FULLNAT director multiplexes many client connections onto few local address and
+//! port pairs, so a real server soon sees a new SYN from `lip:lport` while it still holds
+//! that tuple in TIME_WAIT (60 s on Linux) from an earlier client. Linux accepts such a
+//! SYN only if its timestamp is newer than the old connection's (PAWS), or, without
+//! timestamps, its sequence number lies after the old connection's. Clients randomise
+//! both per connection, so about half of these SYNs are refused and the client waits a
+//! second to retry. The director therefore
+//! - gives the real server its own initial sequence number for the connection, like the
+//!   kernel's `secure_tcp_seq`: a keyed hash of the server-side tuple plus a clock of
+//!   64 ns ticks, so the numbers of one tuple only grow; the client's numbers are shifted
+//!   by the difference on the way in and the real server's acknowledgements (and SACK
+//!   blocks) shifted back on the way out;
+//! - removes the timestamp option from the client's SYN (NOPs in its place), so the
+//!   connection runs without timestamps and PAWS has nothing to refuse.
+
+use crate::wire::checksum::{update_bytes, update_u32};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+/// Offset of the TCP header's fields.
+const SEQ: usize = 4;
+const ACK: usize = 8;
+const FLAGS: usize = 13;
+const CHECKSUM: usize = 16;
+const FLAG_SYN: u8 = 0x02;
+const FLAG_ACK: u8 = 0x10;
+const OPT_TIMESTAMP: u8 = 8;
+const OPT_SACK: u8 = 5;
+/// 64 ns ticks per millisecond (the kernel's ISN clock).
+const TICKS_PER_MS: u64 = 1_000_000 / 64;
+
+/// The director's secret for initial sequence numbers (random per process).
+pub struct IsnKey(RandomState);
+
+impl Default for IsnKey {
+    fn default() -> Self {
+        IsnKey(RandomState::new())
+    }
+}
+
+impl IsnKey {
+    /// The initial sequence number the real server sees for a connection from
+    /// `local` to `rs` made at `now_ms`: for one tuple, later connections get larger
+    /// numbers (modulo 2^32, which the clock runs through in 275 s).
+    pub fn isn(&self, local: (IpAddr, u16), rs: (IpAddr, u16), now_ms: u64) -> u32 {
+        let h = self.0.hash_one((local, rs)) as u32;
+        h.wrapping_add(now_ms.wrapping_mul(TICKS_PER_MS) as u32)
+    }
+}
+
+/// Offset of the TCP header in `ip` (IP header first; IPv6 without extension headers,
+/// as the packet path takes them) and the end of the segment, if the header is there.
+#[inline]
+fn tcp_span(ip: &[u8]) -> Option<(usize, usize)> {
+    let (l4, end) = match ip.first()? >> 4 {
+        4 => (
+            usize::from(ip[0] & 0x0f) * 4,
+            usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?])),
+        ),
+        6 => (
+            40,
+            40 + usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?])),
+        ),
+        _ => return None,
+    };
+    let end = end.min(ip.len());
+    (l4 + 20 <= end).then_some((l4, end))
+}
+
+#[inline]
+fn read32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Replace the 32-bit field at `at` (an even offset from the TCP header) with `new`,
+/// updating the TCP checksum at `l4 + 16`.
+#[inline]
+fn set32(ip: &mut [u8], l4: usize, at: usize, new: u32) {
+    let old = read32(ip, at);
+    ip[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    let c = l4 + CHECKSUM;
+    let hc = update_u32(u16::from_be_bytes([ip[c], ip[c + 1]]), old, new);
+    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
+}
+
+/// The TCP options of the segment at `l4`: (start, end), empty when there are none.
+#[inline]
+fn options(ip: &[u8], l4: usize, end: usize) -> (usize, usize) {
+    let thl = usize::from(ip[l4 + 12] >> 4) * 4;
+    let opt_end = (l4 + thl).min(end);
+    (l4 + 20, opt_end.max(l4 + 20))
+}
+
+/// Walk the options in `ip[start..end]`: `f(kind, at, len)` for each one with a length.
+fn each_option(ip: &[u8], start: usize, end: usize, mut f: impl FnMut(u8, usize, usize)) {
+    let mut i = start;
+    while i < end {
+        match ip[i] {
+            0 => return,
+            1 => i += 1,
+            kind => {
+                let Some(&len) = ip.get(i + 1) else {
+                    return;
+                };
+                let len = usize::from(len);
+                if len < 2 || i + len > end {
+                    return;
+                }
+                f(kind, i, len);
+                i += len;
+            }
+        }
+    }
+}
+
+/// The sequence number of the TCP segment in `ip` (IP header first), if it has a TCP
+/// header.
+#[inline]
+pub fn seq_of(ip: &[u8]) -> Option<u32> {
+    tcp_span(ip).map(|(l4, _)| read32(ip, l4 + SEQ))
+}
+
+/// Client to real server: add `delta` to the sequence number of the TCP segment in `ip`
+/// (IP header first, already addressed to the real server) and, on a SYN, replace the
+/// timestamp option with NOPs. The TCP checksum is updated; a packet too short for a TCP
+/// header is left alone (false).
+#[inline]
+pub fn to_real_server(ip: &mut [u8], delta: u32) -> bool {
+    let Some((l4, end)) = tcp_span(ip) else {
+        return false;
+    };
+    let seq = read32(ip, l4 + SEQ);
+    set32(ip, l4, l4 + SEQ, seq.wrapping_add(delta));
+    if ip[l4 + FLAGS] & (FLAG_SYN | FLAG_ACK) == FLAG_SYN {
+        remove_timestamp(ip, l4, end);
+    }
+    true
+}
+
+/// Replace the timestamp option of the segment at `l4` with NOPs (checksum updated).
+fn remove_timestamp(ip: &mut [u8], l4: usize, end: usize) {
+    let (start, opt_end) = options(ip, l4, end);
+    let mut at = None;
+    each_option(ip, start, opt_end, |kind, i, len| {
+        if kind == OPT_TIMESTAMP && len == 10 {
+            at = Some(i);
+        }
+    });
+    let Some(i) = at else {
+        return;
+    };
+    // The checksum sums 16-bit words from the TCP header's start: update the aligned
+    // words that cover the option.
+    let (w0, w1) = ((i - l4) & !1, (i - l4 + 10 + 1) & !1);
+    let (w0, w1) = (l4 + w0, l4 + w1);
+    let mut old = [0u8; 12];
+    old[..w1 - w0].copy_from_slice(&ip[w0..w1]);
+    ip[i..i + 10].fill(1);
+    let c = l4 + CHECKSUM;
+    let hc = update_bytes(
+        u16::from_be_bytes([ip[c], ip[c + 1]]),
+        &old[..w1 - w0],
+        &ip[w0..w1],
+    );
+    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
+}
+
+/// Real server to client: take `delta` from the acknowledgement number (when ACK is
+/// set) and from the edges of any SACK blocks of the TCP segment in `ip`, so the client
+/// sees its own sequence space. Returns false for a packet too short for a TCP header.
+#[inline]
+pub fn to_client(ip: &mut [u8], delta: u32) -> bool {
+    let Some((l4, end)) = tcp_span(ip) else {
+        return false;
+    };
+    if ip[l4 + FLAGS] & FLAG_ACK != 0 {
+        let ack = read32(ip, l4 + ACK);
+        set32(ip, l4, l4 + ACK, ack.wrapping_sub(delta));
+    }
+    let (start, opt_end) = options(ip, l4, end);
+    if start == opt_end {
+        return true;
+    }
+    let mut sack = None;
+    each_option(ip, start, opt_end, |kind, i, len| {
+        if kind == OPT_SACK && len >= 10 && (len - 2) % 8 == 0 {
+            sack = Some((i, len));
+        }
+    });
+    if let Some((i, len)) = sack {
+        let mut at = i + 2;
+        while at + 4 <= i + len {
+            let v = read32(ip, at);
+            set32_any(ip, l4, at, v.wrapping_sub(delta));
+            at += 4;
+        }
+    }
+    true
+}
+
+/// [`set32`] for a field at any offset (SACK blocks follow a 2-byte option header and
+/// may sit at odd offsets after NOP padding).
+fn set32_any(ip: &mut [u8], l4: usize, at: usize, new: u32) {
+    let (w0, w1) = ((at - l4) & !1, (at - l4 + 4 + 1) & !1);
+    let (w0, w1) = (l4 + w0, l4 + w1);
+    let mut old = [0u8; 6];
+    old[..w1 - w0].copy_from_slice(&ip[w0..w1]);
+    ip[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    let c = l4 + CHECKSUM;
+    let hc = update_bytes(
+        u16::from_be_bytes([ip[c], ip[c + 1]]),
+        &old[..w1 - w0],
+        &ip[w0..w1],
+    );
+    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
+}
+
+/// Real server's ICMP error about a segment the director sent it, on its way to the
+/// client: the quoted TCP header at `quoted_l4` of `ip` (whose ICMP header starts at
+/// `icmp`) gets its sequence number back in the client's space (a client checks that a
+/// quoted sequence number is one it sent before acting on, say, "fragmentation
+/// needed"). The ICMP checksum is updated. False when the quote is too short.
+pub fn quoted_to_client(ip: &mut [u8], icmp: usize, quoted_l4: usize, delta: u32) -> bool {
+    let at = quoted_l4 + SEQ;
+    if at + 4 > ip.len() || icmp + 4 > ip.len() {
+        return false;
+    }
+    let old = read32(ip, at);
+    let new = old.wrapping_sub(delta);
+    // The ICMP checksum covers the quote from the ICMP header on, in 16-bit words.
+    let (w0, w1) = ((at - icmp) & !1, (at - icmp + 4 + 1) & !1);
+    let (w0, w1) = (icmp + w0, (icmp + w1).min(ip.len()));
+    let mut before = [0u8; 6];
+    before[..w1 - w0].copy_from_slice(&ip[w0..w1]);
+    ip[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    let c = icmp + 2;
+    let hc = update_bytes(
+        u16::from_be_bytes([ip[c], ip[c + 1]]),
+        &before[..w1 - w0],
+        &ip[w0..w1],
+    );
+    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::checksum;
+    use std::net::Ipv4Addr;
+
+    /// An IPv4 TCP segment from 198.19.0.250:2000 to 198.19.0.11:80 with `flags`, `seq`,
+    /// `ack`, `opts` (padded to 4 bytes) and a correct checksum.
+    fn seg(flags: u8, seq: u32, ack: u32, opts: &[u8], payload: &[u8]) -> Vec<u8> {
+        let olen = opts.len().div_ceil(4) * 4;
+        let thl = 20 + olen;
+        let total = 20 + thl + payload.len();
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[8] = 64;
+        p[9] = 6;
+        p[12..16].copy_from_slice(&[198, 19, 0, 250]);
+        p[16..20].copy_from_slice(&[198, 19, 0, 11]);
+        let t = 20;
+        p[t..t + 2].copy_from_slice(&2000u16.to_be_bytes());
+        p[t + 2..t + 4].copy_from_slice(&80u16.to_be_bytes());
+        p[t + 4..t + 8].copy_from_slice(&seq.to_be_bytes());
+        p[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
+        p[t + 12] = ((thl / 4) as u8) << 4;
+        p[t + 13] = flags;
+        p[t + 14..t + 16].copy_from_slice(&64240u16.to_be_bytes());
+        p[t + 20..t + 20 + opts.len()].copy_from_slice(opts);
+        p[t + thl..].copy_from_slice(payload);
+        let c = tcp_checksum(&p);
+        p[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());
+        p
+    }
+
+    /// The TCP checksum `p` should carry (computed with the field zeroed).
+    fn tcp_checksum(p: &[u8]) -> u16 {
+        let mut q = p.to_vec();
+        q[36..38].fill(0);
+        let l4 = &q[20..];
+        let ph = checksum::pseudo_header_v4(
+            Ipv4Addr::new(198, 19, 0, 250),
+            Ipv4Addr::new(198, 19, 0, 11),
+            6,
+            l4.len() as u16,
+        );
+        !checksum::combine(&[ph, checksum::data(l4)])
+    }
+
+    fn checksum_ok(p: &[u8]) -> bool {
+        u16::from_be_bytes([p[36], p[37]]) == tcp_checksum(p)
+    }
+
+    const SYN_OPTS: [u8; 20] = [
+        2, 4, 0x05, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7,
+    ];
+
+    #[test]
+    fn a_syn_gets_the_new_sequence_number_and_no_timestamps() {
+        let mut p = seg(FLAG_SYN, 1000, 0, &SYN_OPTS, &[]);
+        assert!(to_real_server(&mut p, 5000));
+        assert_eq!(read32(&p, 24), 6000);
+        assert!(checksum_ok(&p));
+        let opts = &p[40..60];
+        assert_eq!(&opts[..6], &SYN_OPTS[..6], "MSS and SACK-permitted stay");
+        assert_eq!(&opts[6..16], &[1u8; 10], "the timestamp option is NOPs");
+        assert_eq!(&opts[16..], &SYN_OPTS[16..], "window scale stays");
+    }
+
+    #[test]
+    fn later_segments_keep_their_options_and_shift_sequence_numbers() {
+        // A timestamp option on a non-SYN stays (the connection did not negotiate it,
+        // but the director only acts on the SYN).
+        let ts = [1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 8];
+        let mut p = seg(FLAG_ACK, u32::MAX - 10, 77, &ts, b"GET /");
+        assert!(to_real_server(&mut p, 20));
+        assert_eq!(read32(&p, 24), 9, "wraps around");
+        assert_eq!(read32(&p, 28), 77, "the ack is the server's own number");
+        assert_eq!(&p[40..52], &ts);
+        assert!(checksum_ok(&p));
+    }
+
+    #[test]
+    fn replies_get_acks_and_sack_blocks_back_in_the_clients_space() {
+        // NOP, NOP, SACK with two blocks: the blocks sit at an even offset; with one NOP
+        // they sit at an odd one.
+        for lead in [&[1u8, 1][..], &[1u8][..]] {
+            let mut opts = lead.to_vec();
+            opts.extend_from_slice(&[5, 18]);
+            for v in [6100u32, 6200, 6300, 6400] {
+                opts.extend_from_slice(&v.to_be_bytes());
+            }
+            let mut p = seg(FLAG_ACK, 42, 6001, &opts, &[]);
+            assert!(to_client(&mut p, 5000));
+            assert_eq!(read32(&p, 28), 1001);
+            assert_eq!(read32(&p, 24), 42, "the server's own sequence number stays");
+            let at = 40 + lead.len() + 2;
+            let blocks: Vec<u32> = (0..4).map(|k| read32(&p, at + 4 * k)).collect();
+            assert_eq!(blocks, [1100, 1200, 1300, 1400]);
+            assert!(checksum_ok(&p), "lead {}", lead.len());
+        }
+    }
+
+    #[test]
+    fn a_reply_without_ack_keeps_its_ack_field() {
+        let mut p = seg(0x04, 42, 6001, &[], &[]); // RST without ACK
+        assert!(to_client(&mut p, 5000));
+        assert_eq!(read32(&p, 28), 6001);
+        assert!(checksum_ok(&p));
+    }
+
+    #[test]
+    fn there_and_back_is_the_identity() {
+        let mut p = seg(FLAG_ACK | 0x08, 123_456, 0, &[], b"data");
+        assert!(to_real_server(&mut p, 0x8000_0001));
+        // The server acknowledges what it received: its ack equals the shifted seq.
+        let shifted = read32(&p, 24);
+        let mut r = seg(FLAG_ACK, 9, shifted.wrapping_add(4), &[], &[]);
+        assert!(to_client(&mut r, 0x8000_0001));
+        assert_eq!(read32(&r, 28), 123_460);
+    }
+
+    #[test]
+    fn short_or_odd_packets_are_left_alone() {
+        let p = seg(FLAG_SYN, 1, 0, &SYN_OPTS, &[]);
+        for n in [0, 1, 20, 39] {
+            let mut q = p[..n].to_vec();
+            assert!(!to_real_server(&mut q, 9));
+            assert_eq!(q, &p[..n]);
+            assert!(!to_client(&mut q, 9));
+        }
+        // Options claiming more than the header holds: the walk stops, nothing panics.
+        let mut q = seg(FLAG_SYN, 1, 0, &[8, 40, 0, 0], &[]);
+        assert!(to_real_server(&mut q, 1));
+        let mut q = seg(FLAG_ACK, 1, 1, &[5, 200, 0, 0], &[]);
+        assert!(to_client(&mut q, 1));
+        assert!(checksum_ok(&q));
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never make the translation panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            mut b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
+            delta: u32,
+            at in 0usize..130,
+        ) {
+            let _ = seq_of(&b);
+            to_real_server(&mut b, delta);
+            to_client(&mut b, delta);
+            let icmp = at.min(b.len());
+            quoted_to_client(&mut b, icmp, at, delta);
+        }
+
+        /// On well-formed segments with any options, flags and numbers, the checksum
+        /// stays right and a reply's ack comes back to the client's number.
+        #[test]
+        fn checksums_stay_right(
+            opts in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            flags: u8,
+            seq: u32,
+            delta: u32,
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+        ) {
+            let mut p = seg(flags, seq, 0, &opts, &payload);
+            to_real_server(&mut p, delta);
+            proptest::prop_assert!(checksum_ok(&p));
+            proptest::prop_assert_eq!(read32(&p, 24), seq.wrapping_add(delta));
+            let mut r = seg(flags | FLAG_ACK, 1, seq.wrapping_add(delta), &opts, &payload);
+            to_client(&mut r, delta);
+            proptest::prop_assert!(checksum_ok(&r));
+            proptest::prop_assert_eq!(read32(&r, 28), seq);
+        }
+    }
+
+    #[test]
+    fn initial_numbers_of_one_tuple_grow_with_time() {
+        let key = IsnKey::default();
+        let local = ("198.19.0.250".parse().unwrap(), 2000);
+        let rs = ("198.19.0.11".parse().unwrap(), 80);
+        let first = key.isn(local, rs, 1_000);
+        // A connection reusing the tuple within the server's TIME_WAIT (60 s) starts
+        // "after" the first one's numbers, by 15.6 M per second.
+        for dt in [1u64, 1_000, 30_000, 60_000, 120_000] {
+            let later = key.isn(local, rs, 1_000 + dt);
+            let ahead = later.wrapping_sub(first);
+            assert_eq!(u64::from(ahead), dt * TICKS_PER_MS % (1 << 32));
+            assert!((ahead as i32) > 0, "{dt} ms later");
+        }
+        // Another tuple starts somewhere else.
+        let other = key.isn(local, ("198.19.0.12".parse().unwrap(), 80), 1_000);
+        assert_ne!(other, first);
+    }
+
+    #[test]
+    fn a_quoted_sequence_number_goes_back_with_the_icmp_checksum() {
+        // ICMP header (8 bytes) + quoted IPv4 header (20) + 8 bytes of TCP.
+        let mut m = vec![0u8; 20 + 8 + 20 + 8];
+        m[0] = 0x45;
+        m[20] = 3;
+        m[21] = 4;
+        m[48..52].copy_from_slice(&[7, 208, 0, 80]);
+        m[52..56].copy_from_slice(&6001u32.to_be_bytes());
+        let c = !checksum::data(&m[20..]);
+        m[22..24].copy_from_slice(&c.to_be_bytes());
+        assert!(quoted_to_client(&mut m, 20, 48, 5000));
+        assert_eq!(read32(&m, 52), 1001);
+        let mut z = m[20..].to_vec();
+        z[2..4].fill(0);
+        assert_eq!(u16::from_be_bytes([m[22], m[23]]), !checksum::data(&z));
+        assert!(!quoted_to_client(&mut m, 20, 54, 1));
+    }
+}
