@@ -645,9 +645,9 @@ impl<P: Frame> Pipeline<P> {
                             {
                                 self.toa = Some((from.0.into(), from.1));
                             }
-                            let delta = c.seq_delta();
-                            F::rewrite_both(ip_buf, local, rs).map(|()| {
-                                crate::tcp_seq::to_real_server(ip_buf, delta);
+                            let shift = crate::wire::SeqShift::Seq(c.seq_delta());
+                            F::rewrite_both_shifted(ip_buf, local, rs, shift).map(|()| {
+                                crate::tcp_seq::syn_to_real_server(ip_buf, tcp_flags);
                             })
                         } else {
                             F::rewrite_both(ip_buf, local, rs)
@@ -675,12 +675,15 @@ impl<P: Frame> Pipeline<P> {
                 // FULLNAT: the reply was addressed to the local address; back to the
                 // client, both ends in one rewrite.
                 let rewritten = if method == Method::FullNat {
-                    let delta = c.seq_delta();
-                    F::rewrite_both(ip_buf, vip, client).map(|()| {
-                        if proto == proto::TCP {
-                            crate::tcp_seq::to_client(ip_buf, delta);
-                        }
-                    })
+                    if proto == proto::TCP {
+                        let delta = c.seq_delta();
+                        let shift = crate::wire::SeqShift::Ack(0u32.wrapping_sub(delta));
+                        F::rewrite_both_shifted(ip_buf, vip, client, shift).map(|()| {
+                            crate::tcp_seq::sack_to_client(ip_buf, delta);
+                        })
+                    } else {
+                        F::rewrite_both(ip_buf, vip, client)
+                    }
                 } else {
                     F::rewrite_src(ip_buf, vip)
                 };

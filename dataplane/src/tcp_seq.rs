@@ -16,13 +16,13 @@
 //!   connection runs without timestamps and PAWS has nothing to refuse.
 
 use crate::wire::checksum::{update_bytes, update_u32};
+use crate::wire::SeqShift;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 /// Offset of the TCP header's fields.
 const SEQ: usize = 4;
-const ACK: usize = 8;
 const FLAGS: usize = 13;
 const CHECKSUM: usize = 16;
 const FLAG_SYN: u8 = 0x02;
@@ -53,7 +53,7 @@ impl IsnKey {
 
 /// Offset of the TCP header in `ip` (IP header first; IPv6 without extension headers,
 /// as the packet path takes them) and the end of the segment, if the header is there.
-#[inline]
+#[inline(always)]
 fn tcp_span(ip: &[u8]) -> Option<(usize, usize)> {
     let (l4, end) = match ip.first()? >> 4 {
         4 => (
@@ -73,17 +73,6 @@ fn tcp_span(ip: &[u8]) -> Option<(usize, usize)> {
 #[inline]
 fn read32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// Replace the 32-bit field at `at` (an even offset from the TCP header) with `new`,
-/// updating the TCP checksum at `l4 + 16`.
-#[inline]
-fn set32(ip: &mut [u8], l4: usize, at: usize, new: u32) {
-    let old = read32(ip, at);
-    ip[at..at + 4].copy_from_slice(&new.to_be_bytes());
-    let c = l4 + CHECKSUM;
-    let hc = update_u32(u16::from_be_bytes([ip[c], ip[c + 1]]), old, new);
-    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
 }
 
 /// The TCP options of the segment at `l4`: (start, end), empty when there are none.
@@ -127,17 +116,67 @@ pub fn seq_of(ip: &[u8]) -> Option<u32> {
 /// (IP header first, already addressed to the real server) and, on a SYN, replace the
 /// timestamp option with NOPs. The TCP checksum is updated; a packet too short for a TCP
 /// header is left alone (false).
-#[inline]
+#[inline(always)]
 pub fn to_real_server(ip: &mut [u8], delta: u32) -> bool {
     let Some((l4, end)) = tcp_span(ip) else {
         return false;
     };
-    let seq = read32(ip, l4 + SEQ);
-    set32(ip, l4, l4 + SEQ, seq.wrapping_add(delta));
-    if ip[l4 + FLAGS] & (FLAG_SYN | FLAG_ACK) == FLAG_SYN {
+    // Every client packet of a FULLNAT TCP connection comes here: one bounds check for
+    // the header, the field and the checksum updated in registers.
+    let Some(h) = ip.get_mut(l4..l4 + 20) else {
+        return false;
+    };
+    let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+    let new = seq.wrapping_add(delta);
+    h[4..8].copy_from_slice(&new.to_be_bytes());
+    let hc = update_u32(u16::from_be_bytes([h[16], h[17]]), seq, new);
+    h[16..18].copy_from_slice(&hc.to_be_bytes());
+    if h[FLAGS] & (FLAG_SYN | FLAG_ACK) == FLAG_SYN {
         remove_timestamp(ip, l4, end);
     }
     true
+}
+
+/// Apply `shift` to the TCP segment in `ip` on its own (the IPv6 path; IPv4 shifts in
+/// the address rewrite's checksum update).
+pub fn shift(ip: &mut [u8], shift: SeqShift) {
+    let Some((l4, _)) = tcp_span(ip) else {
+        return;
+    };
+    let Some(h) = ip.get_mut(l4..l4 + 20) else {
+        return;
+    };
+    let (at, add) = match shift {
+        SeqShift::None => return,
+        SeqShift::Seq(add) => (4, add),
+        SeqShift::Ack(add) if h[FLAGS] & FLAG_ACK != 0 => (8, add),
+        SeqShift::Ack(_) => return,
+    };
+    let old = u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let new = old.wrapping_add(add);
+    h[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    let hc = update_u32(u16::from_be_bytes([h[16], h[17]]), old, new);
+    h[16..18].copy_from_slice(&hc.to_be_bytes());
+}
+
+/// After the shift of a client's segment: a SYN (no ACK) loses its timestamp option.
+#[inline(always)]
+pub fn syn_to_real_server(ip: &mut [u8], flags: conn_table::TcpFlags) {
+    if flags.0 & (FLAG_SYN | FLAG_ACK) == FLAG_SYN {
+        if let Some((l4, end)) = tcp_span(ip) {
+            remove_timestamp(ip, l4, end);
+        }
+    }
+}
+
+/// After the shift of a real server's segment: its SACK blocks, if it has options.
+#[inline(always)]
+pub fn sack_to_client(ip: &mut [u8], delta: u32) {
+    if let Some((l4, end)) = tcp_span(ip) {
+        if ip[l4 + 12] >> 4 > 5 {
+            adjust_sack(ip, l4, end, delta);
+        }
+    }
 }
 
 /// Replace the timestamp option of the segment at `l4` with NOPs (checksum updated).
@@ -171,19 +210,31 @@ fn remove_timestamp(ip: &mut [u8], l4: usize, end: usize) {
 /// Real server to client: take `delta` from the acknowledgement number (when ACK is
 /// set) and from the edges of any SACK blocks of the TCP segment in `ip`, so the client
 /// sees its own sequence space. Returns false for a packet too short for a TCP header.
-#[inline]
+#[inline(always)]
 pub fn to_client(ip: &mut [u8], delta: u32) -> bool {
     let Some((l4, end)) = tcp_span(ip) else {
         return false;
     };
-    if ip[l4 + FLAGS] & FLAG_ACK != 0 {
-        let ack = read32(ip, l4 + ACK);
-        set32(ip, l4, l4 + ACK, ack.wrapping_sub(delta));
+    let Some(h) = ip.get_mut(l4..l4 + 20) else {
+        return false;
+    };
+    if h[FLAGS] & FLAG_ACK != 0 {
+        let ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+        let new = ack.wrapping_sub(delta);
+        h[8..12].copy_from_slice(&new.to_be_bytes());
+        let hc = update_u32(u16::from_be_bytes([h[16], h[17]]), ack, new);
+        h[16..18].copy_from_slice(&hc.to_be_bytes());
     }
+    // Options (after the timestamps went off the SYN, mostly SACK): rare.
+    if h[12] >> 4 > 5 {
+        adjust_sack(ip, l4, end, delta);
+    }
+    true
+}
+
+/// Take `delta` from the edges of the SACK blocks of the segment at `l4`.
+fn adjust_sack(ip: &mut [u8], l4: usize, end: usize, delta: u32) {
     let (start, opt_end) = options(ip, l4, end);
-    if start == opt_end {
-        return true;
-    }
     let mut sack = None;
     each_option(ip, start, opt_end, |kind, i, len| {
         if kind == OPT_SACK && len >= 10 && (len - 2) % 8 == 0 {
@@ -198,7 +249,6 @@ pub fn to_client(ip: &mut [u8], delta: u32) -> bool {
             at += 4;
         }
     }
-    true
 }
 
 /// [`set32`] for a field at any offset (SACK blocks follow a 2-byte option header and
@@ -286,8 +336,8 @@ mod tests {
         q[36..38].fill(0);
         let l4 = &q[20..];
         let ph = checksum::pseudo_header_v4(
-            Ipv4Addr::new(198, 19, 0, 250),
-            Ipv4Addr::new(198, 19, 0, 11),
+            Ipv4Addr::new(p[12], p[13], p[14], p[15]),
+            Ipv4Addr::new(p[16], p[17], p[18], p[19]),
             6,
             l4.len() as u16,
         );
@@ -397,6 +447,30 @@ mod tests {
             to_client(&mut b, delta);
             let icmp = at.min(b.len());
             quoted_to_client(&mut b, icmp, at, delta);
+        }
+
+        /// The IPv4 rewrite with a shift in the same checksum update gives the bytes of
+        /// the rewrite and the shift one after the other, and a right checksum.
+        #[test]
+        fn shifted_rewrite_is_rewrite_then_shift(
+            flags: u8,
+            seq: u32,
+            ack: u32,
+            add: u32,
+            on_ack: bool,
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+        ) {
+            let p = seg(flags, seq, ack, &[], &payload);
+            let src = (Ipv4Addr::new(198, 18, 0, 100), 80);
+            let dst = (Ipv4Addr::new(198, 18, 0, 1), 40000);
+            let how = if on_ack { SeqShift::Ack(add) } else { SeqShift::Seq(add) };
+            let mut one = p.clone();
+            crate::wire::rewrite_both_parsed_shifted(&mut one, src, dst, how).unwrap();
+            let mut two = p.clone();
+            crate::wire::rewrite_both_parsed(&mut two, src, dst).unwrap();
+            shift(&mut two, how);
+            proptest::prop_assert_eq!(&one, &two);
+            proptest::prop_assert!(checksum_ok(&one));
         }
 
         /// On well-formed segments with any options, flags and numbers, the checksum

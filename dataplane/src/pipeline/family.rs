@@ -26,6 +26,14 @@ pub(crate) trait Family: Copy + Eq + Into<IpAddr> {
     fn rewrite_src(ip: &mut [u8], to: (Self, u16)) -> Result<(), Error>;
     /// Rewrite both ends at once (FULLNAT).
     fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error>;
+    /// [`Family::rewrite_both`] of a TCP segment with its sequence space shifted too
+    /// (FULLNAT TCP; IPv4: in the same checksum update).
+    fn rewrite_both_shifted(
+        ip: &mut [u8],
+        src: (Self, u16),
+        dst: (Self, u16),
+        shift: wire::SeqShift,
+    ) -> Result<(), Error>;
     /// Decrement the TTL / hop limit; false when the packet must not be forwarded.
     fn decrement_hops(ip: &mut [u8]) -> bool;
 }
@@ -57,6 +65,15 @@ impl Family for Ipv4Addr {
     #[inline(always)]
     fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error> {
         wire::rewrite_both_parsed(ip, src, dst)
+    }
+    #[inline(always)]
+    fn rewrite_both_shifted(
+        ip: &mut [u8],
+        src: (Self, u16),
+        dst: (Self, u16),
+        shift: wire::SeqShift,
+    ) -> Result<(), Error> {
+        wire::rewrite_both_parsed_shifted(ip, src, dst, shift)
     }
     #[inline(always)]
     fn decrement_hops(ip: &mut [u8]) -> bool {
@@ -91,6 +108,17 @@ impl Family for Ipv6Addr {
     #[inline(always)]
     fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error> {
         wire::rewrite_both6(ip, src, dst)
+    }
+    #[inline(always)]
+    fn rewrite_both_shifted(
+        ip: &mut [u8],
+        src: (Self, u16),
+        dst: (Self, u16),
+        shift: wire::SeqShift,
+    ) -> Result<(), Error> {
+        wire::rewrite_both6(ip, src, dst)?;
+        crate::tcp_seq::shift(ip, shift);
+        Ok(())
     }
     #[inline(always)]
     fn decrement_hops(ip: &mut [u8]) -> bool {

@@ -41,8 +41,9 @@ pub use icmpv6::Icmpv6Packet;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::Ipv6Packet;
 pub use nat::{
-    decrement_ttl, rewrite_both, rewrite_both_parsed, rewrite_dst, rewrite_dst_parsed,
-    rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src, rewrite_src_parsed,
+    decrement_ttl, rewrite_both, rewrite_both_parsed, rewrite_both_parsed_shifted, rewrite_dst,
+    rewrite_dst_parsed, rewrite_icmp_error_dst, rewrite_icmp_error_src, rewrite_src,
+    rewrite_src_parsed, SeqShift,
 };
 pub use nat6::{decrement_hop_limit, rewrite_both6, rewrite_dst6, rewrite_src6};
 

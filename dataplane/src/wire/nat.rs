@@ -242,7 +242,7 @@ pub fn rewrite_both(
     src: (Ipv4Addr, u16),
     dst: (Ipv4Addr, u16),
 ) -> Result<(), Error> {
-    rewrite_both_checking(ip, src, dst, Check::Full)
+    rewrite_both_checking(ip, src, dst, Check::Full, SeqShift::None)
 }
 
 /// [`rewrite_both`] of a parsed packet, as [`rewrite_dst_parsed`].
@@ -252,7 +252,30 @@ pub fn rewrite_both_parsed(
     src: (Ipv4Addr, u16),
     dst: (Ipv4Addr, u16),
 ) -> Result<(), Error> {
-    rewrite_both_checking(ip, src, dst, Check::Parsed)
+    rewrite_both_checking(ip, src, dst, Check::Parsed, SeqShift::None)
+}
+
+/// A shift of a TCP segment's sequence space made together with an address rewrite, in
+/// the same checksum update (FULLNAT: `crate::tcp_seq`). UDP packets ignore it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqShift {
+    /// Leave the numbers alone.
+    None,
+    /// Add this to the sequence number.
+    Seq(u32),
+    /// Add this to the acknowledgement number, when the ACK flag is set.
+    Ack(u32),
+}
+
+/// [`rewrite_both_parsed`] that also applies `shift` to a TCP segment.
+#[inline(always)]
+pub fn rewrite_both_parsed_shifted(
+    ip: &mut [u8],
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    shift: SeqShift,
+) -> Result<(), Error> {
+    rewrite_both_checking(ip, src, dst, Check::Parsed, shift)
 }
 
 #[inline(always)]
@@ -261,6 +284,7 @@ fn rewrite_both_checking(
     (saddr, sport): (Ipv4Addr, u16),
     (daddr, dport): (Ipv4Addr, u16),
     check: Check,
+    shift: SeqShift,
 ) -> Result<(), Error> {
     let (kind, hl) = locate(ip, check)?;
     if matches!(kind, L4::IcmpEcho) {
@@ -305,7 +329,23 @@ fn rewrite_both_checking(
     if old_dp != dport {
         delta.u16(old_dp, dport);
     }
-    if !addrs_changed && old_sp == sport && old_dp == dport {
+    // The TCP header is in bounds (locate checked its 20 bytes).
+    let field = match (kind, shift) {
+        (L4::Tcp, SeqShift::Seq(add)) => Some((4, add)),
+        (L4::Tcp, SeqShift::Ack(add)) if l4[13] & 0x10 != 0 => Some((8, add)), // ACK
+        _ => None,
+    };
+    let mut shifted = false;
+    if let Some((at, add)) = field {
+        let old = super::read_u32(&l4[at..at + 4]);
+        let new = old.wrapping_add(add);
+        if new != old {
+            super::write_u32(&mut l4[at..at + 4], new);
+            delta.u32(old, new);
+            shifted = true;
+        }
+    }
+    if !addrs_changed && old_sp == sport && old_dp == dport && !shifted {
         return Ok(());
     }
     let mut c = delta.apply(hc);
