@@ -32,7 +32,8 @@ const OPT_SACK: u8 = 5;
 /// 64 ns ticks per millisecond (the kernel's ISN clock).
 const TICKS_PER_MS: u64 = 1_000_000 / 64;
 
-/// The director's secret for initial sequence numbers (random per process).
+/// The director's secret for initial sequence numbers (random per worker: a local port,
+/// and so every connection of a server-side tuple, always belongs to one worker).
 pub struct IsnKey(RandomState);
 
 impl Default for IsnKey {
@@ -115,23 +116,14 @@ pub fn seq_of(ip: &[u8]) -> Option<u32> {
 /// Client to real server: add `delta` to the sequence number of the TCP segment in `ip`
 /// (IP header first, already addressed to the real server) and, on a SYN, replace the
 /// timestamp option with NOPs. The TCP checksum is updated; a packet too short for a TCP
-/// header is left alone (false).
-#[inline(always)]
+/// header is left alone (false). (The established IPv4 path shifts in its rewrite and
+/// calls [`syn_to_real_server`].)
 pub fn to_real_server(ip: &mut [u8], delta: u32) -> bool {
     let Some((l4, end)) = tcp_span(ip) else {
         return false;
     };
-    // Every client packet of a FULLNAT TCP connection comes here: one bounds check for
-    // the header, the field and the checksum updated in registers.
-    let Some(h) = ip.get_mut(l4..l4 + 20) else {
-        return false;
-    };
-    let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-    let new = seq.wrapping_add(delta);
-    h[4..8].copy_from_slice(&new.to_be_bytes());
-    let hc = update_u32(u16::from_be_bytes([h[16], h[17]]), seq, new);
-    h[16..18].copy_from_slice(&hc.to_be_bytes());
-    if h[FLAGS] & (FLAG_SYN | FLAG_ACK) == FLAG_SYN {
+    shift(ip, SeqShift::Seq(delta));
+    if ip[l4 + FLAGS] & (FLAG_SYN | FLAG_ACK) == FLAG_SYN {
         remove_timestamp(ip, l4, end);
     }
     true
@@ -147,11 +139,14 @@ pub fn shift(ip: &mut [u8], shift: SeqShift) {
         return;
     };
     let (at, add) = match shift {
-        SeqShift::None => return,
         SeqShift::Seq(add) => (4, add),
         SeqShift::Ack(add) if h[FLAGS] & FLAG_ACK != 0 => (8, add),
-        SeqShift::Ack(_) => return,
+        _ => return,
     };
+    if add == 0 {
+        // Nothing changes: leave the checksum as the sender wrote it.
+        return;
+    }
     let old = u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
     let new = old.wrapping_add(add);
     h[at..at + 4].copy_from_slice(&new.to_be_bytes());
@@ -210,25 +205,13 @@ fn remove_timestamp(ip: &mut [u8], l4: usize, end: usize) {
 /// Real server to client: take `delta` from the acknowledgement number (when ACK is
 /// set) and from the edges of any SACK blocks of the TCP segment in `ip`, so the client
 /// sees its own sequence space. Returns false for a packet too short for a TCP header.
-#[inline(always)]
+/// (The established IPv4 path shifts in its rewrite and calls [`sack_to_client`].)
 pub fn to_client(ip: &mut [u8], delta: u32) -> bool {
-    let Some((l4, end)) = tcp_span(ip) else {
+    if tcp_span(ip).is_none() {
         return false;
-    };
-    let Some(h) = ip.get_mut(l4..l4 + 20) else {
-        return false;
-    };
-    if h[FLAGS] & FLAG_ACK != 0 {
-        let ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
-        let new = ack.wrapping_sub(delta);
-        h[8..12].copy_from_slice(&new.to_be_bytes());
-        let hc = update_u32(u16::from_be_bytes([h[16], h[17]]), ack, new);
-        h[16..18].copy_from_slice(&hc.to_be_bytes());
     }
-    // Options (after the timestamps went off the SYN, mostly SACK): rare.
-    if h[12] >> 4 > 5 {
-        adjust_sack(ip, l4, end, delta);
-    }
+    shift(ip, SeqShift::Ack(0u32.wrapping_sub(delta)));
+    sack_to_client(ip, delta);
     true
 }
 
