@@ -704,10 +704,12 @@ mod toa_tests {
     use crate::counters::WorkerStats;
     use crate::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig};
 
-    /// TOA rides on the client's ACKs until the real server sends more than its SYN-ACK.
-    #[test]
-    fn toa_only_before_the_real_server_answers() {
-        let t = tables();
+    /// The client of these tests.
+    const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 7);
+
+    /// One worker with the tables of `t`, the client and the real server known as
+    /// neighbours.
+    fn one_worker(t: &crate::pipeline::Tables) -> (Pipeline<Vec<u8>>, Out) {
         let mut p: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
             worker: 0,
             port_macs: MACS.to_vec(),
@@ -717,10 +719,9 @@ mod toa_tests {
             workers: 1,
             exception: Default::default(),
         });
-        p.sync(&t);
+        p.sync(t);
         let mut io = Out::default();
-        let client = Ipv4Addr::new(198, 18, 0, 7);
-        for (port, ip) in [(1, RS), (0, client)] {
+        for (port, ip) in [(1, RS), (0, CLIENT)] {
             let mac = [2, 0, 0, 0, 0, 9];
             p.learn_remote(
                 NeighbourUpdate {
@@ -732,7 +733,16 @@ mod toa_tests {
                 &mut io,
             );
         }
-        let c = (client, 40000);
+        io.0.clear();
+        (p, io)
+    }
+
+    /// TOA rides on the client's ACKs until the real server sends more than its SYN-ACK.
+    #[test]
+    fn toa_only_before_the_real_server_answers() {
+        let t = tables();
+        let (mut p, mut io) = one_worker(&t);
+        let c = (CLIENT, 40000);
         let mut send = |p: &mut Pipeline<Vec<u8>>, port, f: Vec<u8>| {
             p.handle(&t, port, f, 0, &mut io);
             io.0.pop().expect("forwarded").1
@@ -777,31 +787,8 @@ mod toa_tests {
     #[test]
     fn sequence_numbers_are_translated_both_ways() {
         let t = tables();
-        let mut p: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
-            worker: 0,
-            port_macs: MACS.to_vec(),
-            stats: Arc::new(WorkerStats::default()),
-            conn_capacity: 64,
-            gratuitous_arp: false,
-            workers: 1,
-            exception: Default::default(),
-        });
-        p.sync(&t);
-        let mut io = Out::default();
-        let client = Ipv4Addr::new(198, 18, 0, 7);
-        for (port, ip) in [(1, RS), (0, client)] {
-            let mac = [2, 0, 0, 0, 0, 9];
-            p.learn_remote(
-                NeighbourUpdate {
-                    port,
-                    ip: ip.into(),
-                    mac,
-                },
-                0,
-                &mut io,
-            );
-        }
-        let c = (client, 40000);
+        let (mut p, mut io) = one_worker(&t);
+        let c = (CLIENT, 40000);
         let mut send = |p: &mut Pipeline<Vec<u8>>, port, f: Vec<u8>| {
             p.handle(&t, port, f, 0, &mut io);
             io.0.pop().expect("forwarded").1

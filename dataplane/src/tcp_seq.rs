@@ -186,20 +186,33 @@ fn remove_timestamp(ip: &mut [u8], l4: usize, end: usize) {
     let Some(i) = at else {
         return;
     };
-    // The checksum sums 16-bit words from the TCP header's start: update the aligned
-    // words that cover the option.
-    let (w0, w1) = ((i - l4) & !1, (i - l4 + 10 + 1) & !1);
-    let (w0, w1) = (l4 + w0, l4 + w1);
+    change_covered(ip, l4, l4 + CHECKSUM, i, 10, |b| b.fill(1));
+}
+
+/// Change the `len` (at most 10) bytes at `at` of `ip` with `f`, updating the 16-bit
+/// one's-complement checksum at `csum`, which sums words counted from `base` (a TCP or an
+/// ICMP header): the aligned words that cover the change enter the update, so a change
+/// at an odd offset (after NOP padding) is counted right.
+fn change_covered(
+    ip: &mut [u8],
+    base: usize,
+    csum: usize,
+    at: usize,
+    len: usize,
+    f: impl FnOnce(&mut [u8]),
+) {
+    let w0 = base + ((at - base) & !1);
+    let w1 = (base + ((at - base + len + 1) & !1)).min(ip.len());
     let mut old = [0u8; 12];
-    old[..w1 - w0].copy_from_slice(&ip[w0..w1]);
-    ip[i..i + 10].fill(1);
-    let c = l4 + CHECKSUM;
+    let n = w1 - w0;
+    old[..n].copy_from_slice(&ip[w0..w1]);
+    f(&mut ip[at..at + len]);
     let hc = update_bytes(
-        u16::from_be_bytes([ip[c], ip[c + 1]]),
-        &old[..w1 - w0],
+        u16::from_be_bytes([ip[csum], ip[csum + 1]]),
+        &old[..n],
         &ip[w0..w1],
     );
-    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
+    ip[csum..csum + 2].copy_from_slice(&hc.to_be_bytes());
 }
 
 /// Real server to client: take `delta` from the acknowledgement number (when ACK is
@@ -227,28 +240,14 @@ fn adjust_sack(ip: &mut [u8], l4: usize, end: usize, delta: u32) {
     if let Some((i, len)) = sack {
         let mut at = i + 2;
         while at + 4 <= i + len {
-            let v = read32(ip, at);
-            set32_any(ip, l4, at, v.wrapping_sub(delta));
+            let v = read32(ip, at).wrapping_sub(delta);
+            // SACK blocks follow a 2-byte option header, at odd offsets after one NOP.
+            change_covered(ip, l4, l4 + CHECKSUM, at, 4, |b| {
+                b.copy_from_slice(&v.to_be_bytes())
+            });
             at += 4;
         }
     }
-}
-
-/// [`set32`] for a field at any offset (SACK blocks follow a 2-byte option header and
-/// may sit at odd offsets after NOP padding).
-fn set32_any(ip: &mut [u8], l4: usize, at: usize, new: u32) {
-    let (w0, w1) = ((at - l4) & !1, (at - l4 + 4 + 1) & !1);
-    let (w0, w1) = (l4 + w0, l4 + w1);
-    let mut old = [0u8; 6];
-    old[..w1 - w0].copy_from_slice(&ip[w0..w1]);
-    ip[at..at + 4].copy_from_slice(&new.to_be_bytes());
-    let c = l4 + CHECKSUM;
-    let hc = update_bytes(
-        u16::from_be_bytes([ip[c], ip[c + 1]]),
-        &old[..w1 - w0],
-        &ip[w0..w1],
-    );
-    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
 }
 
 /// Real server's ICMP error about a segment the director sent it, on its way to the
@@ -258,24 +257,14 @@ fn set32_any(ip: &mut [u8], l4: usize, at: usize, new: u32) {
 /// needed"). The ICMP checksum is updated. False when the quote is too short.
 pub fn quoted_to_client(ip: &mut [u8], icmp: usize, quoted_l4: usize, delta: u32) -> bool {
     let at = quoted_l4 + SEQ;
-    if at + 4 > ip.len() || icmp + 4 > ip.len() {
+    if at < icmp + 8 || at + 4 > ip.len() {
         return false;
     }
-    let old = read32(ip, at);
-    let new = old.wrapping_sub(delta);
-    // The ICMP checksum covers the quote from the ICMP header on, in 16-bit words.
-    let (w0, w1) = ((at - icmp) & !1, (at - icmp + 4 + 1) & !1);
-    let (w0, w1) = (icmp + w0, (icmp + w1).min(ip.len()));
-    let mut before = [0u8; 6];
-    before[..w1 - w0].copy_from_slice(&ip[w0..w1]);
-    ip[at..at + 4].copy_from_slice(&new.to_be_bytes());
-    let c = icmp + 2;
-    let hc = update_bytes(
-        u16::from_be_bytes([ip[c], ip[c + 1]]),
-        &before[..w1 - w0],
-        &ip[w0..w1],
-    );
-    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
+    let new = read32(ip, at).wrapping_sub(delta);
+    // The ICMP checksum covers the message from the ICMP header on.
+    change_covered(ip, icmp, icmp + 2, at, 4, |b| {
+        b.copy_from_slice(&new.to_be_bytes())
+    });
     true
 }
 
@@ -288,28 +277,13 @@ mod tests {
     /// An IPv4 TCP segment from 198.19.0.250:2000 to 198.19.0.11:80 with `flags`, `seq`,
     /// `ack`, `opts` (padded to 4 bytes) and a correct checksum.
     fn seg(flags: u8, seq: u32, ack: u32, opts: &[u8], payload: &[u8]) -> Vec<u8> {
-        let olen = opts.len().div_ceil(4) * 4;
-        let thl = 20 + olen;
-        let total = 20 + thl + payload.len();
-        let mut p = vec![0u8; total];
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        p[8] = 64;
-        p[9] = 6;
-        p[12..16].copy_from_slice(&[198, 19, 0, 250]);
-        p[16..20].copy_from_slice(&[198, 19, 0, 11]);
-        let t = 20;
-        p[t..t + 2].copy_from_slice(&2000u16.to_be_bytes());
-        p[t + 2..t + 4].copy_from_slice(&80u16.to_be_bytes());
-        p[t + 4..t + 8].copy_from_slice(&seq.to_be_bytes());
-        p[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
-        p[t + 12] = ((thl / 4) as u8) << 4;
-        p[t + 13] = flags;
-        p[t + 14..t + 16].copy_from_slice(&64240u16.to_be_bytes());
-        p[t + 20..t + 20 + opts.len()].copy_from_slice(opts);
-        p[t + thl..].copy_from_slice(payload);
-        let c = tcp_checksum(&p);
-        p[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());
+        let (lip, rs) = (
+            Ipv4Addr::new(198, 19, 0, 250),
+            Ipv4Addr::new(198, 19, 0, 11),
+        );
+        let p =
+            crate::test_io::tcp4_packet((lip, 2000), (rs, 80), flags, (seq, ack), opts, payload);
+        assert_eq!(u16::from_be_bytes([p[36], p[37]]), tcp_checksum(&p));
         p
     }
 
@@ -423,13 +397,13 @@ mod tests {
         fn arbitrary_bytes_never_panic(
             mut b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120),
             delta: u32,
-            at in 0usize..130,
+            icmp in 0usize..130,
+            quoted in 0usize..130,
         ) {
             let _ = seq_of(&b);
             to_real_server(&mut b, delta);
             to_client(&mut b, delta);
-            let icmp = at.min(b.len());
-            quoted_to_client(&mut b, icmp, at, delta);
+            quoted_to_client(&mut b, icmp, quoted, delta);
         }
 
         /// The IPv4 rewrite with a shift in the same checksum update gives the bytes of

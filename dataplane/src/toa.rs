@@ -260,26 +260,7 @@ mod tests {
 
     /// IPv4 + TCP with `opts` and `payload`, both checksums computed in full.
     fn packet(flags: u8, opts: &[u8], payload: &[u8]) -> Vec<u8> {
-        let thl = 20 + opts.len();
-        let total = 20 + thl + payload.len();
-        let mut p = vec![0u8; total];
-        p[0] = 0x45;
-        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        p[8] = 64;
-        p[9] = 6;
-        p[12..16].copy_from_slice(&LIP.octets());
-        p[16..20].copy_from_slice(&RS.octets());
-        p[20..22].copy_from_slice(&5000u16.to_be_bytes());
-        p[22..24].copy_from_slice(&8080u16.to_be_bytes());
-        p[24..28].copy_from_slice(&7u32.to_be_bytes());
-        p[32] = ((thl / 4) as u8) << 4;
-        p[33] = flags;
-        p[34..36].copy_from_slice(&[0xff, 0xff]);
-        p[40..40 + opts.len()].copy_from_slice(opts);
-        p[40 + opts.len()..].copy_from_slice(payload);
-        Ipv4Packet::new_unchecked(&mut p[..]).fill_checksum();
-        TcpPacket::new_unchecked(&mut p[20..]).fill_checksum_v4(LIP, RS);
-        p
+        crate::test_io::tcp4_packet((LIP, 5000), (RS, 8080), flags, (7, 0), opts, payload)
     }
 
     fn checksums_ok(p: &[u8]) -> bool {
