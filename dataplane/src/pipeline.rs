@@ -1193,7 +1193,7 @@ impl<P: Frame> Pipeline<P> {
         };
         // FULLNAT TCP: the real server gets the director's own sequence numbers for
         // the local port (see `tcp_seq`).
-        if method == Method::FullNat && tuple.proto == proto::TCP && rewritten.is_ok() {
+        if method == Method::FullNat && tuple.proto == proto::TCP {
             if let Some(seq) = crate::tcp_seq::seq_of(ip) {
                 let isn = self
                     .isn_key

@@ -186,23 +186,23 @@ fn remove_timestamp(ip: &mut [u8], l4: usize, end: usize) {
     let Some(i) = at else {
         return;
     };
-    change_covered(ip, l4, l4 + CHECKSUM, i, 10, |b| b.fill(1));
+    change_covered(ip, (l4, end), l4 + CHECKSUM, i, 10, |b| b.fill(1));
 }
 
 /// Change the `len` (at most 10) bytes at `at` of `ip` with `f`, updating the 16-bit
-/// one's-complement checksum at `csum`, which sums words counted from `base` (a TCP or an
-/// ICMP header): the aligned words that cover the change enter the update, so a change
-/// at an odd offset (after NOP padding) is counted right.
+/// one's-complement checksum at `csum`, which sums the words of `ip[base..end]` (a TCP
+/// segment or an ICMP message): the aligned words that cover the change enter the
+/// update, so a change at an odd offset (after NOP padding) is counted right.
 fn change_covered(
     ip: &mut [u8],
-    base: usize,
+    (base, end): (usize, usize),
     csum: usize,
     at: usize,
     len: usize,
     f: impl FnOnce(&mut [u8]),
 ) {
     let w0 = base + ((at - base) & !1);
-    let w1 = (base + ((at - base + len + 1) & !1)).min(ip.len());
+    let w1 = (base + ((at - base + len + 1) & !1)).min(end);
     let mut old = [0u8; 12];
     let n = w1 - w0;
     old[..n].copy_from_slice(&ip[w0..w1]);
@@ -242,7 +242,7 @@ fn adjust_sack(ip: &mut [u8], l4: usize, end: usize, delta: u32) {
         while at + 4 <= i + len {
             let v = read32(ip, at).wrapping_sub(delta);
             // SACK blocks follow a 2-byte option header, at odd offsets after one NOP.
-            change_covered(ip, l4, l4 + CHECKSUM, at, 4, |b| {
+            change_covered(ip, (l4, end), l4 + CHECKSUM, at, 4, |b| {
                 b.copy_from_slice(&v.to_be_bytes())
             });
             at += 4;
@@ -251,18 +251,33 @@ fn adjust_sack(ip: &mut [u8], l4: usize, end: usize, delta: u32) {
 }
 
 /// Real server's ICMP error about a segment the director sent it, on its way to the
-/// client: the quoted TCP header at `quoted_l4` of `ip` (whose ICMP header starts at
-/// `icmp`) gets its sequence number back in the client's space (a client checks that a
-/// quoted sequence number is one it sent before acting on, say, "fragmentation
-/// needed"). The ICMP checksum is updated. False when the quote is too short.
-pub fn quoted_to_client(ip: &mut [u8], icmp: usize, quoted_l4: usize, delta: u32) -> bool {
+/// client: the quoted TCP header at `quoted_l4` of `ip` (the ICMP message is
+/// `ip[icmp..end]`) gets its sequence number back in the client's space (a client checks
+/// that a quoted sequence number is one it sent before acting on, say, "fragmentation
+/// needed"), and the quoted TCP checksum with it when the quote reaches it, so the quote
+/// is the client's segment as it was sent. The ICMP checksum is updated. False when the
+/// quote is too short for the sequence number.
+pub fn quoted_to_client(
+    ip: &mut [u8],
+    (icmp, end): (usize, usize),
+    quoted_l4: usize,
+    delta: u32,
+) -> bool {
+    let end = end.min(ip.len());
     let at = quoted_l4 + SEQ;
-    if at < icmp + 8 || at + 4 > ip.len() {
+    if at < icmp + 8 || at + 4 > end {
         return false;
     }
-    let new = read32(ip, at).wrapping_sub(delta);
-    // The ICMP checksum covers the message from the ICMP header on.
-    change_covered(ip, icmp, icmp + 2, at, 4, |b| {
+    let old = read32(ip, at);
+    let new = old.wrapping_sub(delta);
+    let qc = quoted_l4 + CHECKSUM;
+    if qc + 2 <= end {
+        let hc = update_u32(u16::from_be_bytes([ip[qc], ip[qc + 1]]), old, new);
+        change_covered(ip, (icmp, end), icmp + 2, qc, 2, |b| {
+            b.copy_from_slice(&hc.to_be_bytes())
+        });
+    }
+    change_covered(ip, (icmp, end), icmp + 2, at, 4, |b| {
         b.copy_from_slice(&new.to_be_bytes())
     });
     true
@@ -403,7 +418,8 @@ mod tests {
             let _ = seq_of(&b);
             to_real_server(&mut b, delta);
             to_client(&mut b, delta);
-            quoted_to_client(&mut b, icmp, quoted, delta);
+            let end = b.len();
+            quoted_to_client(&mut b, (icmp, end), quoted, delta);
         }
 
         /// The IPv4 rewrite with a shift in the same checksum update gives the bytes of
@@ -472,20 +488,34 @@ mod tests {
 
     #[test]
     fn a_quoted_sequence_number_goes_back_with_the_icmp_checksum() {
-        // ICMP header (8 bytes) + quoted IPv4 header (20) + 8 bytes of TCP.
-        let mut m = vec![0u8; 20 + 8 + 20 + 8];
-        m[0] = 0x45;
-        m[20] = 3;
-        m[21] = 4;
-        m[48..52].copy_from_slice(&[7, 208, 0, 80]);
-        m[52..56].copy_from_slice(&6001u32.to_be_bytes());
-        let c = !checksum::data(&m[20..]);
-        m[22..24].copy_from_slice(&c.to_be_bytes());
-        assert!(quoted_to_client(&mut m, 20, 48, 5000));
-        assert_eq!(read32(&m, 52), 1001);
-        let mut z = m[20..].to_vec();
-        z[2..4].fill(0);
-        assert_eq!(u16::from_be_bytes([m[22], m[23]]), !checksum::data(&z));
-        assert!(!quoted_to_client(&mut m, 20, 54, 1));
+        // ICMP header (8 bytes) + the quoted IPv4 header and 8 bytes of TCP, then the same
+        // with the whole quoted segment (its checksum then goes back too).
+        let client_seg = seg(FLAG_ACK, 1001, 1, &[], b"data");
+        let mut sent = client_seg.clone();
+        assert!(to_real_server(&mut sent, 5000));
+        for quote_len in [28, sent.len()] {
+            let mut m = vec![0u8; 20 + 8];
+            m[0] = 0x45;
+            m[20] = 3;
+            m[21] = 1;
+            m.extend_from_slice(&sent[..quote_len]);
+            let c = !checksum::data(&m[20..]);
+            m[22..24].copy_from_slice(&c.to_be_bytes());
+            let end = m.len();
+            m.extend_from_slice(&[0xee; 6]); // Ethernet padding: never touched
+            assert!(quoted_to_client(&mut m, (20, end), 48, 5000));
+            assert_eq!(read32(&m, 52), 1001);
+            if quote_len == sent.len() {
+                assert_eq!(&m[28..end], &client_seg[..], "the client's own segment");
+            }
+            let mut z = m[20..end].to_vec();
+            z[2..4].fill(0);
+            assert_eq!(u16::from_be_bytes([m[22], m[23]]), !checksum::data(&z));
+            assert_eq!(&m[end..], &[0xee; 6]);
+            assert!(
+                !quoted_to_client(&mut m, (20, 54), 48, 1),
+                "quote too short"
+            );
+        }
     }
 }

@@ -232,7 +232,7 @@ impl<P: Frame> Pipeline<P> {
                     // sequence numbers: the client checks its own.
                     let delta = self.conns.conn(id).map_or(0, |r| r.seq_delta());
                     let qihl = usize::from(ip_buf.get(hl + 8).copied().unwrap_or(0) & 0x0f) * 4;
-                    crate::tcp_seq::quoted_to_client(ip_buf, hl, hl + 8 + qihl, delta);
+                    crate::tcp_seq::quoted_to_client(ip_buf, (hl, total), hl + 8 + qihl, delta);
                 }
                 Ipv4Verdict::Forward(client)
             }

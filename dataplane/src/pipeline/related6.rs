@@ -131,7 +131,7 @@ impl<P: Frame> Pipeline<P> {
                 } else {
                     0
                 };
-                self.nat_icmp6_error(ip_buf, &c, dir, delta)
+                self.nat_icmp6_error(ip_buf, &c, dir, (delta, 48 + q.l4_offset))
             }
             // DR keeps only the client's side (its replies bypass the director): relay
             // to the real server as is, found by id as for the connection's packets.
@@ -163,7 +163,7 @@ impl<P: Frame> Pipeline<P> {
         ip_buf: &mut [u8],
         c: &conn_table::ConnInfo,
         dir: Direction,
-        seq_delta: u32,
+        (seq_delta, quoted_l4): (u32, usize),
     ) -> Ipv6Verdict {
         use Ipv6Verdict::Drop;
         let orig = c.original;
@@ -188,9 +188,10 @@ impl<P: Frame> Pipeline<P> {
                 }
                 if seq_delta != 0 {
                     // FULLNAT TCP: the quoted segment carries the director's sequence
-                    // numbers; the client checks its own (IPv6 header, ICMPv6 header,
-                    // quoted IPv6 header).
-                    crate::tcp_seq::quoted_to_client(ip_buf, 40, 40 + 8 + 40, seq_delta);
+                    // numbers; the client checks its own (`quoted_l4`: after the IPv6
+                    // header, the ICMPv6 header and the quoted headers).
+                    let end = 40 + usize::from(u16::from_be_bytes([ip_buf[4], ip_buf[5]]));
+                    crate::tcp_seq::quoted_to_client(ip_buf, (40, end), quoted_l4, seq_delta);
                 }
                 Ipv6Verdict::Forward(client)
             }
@@ -655,7 +656,9 @@ mod tests {
                 method,
                 template: None,
             };
-            p.conns.insert(&new, 1).unwrap();
+            let id = p.conns.insert(&new, 1).unwrap();
+            // The real server sees sequence numbers 5000 ahead of the client's.
+            p.conns.set_seq_delta(id, 5000);
         }
         // Addresses and ports of a forwarded error: outer (src, dst), quoted (src:port,
         // dst:port).
@@ -704,6 +707,19 @@ mod tests {
         assert_eq!(
             fields(f),
             (a(VIP), a(CLIENT), (a(CLIENT), 40001), (a(VIP), 80))
+        );
+        // The quoted segment (sequence number 0 at the real server) is the client's own:
+        // its sequence number 5000 back, its checksum right for it, and so the ICMPv6
+        // checksum.
+        let quoted = &f[102..];
+        assert_eq!(
+            crate::wire::read_u32(&quoted[4..8]),
+            0u32.wrapping_sub(5000)
+        );
+        let ph = checksum::pseudo_header_v6(a(CLIENT), a(VIP), ip_proto::TCP, 20);
+        assert_eq!(checksum::combine(&[ph, checksum::data(quoted)]), 0xFFFF);
+        assert!(
+            crate::wire::Icmpv6Packet::new_unchecked(&f[54..]).verify_checksum(a(VIP), a(CLIENT))
         );
         assert_eq!(translated(&p), 2);
     }
