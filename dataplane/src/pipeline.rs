@@ -639,19 +639,18 @@ impl<P: Frame> Pipeline<P> {
                         let Some(local) = F::dst(&c, Direction::Reply) else {
                             return Drop(DropReason::NoService);
                         };
-                        if proto == proto::TCP {
-                            if crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
-                                && t.snat.toa_for(rs_id)
-                            {
-                                self.toa = Some((from.0.into(), from.1));
-                            }
-                            let shift = crate::wire::SeqShift::Seq(c.seq_delta());
-                            F::rewrite_both_shifted(ip_buf, local, rs, shift).map(|()| {
-                                crate::tcp_seq::syn_to_real_server(ip_buf, tcp_flags);
-                            })
-                        } else {
-                            F::rewrite_both(ip_buf, local, rs)
+                        if proto == proto::TCP
+                            && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
+                            && t.snat.toa_for(rs_id)
+                        {
+                            self.toa = Some((from.0.into(), from.1));
                         }
+                        // TCP: into the director's sequence space (`tcp_seq`); a UDP
+                        // connection's offset is 0 and the shift is TCP's only.
+                        let shift = crate::wire::SeqShift::Seq(c.seq_delta());
+                        F::rewrite_both(ip_buf, local, rs, shift).map(|()| {
+                            crate::tcp_seq::syn_to_real_server(ip_buf, tcp_flags);
+                        })
                     }
                     _ => Ok(()),
                 };
@@ -675,15 +674,12 @@ impl<P: Frame> Pipeline<P> {
                 // FULLNAT: the reply was addressed to the local address; back to the
                 // client, both ends in one rewrite.
                 let rewritten = if method == Method::FullNat {
-                    if proto == proto::TCP {
-                        let delta = c.seq_delta();
-                        let shift = crate::wire::SeqShift::Ack(0u32.wrapping_sub(delta));
-                        F::rewrite_both_shifted(ip_buf, vip, client, shift).map(|()| {
-                            crate::tcp_seq::sack_to_client(ip_buf, delta);
-                        })
-                    } else {
-                        F::rewrite_both(ip_buf, vip, client)
-                    }
+                    // TCP: back to the client's sequence space (UDP: offset 0, no shift).
+                    let delta = c.seq_delta();
+                    let shift = crate::wire::SeqShift::Ack(0u32.wrapping_sub(delta));
+                    F::rewrite_both(ip_buf, vip, client, shift).map(|()| {
+                        crate::tcp_seq::sack_to_client(ip_buf, delta);
+                    })
                 } else {
                     F::rewrite_src(ip_buf, vip)
                 };

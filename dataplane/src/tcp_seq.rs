@@ -15,8 +15,9 @@
 //! - removes the timestamp option from the client's SYN (NOPs in its place), so the
 //!   connection runs without timestamps and PAWS has nothing to refuse.
 
-use crate::wire::checksum::{update_bytes, update_u32};
-use crate::wire::SeqShift;
+use crate::wire::checksum::{change_covered, update_u32};
+use crate::wire::tcp::each_option;
+use crate::wire::{read_u32, write_u32, SeqShift};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
@@ -53,27 +54,28 @@ impl IsnKey {
 }
 
 /// Offset of the TCP header in `ip` (IP header first; IPv6 without extension headers,
-/// as the packet path takes them) and the end of the segment, if the header is there.
+/// as the packet path takes them) and the end of the segment, if `ip` is TCP and the
+/// header is there (so a UDP packet passed here is left alone).
 #[inline(always)]
 fn tcp_span(ip: &[u8]) -> Option<(usize, usize)> {
-    let (l4, end) = match ip.first()? >> 4 {
+    let (l4, end, proto) = match ip.first()? >> 4 {
         4 => (
             usize::from(ip[0] & 0x0f) * 4,
             usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?])),
+            *ip.get(9)?,
         ),
         6 => (
             40,
             40 + usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?])),
+            *ip.get(6)?,
         ),
         _ => return None,
     };
+    if proto != crate::wire::ip_proto::TCP {
+        return None;
+    }
     let end = end.min(ip.len());
     (l4 + 20 <= end).then_some((l4, end))
-}
-
-#[inline]
-fn read32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// The TCP options of the segment at `l4`: (start, end), empty when there are none.
@@ -84,33 +86,11 @@ fn options(ip: &[u8], l4: usize, end: usize) -> (usize, usize) {
     (l4 + 20, opt_end.max(l4 + 20))
 }
 
-/// Walk the options in `ip[start..end]`: `f(kind, at, len)` for each one with a length.
-fn each_option(ip: &[u8], start: usize, end: usize, mut f: impl FnMut(u8, usize, usize)) {
-    let mut i = start;
-    while i < end {
-        match ip[i] {
-            0 => return,
-            1 => i += 1,
-            kind => {
-                let Some(&len) = ip.get(i + 1) else {
-                    return;
-                };
-                let len = usize::from(len);
-                if len < 2 || i + len > end {
-                    return;
-                }
-                f(kind, i, len);
-                i += len;
-            }
-        }
-    }
-}
-
 /// The sequence number of the TCP segment in `ip` (IP header first), if it has a TCP
 /// header.
 #[inline]
 pub fn seq_of(ip: &[u8]) -> Option<u32> {
-    tcp_span(ip).map(|(l4, _)| read32(ip, l4 + SEQ))
+    tcp_span(ip).map(|(l4, _)| read_u32(&ip[l4 + SEQ..]))
 }
 
 /// Client to real server: add `delta` to the sequence number of the TCP segment in `ip`
@@ -147,9 +127,9 @@ pub fn shift(ip: &mut [u8], shift: SeqShift) {
         // Nothing changes: leave the checksum as the sender wrote it.
         return;
     }
-    let old = u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let old = read_u32(&h[at..]);
     let new = old.wrapping_add(add);
-    h[at..at + 4].copy_from_slice(&new.to_be_bytes());
+    write_u32(&mut h[at..], new);
     let hc = update_u32(u16::from_be_bytes([h[16], h[17]]), old, new);
     h[16..18].copy_from_slice(&hc.to_be_bytes());
 }
@@ -189,32 +169,6 @@ fn remove_timestamp(ip: &mut [u8], l4: usize, end: usize) {
     change_covered(ip, (l4, end), l4 + CHECKSUM, i, 10, |b| b.fill(1));
 }
 
-/// Change the `len` (at most 10) bytes at `at` of `ip` with `f`, updating the 16-bit
-/// one's-complement checksum at `csum`, which sums the words of `ip[base..end]` (a TCP
-/// segment or an ICMP message): the aligned words that cover the change enter the
-/// update, so a change at an odd offset (after NOP padding) is counted right.
-fn change_covered(
-    ip: &mut [u8],
-    (base, end): (usize, usize),
-    csum: usize,
-    at: usize,
-    len: usize,
-    f: impl FnOnce(&mut [u8]),
-) {
-    let w0 = base + ((at - base) & !1);
-    let w1 = (base + ((at - base + len + 1) & !1)).min(end);
-    let mut old = [0u8; 12];
-    let n = w1 - w0;
-    old[..n].copy_from_slice(&ip[w0..w1]);
-    f(&mut ip[at..at + len]);
-    let hc = update_bytes(
-        u16::from_be_bytes([ip[csum], ip[csum + 1]]),
-        &old[..n],
-        &ip[w0..w1],
-    );
-    ip[csum..csum + 2].copy_from_slice(&hc.to_be_bytes());
-}
-
 /// Real server to client: take `delta` from the acknowledgement number (when ACK is
 /// set) and from the edges of any SACK blocks of the TCP segment in `ip`, so the client
 /// sees its own sequence space. Returns false for a packet too short for a TCP header.
@@ -240,7 +194,7 @@ fn adjust_sack(ip: &mut [u8], l4: usize, end: usize, delta: u32) {
     if let Some((i, len)) = sack {
         let mut at = i + 2;
         while at + 4 <= i + len {
-            let v = read32(ip, at).wrapping_sub(delta);
+            let v = read_u32(&ip[at..]).wrapping_sub(delta);
             // SACK blocks follow a 2-byte option header, at odd offsets after one NOP.
             change_covered(ip, (l4, end), l4 + CHECKSUM, at, 4, |b| {
                 b.copy_from_slice(&v.to_be_bytes())
@@ -268,7 +222,7 @@ pub fn quoted_to_client(
     if at < icmp + 8 || at + 4 > end {
         return false;
     }
-    let old = read32(ip, at);
+    let old = read_u32(&ip[at..]);
     let new = old.wrapping_sub(delta);
     let qc = quoted_l4 + CHECKSUM;
     if qc + 2 <= end {
@@ -328,7 +282,7 @@ mod tests {
     fn a_syn_gets_the_new_sequence_number_and_no_timestamps() {
         let mut p = seg(FLAG_SYN, 1000, 0, &SYN_OPTS, &[]);
         assert!(to_real_server(&mut p, 5000));
-        assert_eq!(read32(&p, 24), 6000);
+        assert_eq!(read_u32(&p[24..]), 6000);
         assert!(checksum_ok(&p));
         let opts = &p[40..60];
         assert_eq!(&opts[..6], &SYN_OPTS[..6], "MSS and SACK-permitted stay");
@@ -343,8 +297,8 @@ mod tests {
         let ts = [1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 8];
         let mut p = seg(FLAG_ACK, u32::MAX - 10, 77, &ts, b"GET /");
         assert!(to_real_server(&mut p, 20));
-        assert_eq!(read32(&p, 24), 9, "wraps around");
-        assert_eq!(read32(&p, 28), 77, "the ack is the server's own number");
+        assert_eq!(read_u32(&p[24..]), 9, "wraps around");
+        assert_eq!(read_u32(&p[28..]), 77, "the ack is the server's own number");
         assert_eq!(&p[40..52], &ts);
         assert!(checksum_ok(&p));
     }
@@ -361,10 +315,14 @@ mod tests {
             }
             let mut p = seg(FLAG_ACK, 42, 6001, &opts, &[]);
             assert!(to_client(&mut p, 5000));
-            assert_eq!(read32(&p, 28), 1001);
-            assert_eq!(read32(&p, 24), 42, "the server's own sequence number stays");
+            assert_eq!(read_u32(&p[28..]), 1001);
+            assert_eq!(
+                read_u32(&p[24..]),
+                42,
+                "the server's own sequence number stays"
+            );
             let at = 40 + lead.len() + 2;
-            let blocks: Vec<u32> = (0..4).map(|k| read32(&p, at + 4 * k)).collect();
+            let blocks: Vec<u32> = (0..4).map(|k| read_u32(&p[at + 4 * k..])).collect();
             assert_eq!(blocks, [1100, 1200, 1300, 1400]);
             assert!(checksum_ok(&p), "lead {}", lead.len());
         }
@@ -374,8 +332,26 @@ mod tests {
     fn a_reply_without_ack_keeps_its_ack_field() {
         let mut p = seg(0x04, 42, 6001, &[], &[]); // RST without ACK
         assert!(to_client(&mut p, 5000));
-        assert_eq!(read32(&p, 28), 6001);
+        assert_eq!(read_u32(&p[28..]), 6001);
         assert!(checksum_ok(&p));
+    }
+
+    /// The helpers act on TCP only: a UDP packet (a UDP FULLNAT connection's, whose
+    /// bytes could read as options) goes through unchanged.
+    #[test]
+    fn udp_is_left_alone() {
+        let mut opts = vec![1, 1, 5, 10];
+        opts.extend_from_slice(&[0, 0, 0, 9, 0, 0, 0, 10]);
+        let mut p = seg(FLAG_SYN | FLAG_ACK, 1, 2, &opts, b"");
+        p[9] = 17;
+        let before = p.clone();
+        assert!(!to_real_server(&mut p, 7));
+        assert!(!to_client(&mut p, 7));
+        shift(&mut p, SeqShift::Seq(7));
+        sack_to_client(&mut p, 7);
+        syn_to_real_server(&mut p, conn_table::TcpFlags(FLAG_SYN));
+        assert_eq!(p, before);
+        assert_eq!(seq_of(&p), None);
     }
 
     #[test]
@@ -383,10 +359,10 @@ mod tests {
         let mut p = seg(FLAG_ACK | 0x08, 123_456, 0, &[], b"data");
         assert!(to_real_server(&mut p, 0x8000_0001));
         // The server acknowledges what it received: its ack equals the shifted seq.
-        let shifted = read32(&p, 24);
+        let shifted = read_u32(&p[24..]);
         let mut r = seg(FLAG_ACK, 9, shifted.wrapping_add(4), &[], &[]);
         assert!(to_client(&mut r, 0x8000_0001));
-        assert_eq!(read32(&r, 28), 123_460);
+        assert_eq!(read_u32(&r[28..]), 123_460);
     }
 
     #[test]
@@ -459,11 +435,11 @@ mod tests {
             let mut p = seg(flags, seq, 0, &opts, &payload);
             to_real_server(&mut p, delta);
             proptest::prop_assert!(checksum_ok(&p));
-            proptest::prop_assert_eq!(read32(&p, 24), seq.wrapping_add(delta));
+            proptest::prop_assert_eq!(read_u32(&p[24..]), seq.wrapping_add(delta));
             let mut r = seg(flags | FLAG_ACK, 1, seq.wrapping_add(delta), &opts, &payload);
             to_client(&mut r, delta);
             proptest::prop_assert!(checksum_ok(&r));
-            proptest::prop_assert_eq!(read32(&r, 28), seq);
+            proptest::prop_assert_eq!(read_u32(&r[28..]), seq);
         }
     }
 
@@ -504,7 +480,7 @@ mod tests {
             let end = m.len();
             m.extend_from_slice(&[0xee; 6]); // Ethernet padding: never touched
             assert!(quoted_to_client(&mut m, (20, end), 48, 5000));
-            assert_eq!(read32(&m, 52), 1001);
+            assert_eq!(read_u32(&m[52..]), 1001);
             if quote_len == sent.len() {
                 assert_eq!(&m[28..end], &client_seg[..], "the client's own segment");
             }

@@ -28,7 +28,8 @@
 
 use std::net::IpAddr;
 
-use crate::wire::checksum::{update_bytes, update_u16};
+use crate::wire::checksum::{change_covered, update_bytes, update_u16};
+use crate::wire::tcp::each_option;
 use crate::wire::{ip_proto, Error, Ipv4Packet, Ipv6Packet, TcpPacket};
 
 /// TCP option kind of TOA.
@@ -182,50 +183,24 @@ pub fn clamp_mss(ip: &mut [u8]) -> bool {
     };
     let (hl, delta) = (s.l4, s.option_len() as u16);
     let thl = TcpPacket::new_unchecked(&ip[s.l4..s.end]).header_len();
-    // Walk the options for the MSS (kind 2, length 4).
-    let mut i = hl + 20;
-    let end = hl + thl;
-    while i < end {
-        match ip[i] {
-            0 => return false,
-            1 => i += 1,
-            kind => {
-                let Some(&len) = ip.get(i + 1) else {
-                    return false;
-                };
-                let len = usize::from(len);
-                if len < 2 || i + len > end {
-                    return false;
-                }
-                if kind == OPT_MSS && len == 4 {
-                    let v = i + 2;
-                    let mss = u16::from_be_bytes([ip[v], ip[v + 1]]);
-                    if mss <= 536 + delta {
-                        return false;
-                    }
-                    // The checksum is over 16-bit words from the TCP header's start (an
-                    // even offset): update the aligned words that hold the value.
-                    let w0 = v & !1;
-                    let w1 = (v + 3) & !1;
-                    let mut old = [0u8; 4];
-                    old[..w1 - w0].copy_from_slice(&ip[w0..w1]);
-                    ip[v..v + 2].copy_from_slice(&(mss - delta).to_be_bytes());
-                    let mut new = [0u8; 4];
-                    new[..w1 - w0].copy_from_slice(&ip[w0..w1]);
-                    let c = hl + 16;
-                    let hc = update_bytes(
-                        u16::from_be_bytes([ip[c], ip[c + 1]]),
-                        &old[..w1 - w0],
-                        &new[..w1 - w0],
-                    );
-                    ip[c..c + 2].copy_from_slice(&hc.to_be_bytes());
-                    return true;
-                }
-                i += len;
-            }
+    // The first MSS option (kind 2, length 4).
+    let mut at = None;
+    each_option(ip, hl + 20, hl + thl, |kind, i, len| {
+        if kind == OPT_MSS && len == 4 && at.is_none() {
+            at = Some(i + 2);
         }
+    });
+    let Some(v) = at else {
+        return false;
+    };
+    let mss = u16::from_be_bytes([ip[v], ip[v + 1]]);
+    if mss <= 536 + delta {
+        return false;
     }
-    false
+    change_covered(ip, (hl, s.end), hl + 16, v, 2, |b| {
+        b.copy_from_slice(&(mss - delta).to_be_bytes())
+    });
+    true
 }
 
 /// Add TOA for `client:cport` to the TCP packet (of `client`'s family) at offset `l2` of

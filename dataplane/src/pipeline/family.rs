@@ -24,11 +24,9 @@ pub(crate) trait Family: Copy + Eq + Into<IpAddr> {
     fn rewrite_dst(ip: &mut [u8], to: (Self, u16)) -> Result<(), Error>;
     /// Rewrite the source (NAT replies).
     fn rewrite_src(ip: &mut [u8], to: (Self, u16)) -> Result<(), Error>;
-    /// Rewrite both ends at once (FULLNAT).
-    fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error>;
-    /// [`Family::rewrite_both`] of a TCP segment with its sequence space shifted too
-    /// (FULLNAT TCP; IPv4: in the same checksum update).
-    fn rewrite_both_shifted(
+    /// Rewrite both ends at once (FULLNAT), and shift a TCP segment's sequence space
+    /// by `shift` (IPv4: in the same checksum update; UDP is not shifted).
+    fn rewrite_both(
         ip: &mut [u8],
         src: (Self, u16),
         dst: (Self, u16),
@@ -63,11 +61,7 @@ impl Family for Ipv4Addr {
         wire::rewrite_src_parsed(ip, a, p)
     }
     #[inline(always)]
-    fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error> {
-        wire::rewrite_both_parsed(ip, src, dst)
-    }
-    #[inline(always)]
-    fn rewrite_both_shifted(
+    fn rewrite_both(
         ip: &mut [u8],
         src: (Self, u16),
         dst: (Self, u16),
@@ -106,11 +100,7 @@ impl Family for Ipv6Addr {
         wire::rewrite_src6(ip, a, p)
     }
     #[inline(always)]
-    fn rewrite_both(ip: &mut [u8], src: (Self, u16), dst: (Self, u16)) -> Result<(), Error> {
-        wire::rewrite_both6(ip, src, dst)
-    }
-    #[inline(always)]
-    fn rewrite_both_shifted(
+    fn rewrite_both(
         ip: &mut [u8],
         src: (Self, u16),
         dst: (Self, u16),

@@ -231,8 +231,8 @@ impl<P: Frame> Pipeline<P> {
                     // The quoted segment went to the real server with the director's
                     // sequence numbers: the client checks its own.
                     let delta = self.conns.conn(id).map_or(0, |r| r.seq_delta());
-                    let qihl = usize::from(ip_buf.get(hl + 8).copied().unwrap_or(0) & 0x0f) * 4;
-                    crate::tcp_seq::quoted_to_client(ip_buf, (hl, total), hl + 8 + qihl, delta);
+                    let quoted_l4 = hl + 8 + q.header_len;
+                    crate::tcp_seq::quoted_to_client(ip_buf, (hl, total), quoted_l4, delta);
                 }
                 Ipv4Verdict::Forward(client)
             }

@@ -172,6 +172,32 @@ pub fn update_bytes(hc: u16, old: &[u8], new: &[u8]) -> u16 {
     !combine(&[!hc, !data(old), data(new)])
 }
 
+/// Change the `len` (at most 10) bytes at `at` of `ip` with `f`, updating the 16-bit
+/// one's-complement checksum at `csum`, which sums the words of `ip[base..end]` (a TCP
+/// segment or an ICMP message): the aligned words that cover the change enter the
+/// update, so a change at an odd offset (after NOP padding) is counted right.
+pub(crate) fn change_covered(
+    ip: &mut [u8],
+    (base, end): (usize, usize),
+    csum: usize,
+    at: usize,
+    len: usize,
+    f: impl FnOnce(&mut [u8]),
+) {
+    let w0 = base + ((at - base) & !1);
+    let w1 = (base + ((at - base + len + 1) & !1)).min(end);
+    let mut old = [0u8; 12];
+    let n = w1 - w0;
+    old[..n].copy_from_slice(&ip[w0..w1]);
+    f(&mut ip[at..at + len]);
+    let hc = update_bytes(
+        u16::from_be_bytes([ip[csum], ip[csum + 1]]),
+        &old[..n],
+        &ip[w0..w1],
+    );
+    ip[csum..csum + 2].copy_from_slice(&hc.to_be_bytes());
+}
+
 /// The UDP checksum field for a computed checksum: UDP sends a computed `0x0000` as
 /// `0xFFFF`, because `0` in the field means "no checksum" (RFC 768).
 #[inline]

@@ -321,6 +321,35 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 }
 
+/// Walk the TCP options in `ip[start..end]` (a header's options, found by the caller):
+/// `f(kind, at, len)` for each one with a length, until the end-of-list option or one
+/// whose length is malformed (shorter than 2 or past `end`).
+pub(crate) fn each_option(
+    ip: &[u8],
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(u8, usize, usize),
+) {
+    let mut i = start;
+    while i < end {
+        match ip[i] {
+            0 => return,
+            1 => i += 1,
+            kind => {
+                let Some(&len) = ip.get(i + 1) else {
+                    return;
+                };
+                let len = usize::from(len);
+                if len < 2 || i + len > end {
+                    return;
+                }
+                f(kind, i, len);
+                i += len;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
