@@ -80,10 +80,10 @@ fn fullnat6_tcp_both_directions_toa_and_pool_exhaustion() {
     // The real servers see the director's sequence numbers: one offset per connection,
     // taken from each one's SYN as rvsd sent it; the real servers' acknowledgements
     // (0 here) come back to the client less the same offset.
-    let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp6_seq(f));
+    let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp_seq(f));
     let (d1, d2) = (seq_of(2).wrapping_sub(1000), seq_of(4).wrapping_sub(2000));
     assert_ne!(d1, d2, "each connection has its own offset");
-    let to_rs = |mac, f: &[u8], seq: u32| with_tcp6_seq_ack(eth(mac, lan_mac, 0x86dd, f), seq, 0);
+    let to_rs = |mac, f: &[u8], seq: u32| with_tcp_seq_ack(eth(mac, lan_mac, 0x86dd, f), seq, 0);
     let toa_opts = toa6(CLIENT6, 40000);
     assert_frames(
         "lan out",
@@ -125,7 +125,7 @@ fn fullnat6_tcp_both_directions_toa_and_pool_exhaustion() {
     let synack_to_client = |port, seq, ack| {
         let f = tcp6(VIP6, 80, CLIENT6, port, TCP_SYN | TCP_ACK, seq, b"");
         with_hop_limit(
-            with_tcp6_seq_ack(eth(CLIENT_MAC, wan_mac, 0x86dd, &f), seq, ack),
+            with_tcp_seq_ack(eth(CLIENT_MAC, wan_mac, 0x86dd, &f), seq, ack),
             63,
         )
     };
@@ -251,9 +251,9 @@ services:
     ];
     let lan_in = vec![na_frame(RS1_MAC, lan_mac, RS1_6, LAN_IP6, 0x60)];
     let (_, lan_out, stats, _) = run_rvsd_pcap6(&dir, services, &wan_in, &lan_in, false);
-    let d = lan_out.get(1).map_or(0, |f| tcp6_seq(f)).wrapping_sub(1000);
+    let d = lan_out.get(1).map_or(0, |f| tcp_seq(f)).wrapping_sub(1000);
     let to_rs = |f: &[u8], seq: u32| {
-        with_tcp6_seq_ack(eth(RS1_MAC, lan_mac, 0x86dd, f), seq.wrapping_add(d), 0)
+        with_tcp_seq_ack(eth(RS1_MAC, lan_mac, 0x86dd, f), seq.wrapping_add(d), 0)
     };
     assert_frames(
         "lan out",

@@ -696,10 +696,10 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
     // The real servers see the director's sequence numbers: one offset per connection,
     // taken from each one's SYN as rvsd sent it; the real servers' acknowledgements
     // (0 here) come back to the client less the same offset.
-    let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp4_seq(f));
+    let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp_seq(f));
     let (d1, d2) = (seq_of(2).wrapping_sub(1000), seq_of(4).wrapping_sub(2000));
     assert_ne!(d1, d2, "each connection has its own offset");
-    let shifted = |f: Vec<u8>, seq: u32, d: u32| with_tcp4_seq_ack(f, seq.wrapping_add(d), 0);
+    let shifted = |f: Vec<u8>, seq: u32, d: u32| with_tcp_seq_ack(f, seq.wrapping_add(d), 0);
     assert_frames(
         "lan out",
         &lan_out,
@@ -769,7 +769,7 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
                 &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
             ),
             with_ttl(
-                with_tcp4_seq_ack(
+                with_tcp_seq_ack(
                     eth(
                         CLIENT_MAC,
                         wan_mac,
@@ -782,7 +782,7 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
                 63,
             ),
             with_ttl(
-                with_tcp4_seq_ack(
+                with_tcp_seq_ack(
                     eth(
                         CLIENT_MAC,
                         wan_mac,

@@ -635,7 +635,7 @@ services:
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, svc, &wan_in, &lan_in);
     // FULLNAT gives the real server the director's sequence numbers: the offset from the
     // SYN as rvsd sent it; the SYN-ACK's acknowledgement (0) comes back less it.
-    let d = lan_out.get(2).map_or(0, |f| tcp4_seq(f)).wrapping_sub(1000);
+    let d = lan_out.get(2).map_or(0, |f| tcp_seq(f)).wrapping_sub(1000);
 
     // Towards the client: from the VIP, quoting the query exactly as the client sent it
     // (CIP:40000 -> VIP:5353, both checksums restored); TTL decremented as routed.
@@ -670,7 +670,7 @@ services:
                 0x0806,
                 &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
             ),
-            with_tcp4_seq_ack(
+            with_tcp_seq_ack(
                 eth(CLIENT_MAC, wan_mac, 0x0800, &synack_out),
                 5000,
                 0u32.wrapping_sub(d),
@@ -718,7 +718,7 @@ services:
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
             ),
             eth(RS1_MAC, lan_mac, 0x0800, &query_at_rs),
-            with_tcp4_seq_ack(
+            with_tcp_seq_ack(
                 eth(RS1_MAC, lan_mac, 0x0800, &syn_at_rs),
                 1000u32.wrapping_add(d),
                 0,

@@ -512,44 +512,39 @@ pub fn na_frame(
     )
 }
 
-/// The sequence number of the TCP segment in an Ethernet + IPv4 frame (20-byte header).
-pub fn tcp4_seq(frame: &[u8]) -> u32 {
-    let t = 14 + 20;
+/// Where the TCP header of an Ethernet + IPv4 (20-byte header) or IPv6 (no extension
+/// headers) frame starts, and the sum of its pseudo-header.
+fn tcp_in(frame: &[u8]) -> (usize, u32) {
+    if frame[12..14] == [0x86, 0xdd] {
+        let t = 14 + 40;
+        let src = Ipv6Addr::from(<[u8; 16]>::try_from(&frame[14 + 8..14 + 24]).unwrap());
+        let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&frame[14 + 24..14 + 40]).unwrap());
+        (t, pseudo6(src, dst, 6, frame.len() - t))
+    } else {
+        let t = 14 + 20;
+        let src = Ipv4Addr::from(<[u8; 4]>::try_from(&frame[14 + 12..14 + 16]).unwrap());
+        let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&frame[14 + 16..14 + 20]).unwrap());
+        (t, pseudo(src, dst, 6, frame.len() - t))
+    }
+}
+
+/// The sequence number of the TCP segment in an Ethernet + IPv4 or IPv6 frame.
+pub fn tcp_seq(frame: &[u8]) -> u32 {
+    let t = tcp_in(frame).0;
     u32::from_be_bytes([frame[t + 4], frame[t + 5], frame[t + 6], frame[t + 7]])
 }
 
-/// [`with_tcp6_seq_ack`] for an Ethernet + IPv4 (20-byte header) + TCP frame.
-pub fn with_tcp4_seq_ack(mut frame: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
-    let t = 14 + 20;
-    frame[t + 4..t + 8].copy_from_slice(&seq.to_be_bytes());
-    frame[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
-    frame[t + 16..t + 18].fill(0);
-    let src = Ipv4Addr::from(<[u8; 4]>::try_from(&frame[14 + 12..14 + 16]).unwrap());
-    let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&frame[14 + 16..14 + 20]).unwrap());
-    let c = csum(&frame[t..], pseudo(src, dst, 6, frame.len() - t));
-    frame[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());
-    frame
-}
-
-/// The sequence number of the TCP segment in an Ethernet + IPv6 frame (no extension
-/// headers).
-pub fn tcp6_seq(frame: &[u8]) -> u32 {
-    let t = 14 + 40;
-    u32::from_be_bytes([frame[t + 4], frame[t + 5], frame[t + 6], frame[t + 7]])
-}
-
-/// The same Ethernet + IPv6 + TCP frame with sequence and acknowledgement numbers
+/// The same Ethernet + IPv4/IPv6 + TCP frame with sequence and acknowledgement numbers
 /// `seq` and `ack`, its checksum computed again in full. FULLNAT gives the real server
 /// sequence numbers of the director's own (a secret per run), so the expected frames take
 /// the offset from what rvsd sent.
-pub fn with_tcp6_seq_ack(mut frame: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
-    let t = 14 + 40;
+pub fn with_tcp_seq_ack(mut frame: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
+    let t = tcp_in(&frame).0;
     frame[t + 4..t + 8].copy_from_slice(&seq.to_be_bytes());
     frame[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
     frame[t + 16..t + 18].fill(0);
-    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&frame[14 + 8..14 + 24]).unwrap());
-    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&frame[14 + 24..14 + 40]).unwrap());
-    let c = csum(&frame[t..], pseudo6(src, dst, 6, frame.len() - t));
+    let (t, ph) = tcp_in(&frame);
+    let c = csum(&frame[t..], ph);
     frame[t + 16..t + 18].copy_from_slice(&c.to_be_bytes());
     frame
 }
