@@ -771,13 +771,13 @@ mod toa_tests {
     }
 
     fn with_seq_ack(mut f: Vec<u8>, seq: u32, ack: u32) -> Vec<u8> {
-        f[14 + 24..14 + 28].copy_from_slice(&seq.to_be_bytes());
-        f[14 + 28..14 + 32].copy_from_slice(&ack.to_be_bytes());
+        crate::wire::write_u32(&mut f[14 + 24..], seq);
+        crate::wire::write_u32(&mut f[14 + 28..], ack);
         f
     }
 
     fn seq_ack(f: &[u8]) -> (u32, u32) {
-        let r = |at: usize| u32::from_be_bytes([f[at], f[at + 1], f[at + 2], f[at + 3]]);
+        let r = |at: usize| crate::wire::read_u32(&f[at..]);
         (r(14 + 24), r(14 + 28))
     }
 
