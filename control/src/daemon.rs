@@ -11,14 +11,15 @@ use crossbeam::queue::ArrayQueue;
 use dataplane::counters::WorkerStats;
 use dataplane::dpdk::MbufRing;
 use dataplane::dpdk::{Eal, Mempool, Port, TxBuffer};
-use dataplane::fullnat::{SnatPool, SnatTable};
-use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts};
-use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig, Tables};
+use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig};
 use dataplane::rcu;
 use dataplane::route::{Ipv4Prefix, RouteTable};
-use dataplane::route6::{Ipv6Prefix, RouteTable6};
+use dataplane::route::{Ipv6Prefix, RouteTable6};
 use dataplane::service::{LocalAddr, LocalAddr6, ServiceTable, VirtualService};
+use dataplane::tables::Tables;
+use dataplane::tables::{IpvsSwitches, IpvsTimeouts};
 use dataplane::worker::{ControlChannel, Polling, Steering, Worker, WorkerPort};
+use dataplane::xmit::fullnat::{SnatPool, SnatTable};
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState, RuntimeView};
@@ -80,7 +81,7 @@ pub struct DaemonSpec {
     /// Static routes: prefix, gateway, interface index.
     pub routes: Vec<(Ipv4Prefix, Ipv4Addr, usize)>,
     /// Static IPv6 routes: prefix, gateway, interface index.
-    pub routes6: Vec<(dataplane::route6::Ipv6Prefix, std::net::Ipv6Addr, usize)>,
+    pub routes6: Vec<(dataplane::route::Ipv6Prefix, std::net::Ipv6Addr, usize)>,
     /// Virtual services.
     pub services: Vec<VirtualService>,
     /// FULLNAT SNAT pools the services name by index.

@@ -14,7 +14,7 @@
 use std::net::IpAddr;
 
 use dataplane::dpdk::Port;
-use dataplane::fullnat::SnatTable;
+use dataplane::xmit::fullnat::SnatTable;
 use tracing::{info, warn};
 
 /// What became of one port.
@@ -98,7 +98,7 @@ fn install_on(port: &Port, lips: &[IpAddr], workers: usize) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dataplane::fullnat::port_owner;
+    use dataplane::xmit::fullnat::port_owner;
 
     #[test]
     fn the_mask_picks_the_same_owner_as_software_steering() {

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use config::{Config, ServiceKey, VirtualService};
-use dataplane::pipeline::Tables;
 use dataplane::rcu::Publisher;
+use dataplane::tables::Tables;
 use serde::Serialize;
 use tracing::{info, warn};
 

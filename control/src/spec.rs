@@ -7,12 +7,13 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context, Result};
 use config::{Config, ForwardMethod, Protocol, SchedulerFlag, ServiceKey, TunnelCsum, TunnelType};
-use dataplane::pipeline::{IpvsSwitches, IpvsTimeouts, MAX_REAL_SERVERS};
+use dataplane::pipeline::MAX_REAL_SERVERS;
 use dataplane::route::Ipv4Prefix;
-use dataplane::route6::Ipv6Prefix;
+use dataplane::route::Ipv6Prefix;
 use dataplane::service::{proto, Forward, Persistence, RealServer, VirtualService};
-use dataplane::tunnel::TunnelKind;
+use dataplane::tables::{IpvsSwitches, IpvsTimeouts};
 use dataplane::worker::Polling;
+use dataplane::xmit::tun::TunnelKind;
 use hashbrown::HashMap;
 use scheduler::{Destination, SchedFlags, SchedOptions, SchedulerKind, Thresholds};
 
@@ -172,9 +173,9 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
                     TunnelType::Gue { port, csum } => TunnelKind::Gue {
                         port,
                         csum: match csum {
-                            TunnelCsum::NoCsum => dataplane::tunnel::TunnelCsum::NoCsum,
-                            TunnelCsum::Csum => dataplane::tunnel::TunnelCsum::Csum,
-                            TunnelCsum::RemCsum => dataplane::tunnel::TunnelCsum::RemCsum,
+                            TunnelCsum::NoCsum => dataplane::xmit::tun::TunnelCsum::NoCsum,
+                            TunnelCsum::Csum => dataplane::xmit::tun::TunnelCsum::Csum,
+                            TunnelCsum::RemCsum => dataplane::xmit::tun::TunnelCsum::RemCsum,
                         },
                     },
                     // config refuses remcsum for GRE.

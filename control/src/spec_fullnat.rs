@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use config::{Config, ForwardMethod, VirtualService};
-use dataplane::fullnat::{PoolId, SnatPool};
+use dataplane::xmit::fullnat::{PoolId, SnatPool};
 
 /// The pools the services use, translated once per (name, address family), in first-use
 /// order: a dataplane pool serves one family, so a pool named by IPv4 and IPv6 services

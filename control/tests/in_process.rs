@@ -12,7 +12,9 @@ use common::*;
 use control::daemon::build_tables;
 use control::spec::{from_config, RealServerIds};
 use dataplane::counters::{get, DropReason, WorkerStats};
-use dataplane::pipeline::{Io, Pipeline, PipelineConfig, Tables};
+use dataplane::frame::Io;
+use dataplane::pipeline::{Pipeline, PipelineConfig};
+use dataplane::tables::Tables;
 
 const WAN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x01];
 const LAN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x02];

@@ -19,9 +19,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dataplane::counters::{get, WorkerStats};
-use dataplane::pipeline::{Io, NeighbourUpdate, Pipeline, PipelineConfig, Tables};
+use dataplane::frame::Io;
+use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig};
 use dataplane::route::{Ipv4Prefix, RouteTable};
 use dataplane::service::{proto, Forward, LocalAddr, RealServer, ServiceTable, VirtualService};
+use dataplane::tables::Tables;
 use dataplane::wire::Ipv4Packet;
 
 const MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];

@@ -169,9 +169,10 @@ mod tests {
 
         use super::super::ExceptionConfig;
         use crate::counters::{get, DropReason, WorkerStats};
-        use crate::pipeline::{Pipeline, PipelineConfig, Tables};
+        use crate::pipeline::{Pipeline, PipelineConfig};
         use crate::route::{Ipv4Prefix, RouteTable};
         use crate::service::{LocalAddr, ServiceTable};
+        use crate::tables::Tables;
         use crate::wire::{Ipv4Packet, TcpFlags, TcpPacket};
 
         const MAC0: [u8; 6] = [2, 0, 0, 0, 0, 1];

@@ -1,25 +1,29 @@
 //! rvs dataplane: the safe DPDK layer, zero-copy packet views, the neighbour table, routes,
-//! the forwarding modes and the per-core [`worker::Worker`] poll loop.
+//! the forwarding methods and the per-core [`worker::Worker`] poll loop.
 //!
-//! Only [`dpdk`] contains `unsafe` code. Everything else is plain Rust over byte slices,
-//! tested without DPDK running.
+//! Layering (docs/ARCHITECTURE.md): [`dpdk`] is the only module that calls DPDK, and with
+//! [`rcu`] the only one with `unsafe` code (each allowed there by name; the crate denies it
+//! everywhere else). The packet logic — [`wire`], [`pipeline`], [`xmit`], [`neigh`],
+//! [`route`], [`service`] — is plain Rust over byte slices behind [`frame::Frame`] and
+//! [`frame::Io`], tested without DPDK; [`worker`] joins it to [`dpdk`].
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod counters;
+#[allow(unsafe_code)]
 pub mod dpdk;
 pub mod exception;
-pub mod fullnat;
+pub mod family;
+pub mod frame;
 pub mod neigh;
 pub mod pipeline;
+#[allow(unsafe_code)]
 pub mod rcu;
 pub mod route;
-pub mod route6;
 pub mod service;
-pub mod tcp_seq;
+pub mod tables;
 #[cfg(test)]
 mod test_io;
-pub mod toa;
-pub mod tunnel;
-pub mod tunnel6;
 pub mod wire;
 pub mod worker;
+pub mod xmit;

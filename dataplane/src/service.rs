@@ -28,7 +28,7 @@ pub enum Forward {
     /// Direct routing (`-g`): rewrite the destination MAC only.
     Route,
     /// Tunnel (`-i`): IPIP, GUE or GRE encapsulation to the RS.
-    Tunnel(crate::tunnel::TunnelKind),
+    Tunnel(crate::xmit::tun::TunnelKind),
     /// Full NAT: SNAT the client to a local address too.
     FullNat,
 }
@@ -84,7 +84,7 @@ pub struct VirtualService {
     /// Persistence, if the service is persistent.
     pub persistence: Option<Persistence>,
     /// SNAT pool of its FULLNAT real servers (an index into the tables' pools).
-    pub snat_pool: Option<crate::fullnat::PoolId>,
+    pub snat_pool: Option<crate::xmit::fullnat::PoolId>,
 }
 
 /// The director's own address on one port.
@@ -116,7 +116,7 @@ pub struct ServiceTable {
     present: Vec<u64>,
     /// Address and encapsulation of each tunnel real server, by stable id: a tunnel
     /// connection remembers its real server's id only (it keeps no reply tuple).
-    tunnels: HashMap<u32, (Ipv4Addr, crate::tunnel::TunnelKind)>,
+    tunnels: HashMap<u32, (Ipv4Addr, crate::xmit::tun::TunnelKind)>,
     /// Address of each direct-routing real server, by stable id: a DR connection keeps
     /// no reply tuple either (one client port towards two VIPs of one real server would
     /// give both the same one).
@@ -209,7 +209,7 @@ impl ServiceTable {
     }
 
     /// The same table with the egress MTU of each port, by port index (`interfaces[].mtu`);
-    /// ports not listed have [`crate::tunnel::DEFAULT_MTU`].
+    /// ports not listed have [`crate::xmit::tun::DEFAULT_MTU`].
     pub fn with_port_mtus(mut self, mtus: Vec<u16>) -> Self {
         self.port_mtus = mtus;
         self
@@ -220,7 +220,7 @@ impl ServiceTable {
     pub fn port_mtu(&self, port: usize) -> usize {
         self.port_mtus
             .get(port)
-            .map_or(crate::tunnel::DEFAULT_MTU, |&m| usize::from(m))
+            .map_or(crate::xmit::tun::DEFAULT_MTU, |&m| usize::from(m))
     }
 
     /// Whether real server `id` (a stable id) is still a destination of some service;
@@ -240,7 +240,7 @@ impl ServiceTable {
         rip: Ipv4Addr,
         proto: u8,
         dport: u16,
-    ) -> Option<crate::tunnel::TunnelKind> {
+    ) -> Option<crate::xmit::tun::TunnelKind> {
         self.tunnels
             .values()
             .find(|(a, k)| *a == rip && k.matches(proto, dport))
@@ -250,7 +250,7 @@ impl ServiceTable {
     /// The address and encapsulation of tunnel real server `rs_id`, if it is one in this
     /// table.
     #[inline]
-    pub fn tunnel_of(&self, rs_id: u32) -> Option<(Ipv4Addr, crate::tunnel::TunnelKind)> {
+    pub fn tunnel_of(&self, rs_id: u32) -> Option<(Ipv4Addr, crate::xmit::tun::TunnelKind)> {
         self.tunnels.get(&rs_id).copied()
     }
 
@@ -403,7 +403,7 @@ struct Family6 {
     locals: Vec<LocalAddr6>,
     steer_prefix: u8,
     /// Address and encapsulation of each IPv6 tunnel real server, by stable id.
-    tunnels: HashMap<u32, (Ipv6Addr, crate::tunnel::TunnelKind)>,
+    tunnels: HashMap<u32, (Ipv6Addr, crate::xmit::tun::TunnelKind)>,
 }
 
 /// IPv6 lookups, the counterparts of the IPv4 ones above.
@@ -411,7 +411,7 @@ impl ServiceTable {
     /// The address and encapsulation of IPv6 tunnel real server `rs_id`, if it is one in
     /// this table.
     #[inline]
-    pub fn tunnel6_of(&self, rs_id: u32) -> Option<(Ipv6Addr, crate::tunnel::TunnelKind)> {
+    pub fn tunnel6_of(&self, rs_id: u32) -> Option<(Ipv6Addr, crate::xmit::tun::TunnelKind)> {
         self.v6.tunnels.get(&rs_id).copied()
     }
 
@@ -463,7 +463,7 @@ impl ServiceTable {
         let on_port = || self.v6.locals.iter().filter(|l| l.port == port);
         on_port()
             .find(|l| {
-                crate::route6::Ipv6Prefix::new(l.addr, l.prefix_len)
+                crate::route::Ipv6Prefix::new(l.addr, l.prefix_len)
                     .map(|p| p.contains(dst))
                     .unwrap_or(false)
             })

@@ -1,7 +1,7 @@
 //! [`Io`] implementations for the pipeline's unit tests (frames are plain `Vec<u8>`), and
 //! a packet builder they share.
 
-use crate::pipeline::Io;
+use crate::frame::Io;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::wire::tcp::TcpPacket;
 use std::net::Ipv4Addr;

@@ -11,8 +11,10 @@ use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxBuffer, TxQueue};
 use crossbeam::queue::ArrayQueue;
 
 use crate::dpdk::MbufRing;
-use crate::pipeline::{ConnListRequest, Frame, Io, NeighbourUpdate, Pipeline, Tables};
+use crate::frame::{Frame, Io};
+use crate::pipeline::{ConnListRequest, NeighbourUpdate, Pipeline};
 use crate::rcu;
+use crate::tables::Tables;
 
 /// How a worker waits for packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

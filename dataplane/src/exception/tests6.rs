@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use super::ExceptionConfig;
 use crate::counters::{get, DropReason, WorkerStats};
-use crate::pipeline::{Pipeline, PipelineConfig, Tables};
-use crate::route6::{Ipv6Prefix, RouteTable6};
+use crate::pipeline::{Pipeline, PipelineConfig};
+use crate::route::{Ipv6Prefix, RouteTable6};
 use crate::service::{proto, Forward, LocalAddr6, RealServer, ServiceTable, VirtualService};
+use crate::tables::Tables;
 use crate::test_io::RecordingIo as TestIo;
 use crate::wire::icmpv6::msg_type;
 use crate::wire::{ip_proto, Icmpv6Packet, Ipv6Packet, TcpFlags, TcpPacket};

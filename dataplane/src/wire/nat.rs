@@ -256,7 +256,7 @@ pub fn rewrite_both_parsed(
 }
 
 /// A shift of a TCP segment's sequence space made together with an address rewrite, in
-/// the same checksum update (FULLNAT: `crate::tcp_seq`). UDP packets ignore it.
+/// the same checksum update (FULLNAT: `crate::xmit::fullnat::tcp_seq`). UDP packets ignore it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeqShift {
     /// Leave the numbers alone.

@@ -6,78 +6,34 @@
 //! Generic over the frame type so the same code runs on DPDK mbufs in the worker and on
 //! `Vec<u8>` in unit tests.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
-
-use std::net::IpAddr;
 
 use crate::counters::{bump, set, DropReason, WorkerStats};
 use crate::exception::{ExceptionConfig, TokenBucket};
-use crate::fullnat::{port_owner, SnatPorts, SnatTable};
+use crate::family::Family;
+use crate::frame::{Frame, Io};
 use crate::neigh::{HoldOutcome, NeighbourTable};
-use crate::route::RouteTable;
-use crate::route6::RouteTable6;
-use crate::service::{proto, Forward, ServiceTable};
+use crate::service::{proto, Forward};
+use crate::tables::Tables;
 use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, MacAddr,
     TcpPacket, UdpPacket,
 };
+use crate::xmit::fullnat::{port_owner, SnatPorts};
+use crate::xmit::icmp as related;
+use crate::xmit::icmp6 as related6;
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TcpState, TemplateKey, Tuple};
-
-mod conn_prefetch;
-/// The address family of a packet path, as a type.
-mod family;
-use family::Family;
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
-/// Tunnel encapsulation and ICMP errors related to connections.
-mod related;
-/// Tunnel encapsulation for IPv6 services.
-mod tun6;
+mod conn_prefetch;
+mod egress;
+mod verdict;
+pub(crate) use egress::Egress;
+pub(crate) use verdict::Verdict;
 // The IPv6 packet path and NDP: a child module, so it shares this one's private items.
-#[path = "pipeline6.rs"]
-mod pipeline6;
-pub use pipeline6::owner_of6;
-
-/// A packet buffer the pipeline can read, rewrite in place and resize.
-pub trait Frame {
-    /// The frame's bytes.
-    fn data(&self) -> &[u8];
-    /// The frame's bytes, writable.
-    fn data_mut(&mut self) -> &mut [u8];
-    /// Set the frame length (false when the buffer has no room).
-    fn resize(&mut self, len: usize) -> bool;
-    /// Grow the frame at the front by `n` bytes (tunnel headers); false without headroom.
-    fn prepend(&mut self, n: usize) -> bool;
-}
-
-impl Frame for Vec<u8> {
-    fn data(&self) -> &[u8] {
-        self
-    }
-    fn data_mut(&mut self) -> &mut [u8] {
-        self
-    }
-    fn resize(&mut self, len: usize) -> bool {
-        Vec::resize(self, len, 0);
-        true
-    }
-    fn prepend(&mut self, n: usize) -> bool {
-        self.splice(0..0, std::iter::repeat_n(0, n));
-        true
-    }
-}
-
-/// Where the pipeline's output goes.
-pub trait Io<P> {
-    /// Queue `pkt` for transmission on port `port`.
-    fn send(&mut self, port: usize, pkt: P);
-    /// Hand `pkt` to the kernel through port `port`'s exception path (its TAP). Called only
-    /// for ports that have one, after the rate limit (see [`crate::exception`]).
-    fn send_kernel(&mut self, port: usize, pkt: P);
-    /// A fresh, empty frame for a packet the pipeline builds (ARP request...).
-    fn alloc(&mut self) -> Option<P>;
-}
+mod ipv6;
+pub use ipv6::owner_of6;
 
 /// Static facts a pipeline is built from.
 pub struct PipelineConfig {
@@ -143,56 +99,6 @@ pub fn owner_of(client: Ipv4Addr, workers: usize) -> usize {
     ((h as u64 * workers as u64) >> 32) as usize
 }
 
-/// The immutable tables a worker reads, published by the control thread through
-/// [`crate::rcu`]: a configuration change is a new `Tables` value.
-#[derive(Clone, Debug, Default)]
-pub struct Tables {
-    /// Virtual services, VIPs and the director's own addresses.
-    pub services: ServiceTable,
-    /// Routes.
-    pub routes: RouteTable,
-    /// IPv6 routes.
-    pub routes6: RouteTable6,
-    /// Connection timeouts (ipvsadm `--set`).
-    pub timeouts: IpvsTimeouts,
-    /// IPVS behaviour switches (`net.ipv4.vs.*` sysctls).
-    pub ipvs: IpvsSwitches,
-    /// FULLNAT's SNAT pools.
-    pub snat: SnatTable,
-}
-
-/// The IPVS sysctls that change how workers treat existing connections and templates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IpvsSwitches {
-    /// `expire_nodest_conn`: a packet for a connection whose real server is gone expires
-    /// the connection and is dropped (else it still goes to the removed server).
-    pub expire_nodest_conn: bool,
-    /// `expire_quiescent_template`: a template pointing at a weight-0 real server is
-    /// dropped and the flow scheduled anew.
-    pub expire_quiescent_template: bool,
-}
-
-/// The three timeouts ipvsadm sets, in seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct IpvsTimeouts {
-    /// TCP established.
-    pub tcp: u32,
-    /// TCP after FIN.
-    pub tcp_fin: u32,
-    /// UDP.
-    pub udp: u32,
-}
-
-impl Default for IpvsTimeouts {
-    fn default() -> Self {
-        IpvsTimeouts {
-            tcp: 900,
-            tcp_fin: 120,
-            udp: 300,
-        }
-    }
-}
-
 /// Most real servers (stable ids) a worker keeps connection counts for.
 pub const MAX_REAL_SERVERS: u32 = crate::counters::MAX_REAL_SERVERS as u32;
 /// How often a worker publishes its per-real-server counts (ms).
@@ -230,30 +136,30 @@ const EXPIRE_BUDGET: usize = 4096;
 
 /// One worker's packet logic and state.
 pub struct Pipeline<P> {
-    cfg: PipelineConfig,
-    conns: ConnTable,
-    neigh: NeighbourTable<P>,
+    pub(crate) cfg: PipelineConfig,
+    pub(crate) conns: ConnTable,
+    pub(crate) neigh: NeighbourTable<P>,
     /// IPv6 neighbours (NDP; see pipeline6.rs).
-    neigh6: NeighbourTable<P, Ipv6Addr>,
+    pub(crate) neigh6: NeighbourTable<P, Ipv6Addr>,
     /// Scheduler state per virtual service of table `generation`.
-    sched: Vec<SchedState>,
-    generation: u64,
+    pub(crate) sched: Vec<SchedState>,
+    pub(crate) generation: u64,
     /// When the per-real-server counts were last published.
-    counts_ms: u64,
+    pub(crate) counts_ms: u64,
     /// Neighbours learned since the worker last collected them.
-    learned: [NeighbourUpdate; 8],
-    learned_len: usize,
+    pub(crate) learned: [NeighbourUpdate; 8],
+    pub(crate) learned_len: usize,
     /// This worker's share of the SNAT pools (FULLNAT local addresses and ports).
-    snat: SnatPorts,
+    pub(crate) snat: SnatPorts,
     /// TOA (client address and port, either family) to add to the packet being forwarded.
-    toa: Option<(IpAddr, u16)>,
+    pub(crate) toa: Option<(IpAddr, u16)>,
     /// Secret for FULLNAT's initial sequence numbers towards real servers.
-    isn_key: crate::tcp_seq::IsnKey,
+    pub(crate) isn_key: crate::xmit::fullnat::tcp_seq::IsnKey,
     /// Exception-path rate limit of this worker.
-    to_kernel: TokenBucket,
+    pub(crate) to_kernel: TokenBucket,
 }
 
-const ETH_HDR: usize = 14;
+pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
 const ARP_LEN: usize = 28;
 const BROADCAST: [u8; 6] = [0xff; 6];
 
@@ -292,7 +198,7 @@ impl<P: Frame> Pipeline<P> {
             counts_ms: 0,
             snat: SnatPorts::new(cfg.worker, cfg.workers),
             toa: None,
-            isn_key: crate::tcp_seq::IsnKey::default(),
+            isn_key: crate::xmit::fullnat::tcp_seq::IsnKey::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
             cfg,
         }
@@ -439,7 +345,7 @@ impl<P: Frame> Pipeline<P> {
         for lip in t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied()) {
             let IpAddr::V4(lip) = lip else { continue };
             if let Some(port) =
-                (0..self.cfg.port_macs.len()).find(|&p| crate::fullnat::lip_on(t, p, lip))
+                (0..self.cfg.port_macs.len()).find(|&p| crate::xmit::fullnat::lip_on(t, p, lip))
             {
                 self.send_arp(io, port, 1, lip, [0; 6], lip, BROADCAST);
             }
@@ -470,7 +376,7 @@ impl<P: Frame> Pipeline<P> {
         let snat = &mut self.snat;
         self.conns
             .expire_with(now_ms, EXPIRE_BUDGET, |method, reply| {
-                if let Some((lip, lport)) = crate::fullnat::local_of(method, Some(*reply)) {
+                if let Some((lip, lport)) = crate::xmit::fullnat::local_of(method, Some(*reply)) {
                     snat.release(lip, lport);
                 }
             });
@@ -497,7 +403,7 @@ impl<P: Frame> Pipeline<P> {
     }
 
     #[inline]
-    fn drop_packet(&self, why: DropReason) {
+    pub(crate) fn drop_packet(&self, why: DropReason) {
         self.cfg.stats.drop_packet(why);
     }
 
@@ -505,7 +411,7 @@ impl<P: Frame> Pipeline<P> {
     /// a packet without room for it goes unchanged and is counted.
     #[inline]
     fn add_toa(&mut self, pkt: &mut P, client: IpAddr, cport: u16) {
-        if !crate::toa::add(pkt, ETH_HDR, client, cport) {
+        if !crate::xmit::fullnat::toa::add(pkt, ETH_HDR, client, cport) {
             bump(&self.cfg.stats.toa_no_room, 1);
         }
     }
@@ -640,7 +546,10 @@ impl<P: Frame> Pipeline<P> {
                             return Drop(DropReason::NoService);
                         };
                         if proto == proto::TCP
-                            && crate::toa::wanted(tcp_flags, c.packets(Direction::Reply))
+                            && crate::xmit::fullnat::toa::wanted(
+                                tcp_flags,
+                                c.packets(Direction::Reply),
+                            )
                             && t.snat.toa_for(rs_id)
                         {
                             self.toa = Some((from.0.into(), from.1));
@@ -649,7 +558,7 @@ impl<P: Frame> Pipeline<P> {
                         // connection's offset is 0 and the shift is TCP's only.
                         let shift = crate::wire::SeqShift::Seq(c.seq_delta());
                         F::rewrite_both(ip_buf, local, rs, shift).map(|()| {
-                            crate::tcp_seq::syn_to_real_server(ip_buf, tcp_flags);
+                            crate::xmit::fullnat::tcp_seq::syn_to_real_server(ip_buf, tcp_flags);
                         })
                     }
                     _ => Ok(()),
@@ -678,7 +587,7 @@ impl<P: Frame> Pipeline<P> {
                     let delta = c.seq_delta();
                     let shift = crate::wire::SeqShift::Ack(0u32.wrapping_sub(delta));
                     F::rewrite_both(ip_buf, vip, client, shift).map(|()| {
-                        crate::tcp_seq::sack_to_client(ip_buf, delta);
+                        crate::xmit::fullnat::tcp_seq::sack_to_client(ip_buf, delta);
                     })
                 } else {
                     F::rewrite_src(ip_buf, vip)
@@ -692,7 +601,7 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// End a connection now, giving back what it holds (a FULLNAT local port).
-    fn end_connection(&mut self, id: conn_table::ConnId) {
+    pub(crate) fn end_connection(&mut self, id: conn_table::ConnId) {
         let Some(c) = self.conns.conn(id) else {
             return;
         };
@@ -714,22 +623,6 @@ enum Established<F> {
     Tunnel(u32),
     /// Drop and count.
     Drop(DropReason),
-}
-
-/// What the IPv4 stage decided for a packet.
-enum Ipv4Verdict {
-    /// Forward towards `dst` (route + neighbour lookup).
-    Forward(Ipv4Addr),
-    /// Send back out of the port it came in on, to the sender's MAC (echo reply).
-    Reflect,
-    /// Hand to the kernel unchanged (exception path).
-    ToKernel,
-    /// Drop and count.
-    Drop(DropReason),
-    /// Encapsulate for tunnel real server `rip` and forward.
-    Tunnel(Ipv4Addr, crate::tunnel::TunnelKind),
-    /// Cut the frame to this many bytes (a packet rebuilt shorter), then forward.
-    ForwardTrimmed(Ipv4Addr, usize),
 }
 
 impl<P: Frame> Pipeline<P> {
@@ -766,33 +659,49 @@ impl<P: Frame> Pipeline<P> {
             EtherType::IPV4 => {
                 let kernel = self.cfg.exception.has_kernel(port);
                 let verdict = self.handle_ipv4(t, pkt.data_mut(), now_ms, kernel);
-                let toa = self.toa.take();
-                match verdict {
-                    Ipv4Verdict::ToKernel => self.hand_to_kernel(port, pkt, now_ms, io),
-                    Ipv4Verdict::Forward(dst) => {
-                        if let Some((client, cport)) = toa {
-                            self.add_toa(&mut pkt, client, cport);
-                        }
-                        self.forward(t, pkt, dst, now_ms, io)
-                    }
-                    Ipv4Verdict::Reflect => {
-                        let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
-                        let src = eth.src_addr();
-                        eth.set_dst_addr(src);
-                        eth.set_src_addr(MacAddr(port_mac));
-                        io.send(port, pkt);
-                    }
-                    Ipv4Verdict::Drop(why) => self.drop_packet(why),
-                    Ipv4Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
-                    Ipv4Verdict::ForwardTrimmed(dst, len) => {
-                        if pkt.resize(len) {
-                            self.forward(t, pkt, dst, now_ms, io)
-                        }
-                    }
-                }
+                self.deliver(t, port, pkt, verdict, now_ms, io)
             }
             EtherType::IPV6 => self.handle_ipv6(t, port, pkt, now_ms, io),
             _ => self.drop_packet(DropReason::UnsupportedEtherType),
+        }
+    }
+
+    /// Carry out `verdict` for `pkt` (either family), received on `port`: TOA added to
+    /// a forwarded FULLNAT packet that asked for it, then route + neighbour, tunnel,
+    /// reflect, the kernel, or a counted drop.
+    #[inline(always)]
+    pub(crate) fn deliver<F: Egress>(
+        &mut self,
+        t: &Tables,
+        port: usize,
+        mut pkt: P,
+        verdict: Verdict<F>,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
+        let toa = self.toa.take();
+        match verdict {
+            Verdict::ToKernel => self.hand_to_kernel(port, pkt, now_ms, io),
+            Verdict::Forward(dst) => {
+                if let Some((client, cport)) = toa {
+                    self.add_toa(&mut pkt, client, cport);
+                }
+                F::forward(self, t, pkt, dst, now_ms, io)
+            }
+            Verdict::Reflect => {
+                let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
+                let src = eth.src_addr();
+                eth.set_dst_addr(src);
+                eth.set_src_addr(MacAddr(self.cfg.port_macs[port]));
+                io.send(port, pkt);
+            }
+            Verdict::Drop(why) => self.drop_packet(why),
+            Verdict::Tunnel(rip, kind) => F::tunnel(self, t, pkt, rip, kind, now_ms, io),
+            Verdict::ForwardTrimmed(dst, len) => {
+                if pkt.resize(len) {
+                    F::forward(self, t, pkt, dst, now_ms, io)
+                }
+            }
         }
     }
 
@@ -833,7 +742,7 @@ impl<P: Frame> Pipeline<P> {
         );
         let for_us = t.services.is_vip(tpa)
             || t.services.local_on(port, tpa).is_some()
-            || crate::fullnat::lip_on(t, port, tpa);
+            || crate::xmit::fullnat::lip_on(t, port, tpa);
         let valid_sender = !spa.is_unspecified() && sha != BROADCAST && sha[0] & 1 == 0;
         // Learn the sender: create an entry when the request or reply was addressed to us
         // (with several workers, another worker may have sent the request this reply
@@ -903,8 +812,8 @@ impl<P: Frame> Pipeline<P> {
         frame: &mut [u8],
         now_ms: u64,
         kernel: bool,
-    ) -> Ipv4Verdict {
-        use Ipv4Verdict::Drop;
+    ) -> Verdict<Ipv4Addr> {
+        use Verdict::Drop;
         let ip_buf = &mut frame[ETH_HDR..];
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
             return Drop(DropReason::Ipv4Malformed);
@@ -929,7 +838,7 @@ impl<P: Frame> Pipeline<P> {
             proto::ICMP => return self.handle_icmp(t, ip_buf, now_ms, kernel),
             // Other protocols to an own address (VRRP, OSPF, GRE...) are the kernel's.
             _ if kernel && t.services.is_local(dst) && !t.services.is_vip(dst) => {
-                return Ipv4Verdict::ToKernel
+                return Verdict::ToKernel
             }
             _ => return Drop(DropReason::NoService),
         };
@@ -948,7 +857,7 @@ impl<P: Frame> Pipeline<P> {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             let from = (src, sport);
             return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
-                Established::Forward(to) => Ipv4Verdict::Forward(to),
+                Established::Forward(to) => Verdict::Forward(to),
                 Established::Tunnel(rs_id) => related::tunnel_verdict(t, rs_id),
                 Established::Drop(why) => Drop(why),
             };
@@ -986,13 +895,13 @@ impl<P: Frame> Pipeline<P> {
                 return Drop(why);
             }
             if let Forward::Tunnel(kind) = rs.forward {
-                return Ipv4Verdict::Tunnel(rip, kind);
+                return Verdict::Tunnel(rip, kind);
             }
-            return Ipv4Verdict::Forward(rip);
+            return Verdict::Forward(rip);
         }
         if services.is_local(dst) {
             return if kernel {
-                Ipv4Verdict::ToKernel
+                Verdict::ToKernel
             } else {
                 Drop(DropReason::ForDirector)
             };
@@ -1009,28 +918,28 @@ impl<P: Frame> Pipeline<P> {
         ip_buf: &mut [u8],
         now_ms: u64,
         kernel: bool,
-    ) -> Ipv4Verdict {
+    ) -> Verdict<Ipv4Addr> {
         if let Some(v) = self.icmp_error(t, ip_buf, now_ms) {
             return v;
         }
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
-            return Ipv4Verdict::Drop(DropReason::Ipv4Malformed);
+            return Verdict::Drop(DropReason::Ipv4Malformed);
         };
         let (src, dst) = (ip.src_addr(), ip.dst_addr());
         let hl = ip.header_len();
         let total = ip.total_len();
         let vip = t.services.is_vip(dst);
         if !vip && t.services.is_local(dst) && kernel {
-            return Ipv4Verdict::ToKernel;
+            return Verdict::ToKernel;
         }
         if !(vip || t.services.is_local(dst)) {
-            return Ipv4Verdict::Drop(DropReason::NoService);
+            return Verdict::Drop(DropReason::NoService);
         }
         let Ok(icmp) = Icmpv4Packet::new_checked(&ip_buf[hl..total]) else {
-            return Ipv4Verdict::Drop(DropReason::L4Malformed);
+            return Verdict::Drop(DropReason::L4Malformed);
         };
         if icmp.msg_type() != 8 || icmp.msg_code() != 0 {
-            return Ipv4Verdict::Drop(DropReason::ForDirector);
+            return Verdict::Drop(DropReason::ForDirector);
         }
         {
             let mut icmp = Icmpv4Packet::new_unchecked(&mut ip_buf[hl..total]);
@@ -1043,7 +952,7 @@ impl<P: Frame> Pipeline<P> {
         ip.set_ttl(64);
         ip.fill_checksum();
         bump(&self.cfg.stats.icmp_echo_replies, 1);
-        Ipv4Verdict::Reflect
+        Verdict::Reflect
     }
 
     /// Pick the real server of service `sid` for a new flow of either family.
@@ -1165,7 +1074,7 @@ impl<P: Frame> Pipeline<P> {
         }
         let rewritten = match method {
             Method::Masq => crate::wire::rewrite_dst_ip(ip, rs.addr, rport),
-            Method::FullNat => crate::fullnat::rewrite_first_to_real_server(
+            Method::FullNat => crate::xmit::fullnat::rewrite_first_to_real_server(
                 ip,
                 (reply_dst, reply_dport),
                 (rs.addr, rport),
@@ -1190,12 +1099,12 @@ impl<P: Frame> Pipeline<P> {
         // FULLNAT TCP: the real server gets the director's own sequence numbers for
         // the local port (see `tcp_seq`).
         if method == Method::FullNat && tuple.proto == proto::TCP {
-            if let Some(seq) = crate::tcp_seq::seq_of(ip) {
+            if let Some(seq) = crate::xmit::fullnat::tcp_seq::seq_of(ip) {
                 let isn = self
                     .isn_key
                     .isn((reply_dst, reply_dport), (rs.addr, rport), now_ms);
                 let delta = isn.wrapping_sub(seq);
-                crate::tcp_seq::to_real_server(ip, delta);
+                crate::xmit::fullnat::tcp_seq::to_real_server(ip, delta);
                 self.conns.set_seq_delta(id, delta);
             }
         }
@@ -1212,7 +1121,14 @@ impl<P: Frame> Pipeline<P> {
 
     /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next
     /// hop is resolved.
-    fn forward(&mut self, t: &Tables, pkt: P, dst: Ipv4Addr, now_ms: u64, io: &mut impl Io<P>) {
+    pub(crate) fn forward(
+        &mut self,
+        t: &Tables,
+        pkt: P,
+        dst: Ipv4Addr,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
         let Some(hop) = t.routes.lookup(dst) else {
             return self.drop_packet(DropReason::NoRoute);
         };
@@ -1306,7 +1222,7 @@ fn send_or_hold<P: Frame, A: crate::neigh::NeighbourAddr>(
 }
 
 #[inline]
-fn set_macs(frame: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
+pub(crate) fn set_macs(frame: &mut [u8], dst: [u8; 6], src: [u8; 6]) {
     frame[0..6].copy_from_slice(&dst);
     frame[6..12].copy_from_slice(&src);
 }

@@ -23,12 +23,14 @@
 
 use std::net::Ipv4Addr;
 
-use super::{Frame, Io, Ipv4Verdict, Pipeline, Tables};
 use crate::counters::{bump, DropReason};
-use crate::tunnel::{self, EncapError, TunnelKind};
+use crate::frame::{Frame, Io};
+use crate::pipeline::{Pipeline, Verdict, ETH_HDR};
+use crate::tables::Tables;
 use crate::wire::icmpv4::{self, msg_type, QuotedPacket};
 use crate::wire::nat::{rewrite_icmp_error_dst, rewrite_icmp_error_src};
 use crate::wire::{decrement_ttl, ip_proto, Icmpv4Packet, Ipv4Packet};
+use crate::xmit::tun::{self as tunnel, EncapError, TunnelKind};
 use conn_table::{Direction, Method, Tuple};
 
 const IPV4_HDR: usize = crate::wire::ipv4::HEADER_LEN;
@@ -52,7 +54,7 @@ fn is_related_error(ty: u8) -> bool {
 /// for anything else, or when too short to tell. Used to steer the error to the worker
 /// that owns the flow.
 #[inline]
-pub(super) fn quoted_flow(t: &Tables, ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+pub(crate) fn quoted_flow(t: &Tables, ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     if ip.len() < 20 || ip[9] != ip_proto::ICMP {
         return None;
     }
@@ -80,7 +82,7 @@ pub(super) fn quoted_flow(t: &Tables, ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)>
 /// port: the connection belongs to the worker owning that local port
 /// (`fullnat::port_owner`), not to the one its addresses would pick. None otherwise.
 #[inline]
-pub(super) fn quoted_local_port(t: &Tables, ip: &[u8]) -> Option<u16> {
+pub(crate) fn quoted_local_port(t: &Tables, ip: &[u8]) -> Option<u16> {
     if ip.len() < 20 || ip[9] != ip_proto::ICMP {
         return None;
     }
@@ -108,20 +110,20 @@ pub(super) fn quoted_local_port(t: &Tables, ip: &[u8]) -> Option<u16> {
 /// has left the configuration is dropped (IPVS would keep sending to the removed
 /// destination until the connection expires).
 #[inline]
-pub(super) fn tunnel_verdict(t: &Tables, rs_id: u32) -> Ipv4Verdict {
+pub(crate) fn tunnel_verdict(t: &Tables, rs_id: u32) -> Verdict<Ipv4Addr> {
     match t.services.tunnel_of(rs_id) {
-        Some((rip, kind)) => Ipv4Verdict::Tunnel(rip, kind),
-        None => Ipv4Verdict::Drop(DropReason::NoRealServer),
+        Some((rip, kind)) => Verdict::Tunnel(rip, kind),
+        None => Verdict::Drop(DropReason::NoRealServer),
     }
 }
 
 /// The verdict for a packet of a direct-routing connection to real server `rs_id`, found
 /// in the current table as for tunnels.
 #[inline]
-pub(super) fn route_verdict(t: &Tables, rs_id: u32) -> Ipv4Verdict {
+pub(crate) fn route_verdict(t: &Tables, rs_id: u32) -> Verdict<Ipv4Addr> {
     match t.services.routed_of(rs_id) {
-        Some(IpAddr::V4(rip)) => Ipv4Verdict::Forward(rip),
-        _ => Ipv4Verdict::Drop(DropReason::NoRealServer),
+        Some(IpAddr::V4(rip)) => Verdict::Forward(rip),
+        _ => Verdict::Drop(DropReason::NoRealServer),
     }
 }
 
@@ -136,7 +138,7 @@ fn v4(a: IpAddr) -> Option<Ipv4Addr> {
 impl<P: Frame> Pipeline<P> {
     /// Encapsulate `pkt` for tunnel real server `rip` and forward it; or, when it is too
     /// big for the egress MTU with DF set, answer the client with "fragmentation needed".
-    pub(super) fn tunnel(
+    pub(crate) fn tunnel(
         &mut self,
         t: &Tables,
         mut pkt: P,
@@ -171,12 +173,12 @@ impl<P: Frame> Pipeline<P> {
 
     /// Handle an ICMP error that quotes a packet of one of this worker's connections.
     /// None when `ip_buf` is not such an error (the caller goes on with its ICMP handling).
-    pub(super) fn icmp_error(
+    pub(crate) fn icmp_error(
         &mut self,
         t: &Tables,
         ip_buf: &mut [u8],
         now_ms: u64,
-    ) -> Option<Ipv4Verdict> {
+    ) -> Option<Verdict<Ipv4Addr>> {
         let ip = Ipv4Packet::new_checked(&ip_buf[..]).ok()?;
         let (hl, total) = (ip.header_len(), ip.total_len());
         let icmp = Icmpv4Packet::new_checked(&ip_buf[hl..total]).ok()?;
@@ -199,7 +201,7 @@ impl<P: Frame> Pipeline<P> {
         );
         let (id, dir) = self.conns.lookup(&flow)?;
         if !icmp.verify_checksum() {
-            return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
+            return Some(Verdict::Drop(DropReason::L4Malformed));
         }
         let c = self.conns.get(id, now_ms)?;
         if c.method.replies_bypass_director() {
@@ -219,22 +221,27 @@ impl<P: Frame> Pipeline<P> {
         let verdict = match dir {
             Direction::Reply => {
                 if !decrement_ttl(ip_buf) {
-                    return Some(Ipv4Verdict::Drop(DropReason::TtlExceeded));
+                    return Some(Verdict::Drop(DropReason::TtlExceeded));
                 }
                 if rewrite_icmp_error_src(ip_buf, vip, orig.dport).is_err()
                     || (reply_dst != client
                         && rewrite_icmp_error_dst(ip_buf, client, orig.sport).is_err())
                 {
-                    return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
+                    return Some(Verdict::Drop(DropReason::L4Malformed));
                 }
                 if c.method == Method::FullNat && flow.proto == ip_proto::TCP {
                     // The quoted segment went to the real server with the director's
                     // sequence numbers: the client checks its own.
                     let delta = self.conns.conn(id).map_or(0, |r| r.seq_delta());
                     let quoted_l4 = hl + 8 + q.header_len;
-                    crate::tcp_seq::quoted_to_client(ip_buf, (hl, total), quoted_l4, delta);
+                    crate::xmit::fullnat::tcp_seq::quoted_to_client(
+                        ip_buf,
+                        (hl, total),
+                        quoted_l4,
+                        delta,
+                    );
                 }
-                Ipv4Verdict::Forward(client)
+                Verdict::Forward(client)
             }
             Direction::Original => match c.method {
                 Method::Route | Method::Tunnel => return None,
@@ -243,9 +250,9 @@ impl<P: Frame> Pipeline<P> {
                         || (reply_dst != client
                             && rewrite_icmp_error_src(ip_buf, reply_dst, reply.dport).is_err())
                     {
-                        return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
+                        return Some(Verdict::Drop(DropReason::L4Malformed));
                     }
-                    Ipv4Verdict::Forward(rip)
+                    Verdict::Forward(rip)
                 }
             },
         };
@@ -264,7 +271,7 @@ impl<P: Frame> Pipeline<P> {
         t: &Tables,
         ip_buf: &mut [u8],
         now_ms: u64,
-    ) -> Option<Ipv4Verdict> {
+    ) -> Option<Verdict<Ipv4Addr>> {
         let ip = Ipv4Packet::new_checked(&ip_buf[..]).ok()?;
         let (hl, total) = (ip.header_len(), ip.total_len());
         let icmp = Icmpv4Packet::new_checked(&ip_buf[hl..total]).ok()?;
@@ -295,7 +302,7 @@ impl<P: Frame> Pipeline<P> {
             return None;
         }
         if !icmp.verify_checksum() {
-            return Some(Ipv4Verdict::Drop(DropReason::L4Malformed));
+            return Some(Verdict::Drop(DropReason::L4Malformed));
         }
         let (ty, code) = (icmp.msg_type(), icmp.msg_code());
         let inner_df = quote[at + 6] & 0x40 != 0;
@@ -303,7 +310,7 @@ impl<P: Frame> Pipeline<P> {
         rest.copy_from_slice(&ip_buf[hl + 4..hl + 8]);
         if ty == msg_type::DST_UNREACHABLE && code == icmpv4::unreachable_code::FRAG_NEEDED {
             if !inner_df {
-                return Some(Ipv4Verdict::Drop(DropReason::ForDirector));
+                return Some(Verdict::Drop(DropReason::ForDirector));
             }
             let overhead = kind.overhead() as u16;
             let mut mtu = u16::from_be_bytes([rest[2], rest[3]]);
@@ -319,10 +326,7 @@ impl<P: Frame> Pipeline<P> {
         ip_buf.copy_within(from..from + len, to);
         let client = tunnel::write_icmp_error(ip_buf, ty, code, rest, len);
         bump(&self.cfg.stats.icmp_errors_translated, 1);
-        Some(Ipv4Verdict::ForwardTrimmed(
-            client,
-            super::ETH_HDR + to + len,
-        ))
+        Some(Verdict::ForwardTrimmed(client, ETH_HDR + to + len))
     }
 }
 
@@ -472,7 +476,7 @@ mod tests {
             exception: Default::default(),
         });
         let t = Tables {
-            snat: crate::fullnat::SnatTable::new(vec![crate::fullnat::SnatPool {
+            snat: crate::xmit::fullnat::SnatTable::new(vec![crate::xmit::fullnat::SnatPool {
                 addrs: vec![LIP.into()],
                 port_min: 1024,
                 port_max: 65535,
@@ -488,7 +492,7 @@ mod tests {
             assert_eq!(quoted_local_port(&t, &f[14..]), Some(lport));
             assert_eq!(
                 pipe.owner(&t, &f),
-                Some(crate::fullnat::port_owner(lport, workers)),
+                Some(crate::xmit::fullnat::port_owner(lport, workers)),
                 "lport {lport}"
             );
             // Cut short before the quoted ports: steered by addresses instead.

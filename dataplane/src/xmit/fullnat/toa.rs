@@ -208,7 +208,7 @@ pub fn clamp_mss(ip: &mut [u8]) -> bool {
 /// Returns false, leaving the packet as it is, when it has no room for the option: TOA is
 /// best effort, the connection works without it (the caller counts it).
 #[inline]
-pub fn add<P: crate::pipeline::Frame>(pkt: &mut P, l2: usize, client: IpAddr, cport: u16) -> bool {
+pub fn add<P: crate::frame::Frame>(pkt: &mut P, l2: usize, client: IpAddr, cport: u16) -> bool {
     let Some(len) = pkt.data().get(l2..).and_then(|ip| grown_len(ip, l2)) else {
         return false;
     };

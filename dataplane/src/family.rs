@@ -107,7 +107,7 @@ impl Family for Ipv6Addr {
         shift: wire::SeqShift,
     ) -> Result<(), Error> {
         wire::rewrite_both6(ip, src, dst)?;
-        crate::tcp_seq::shift(ip, shift);
+        crate::xmit::fullnat::tcp_seq::shift(ip, shift);
         Ok(())
     }
     #[inline(always)]

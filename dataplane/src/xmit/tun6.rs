@@ -18,12 +18,12 @@
 
 use std::net::Ipv6Addr;
 
-use crate::pipeline::Frame;
-use crate::tunnel::{
+use crate::frame::Frame;
+use crate::wire::{checksum, icmpv6, ip_proto, read_ipv6};
+use crate::xmit::tun::{
     ecn_encapsulate, make_room, sport_from_hash, write_encap, EncapError, TunnelKind,
     ETHERTYPE_IPV6,
 };
-use crate::wire::{checksum, icmpv6, ip_proto, read_ipv6};
 
 const ETH_HDR: usize = 14;
 const IPV6_HDR: usize = 40;
@@ -184,8 +184,8 @@ pub fn packet_too_big_in_place<P: Frame>(pkt: &mut P, mtu: u32) -> Option<Ipv6Ad
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tunnel::TunnelCsum;
     use crate::wire::{Icmpv6Packet, Ipv6Packet};
+    use crate::xmit::tun::TunnelCsum;
 
     fn a(s: &str) -> Ipv6Addr {
         s.parse().unwrap()

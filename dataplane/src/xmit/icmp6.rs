@@ -28,7 +28,22 @@
 //! matches is dropped and counted, unless it is for one of the director's own addresses
 //! (then it is the director's business, as any ICMPv6 to it).
 
-use super::*;
+use std::net::{IpAddr, Ipv6Addr};
+
+use conn_table::{Direction, Method, Tuple};
+
+use crate::counters::{bump, DropReason};
+use crate::frame::Frame;
+use crate::pipeline::{Pipeline, Verdict};
+use crate::tables::Tables;
+use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
+use crate::wire::{decrement_hop_limit, ip_proto, Icmpv6Packet, Ipv6Packet};
+
+/// The IPv6 address of an address the dataplane put there itself.
+#[inline]
+fn v6(a: IpAddr) -> Option<Ipv6Addr> {
+    <Ipv6Addr as crate::family::Family>::of(a)
+}
 use crate::wire::icmp6_error::{self, Quote6, QUOTE_OFFSET};
 use crate::wire::{rewrite_icmp6_error_dst, rewrite_icmp6_error_src, Error as WireError};
 
@@ -37,7 +52,7 @@ use crate::wire::{rewrite_icmp6_error_dst, rewrite_icmp6_error_src, Error as Wir
 /// reversed. None for anything else, or when the quote does not parse (the error is then
 /// handled, and counted, where it arrived). Used to steer the error to the flow's worker.
 #[inline]
-pub(super) fn quoted_flow6(ip: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
+pub(crate) fn quoted_flow6(ip: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
     let q = quote6(ip)?;
     Some((q.dst_addr, q.src_addr))
 }
@@ -47,7 +62,7 @@ pub(super) fn quoted_flow6(ip: &[u8]) -> Option<(Ipv6Addr, Ipv6Addr)> {
 /// source port: the connection belongs to the worker owning that local port
 /// (`fullnat::port_owner`), as for IPv4. None otherwise.
 #[inline]
-pub(super) fn quoted_local_port6(t: &Tables, ip: &[u8]) -> Option<u16> {
+pub(crate) fn quoted_local_port6(t: &Tables, ip: &[u8]) -> Option<u16> {
     let q = quote6(ip)?;
     t.snat.is_lip(q.src_addr).then_some(q.src_port)
 }
@@ -75,13 +90,13 @@ impl<P: Frame> Pipeline<P> {
     /// IPv6 packet with ICMPv6 right after the fixed header. None when it is not an error
     /// this stage takes (not an error type, a quote of another protocol, an unknown flow
     /// to one of our own addresses): the caller goes on with its ICMPv6 handling.
-    pub(super) fn icmpv6_error(
+    pub(crate) fn icmpv6_error(
         &mut self,
         t: &Tables,
         ip_buf: &mut [u8],
         now_ms: u64,
-    ) -> Option<Ipv6Verdict> {
-        use Ipv6Verdict::Drop;
+    ) -> Option<Verdict<Ipv6Addr>> {
+        use Verdict::Drop;
         let ip = Ipv6Packet::new_checked(&ip_buf[..]).ok()?;
         let (src, dst, len) = (ip.src_addr(), ip.dst_addr(), ip.payload_len());
         let msg = ip.payload();
@@ -136,20 +151,20 @@ impl<P: Frame> Pipeline<P> {
             // DR keeps only the client's side (its replies bypass the director): relay
             // to the real server as is, found by id as for the connection's packets.
             (Method::Route, Direction::Original) => match t.services.routed_of(c.rs) {
-                Some(IpAddr::V6(rip)) => Ipv6Verdict::Forward(rip),
+                Some(IpAddr::V6(rip)) => Verdict::Forward(rip),
                 _ => Drop(DropReason::NoRealServer),
             },
             // TUN: relayed to the real server encapsulated like the connection's packets
             // (ip_vs_in_icmp_v6 hands it to the connection's transmitter).
             (Method::Tunnel, Direction::Original) => match t.services.tunnel6_of(c.rs) {
-                Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
+                Some((rip, kind)) => Verdict::Tunnel(rip, kind),
                 None => Drop(DropReason::NoRealServer),
             },
             (Method::Route | Method::Tunnel, Direction::Reply) => {
                 Drop(DropReason::Icmpv6ErrorUnsupported)
             }
         };
-        if matches!(verdict, Ipv6Verdict::Forward(_) | Ipv6Verdict::Tunnel(..)) {
+        if matches!(verdict, Verdict::Forward(_) | Verdict::Tunnel(..)) {
             bump(&self.cfg.stats.icmpv6_errors_translated, 1);
         }
         Some(verdict)
@@ -164,8 +179,8 @@ impl<P: Frame> Pipeline<P> {
         c: &conn_table::ConnInfo,
         dir: Direction,
         (seq_delta, quoted_l4): (u32, usize),
-    ) -> Ipv6Verdict {
-        use Ipv6Verdict::Drop;
+    ) -> Verdict<Ipv6Addr> {
+        use Verdict::Drop;
         let orig = c.original;
         let Some(reply) = c.reply else {
             return Drop(DropReason::NoService);
@@ -191,9 +206,14 @@ impl<P: Frame> Pipeline<P> {
                     // numbers; the client checks its own (`quoted_l4`: after the IPv6
                     // header, the ICMPv6 header and the quoted headers).
                     let end = 40 + usize::from(u16::from_be_bytes([ip_buf[4], ip_buf[5]]));
-                    crate::tcp_seq::quoted_to_client(ip_buf, (40, end), quoted_l4, seq_delta);
+                    crate::xmit::fullnat::tcp_seq::quoted_to_client(
+                        ip_buf,
+                        (40, end),
+                        quoted_l4,
+                        seq_delta,
+                    );
                 }
-                Ipv6Verdict::Forward(client)
+                Verdict::Forward(client)
             }
             Direction::Original => {
                 if rewrite_icmp6_error_dst(ip_buf, rip, reply.sport).is_err()
@@ -202,7 +222,7 @@ impl<P: Frame> Pipeline<P> {
                 {
                     return Drop(DropReason::Icmpv6ErrorMalformed);
                 }
-                Ipv6Verdict::Forward(rip)
+                Verdict::Forward(rip)
             }
         }
     }
@@ -210,12 +230,18 @@ impl<P: Frame> Pipeline<P> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::counters::WorkerStats;
-    use crate::route6::Ipv6Prefix;
+    use crate::pipeline::{set_macs, NeighbourUpdate, PipelineConfig, ETH_HDR};
+    use crate::route::Ipv6Prefix;
+    use crate::route::RouteTable6;
+    use crate::service::{proto, Forward};
     use crate::service::{LocalAddr6, RealServer, ServiceTable, VirtualService};
     use crate::test_io::Out;
     use crate::wire::{checksum, write_u16};
+    use conn_table::NewConn;
 
     const WAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xa0];
     const LAN_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0xb0];
@@ -591,7 +617,7 @@ mod tests {
 
     #[test]
     fn tunnel_client_side_errors_are_encapsulated_to_the_real_server() {
-        let t = tables(Forward::Tunnel(crate::tunnel::TunnelKind::Ipip));
+        let t = tables(Forward::Tunnel(crate::xmit::tun::TunnelKind::Ipip));
         let mut p = pipeline(&t, 0, 1);
         let new = NewConn {
             original: Tuple::new(
@@ -738,7 +764,7 @@ mod tests {
             p.owner6(&t, &error_about(2000)),
             p.owner6(&t, &error_about(2001))
         );
-        t.snat = crate::fullnat::SnatTable::new(vec![crate::fullnat::SnatPool {
+        t.snat = crate::xmit::fullnat::SnatTable::new(vec![crate::xmit::fullnat::SnatPool {
             addrs: vec![IpAddr::V6(lip)],
             port_min: 1000,
             port_max: 3000,
@@ -746,7 +772,7 @@ mod tests {
         for lport in [2000u16, 2001, 2002, 2003] {
             assert_eq!(
                 p.owner6(&t, &error_about(lport)),
-                Some(crate::fullnat::port_owner(lport, 2)),
+                Some(crate::xmit::fullnat::port_owner(lport, 2)),
                 "local port {lport}"
             );
         }

@@ -4,16 +4,18 @@
 
 use std::net::Ipv6Addr;
 
-use super::{Frame, Io, Pipeline, Tables};
 use crate::counters::{bump, DropReason};
-use crate::tunnel::{EncapError, TunnelKind};
-use crate::tunnel6;
+use crate::frame::{Frame, Io};
+use crate::pipeline::Pipeline;
+use crate::tables::Tables;
+use crate::xmit::tun::{EncapError, TunnelKind};
+use crate::xmit::tun6 as tunnel6;
 
 impl<P: Frame> Pipeline<P> {
     /// Encapsulate `pkt` for IPv6 tunnel real server `rip` (from the director's address on
     /// the egress port) and forward it; when too big for that port's MTU, send the client
     /// an ICMPv6 Packet Too Big from the VIP instead (`__mtu_check_toobig_v6`).
-    pub(super) fn tunnel6(
+    pub(crate) fn tunnel6(
         &mut self,
         t: &Tables,
         mut pkt: P,

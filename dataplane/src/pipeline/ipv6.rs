@@ -13,22 +13,18 @@
 //! not reassembled, as for IPv4. The exception: such packets to the director's own
 //! addresses go to its kernel (see [`crate::exception`]), which reassembles.
 //!
-//! FULLNAT works as for IPv4, with the same SNAT machinery ([`crate::fullnat`]): local
+//! FULLNAT works as for IPv4, with the same SNAT machinery ([`crate::xmit::fullnat`]): local
 //! addresses answered in NDP, replies steered by local port, TOA of length 20.
 //!
-//! TUN (ip6ip6) would be a new arm in [`Pipeline::schedule`]'s caller
-//! (`handle_ipv6_l4`): the rewrite per method is one `match` there.
+//! TUN encapsulates in ip6ip6, GUE or GRE (`crate::xmit::tun6`).
 
 use super::*;
+use crate::frame::{Frame, Io};
 use crate::wire::icmpv6::msg_type;
-use crate::wire::{decrement_hop_limit, ip_proto, Icmpv6Packet, Ipv6Packet};
-
-/// ICMPv6 errors related to IPv6 connections.
-#[path = "pipeline/related6.rs"]
-mod related6;
+use crate::wire::{ip_proto, Icmpv6Packet, Ipv6Packet};
 
 /// IPv6 fixed header length.
-const IP6_HDR: usize = crate::wire::ipv6::HEADER_LEN;
+pub(crate) use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
 /// ICMPv6 neighbour solicitation/advertisement body before options: type, code,
 /// checksum, 4 bytes of flags/reserved, 16 bytes of target.
 const ND_LEN: usize = 24;
@@ -98,21 +94,11 @@ fn find_lla(mut opts: &[u8], kind: u8) -> Result<Option<[u8; 6]>, ()> {
     Ok(found)
 }
 
-/// What the IPv6 connection stage decided for a packet.
-enum Ipv6Verdict {
-    /// Forward towards this address (route + neighbour lookup).
-    Forward(Ipv6Addr),
-    /// Encapsulate for this tunnel real server and forward (see tun6.rs).
-    Tunnel(Ipv6Addr, crate::tunnel::TunnelKind),
-    /// Drop and count.
-    Drop(DropReason),
-}
-
 impl<P: Frame> Pipeline<P> {
     /// Which worker owns an IPv6 frame's flow (TCP/UDP, and ICMPv6 errors by the flow they
     /// quote; NDP and other ICMPv6 are handled where they arrive).
     #[inline]
-    pub(super) fn owner6(&self, t: &Tables, frame: &[u8]) -> Option<usize> {
+    pub(crate) fn owner6(&self, t: &Tables, frame: &[u8]) -> Option<usize> {
         if frame.len() < ETH_HDR + IP6_HDR {
             return None;
         }
@@ -149,7 +135,7 @@ impl<P: Frame> Pipeline<P> {
 
     /// Handle one IPv6 frame from `port` (Ethernet header already checked; frames to
     /// IPv6 multicast MACs get here too and only NDP is taken from them).
-    pub(super) fn handle_ipv6(
+    pub(crate) fn handle_ipv6(
         &mut self,
         t: &Tables,
         port: usize,
@@ -173,22 +159,7 @@ impl<P: Frame> Pipeline<P> {
             ip_proto::ICMPV6 => self.handle_icmpv6(t, port, pkt, now_ms, io),
             ip_proto::TCP | ip_proto::UDP => {
                 let verdict = self.handle_ipv6_l4(t, pkt.data_mut(), now_ms);
-                let toa = self.toa.take();
-                match verdict {
-                    Ipv6Verdict::Forward(to) => {
-                        if let Some((client, cport)) = toa {
-                            self.add_toa(&mut pkt, client, cport);
-                        }
-                        self.forward6(t, pkt, to, now_ms, io)
-                    }
-                    Ipv6Verdict::Tunnel(rip, kind) => self.tunnel6(t, pkt, rip, kind, now_ms, io),
-                    // Traffic for the director itself (no connection, no service): the
-                    // kernel's, through the port's TAP (counted as for_director without).
-                    Ipv6Verdict::Drop(DropReason::ForDirector) => {
-                        self.hand_to_kernel(port, pkt, now_ms, io)
-                    }
-                    Ipv6Verdict::Drop(why) => self.drop_packet(why),
-                }
+                self.deliver(t, port, pkt, verdict, now_ms, io)
             }
             // Anything else to an own address (fragments, extension headers, VRRP, OSPF...)
             // is the kernel's, which reassembles and walks headers itself.
@@ -210,13 +181,8 @@ impl<P: Frame> Pipeline<P> {
     ) {
         let multicast = pkt.data()[0] & 1 == 1;
         if !multicast {
-            match self.icmpv6_error(t, &mut pkt.data_mut()[ETH_HDR..], now_ms) {
-                Some(Ipv6Verdict::Forward(to)) => return self.forward6(t, pkt, to, now_ms, io),
-                Some(Ipv6Verdict::Tunnel(rip, kind)) => {
-                    return self.tunnel6(t, pkt, rip, kind, now_ms, io)
-                }
-                Some(Ipv6Verdict::Drop(why)) => return self.drop_packet(why),
-                None => {}
+            if let Some(verdict) = self.icmpv6_error(t, &mut pkt.data_mut()[ETH_HDR..], now_ms) {
+                return self.deliver(t, port, pkt, verdict, now_ms, io);
             }
         }
         let ip_buf = &mut pkt.data_mut()[ETH_HDR..];
@@ -306,7 +272,7 @@ impl<P: Frame> Pipeline<P> {
         }
         let for_us = t.services.is_vip6(target)
             || t.services.local6_on(port, target).is_some()
-            || crate::fullnat::lip_on6(t, port, target);
+            || crate::xmit::fullnat::lip_on6(t, port, target);
         if let Some(mac) = slla {
             // 7.2.3: a solicitation for us creates the sender's entry; otherwise only
             // refresh one we have.
@@ -428,8 +394,8 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// The connection stage for IPv6 TCP/UDP: the counterpart of `handle_ipv4`.
-    fn handle_ipv6_l4(&mut self, t: &Tables, frame: &mut [u8], now_ms: u64) -> Ipv6Verdict {
-        use Ipv6Verdict::Drop;
+    fn handle_ipv6_l4(&mut self, t: &Tables, frame: &mut [u8], now_ms: u64) -> Verdict<Ipv6Addr> {
+        use Verdict::Drop;
         let ip_buf = &mut frame[ETH_HDR..];
         let ip = Ipv6Packet::new_unchecked(&ip_buf[..]);
         let (src, dst, proto) = (ip.src_addr(), ip.dst_addr(), ip.next_header());
@@ -456,9 +422,9 @@ impl<P: Frame> Pipeline<P> {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             let from = (src, sport);
             return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
-                Established::Forward(to) => Ipv6Verdict::Forward(to),
+                Established::Forward(to) => Verdict::Forward(to),
                 Established::Tunnel(rs_id) => match t.services.tunnel6_of(rs_id) {
-                    Some((rip, kind)) => Ipv6Verdict::Tunnel(rip, kind),
+                    Some((rip, kind)) => Verdict::Tunnel(rip, kind),
                     None => Drop(DropReason::NoRealServer),
                 },
                 Established::Drop(why) => Drop(why),
@@ -466,8 +432,10 @@ impl<P: Frame> Pipeline<P> {
         }
 
         let Some(sid) = t.services.find6(proto, dst, dport) else {
+            // Traffic for the director itself (no connection, no service): the
+            // kernel's, through the port's TAP (counted as for_director without).
             if t.services.is_local6(dst) {
-                return Drop(DropReason::ForDirector);
+                return Verdict::ToKernel;
             }
             return Drop(DropReason::NoService);
         };
@@ -498,14 +466,14 @@ impl<P: Frame> Pipeline<P> {
             return Drop(why);
         }
         if let Forward::Tunnel(kind) = rs.forward {
-            return Ipv6Verdict::Tunnel(rip, kind);
+            return Verdict::Tunnel(rip, kind);
         }
-        Ipv6Verdict::Forward(rip)
+        Verdict::Forward(rip)
     }
 
     /// Route `pkt` towards IPv6 `dst`, fill in the MACs and send it, or hold it while the
     /// next hop is resolved by neighbour solicitation.
-    pub(super) fn forward6(
+    pub(crate) fn forward6(
         &mut self,
         t: &Tables,
         pkt: P,
@@ -553,11 +521,11 @@ impl<P: Frame> Pipeline<P> {
     /// Unsolicited neighbour advertisements for the IPv6 VIPs (the IPv6 gratuitous ARP),
     /// on the ports whose connected subnet holds each (all ports when none does), and for
     /// the IPv6 FULLNAT local addresses on the port facing the real servers.
-    pub(super) fn start6(&mut self, t: &Tables, io: &mut impl Io<P>) {
+    pub(crate) fn start6(&mut self, t: &Tables, io: &mut impl Io<P>) {
         let lips = t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied());
         for lip in lips.filter_map(v6) {
             let Some(port) =
-                (0..self.cfg.port_macs.len()).find(|&p| crate::fullnat::lip_on6(t, p, lip))
+                (0..self.cfg.port_macs.len()).find(|&p| crate::xmit::fullnat::lip_on6(t, p, lip))
             else {
                 continue;
             };
@@ -600,7 +568,7 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// Re-solicit IPv6 neighbours still unresolved; drop what waited too long.
-    pub(super) fn tick6(&mut self, t: &Tables, now_ms: u64, io: &mut impl Io<P>) {
+    pub(crate) fn tick6(&mut self, t: &Tables, now_ms: u64, io: &mut impl Io<P>) {
         let mut probes: [(usize, Ipv6Addr); 16] = [(0, Ipv6Addr::UNSPECIFIED); 16];
         let mut n = 0;
         let stats = &self.cfg.stats;
@@ -691,17 +659,14 @@ fn write_nd(
 /// The IPv6 address of an address the dataplane put there itself.
 #[inline]
 fn v6(a: IpAddr) -> Option<Ipv6Addr> {
-    match a {
-        IpAddr::V6(a) => Some(a),
-        IpAddr::V4(_) => None,
-    }
+    <Ipv6Addr as Family>::of(a)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::counters::WorkerStats;
-    use crate::route6::Ipv6Prefix;
+    use crate::route::{Ipv6Prefix, RouteTable6};
     use crate::service::{LocalAddr6, Persistence, RealServer, ServiceTable, VirtualService};
     use crate::test_io::Out;
 
@@ -1066,7 +1031,7 @@ mod tests {
 
     #[test]
     fn tunnel_connections_encapsulate_follow_the_table_and_check_the_port_mtu() {
-        use crate::tunnel::{TunnelCsum, TunnelKind};
+        use crate::xmit::tun::{TunnelCsum, TunnelKind};
         let gue = TunnelKind::Gue {
             port: 6080,
             csum: TunnelCsum::Csum,
