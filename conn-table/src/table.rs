@@ -1,7 +1,7 @@
 //! The per-worker connection table, one file per job. Layering, lowest first
 //! (a file uses only files above it in this list):
 //!
-//! - `config`: the sizing ([`Config`]);
+//! - `config`: the sizing ([`Config`]) and why it is refused;
 //! - `records`: the plain data taken in and handed out (handles, [`NewConn`],
 //!   [`ConnInfo`], counts);
 //! - `entry`: the slab entries' layout and flag bits, and the reads of an entry
@@ -28,7 +28,7 @@ mod records;
 mod templates;
 mod view;
 
-pub use config::{Config, MAX_CAPACITY};
+pub use config::{Config, ConfigError, MAX_CAPACITY};
 pub use layout::ConnTable;
 pub use records::{
     ConnFlags, ConnId, ConnInfo, Counters, ListCursor, MemoryUsage, NewConn, RsCounts, TableStats,

@@ -7,10 +7,9 @@ use core::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::config::{Config, MAX_CAPACITY};
+use super::config::{Config, ConfigError};
 use super::entry::{Conn, Template, F_LIVE};
 use super::records::{ConnId, MemoryUsage, RsCounts, TableStats, TemplateId};
-use crate::error::ConfigError;
 use crate::index::{Index, Probe};
 use crate::state::Timeouts;
 use crate::tuple::{HashSeed, Key};
@@ -86,18 +85,7 @@ impl ConnTable {
         now_ms: u64,
         mut advise: impl FnMut(*const u8, usize),
     ) -> Result<ConnTable, ConfigError> {
-        if cfg.capacity > MAX_CAPACITY || cfg.max_templates > MAX_CAPACITY {
-            return Err(ConfigError::CapacityTooLarge);
-        }
-        if cfg.ipv6_capacity > cfg.capacity {
-            return Err(ConfigError::Ipv6CapacityTooLarge);
-        }
-        if cfg.tick_ms == 0 {
-            return Err(ConfigError::ZeroTick);
-        }
-        if !cfg.wheel_slots.is_power_of_two() || cfg.wheel_slots < 2 {
-            return Err(ConfigError::WheelSlots(cfg.wheel_slots));
-        }
+        cfg.validate()?;
         let tick = u64::from(cfg.tick_ms);
         let slots = cfg.wheel_slots as usize;
         let conns: Vec<Conn> = Vec::with_capacity(cfg.capacity as usize);
