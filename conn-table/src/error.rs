@@ -1,4 +1,5 @@
-//! Errors.
+//! Why a connection or template was not created. (An invalid sizing is
+//! `table::config::ConfigError`.)
 
 use thiserror::Error;
 
@@ -40,21 +41,4 @@ pub enum InsertError {
     /// The template handle does not name a live template.
     #[error("stale persistence template handle")]
     StaleTemplate,
-}
-
-/// An invalid [`crate::Config`].
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A capacity is above [`crate::MAX_CAPACITY`].
-    #[error("capacity above {}", crate::MAX_CAPACITY)]
-    CapacityTooLarge,
-    /// `ipv6_capacity` is above `capacity`.
-    #[error("ipv6_capacity above capacity")]
-    Ipv6CapacityTooLarge,
-    /// `tick_ms` is 0.
-    #[error("timer wheel tick must be at least 1 ms")]
-    ZeroTick,
-    /// `wheel_slots` is not a power of two of at least 2.
-    #[error("timer wheel slots {0} is not a power of two >= 2")]
-    WheelSlots(u32),
 }

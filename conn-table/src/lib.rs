@@ -130,10 +130,11 @@ mod table;
 mod tuple;
 mod wheel;
 
-pub use error::{ConfigError, InsertError};
+pub use error::InsertError;
 pub use state::{tcp_transition, ConnState, TcpFlags, TcpState, Timeouts, INITIAL_TIMEOUT_S};
 pub use table::{
-    Config, ConnFlags, ConnId, ConnInfo, ConnRef, ConnTable, Counters, ListCursor, MemoryUsage,
-    NewConn, RsCounts, TableStats, TemplateId, TemplateInfo, MAX_CAPACITY, TEMPLATE_RECHECK_S,
+    Config, ConfigError, ConnFlags, ConnId, ConnInfo, ConnRef, ConnTable, Counters, ListCursor,
+    MemoryUsage, NewConn, RsCounts, TableStats, TemplateId, TemplateInfo, MAX_CAPACITY,
+    TEMPLATE_RECHECK_S,
 };
 pub use tuple::{mask_client, proto, Direction, Method, TemplateKey, Tuple};

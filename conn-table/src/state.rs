@@ -5,6 +5,8 @@
 //! on, `tcp_states_dos`), indexed the same way: direction (input, output,
 //! input-only) x packet class (syn, fin, ack, rst) x current state.
 
+use crate::tuple::Direction;
+
 /// IPVS TCP connection state (`IP_VS_TCP_S_*`), in the kernel's numbering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -296,15 +298,15 @@ pub(crate) fn tcp_next(secure: bool, dir: TableDir, flags: TcpFlags, state: TcpS
 /// through the director.
 pub fn tcp_transition(
     secure_tcp: bool,
-    direction: crate::Direction,
+    direction: Direction,
     replies_bypass_director: bool,
     flags: TcpFlags,
     state: TcpState,
 ) -> TcpState {
     let dir = match (direction, replies_bypass_director) {
-        (crate::Direction::Reply, _) => TableDir::Output,
-        (crate::Direction::Original, true) => TableDir::InputOnly,
-        (crate::Direction::Original, false) => TableDir::Input,
+        (Direction::Reply, _) => TableDir::Output,
+        (Direction::Original, true) => TableDir::InputOnly,
+        (Direction::Original, false) => TableDir::Input,
     };
     tcp_next(secure_tcp, dir, flags, state)
 }

@@ -72,16 +72,28 @@ pub enum Direction {
 }
 
 /// Forwarding method of a connection (`IP_VS_CONN_F_FWD_MASK`, plus FULLNAT).
+///
+/// The variants carry IPVS's names, the ones `ipvsadm -Ln` prints in its
+/// Forward column ([`Method::name`]); rvs's documentation speaks of NAT, DR,
+/// TUN and FULLNAT. The same four methods in each vocabulary:
+///
+/// | Method              | IPVS (`-Ln`) | ipvsadm option         | rvs YAML `method` |
+/// |---------------------|--------------|------------------------|-------------------|
+/// | NAT                 | `Masq`       | `-m`, `--masquerading` | `masq`            |
+/// | DR (direct routing) | `Route`      | `-g`, `--gatewaying`   | `route`           |
+/// | TUN (IP tunnelling) | `Tunnel`     | `-i`, `--ipip`         | `tunnel`          |
+/// | FULLNAT             | `FullNat`    | `--fullnat` (rvs only) | `fullnat`         |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Method {
     /// NAT (`-m`, "Masq").
     Masq = 0,
-    /// Direct routing (`-g`, "Route"): replies bypass the director.
+    /// DR, direct routing (`-g`, "Route"): replies bypass the director.
     Route = 1,
-    /// IP tunnelling (`-i`, "Tunnel"): replies bypass the director.
+    /// TUN, IP tunnelling (`-i`, "Tunnel"): replies bypass the director.
     Tunnel = 2,
-    /// Full NAT ("FullNat"): client source rewritten to a local address.
+    /// FULLNAT, full NAT (`--fullnat`, "FullNat"): client source rewritten to a
+    /// local address.
     FullNat = 3,
 }
 
