@@ -305,18 +305,21 @@ pub fn run(
         let stats = Arc::new(WorkerStats::default());
         let requests = Arc::new(ArrayQueue::new(CONTROL_QUEUE));
         let answers = Arc::new(ArrayQueue::new(CONTROL_QUEUE));
-        let pipeline = Pipeline::new(PipelineConfig {
-            worker: w,
-            port_macs: ports.iter().map(|p| p.mac()).collect(),
-            stats: stats.clone(),
-            conn_capacity: spec.conn_capacity,
-            gratuitous_arp: !opts.no_garp,
-            workers: nw,
-            exception: ExceptionConfig {
-                ports: taps.iter().map(Option::is_some).collect(),
-                rate: spec.exception_rate,
+        let pipeline = Pipeline::with_memory_hooks(
+            PipelineConfig {
+                worker: w,
+                port_macs: ports.iter().map(|p| p.mac()).collect(),
+                stats: stats.clone(),
+                conn_capacity: spec.conn_capacity,
+                gratuitous_arp: !opts.no_garp,
+                workers: nw,
+                exception: ExceptionConfig {
+                    ports: taps.iter().map(Option::is_some).collect(),
+                    rate: spec.exception_rate,
+                },
             },
-        });
+            dataplane::worker::DPDK_MEMORY_HOOKS,
+        );
         let worker = Worker {
             id: w,
             ports: ports

@@ -187,15 +187,18 @@ fn on_cpu_ns() -> Option<u64> {
 /// One fresh pipeline: the SYN flood, then the ACKs; nanoseconds per packet of each.
 fn run_once(t: &Tables, syns: u32) -> [f64; 2] {
     let stats = Arc::new(WorkerStats::default());
-    let mut p: Pipeline<Vec<u8>> = Pipeline::new(PipelineConfig {
-        worker: 0,
-        port_macs: vec![MAC],
-        stats: stats.clone(),
-        conn_capacity: syns as usize + 65536,
-        gratuitous_arp: false,
-        workers: 1,
-        exception: Default::default(),
-    });
+    let mut p: Pipeline<Vec<u8>> = Pipeline::with_memory_hooks(
+        PipelineConfig {
+            worker: 0,
+            port_macs: vec![MAC],
+            stats: stats.clone(),
+            conn_capacity: syns as usize + 65536,
+            gratuitous_arp: false,
+            workers: 1,
+            exception: Default::default(),
+        },
+        dataplane::worker::DPDK_MEMORY_HOOKS,
+    );
     p.sync(t);
     let mut out = Out {
         sent: Vec::with_capacity(syns as usize),

@@ -10,7 +10,7 @@ use conn_table::{ConnRef, Direction};
 use crate::wire::{self, Error};
 
 /// IPv4 or IPv6, known when the code is compiled.
-pub(crate) trait Family: Copy + Eq + Into<IpAddr> {
+pub trait Family: Copy + Eq + Into<IpAddr> {
     /// Source address and port of `dir`'s tuple of `c`: `None` when `c` is of the other
     /// family or has no such tuple.
     fn src(c: &ConnRef<'_>, dir: Direction) -> Option<(Self, u16)>;

@@ -20,17 +20,38 @@ pub mod proto {
     pub const SCTP: u8 = 132;
 }
 
-/// How packets reach a real server (IPVS's forwarding method).
+/// How packets reach a real server: the forwarding method with its parameters (the
+/// tunnel's encapsulation). The control plane maps the configuration's method to it
+/// (`control::spec`); a connection keeps only [`Forward::method`], a
+/// [`conn_table::Method`], and finds the parameters by real-server id. Each method's
+/// packet work is in [`crate::xmit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Forward {
-    /// NAT (`-m`): rewrite destination to the RS, source back to the VIP on replies.
+    /// NAT — IPVS's Masq, ipvsadm `-m`: destination to the RS, source back to the VIP on
+    /// replies ([`crate::xmit::nat`]).
     Masq,
-    /// Direct routing (`-g`): rewrite the destination MAC only.
+    /// DR, direct routing — IPVS's Route, ipvsadm `-g`: the destination MAC only
+    /// ([`crate::xmit::dr`]).
     Route,
-    /// Tunnel (`-i`): IPIP, GUE or GRE encapsulation to the RS.
+    /// TUN — IPVS's Tunnel, ipvsadm `-i`: IPIP, GUE or GRE encapsulation to the RS
+    /// ([`crate::xmit::tun`]).
     Tunnel(crate::xmit::tun::TunnelKind),
-    /// Full NAT: SNAT the client to a local address too.
+    /// FULLNAT — ipvsadm `--fullnat` (DPVS's): the client SNATed to a local address too
+    /// ([`crate::xmit::fullnat`]).
     FullNat,
+}
+
+impl Forward {
+    /// The method a connection to this real server records.
+    #[inline]
+    pub fn method(self) -> conn_table::Method {
+        match self {
+            Forward::Masq => conn_table::Method::Masq,
+            Forward::Route => conn_table::Method::Route,
+            Forward::FullNat => conn_table::Method::FullNat,
+            Forward::Tunnel(_) => conn_table::Method::Tunnel,
+        }
+    }
 }
 
 /// A real server as the dataplane needs it.
@@ -84,7 +105,7 @@ pub struct VirtualService {
     /// Persistence, if the service is persistent.
     pub persistence: Option<Persistence>,
     /// SNAT pool of its FULLNAT real servers (an index into the tables' pools).
-    pub snat_pool: Option<crate::xmit::fullnat::PoolId>,
+    pub snat_pool: Option<crate::xmit::fullnat::snat::PoolId>,
 }
 
 /// The director's own address on one port.
@@ -505,6 +526,16 @@ mod tests {
             persistence: None,
             snat_pool: None,
         }
+    }
+
+    #[test]
+    fn each_forward_records_its_method() {
+        use conn_table::Method;
+        let tun = Forward::Tunnel(crate::xmit::tun::TunnelKind::Ipip);
+        assert_eq!(Forward::Masq.method(), Method::Masq);
+        assert_eq!(Forward::Route.method(), Method::Route);
+        assert_eq!(tun.method(), Method::Tunnel);
+        assert_eq!(Forward::FullNat.method(), Method::FullNat);
     }
 
     #[test]

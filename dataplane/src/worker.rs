@@ -12,9 +12,19 @@ use crossbeam::queue::ArrayQueue;
 
 use crate::dpdk::MbufRing;
 use crate::frame::{Frame, Io};
-use crate::pipeline::{ConnListRequest, NeighbourUpdate, Pipeline};
+use crate::pipeline::{ConnListRequest, MemoryHooks, NeighbourUpdate, Pipeline};
 use crate::rcu;
 use crate::tables::Tables;
+
+/// The connection table's memory hints on DPDK: transparent huge pages for its arrays
+/// and the CPU's prefetch for burst lookups (pass to [`Pipeline::with_memory_hooks`]).
+pub const DPDK_MEMORY_HOOKS: MemoryHooks = MemoryHooks {
+    advise_huge_pages: Some(crate::dpdk::advise_huge_pages),
+    prefetch: Some(crate::dpdk::prefetch),
+};
+
+// A received burst fits the pipeline's prefetch stage whole.
+const _: () = assert!(crate::dpdk::BURST <= crate::pipeline::PREFETCH_BURST);
 
 /// How a worker waits for packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

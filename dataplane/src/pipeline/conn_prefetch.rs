@@ -9,10 +9,14 @@ use std::net::IpAddr;
 
 use conn_table::Tuple;
 
-use super::{Frame, Pipeline};
-use crate::dpdk::BURST;
+use super::state::Pipeline;
+use crate::frame::Frame;
 use crate::service::proto;
 use crate::wire::{EtherType, EthernetFrame, Ipv4Packet, TcpPacket, UdpPacket};
+
+/// Most frames one call prefetches: the worker's RX burst (the worker checks at compile
+/// time that its burst is no larger).
+pub const PREFETCH_BURST: usize = 32;
 
 /// Below this many connections the table sits in the caches and the prefetch would only
 /// add a hash per packet (about 4 MB of table at 32 K connections still misses L2, so
@@ -49,7 +53,7 @@ pub(crate) fn flow_tuple(frame: &[u8]) -> Option<Tuple> {
 }
 
 impl<P: Frame> Pipeline<P> {
-    /// Prefetch the connections of a burst's frames (at most [`BURST`]); call it with the
+    /// Prefetch the connections of a burst's frames (at most [`PREFETCH_BURST`]); call it with the
     /// received burst right before handling its packets. Does nothing while the table is
     /// small enough to stay in the caches.
     #[inline]
@@ -58,9 +62,9 @@ impl<P: Frame> Pipeline<P> {
             return;
         }
         let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        let mut tuples = [Tuple::new(0, unspecified, 0, unspecified, 0); BURST];
+        let mut tuples = [Tuple::new(0, unspecified, 0, unspecified, 0); PREFETCH_BURST];
         let mut n = 0;
-        for f in frames.take(BURST) {
+        for f in frames.take(PREFETCH_BURST) {
             if let Some(t) = flow_tuple(f) {
                 tuples[n] = t;
                 n += 1;

@@ -25,7 +25,8 @@ use std::net::Ipv4Addr;
 
 use crate::counters::{bump, DropReason};
 use crate::frame::{Frame, Io};
-use crate::pipeline::{Pipeline, Verdict, ETH_HDR};
+use crate::pipeline::state::{Pipeline, ETH_HDR};
+use crate::pipeline::verdict::Verdict;
 use crate::tables::Tables;
 use crate::wire::icmpv4::{self, msg_type, QuotedPacket};
 use crate::wire::nat::{rewrite_icmp_error_dst, rewrite_icmp_error_src};

@@ -34,7 +34,8 @@ use conn_table::{Direction, Method, Tuple};
 
 use crate::counters::{bump, DropReason};
 use crate::frame::Frame;
-use crate::pipeline::{Pipeline, Verdict};
+use crate::pipeline::state::Pipeline;
+use crate::pipeline::verdict::Verdict;
 use crate::tables::Tables;
 use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
 use crate::wire::{decrement_hop_limit, ip_proto, Icmpv6Packet, Ipv6Packet};
@@ -234,7 +235,8 @@ mod tests {
 
     use super::*;
     use crate::counters::WorkerStats;
-    use crate::pipeline::{set_macs, NeighbourUpdate, PipelineConfig, ETH_HDR};
+    use crate::pipeline::state::{set_macs, ETH_HDR};
+    use crate::pipeline::{NeighbourUpdate, PipelineConfig};
     use crate::route::Ipv6Prefix;
     use crate::route::RouteTable6;
     use crate::service::{proto, Forward};

@@ -12,9 +12,11 @@
 //! ICMP errors that quote a connection's packet are translated for every method by
 //! [`icmp`] (`ip_vs_in_icmp`/`ip_vs_out_icmp`).
 
+pub mod dr;
 pub mod fullnat;
 pub mod icmp;
 pub mod icmp6;
+pub mod nat;
 pub mod tun;
 pub mod tun6;
 pub mod tun_step6;

@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 
 use crate::counters::{bump, DropReason};
 use crate::frame::{Frame, Io};
-use crate::pipeline::Pipeline;
+use crate::pipeline::state::Pipeline;
 use crate::tables::Tables;
 use crate::xmit::tun::{EncapError, TunnelKind};
 use crate::xmit::tun6 as tunnel6;

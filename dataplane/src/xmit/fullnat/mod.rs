@@ -16,8 +16,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use conn_table::TcpFlags;
+
+use crate::family::Family;
 use crate::tables::Tables;
-use crate::wire::Error;
+use crate::wire::{Error, SeqShift};
 
 pub mod snat;
 pub mod tcp_seq;
@@ -71,4 +74,64 @@ pub fn local_of(
         .then_some(reply)
         .flatten()
         .map(|r| (r.dst, r.dport))
+}
+
+/// A client packet of an established FULLNAT connection (TCP or UDP, parsed by the IP
+/// stage): source to the local address and port, destination to the real server, and a
+/// TCP segment into the director's sequence space (`seq_delta`, see [`tcp_seq`]; a UDP
+/// connection's offset is 0 and the shift is TCP's only); the client's SYN loses its
+/// timestamps.
+#[inline(always)]
+pub fn to_real_server<F: Family>(
+    ip: &mut [u8],
+    local: (F, u16),
+    rs: (F, u16),
+    seq_delta: u32,
+    tcp_flags: TcpFlags,
+) -> Result<(), Error> {
+    F::rewrite_both(ip, local, rs, SeqShift::Seq(seq_delta))?;
+    tcp_seq::syn_to_real_server(ip, tcp_flags);
+    Ok(())
+}
+
+/// A real server's reply to the local address: back to the client from the virtual
+/// service, both ends in one rewrite, and TCP back into the client's sequence space
+/// (acknowledgement and SACK blocks less `seq_delta`).
+#[inline(always)]
+pub fn to_client<F: Family>(
+    ip: &mut [u8],
+    vip: (F, u16),
+    client: (F, u16),
+    seq_delta: u32,
+) -> Result<(), Error> {
+    F::rewrite_both(ip, vip, client, SeqShift::Ack(0u32.wrapping_sub(seq_delta)))?;
+    tcp_seq::sack_to_client(ip, seq_delta);
+    Ok(())
+}
+
+/// Whether a client's TCP packet carries the client's address in TOA to real server
+/// `rs_id`: only before the real server has answered (its first data) and unless the
+/// service switched TOA off.
+#[inline(always)]
+pub fn toa_wanted(t: &Tables, rs_id: u32, tcp_flags: TcpFlags, replies_seen: u64) -> bool {
+    toa::wanted(tcp_flags, replies_seen) && t.snat.toa_for(rs_id)
+}
+
+/// The packet that creates a FULLNAT TCP connection, already rewritten to
+/// `local -> rs`: its sequence number replaced by the director's initial sequence number
+/// for this local port and real server (so a real server still holding the local port in
+/// TIME_WAIT accepts it). Returns the offset to keep with the connection, None when the
+/// packet has no TCP header.
+#[inline(always)]
+pub fn first_isn(
+    ip: &mut [u8],
+    key: &tcp_seq::IsnKey,
+    local: (IpAddr, u16),
+    rs: (IpAddr, u16),
+    now_ms: u64,
+) -> Option<u32> {
+    let seq = tcp_seq::seq_of(ip)?;
+    let delta = key.isn(local, rs, now_ms).wrapping_sub(seq);
+    tcp_seq::to_real_server(ip, delta);
+    Some(delta)
 }

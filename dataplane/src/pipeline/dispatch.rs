@@ -1,0 +1,241 @@
+//! A received frame's first steps: by destination MAC and EtherType to ARP, IPv4 or
+//! IPv6; the IP header checks of each family and its next-header dispatch; and carrying
+//! out the verdict (forward, tunnel, reflect, the kernel through the exception path, drop).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::egress::Egress;
+use super::l4::L4Packet;
+use super::state::*;
+use super::verdict::Verdict;
+use crate::counters::{bump, DropReason};
+use crate::frame::{Frame, Io};
+use crate::service::proto;
+use crate::tables::Tables;
+use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
+use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
+
+/// Whether an extension header (or anything not an upper layer rvs parses) comes first.
+pub(super) fn is_extension_header(nh: u8) -> bool {
+    matches!(
+        nh,
+        ip_proto::HOPOPTS | ip_proto::ROUTING | ip_proto::DSTOPTS | 51 /* AH */ | 135 /* mobility */ | 139 /* HIP */ | 140 /* shim6 */ | 253 | 254
+    )
+}
+
+impl<P: Frame> Pipeline<P> {
+    /// Handle one received frame from port `port`.
+    #[inline]
+    pub fn handle(
+        &mut self,
+        t: &Tables,
+        port: usize,
+        mut pkt: P,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
+        let port_mac = self.cfg.port_macs[port];
+        let data = pkt.data_mut();
+        let Ok(eth) = EthernetFrame::new_checked(&mut data[..]) else {
+            return self.drop_packet(DropReason::EthTruncated);
+        };
+        let dst = eth.dst_addr().0;
+        // IPv6 multicast (33:33:...) carries NDP: handle_ipv6 takes only NDP from it.
+        let v6_multicast = dst[..2] == [0x33, 0x33] && eth.ethertype() == EtherType::IPV6;
+        if dst != port_mac && dst != BROADCAST && !v6_multicast {
+            // IPv4 multicast (VRRP, OSPF...) is the kernel's, where it has an interface.
+            if dst[0] & 1 == 1
+                && eth.ethertype() == EtherType::IPV4
+                && self.cfg.exception.has_kernel(port)
+            {
+                return self.hand_to_kernel(port, pkt, now_ms, io);
+            }
+            return self.drop_packet(DropReason::NotOurMac);
+        }
+        match eth.ethertype() {
+            EtherType::ARP => self.handle_arp(t, port, pkt, now_ms, io),
+            EtherType::IPV4 => {
+                let kernel = self.cfg.exception.has_kernel(port);
+                let verdict = self.handle_ipv4(t, pkt.data_mut(), now_ms, kernel);
+                self.deliver(t, port, pkt, verdict, now_ms, io)
+            }
+            EtherType::IPV6 => self.handle_ipv6(t, port, pkt, now_ms, io),
+            _ => self.drop_packet(DropReason::UnsupportedEtherType),
+        }
+    }
+
+    /// Carry out `verdict` for `pkt` (either family), received on `port`: TOA added to
+    /// a forwarded FULLNAT packet that asked for it, then route + neighbour, tunnel,
+    /// reflect, the kernel, or a counted drop.
+    #[inline(always)]
+    pub(crate) fn deliver<F: Egress>(
+        &mut self,
+        t: &Tables,
+        port: usize,
+        mut pkt: P,
+        verdict: Verdict<F>,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
+        let toa = self.toa.take();
+        match verdict {
+            Verdict::ToKernel => self.hand_to_kernel(port, pkt, now_ms, io),
+            Verdict::Forward(dst) => {
+                if let Some((client, cport)) = toa {
+                    self.add_toa(&mut pkt, client, cport);
+                }
+                F::forward(self, t, pkt, dst, now_ms, io)
+            }
+            Verdict::Reflect => {
+                let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
+                let src = eth.src_addr();
+                eth.set_dst_addr(src);
+                eth.set_src_addr(MacAddr(self.cfg.port_macs[port]));
+                io.send(port, pkt);
+            }
+            Verdict::Drop(why) => self.drop_packet(why),
+            Verdict::Tunnel(rip, kind) => F::tunnel(self, t, pkt, rip, kind, now_ms, io),
+            Verdict::ForwardTrimmed(dst, len) => {
+                if pkt.resize(len) {
+                    F::forward(self, t, pkt, dst, now_ms, io)
+                }
+            }
+        }
+    }
+
+    /// Hand `pkt` to the kernel through `port`'s TAP, within the rate limit.
+    #[inline]
+    pub(super) fn hand_to_kernel(&mut self, port: usize, pkt: P, now_ms: u64, io: &mut impl Io<P>) {
+        if !self.cfg.exception.has_kernel(port) {
+            return self.drop_packet(DropReason::ForDirector);
+        }
+        if !self.to_kernel.take(now_ms) {
+            return self.drop_packet(DropReason::ExceptionRateLimited);
+        }
+        bump(&self.cfg.stats.ports[port].to_kernel_packets, 1);
+        io.send_kernel(port, pkt);
+    }
+
+    /// The IPv4 header stage: checks (length, checksum, fragments), then TCP/UDP to the
+    /// connection step, ICMP to the director's ICMP handling, and other protocols to an
+    /// own address to the kernel. `kernel`: the port has an exception path.
+    #[inline(always)]
+    pub(super) fn handle_ipv4(
+        &mut self,
+        t: &Tables,
+        frame: &mut [u8],
+        now_ms: u64,
+        kernel: bool,
+    ) -> Verdict<Ipv4Addr> {
+        use Verdict::Drop;
+        let ip_buf = &mut frame[ETH_HDR..];
+        let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
+            return Drop(DropReason::Ipv4Malformed);
+        };
+        if !ip.verify_checksum() {
+            return Drop(DropReason::Ipv4BadChecksum);
+        }
+        if ip.is_fragment() {
+            return Drop(DropReason::Ipv4Fragment);
+        }
+        let (src, dst, proto) = (ip.src_addr(), ip.dst_addr(), ip.protocol());
+        match proto {
+            proto::TCP | proto::UDP => {}
+            proto::ICMP => return self.handle_icmp(t, ip_buf, now_ms, kernel),
+            // Other protocols to an own address (VRRP, OSPF, GRE...) are the kernel's.
+            _ if kernel && t.services.is_local(dst) && !t.services.is_vip(dst) => {
+                return Verdict::ToKernel
+            }
+            _ => return Drop(DropReason::NoService),
+        }
+        let pkt = L4Packet {
+            src,
+            dst,
+            proto,
+            l4: ip.header_len()..ip.total_len(),
+            bytes: ip.total_len() as u32,
+        };
+        self.handle_l4(t, ip_buf, pkt, now_ms)
+    }
+
+    /// Handle one IPv6 frame from `port` (Ethernet header already checked; frames to
+    /// IPv6 multicast MACs get here too and only NDP is taken from them).
+    pub(crate) fn handle_ipv6(
+        &mut self,
+        t: &Tables,
+        port: usize,
+        mut pkt: P,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
+        let multicast = pkt.data()[0] & 1 == 1;
+        let (nh, dst) = {
+            let Ok(ip) = Ipv6Packet::new_checked(&pkt.data()[ETH_HDR..]) else {
+                return self.drop_packet(DropReason::Ipv6Malformed);
+            };
+            (ip.next_header(), ip.dst_addr())
+        };
+        // Multicast (MLD, mDNS...) matters to the dataplane only as NDP; the rest is the
+        // kernel's where the port has an exception path, as IPv4 multicast.
+        if (multicast || dst.is_multicast()) && nh != ip_proto::ICMPV6 {
+            return self.multicast6_to_kernel(port, pkt, now_ms, io);
+        }
+        match nh {
+            ip_proto::ICMPV6 => self.handle_icmpv6(t, port, pkt, now_ms, io),
+            ip_proto::TCP | ip_proto::UDP => {
+                let verdict = self.handle_ipv6_l4(t, pkt.data_mut(), now_ms);
+                self.deliver(t, port, pkt, verdict, now_ms, io)
+            }
+            // Anything else to an own address (fragments, extension headers, VRRP, OSPF...)
+            // is the kernel's, which reassembles and walks headers itself.
+            _ if self.for_kernel6(t, port, dst) => self.hand_to_kernel(port, pkt, now_ms, io),
+            ip_proto::FRAGMENT => self.drop_packet(DropReason::Ipv6Fragment),
+            nh if is_extension_header(nh) => self.drop_packet(DropReason::Ipv6ExtensionHeader),
+            _ => self.drop_packet(DropReason::NoService),
+        }
+    }
+
+    /// Whether a unicast packet to `dst` arriving on `port` is the kernel's: an own address
+    /// (not a VIP) on a port with an exception path.
+    #[inline]
+    pub(super) fn for_kernel6(&self, t: &Tables, port: usize, dst: Ipv6Addr) -> bool {
+        self.cfg.exception.has_kernel(port) && t.services.is_local6(dst) && !t.services.is_vip6(dst)
+    }
+
+    /// IPv6 multicast that is not NDP: to the kernel where the port has an exception path
+    /// (the kernel answers MLD queries, runs VRRP or OSPFv3), else dropped.
+    pub(super) fn multicast6_to_kernel(
+        &mut self,
+        port: usize,
+        pkt: P,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
+        if !self.cfg.exception.has_kernel(port) {
+            return self.drop_packet(DropReason::NotOurMac);
+        }
+        self.hand_to_kernel(port, pkt, now_ms, io)
+    }
+
+    /// The IPv6 header facts of a TCP/UDP packet (its next header right after the fixed
+    /// header, checked by `handle_ipv6`), then the connection step.
+    #[inline(always)]
+    pub(super) fn handle_ipv6_l4(
+        &mut self,
+        t: &Tables,
+        frame: &mut [u8],
+        now_ms: u64,
+    ) -> Verdict<Ipv6Addr> {
+        let ip_buf = &mut frame[ETH_HDR..];
+        let ip = Ipv6Packet::new_unchecked(&ip_buf[..]);
+        let len = ip.payload_len();
+        let pkt = L4Packet {
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            proto: ip.next_header(),
+            l4: IP6_HDR..IP6_HDR + len,
+            bytes: (IP6_HDR + len) as u32,
+        };
+        self.handle_l4(t, ip_buf, pkt, now_ms)
+    }
+}

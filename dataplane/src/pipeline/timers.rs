@@ -1,0 +1,178 @@
+//! Work outside the packet path: adopting a new table generation (`sync`, every loop),
+//! the announcements at start (gratuitous ARP, unsolicited NA), and the periodic tick
+//! (neighbour probes, connection expiry, per-real-server counts).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::state::*;
+use crate::counters::{set, DropReason};
+use crate::family::Family;
+use crate::frame::{Frame, Io};
+use crate::tables::Tables;
+
+impl<P: Frame> Pipeline<P> {
+    /// Adopt table `t` if it is a new generation (existing connections keep their real
+    /// server; per-service scheduler state continues where the table follows the one this
+    /// worker ran, else restarts). Call once per loop iteration.
+    #[inline]
+    pub fn sync(&mut self, t: &Tables) {
+        if t.services.generation() != self.generation {
+            let seed = self.cfg.worker as u64;
+            let old = std::mem::take(&mut self.sched);
+            let services = t.services.services();
+            self.sched.reserve(services.len());
+            for (sid, s) in services.iter().enumerate() {
+                let carried = t
+                    .services
+                    .predecessor(self.generation, sid as crate::service::ServiceId)
+                    .and_then(|(prev_sid, prev)| {
+                        let st = old.get(prev_sid as usize)?;
+                        Some(s.scheduler.carry_state(seed, prev, st))
+                    });
+                self.sched
+                    .push(carried.unwrap_or_else(|| s.scheduler.new_state(seed)));
+            }
+            self.generation = t.services.generation();
+            self.conns
+                .set_ipvsadm_timeouts(t.timeouts.tcp, t.timeouts.tcp_fin, t.timeouts.udp);
+            self.snat.sync(&t.snat);
+        }
+    }
+
+    /// Work done once when the worker starts: gratuitous ARP for every VIP, on the ports
+    /// whose connected subnet holds it (all ports when none does). Only worker 0 sends.
+    pub fn start(&mut self, t: &Tables, io: &mut impl Io<P>, _now_ms: u64) {
+        if !self.cfg.gratuitous_arp || self.cfg.worker != 0 {
+            return;
+        }
+        let mut vips: Vec<Ipv4Addr> = t.services.vips().collect();
+        vips.sort();
+        for vip in vips {
+            let on_subnet: Vec<usize> = (0..self.cfg.port_macs.len())
+                .filter(|&p| {
+                    t.routes
+                        .lookup(vip)
+                        .map(|h| h.port == p && h.gateway == vip)
+                        .unwrap_or(false)
+                })
+                .collect();
+            let ports: Vec<usize> = if on_subnet.is_empty() {
+                (0..self.cfg.port_macs.len()).collect()
+            } else {
+                on_subnet
+            };
+            for port in ports {
+                self.send_arp(io, port, 1, vip, [0; 6], vip, BROADCAST);
+            }
+        }
+        // FULLNAT local addresses, on the port facing the real servers.
+        for lip in t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied()) {
+            let IpAddr::V4(lip) = lip else { continue };
+            if let Some(port) =
+                (0..self.cfg.port_macs.len()).find(|&p| crate::xmit::fullnat::lip_on(t, p, lip))
+            {
+                self.send_arp(io, port, 1, lip, [0; 6], lip, BROADCAST);
+            }
+        }
+        self.start6(t, io);
+    }
+
+    /// Unsolicited neighbour advertisements for the IPv6 VIPs (the IPv6 gratuitous ARP),
+    /// on the ports whose connected subnet holds each (all ports when none does), and for
+    /// the IPv6 FULLNAT local addresses on the port facing the real servers.
+    pub(crate) fn start6(&mut self, t: &Tables, io: &mut impl Io<P>) {
+        let lips = t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied());
+        for lip in lips.filter_map(<Ipv6Addr as Family>::of) {
+            let Some(port) =
+                (0..self.cfg.port_macs.len()).find(|&p| crate::xmit::fullnat::lip_on6(t, p, lip))
+            else {
+                continue;
+            };
+            self.send_unsolicited_na(io, port, lip);
+        }
+        let mut vips: Vec<Ipv6Addr> = t.services.vips6().collect();
+        vips.sort();
+        for vip in vips {
+            let on_subnet = t
+                .routes6
+                .lookup(vip)
+                .filter(|h| h.gateway == vip)
+                .map(|h| h.port);
+            for port in 0..self.cfg.port_macs.len() {
+                if on_subnet.is_some_and(|p| p != port) {
+                    continue;
+                }
+                self.send_unsolicited_na(io, port, vip);
+            }
+        }
+    }
+
+    /// Periodic work: neighbour probes and connection expiry, both bounded.
+    pub fn tick(&mut self, t: &Tables, now_ms: u64, io: &mut impl Io<P>) {
+        let mut probes: [(usize, Ipv4Addr); 16] = [(0, Ipv4Addr::UNSPECIFIED); 16];
+        let mut n = 0;
+        let stats = &self.cfg.stats;
+        self.neigh.tick(
+            now_ms,
+            |port, ip| {
+                if n < probes.len() {
+                    probes[n] = (port, ip);
+                    n += 1;
+                }
+            },
+            |_dropped| stats.drop_packet(DropReason::NeighbourUnresolved),
+        );
+        for &(port, ip) in &probes[..n] {
+            self.send_arp_request(t, io, port, ip);
+        }
+        self.tick6(t, now_ms, io);
+        // expire() returns the work done; the table counts what actually expired.
+        let snat = &mut self.snat;
+        self.conns
+            .expire_with(now_ms, EXPIRE_BUDGET, |method, reply| {
+                if let Some((lip, lport)) = crate::xmit::fullnat::local_of(method, Some(*reply)) {
+                    snat.release(lip, lport);
+                }
+            });
+        set(&self.cfg.stats.snat_ports_in_use, self.snat.in_use());
+        set(&self.cfg.stats.conns_expired, self.conns.stats().expired);
+        set(&self.cfg.stats.conns_current, self.conns.len() as u64);
+        if now_ms >= self.counts_ms + COUNTS_EVERY_MS {
+            self.counts_ms = now_ms;
+            for (cell, c) in self
+                .cfg
+                .stats
+                .real_servers
+                .iter()
+                .zip(self.conns.all_rs_counts())
+            {
+                cell.active
+                    .store(c.active, std::sync::atomic::Ordering::Relaxed);
+                cell.inactive
+                    .store(c.inactive, std::sync::atomic::Ordering::Relaxed);
+                cell.persistent
+                    .store(c.persistent, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Re-solicit IPv6 neighbours still unresolved; drop what waited too long.
+    pub(crate) fn tick6(&mut self, t: &Tables, now_ms: u64, io: &mut impl Io<P>) {
+        let mut probes: [(usize, Ipv6Addr); 16] = [(0, Ipv6Addr::UNSPECIFIED); 16];
+        let mut n = 0;
+        let stats = &self.cfg.stats;
+        self.neigh6.tick(
+            now_ms,
+            |port, ip| {
+                if n < probes.len() {
+                    probes[n] = (port, ip);
+                    n += 1;
+                }
+            },
+            |_dropped| stats.drop_packet(DropReason::NeighbourUnresolved),
+        );
+        for &(port, ip) in &probes[..n] {
+            self.send_ns(t, io, port, ip);
+        }
+    }
+}
