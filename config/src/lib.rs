@@ -31,12 +31,12 @@ mod model;
 pub mod net;
 mod raw;
 mod text;
+mod to_raw;
 mod validate;
 
 use std::path::Path as FsPath;
 
 use serde::de::IgnoredAny;
-use serde::{Serialize, Serializer};
 
 pub use error::{ConfigError, ConfigErrors};
 pub use locate::Location;
@@ -137,24 +137,6 @@ impl Config {
     /// the values at fault.
     pub fn revalidate(&self) -> Result<Config, ConfigErrors> {
         from_str(&to_yaml_string(self), GENERATED)
-    }
-}
-
-impl Serialize for Config {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        validate::to_raw(self).serialize(s)
-    }
-}
-
-impl Serialize for VirtualService {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        validate::service_to_raw(self).serialize(s)
-    }
-}
-
-impl Serialize for RealServer {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        validate::real_server_to_raw(self).serialize(s)
     }
 }
 
