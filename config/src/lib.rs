@@ -25,6 +25,7 @@
 
 pub mod convert;
 mod error;
+mod forward;
 pub mod ipvsadm;
 mod locate;
 mod model;
@@ -39,6 +40,7 @@ use std::path::Path as FsPath;
 use serde::de::IgnoredAny;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use forward::{ForwardMethod, TunnelCsum, TunnelType};
 pub use locate::Location;
 pub use model::*;
 pub use net::{IpNet, Netmask, PortRange};

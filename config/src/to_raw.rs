@@ -5,13 +5,12 @@
 use serde::{Serialize, Serializer};
 
 use crate::model::{
-    Config, ForwardMethod, HealthCheck, HealthCheckKind, RealServer, ServiceKey, TunnelCsum,
-    TunnelType, VirtualService, DEFAULT_MTU,
+    Config, HealthCheck, HealthCheckKind, RealServer, ServiceKey, VirtualService, DEFAULT_MTU,
 };
 use crate::raw::{
-    CheckName, CsumName, MethodName, RawAdmin, RawConfig, RawDataplane, RawHealthCheck,
-    RawInterface, RawIpvs, RawPersistence, RawPersistenceMap, RawRealServer, RawRoute, RawService,
-    RawSnatPool, RawTimeouts, TunnelName,
+    CheckName, RawAdmin, RawConfig, RawDataplane, RawHealthCheck, RawInterface, RawIpvs,
+    RawPersistence, RawPersistenceMap, RawRealServer, RawRoute, RawService, RawSnatPool,
+    RawTimeouts,
 };
 use crate::text::{Port, Text};
 
@@ -93,45 +92,6 @@ fn to_raw(cfg: &Config) -> RawConfig {
     }
 }
 
-/// The YAML `tunnel_csum` of a checksum option (none for the default).
-fn csum_to_raw(c: TunnelCsum) -> Option<CsumName> {
-    match c {
-        TunnelCsum::NoCsum => None,
-        TunnelCsum::Csum => Some(CsumName::Csum),
-        TunnelCsum::RemCsum => Some(CsumName::RemCsum),
-    }
-}
-
-type RawMethod = (
-    MethodName,
-    Option<TunnelName>,
-    Option<Port>,
-    Option<CsumName>,
-);
-
-fn method_to_raw(m: ForwardMethod) -> RawMethod {
-    match m {
-        ForwardMethod::Masq => (MethodName::Masq, None, None, None),
-        ForwardMethod::Route => (MethodName::Route, None, None, None),
-        ForwardMethod::FullNat => (MethodName::FullNat, None, None, None),
-        ForwardMethod::Tunnel(TunnelType::Ipip) => {
-            (MethodName::Tunnel, Some(TunnelName::Ipip), None, None)
-        }
-        ForwardMethod::Tunnel(TunnelType::Gre { csum }) => (
-            MethodName::Tunnel,
-            Some(TunnelName::Gre),
-            None,
-            csum_to_raw(csum),
-        ),
-        ForwardMethod::Tunnel(TunnelType::Gue { port, csum }) => (
-            MethodName::Tunnel,
-            Some(TunnelName::Gue),
-            Some(Port(port)),
-            csum_to_raw(csum),
-        ),
-    }
-}
-
 fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
     let (proto, vip, port, fwmark, members) = match &s.key {
         ServiceKey::Addr(a) => (
@@ -149,7 +109,7 @@ fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
             Some(members.iter().map(|m| Text(*m)).collect()),
         ),
     };
-    let (method, tunnel_type, tunnel_port, tunnel_csum) = method_to_raw(s.method);
+    let m = s.method.yaml_keys();
     RawService {
         proto,
         vip,
@@ -165,10 +125,10 @@ fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
             })
         }),
         one_packet: s.one_packet.then_some(true),
-        method: Some(method),
-        tunnel_type,
-        tunnel_port,
-        tunnel_csum,
+        method: Some(m.method),
+        tunnel_type: m.tunnel_type,
+        tunnel_port: m.tunnel_port.map(Port),
+        tunnel_csum: m.tunnel_csum,
         snat_pool: s.snat_pool.clone(),
         toa: (!s.toa).then_some(false),
         health_check: s.health_check.as_ref().map(health_check_to_raw),
@@ -178,15 +138,15 @@ fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
 }
 
 fn real_server_to_raw(r: &RealServer) -> RawRealServer {
-    let (method, tunnel_type, tunnel_port, tunnel_csum) = method_to_raw(r.method);
+    let m = r.method.yaml_keys();
     RawRealServer {
         address: Text(r.address),
         port: Some(Port(r.port)),
         weight: Some(r.weight),
-        method: Some(method),
-        tunnel_type,
-        tunnel_port,
-        tunnel_csum,
+        method: Some(m.method),
+        tunnel_type: m.tunnel_type,
+        tunnel_port: m.tunnel_port.map(Port),
+        tunnel_csum: m.tunnel_csum,
         upper_threshold: (r.upper_threshold != 0).then_some(r.upper_threshold),
         lower_threshold: (r.lower_threshold != 0).then_some(r.lower_threshold),
     }

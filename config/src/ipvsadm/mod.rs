@@ -75,6 +75,8 @@ mod view;
 #[cfg(test)]
 mod tests;
 
+/// The forwarding method and its tunnel options, shared with the YAML model.
+pub use crate::forward::{ForwardMethod, TunnelCsum, TunnelType};
 pub use command::{IpvsCommand, ListFormat, ListRequest, ListTarget, SyncDaemonConfig, SyncState};
 pub use error::{CmdName, IpvsError, OpError, OptName, PoptProblem, UsageError};
 pub use format::{
@@ -84,9 +86,9 @@ pub use format::{
 pub use parse::parse_argv;
 pub use rules::{parse_rules, RuleError, RuleLine, RuleTable};
 pub use types::{
-    AddressFamily, DestConfig, ForwardMethod, Netmask, Persistence, Protocol, SchedFlags,
-    ServiceConfig, TunnelCsum, TunnelEncap, VirtualService, DEFAULT_PERSISTENCE_TIMEOUT,
-    DEFAULT_SCHEDULER, DEFAULT_WEIGHT, KNOWN_SCHEDULERS, MAX_TIMEOUT,
+    AddressFamily, DestConfig, Netmask, Persistence, Protocol, SchedFlags, ServiceConfig,
+    VirtualService, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_SCHEDULER, DEFAULT_WEIGHT,
+    KNOWN_SCHEDULERS, MAX_TIMEOUT,
 };
 pub use usage::{usage, version_line, IPVSADM_COMPAT_VERSION};
 pub use view::{

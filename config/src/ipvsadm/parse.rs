@@ -6,11 +6,11 @@ use super::command::{
 };
 use super::error::{CmdName, IpvsError, OptName, PoptProblem, UsageError};
 use super::types::{
-    AddressFamily, DestConfig, ForwardMethod, Netmask, Persistence, Protocol, SchedFlags,
-    ServiceConfig, TunnelCsum, TunnelEncap, VirtualService, DEFAULT_PERSISTENCE_TIMEOUT,
-    DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_TIMEOUT,
+    AddressFamily, DestConfig, Netmask, Persistence, Protocol, SchedFlags, ServiceConfig,
+    VirtualService, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_SCHEDULER, DEFAULT_WEIGHT, MAX_TIMEOUT,
 };
 use super::view::TimeoutsView;
+use crate::forward::{ForwardMethod, TunnelCsum, TunnelType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What an option stands for (popt's `val`).
@@ -650,14 +650,6 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fwd {
-    Masq,
-    Route,
-    Tunnel,
-    FullNat,
-}
-
 /// ipvsadm's `struct ipvs_command_entry`, filled option by option.
 struct Entry {
     cmd: CmdName,
@@ -682,7 +674,8 @@ struct Entry {
     // real server
     dest_addr: Option<IpAddr>,
     dest_port: u16,
-    fwd: Fwd,
+    /// `-m`, `-g`, `-i` or `--fullnat`; a tunnel's `--tun-*` options are applied at the end.
+    fwd: ForwardMethod,
     weight: u32,
     u_threshold: u32,
     l_threshold: u32,
@@ -722,7 +715,7 @@ impl Entry {
             pe: None,
             dest_addr: None,
             dest_port: 0,
-            fwd: Fwd::Route,
+            fwd: ForwardMethod::Route,
             weight: DEFAULT_WEIGHT,
             u_threshold: 0,
             l_threshold: 0,
@@ -838,10 +831,10 @@ fn apply_option(e: &mut Entry, tag: Tag, value: Option<&str>, bad: &str) -> Resu
         Tag::Ipip | Tag::Gatewaying | Tag::Masq | Tag::FullNat => {
             e.set_option(OptName::ForwardingMethod)?;
             e.fwd = match tag {
-                Tag::Ipip => Fwd::Tunnel,
-                Tag::Gatewaying => Fwd::Route,
-                Tag::Masq => Fwd::Masq,
-                _ => Fwd::FullNat,
+                Tag::Ipip => ForwardMethod::Tunnel(TunnelType::Ipip),
+                Tag::Gatewaying => ForwardMethod::Route,
+                Tag::Masq => ForwardMethod::Masq,
+                _ => ForwardMethod::FullNat,
             };
         }
         Tag::Weight => {
@@ -1109,11 +1102,11 @@ fn finish(mut e: Entry) -> Result<IpvsCommand, IpvsError> {
     if matches!(cmd, CmdName::AddServer | CmdName::EditServer) {
         // DR and tunnels cannot change the port: the real server gets the
         // virtual port (firewall-mark services have none).
-        if e.fwmark == 0 && matches!(e.fwd, Fwd::Tunnel | Fwd::Route) {
+        if e.fwmark == 0 && matches!(e.fwd, ForwardMethod::Tunnel(_) | ForwardMethod::Route) {
             e.dest_port = e.svc_port;
         }
         let dest_af = e.dest_addr.as_ref().map(AddressFamily::of);
-        if dest_af != e.svc_af && e.fwd != Fwd::Tunnel {
+        if dest_af != e.svc_af && !matches!(e.fwd, ForwardMethod::Tunnel(_)) {
             return Err(UsageError::FamilyMismatch.into());
         }
         let tun_opts = OptName::TunType.bit()
@@ -1121,7 +1114,7 @@ fn finish(mut e: Entry) -> Result<IpvsCommand, IpvsError> {
             | OptName::TunNocsum.bit()
             | OptName::TunCsum.bit()
             | OptName::TunRemcsum.bit();
-        if e.options & tun_opts != 0 && e.fwd != Fwd::Tunnel {
+        if e.options & tun_opts != 0 && !matches!(e.fwd, ForwardMethod::Tunnel(_)) {
             return Err(UsageError::TunnelOptionsConflict.into());
         }
         tunnel_opt_check(e.tun_type, e.options)?;
@@ -1194,17 +1187,15 @@ fn finish(mut e: Entry) -> Result<IpvsCommand, IpvsError> {
                     _ => TunnelCsum::RemCsum,
                 };
                 let method = match e.fwd {
-                    Fwd::Masq => ForwardMethod::Masq,
-                    Fwd::Route => ForwardMethod::Route,
-                    Fwd::FullNat => ForwardMethod::FullNat,
-                    Fwd::Tunnel => ForwardMethod::Tunnel(match e.tun_type {
-                        0 => TunnelEncap::Ipip,
-                        1 => TunnelEncap::Gue {
+                    ForwardMethod::Tunnel(_) => ForwardMethod::Tunnel(match e.tun_type {
+                        0 => TunnelType::Ipip,
+                        1 => TunnelType::Gue {
                             port: e.tun_port,
                             csum,
                         },
-                        _ => TunnelEncap::Gre { csum },
+                        _ => TunnelType::Gre { csum },
                     }),
+                    other => other,
                 };
                 let server = DestConfig {
                     addr,

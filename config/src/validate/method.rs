@@ -3,9 +3,8 @@
 //! not say from its service's method.
 
 use super::problems::Problems;
+use crate::forward::{CsumName, ForwardMethod, MethodName, TunnelCsum, TunnelName, TunnelType};
 use crate::locate::Path;
-use crate::model::{ForwardMethod, TunnelCsum, TunnelType};
-use crate::raw::{CsumName, MethodName, TunnelName};
 
 /// The method given by `method` (`m`), `tunnel_type` (`tt`), `tunnel_port` (`tp`) and
 /// `tunnel_csum` (`tc`), with what they leave open taken from `default` (the service's
@@ -40,6 +39,12 @@ fn method(
             "`tunnel_type` without method tunnel; expected it only with `method: tunnel`",
         );
     }
+    if let Some(plain) = m.and_then(MethodName::plain) {
+        if tp.is_some() {
+            port_without_gue(at, p);
+        }
+        return plain;
+    }
     match m {
         None if tt.is_none() && tp.is_none() => default,
         None if !is_tunnel => {
@@ -47,16 +52,6 @@ fn method(
                 port_without_gue(at, p);
             }
             default
-        }
-        Some(MethodName::Masq) | Some(MethodName::Route) | Some(MethodName::FullNat) => {
-            if tp.is_some() {
-                port_without_gue(at, p);
-            }
-            match m {
-                Some(MethodName::Masq) => ForwardMethod::Masq,
-                Some(MethodName::FullNat) => ForwardMethod::FullNat,
-                _ => ForwardMethod::Route,
-            }
         }
         _ => ForwardMethod::Tunnel(tunnel(tt, tp, default, at, p)),
     }
@@ -81,23 +76,13 @@ fn tunnel(
         ForwardMethod::Tunnel(t) => t,
         _ => TunnelType::Ipip,
     };
-    let kind = tt.unwrap_or(match inherited {
-        TunnelType::Ipip => TunnelName::Ipip,
-        TunnelType::Gue { .. } => TunnelName::Gue,
-        TunnelType::Gre { .. } => TunnelName::Gre,
-    });
+    let kind = tt.unwrap_or(inherited.yaml_name());
     match kind {
         TunnelName::Ipip | TunnelName::Gre => {
             if tp.is_some() {
                 port_without_gue(at, p);
             }
-            if kind == TunnelName::Gre {
-                TunnelType::Gre {
-                    csum: TunnelCsum::NoCsum,
-                }
-            } else {
-                TunnelType::Ipip
-            }
+            kind.tunnel(0, TunnelCsum::NoCsum)
         }
         TunnelName::Gue => {
             let inherited_port = match inherited {
@@ -119,10 +104,7 @@ fn tunnel(
                     0
                 }
             };
-            TunnelType::Gue {
-                port,
-                csum: TunnelCsum::NoCsum,
-            }
+            kind.tunnel(port, TunnelCsum::NoCsum)
         }
     }
 }
@@ -137,10 +119,6 @@ fn tunnel_csum(
     at: &Path,
     p: &mut Problems<'_>,
 ) -> ForwardMethod {
-    let csum_of = |t: TunnelType| match t {
-        TunnelType::Gue { csum, .. } | TunnelType::Gre { csum } => Some(csum),
-        TunnelType::Ipip => None,
-    };
     let ForwardMethod::Tunnel(t) = m else {
         if tc.is_some() {
             p.at_key(&at.key("tunnel_csum"), "`tunnel_csum` without method tunnel; expected it only with `tunnel_type: gue` or `gre`");
@@ -148,14 +126,12 @@ fn tunnel_csum(
         return m;
     };
     let csum = match tc {
-        Some(CsumName::NoCsum) => TunnelCsum::NoCsum,
-        Some(CsumName::Csum) => TunnelCsum::Csum,
-        Some(CsumName::RemCsum) => TunnelCsum::RemCsum,
+        Some(c) => TunnelCsum::from(c),
         None => match default {
             ForwardMethod::Tunnel(d)
                 if std::mem::discriminant(&d) == std::mem::discriminant(&t) =>
             {
-                csum_of(d).unwrap_or_default()
+                d.csum().unwrap_or_default()
             }
             _ => TunnelCsum::NoCsum,
         },

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use super::method::resolve_method;
 use super::network::unreachable;
 use super::problems::{family, Problems};
+use crate::forward::ForwardMethod;
 use crate::locate::Path;
-use crate::model::{Config, ForwardMethod, RealServer, MAX_WEIGHT};
+use crate::model::{Config, RealServer, MAX_WEIGHT};
 use crate::raw::RawRealServer;
 
 /// What a real server's checks need to know of its service.

@@ -11,10 +11,11 @@ use super::method::resolve_method;
 use super::network::unreachable;
 use super::problems::{family, list_or_none, Problems};
 use super::real_server::{real_servers, ServiceFacts};
+use crate::forward::ForwardMethod;
 use crate::locate::Path;
 use crate::model::{
-    Config, ForwardMethod, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceAddr,
-    ServiceKey, VirtualService, DEFAULT_PERSISTENCE_TIMEOUT,
+    Config, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceAddr, ServiceKey,
+    VirtualService, DEFAULT_PERSISTENCE_TIMEOUT,
 };
 use crate::raw::{RawPersistence, RawRealServer, RawService};
 
