@@ -61,15 +61,22 @@
 //! the service given before it, and the command/option table decides the
 //! exact message. clap can express the options but not that order-dependent
 //! processing or the messages, so a small popt-compatible scanner
-//! (`parse.rs`) feeds a transcription of ipvsadm's checks.
+//! (`popt.rs`) feeds a transcription of ipvsadm's option handling
+//! (`options.rs`) and checks (`checks.rs`), which read values as ipvsadm's
+//! C does (`values.rs`, `c_compat.rs`); `parse.rs` drives them.
 
+mod c_compat;
+mod checks;
 mod command;
 mod error;
 mod format;
+mod options;
 mod parse;
+mod popt;
 mod rules;
 mod types;
 mod usage;
+mod values;
 mod view;
 
 #[cfg(test)]

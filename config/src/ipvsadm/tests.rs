@@ -1341,7 +1341,7 @@ proptest! {
     #[test]
     fn inet_aton_dotted_quads(a in any::<[u8; 4]>()) {
         let addr = Ipv4Addr::from(a);
-        prop_assert_eq!(super::parse::inet_aton(&addr.to_string()), Some(addr));
+        prop_assert_eq!(super::c_compat::inet_aton(&addr.to_string()), Some(addr));
     }
 }
 
