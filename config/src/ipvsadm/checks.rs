@@ -38,33 +38,27 @@ const TUN_OPTS: [OptName; 4] = [
 /// Legal tunnel options per tunnel type (`tunnel_types_v_options`): ipip, gue, gre.
 const TUNNEL_V_OPTIONS: [&[u8; 4]; 3] = [b"xxxx", b"+111", b"x11x"];
 
-pub(super) fn generic_opt_check(cmd: CmdName, options: u64) -> Result<(), UsageError> {
-    let row = COMMANDS_V_OPTIONS[cmd.index()];
+/// What a row of an option table refuses (the first problem, in column order).
+enum RowProblem {
+    /// A `+` option not given.
+    Missing(OptName),
+    /// An `x` option given.
+    Illegal(OptName),
+    /// A second `1` option given (with the first).
+    Conflicting(OptName, OptName),
+}
+
+/// Checks the given `options` against one table row whose columns are `columns`.
+fn check_row(row: &[u8], columns: &[OptName], options: u64) -> Result<(), RowProblem> {
     let mut first_exclusive: Option<OptName> = None;
-    for (j, opt) in OptName::ALL.iter().enumerate() {
+    for (&opt, &rule) in columns.iter().zip(row) {
         let given = options & opt.bit() != 0;
-        match (given, row[j]) {
-            (false, b'+') => {
-                return Err(UsageError::MissingOption {
-                    option: *opt,
-                    command: cmd,
-                })
-            }
-            (true, b'x') => {
-                return Err(UsageError::IllegalOption {
-                    option: *opt,
-                    command: cmd,
-                })
-            }
+        match (given, rule) {
+            (false, b'+') => return Err(RowProblem::Missing(opt)),
+            (true, b'x') => return Err(RowProblem::Illegal(opt)),
             (true, b'1') => match first_exclusive {
-                None => first_exclusive = Some(*opt),
-                Some(other) => {
-                    return Err(UsageError::ConflictingOptions {
-                        option: *opt,
-                        other,
-                        command: cmd,
-                    })
-                }
+                None => first_exclusive = Some(opt),
+                Some(other) => return Err(RowProblem::Conflicting(opt, other)),
             },
             _ => {}
         }
@@ -72,39 +66,37 @@ pub(super) fn generic_opt_check(cmd: CmdName, options: u64) -> Result<(), UsageE
     Ok(())
 }
 
+/// ipvsadm's `generic_opt_check`: the options the command allows and needs.
+pub(super) fn generic_opt_check(cmd: CmdName, options: u64) -> Result<(), UsageError> {
+    check_row(COMMANDS_V_OPTIONS[cmd.index()], &OptName::ALL, options).map_err(|p| match p {
+        RowProblem::Missing(option) => UsageError::MissingOption {
+            option,
+            command: cmd,
+        },
+        RowProblem::Illegal(option) => UsageError::IllegalOption {
+            option,
+            command: cmd,
+        },
+        RowProblem::Conflicting(option, other) => UsageError::ConflictingOptions {
+            option,
+            other,
+            command: cmd,
+        },
+    })
+}
+
+/// ipvsadm's `tunnel_opt_check`: the `--tun-*` options the tunnel type allows and needs.
 fn tunnel_opt_check(tun_type: usize, options: u64) -> Result<(), UsageError> {
-    let row = TUNNEL_V_OPTIONS[tun_type];
     let tunnel = TUNNEL_NAMES[tun_type];
-    let mut first_exclusive: Option<OptName> = None;
-    for (j, opt) in TUN_OPTS.iter().enumerate() {
-        let given = options & opt.bit() != 0;
-        match (given, row[j]) {
-            (false, b'+') => {
-                return Err(UsageError::MissingTunnelOption {
-                    option: *opt,
-                    tunnel,
-                })
-            }
-            (true, b'x') => {
-                return Err(UsageError::IllegalTunnelOption {
-                    option: *opt,
-                    tunnel,
-                })
-            }
-            (true, b'1') => match first_exclusive {
-                None => first_exclusive = Some(*opt),
-                Some(other) => {
-                    return Err(UsageError::ConflictingTunnelOptions {
-                        option: *opt,
-                        other,
-                        tunnel,
-                    })
-                }
-            },
-            _ => {}
-        }
-    }
-    Ok(())
+    check_row(TUNNEL_V_OPTIONS[tun_type], &TUN_OPTS, options).map_err(|p| match p {
+        RowProblem::Missing(option) => UsageError::MissingTunnelOption { option, tunnel },
+        RowProblem::Illegal(option) => UsageError::IllegalTunnelOption { option, tunnel },
+        RowProblem::Conflicting(option, other) => UsageError::ConflictingTunnelOptions {
+            option,
+            other,
+            tunnel,
+        },
+    })
 }
 
 /// The checks of ipvsadm's `process_options` after every option is read, and the

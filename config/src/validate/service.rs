@@ -108,11 +108,7 @@ fn service(
 
     let one_packet = r.one_packet.unwrap_or(false);
     if one_packet {
-        if let ServiceKey::Addr(a) = &key {
-            if a.proto != Protocol::Udp {
-                p.at(&at.key("one_packet"), format!("one-packet scheduling on a {} service; expected it only on udp services (or firewall-mark services)", a.proto));
-            }
-        }
+        one_packet_protocol(&key, at, p);
     }
 
     let default_method = resolve_method(
@@ -166,6 +162,15 @@ fn service(
         sorry_server,
         real_servers,
     })
+}
+
+/// `one_packet` is for UDP (and firewall-mark) services only, as ipvsadm -o.
+fn one_packet_protocol(key: &ServiceKey, at: &Path, p: &mut Problems<'_>) {
+    if let ServiceKey::Addr(a) = key {
+        if a.proto != Protocol::Udp {
+            p.at(&at.key("one_packet"), format!("one-packet scheduling on a {} service; expected it only on udp services (or firewall-mark services)", a.proto));
+        }
+    }
 }
 
 /// `scheduler_flags`: each flag of the service's scheduler, once.
