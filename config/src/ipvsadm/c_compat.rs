@@ -129,3 +129,18 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
     }
     s[..end].to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// inet_aton agrees with Rust on dotted quads.
+        #[test]
+        fn inet_aton_dotted_quads(a in any::<[u8; 4]>()) {
+            let addr = Ipv4Addr::from(a);
+            prop_assert_eq!(inet_aton(&addr.to_string()), Some(addr));
+        }
+    }
+}

@@ -1336,13 +1336,6 @@ proptest! {
             let _ = format_rules(table.services());
         }
     }
-
-    /// inet_aton agrees with Rust on dotted quads.
-    #[test]
-    fn inet_aton_dotted_quads(a in any::<[u8; 4]>()) {
-        let addr = Ipv4Addr::from(a);
-        prop_assert_eq!(super::c_compat::inet_aton(&addr.to_string()), Some(addr));
-    }
 }
 
 /// ipvsadm(8)'s EXAMPLE blocks (addresses moved to the test ranges), each
