@@ -2,14 +2,15 @@
 //!
 //! One type, [`ForwardMethod`], for the YAML model, ipvsadm's commands, rules and
 //! listings, and the admin REST API. It has a name in each of those vocabularies; this
-//! module is the one place that spells them, and its tests pin every spelling:
+//! module lists them and holds the conversions between them, and its tests pin every
+//! spelling (ipvsadm's option table, `ipvsadm/popt.rs`, maps the options to it):
 //!
-//! | LVS     | [`ForwardMethod`]      | IPVS, `-L` "Forward" | ipvsadm option                     | YAML `method`                                          | REST JSON                                 |
-//! |---------|------------------------|----------------------|------------------------------------|--------------------------------------------------------|-------------------------------------------|
-//! | NAT     | `Masq`                 | `Masq`               | `-m`, `--masquerading`             | `masq`                                                 | `"masq"`                                  |
-//! | DR      | `Route` (the default)  | `Route`              | `-g`, `--gatewaying`               | `route`                                                | `"route"`                                 |
-//! | TUN     | `Tunnel(TunnelType)`   | `Tunnel`             | `-i`, `--ipip` (+ `--tun-type` ...) | `tunnel` (+ `tunnel_type`, `tunnel_port`, `tunnel_csum`) | `{"tunnel":{"type":"ipip"}}`             |
-//! | FULLNAT | `FullNat`              | `FullNat`            | `--fullnat` (rvs only)             | `fullnat`                                              | `"fullnat"`                               |
+//! | LVS | [`ForwardMethod`] | IPVS, `-L` "Forward" | ipvsadm | YAML `method` | REST JSON |
+//! |---|---|---|---|---|---|
+//! | NAT | `Masq` | `Masq` | `-m`, `--masquerading` | `masq` | `"masq"` |
+//! | DR | `Route` (default) | `Route` | `-g`, `--gatewaying` | `route` | `"route"` |
+//! | TUN | `Tunnel(TunnelType)` | `Tunnel` | `-i`, `--ipip`, `--tun-*` | `tunnel`, `tunnel_*` | `{"tunnel":{"type":"ipip"}}` |
+//! | FULLNAT | `FullNat` | `FullNat` | `--fullnat` (rvs only) | `fullnat` | `"fullnat"` |
 //!
 //! The YAML names are their own small types ([`MethodName`], [`TunnelName`],
 //! [`CsumName`]) because YAML spreads one method over up to four keys, and a real server
