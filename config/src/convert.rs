@@ -10,8 +10,7 @@ use std::net::IpAddr;
 
 use crate::ipvsadm::{self, ServiceRule};
 use crate::model::{
-    ForwardMethod, Persistence, Protocol, RealServer, SchedulerFlag, ServiceAddr, ServiceKey,
-    TunnelType, VirtualService,
+    Persistence, Protocol, RealServer, SchedulerFlag, ServiceAddr, ServiceKey, VirtualService,
 };
 use crate::net::Netmask;
 
@@ -70,46 +69,12 @@ pub fn is_service(vs: &VirtualService, id: &ipvsadm::VirtualService) -> bool {
     }
 }
 
-fn method_to_ipvsadm(m: ForwardMethod) -> ipvsadm::ForwardMethod {
-    match m {
-        ForwardMethod::Masq => ipvsadm::ForwardMethod::Masq,
-        ForwardMethod::Route => ipvsadm::ForwardMethod::Route,
-        ForwardMethod::FullNat => ipvsadm::ForwardMethod::FullNat,
-        ForwardMethod::Tunnel(TunnelType::Ipip) => {
-            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip)
-        }
-        ForwardMethod::Tunnel(TunnelType::Gre { csum }) => {
-            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { csum })
-        }
-        ForwardMethod::Tunnel(TunnelType::Gue { port, csum }) => {
-            ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, csum })
-        }
-    }
-}
-
-fn method_from_ipvsadm(m: ipvsadm::ForwardMethod) -> ForwardMethod {
-    match m {
-        ipvsadm::ForwardMethod::Masq => ForwardMethod::Masq,
-        ipvsadm::ForwardMethod::Route => ForwardMethod::Route,
-        ipvsadm::ForwardMethod::FullNat => ForwardMethod::FullNat,
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Ipip) => {
-            ForwardMethod::Tunnel(TunnelType::Ipip)
-        }
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gre { csum }) => {
-            ForwardMethod::Tunnel(TunnelType::Gre { csum })
-        }
-        ipvsadm::ForwardMethod::Tunnel(ipvsadm::TunnelEncap::Gue { port, csum }) => {
-            ForwardMethod::Tunnel(TunnelType::Gue { port, csum })
-        }
-    }
-}
-
 /// ipvsadm's view of a real server.
 pub fn dest_config(rs: &RealServer) -> ipvsadm::DestConfig {
     ipvsadm::DestConfig {
         addr: rs.address,
         port: rs.port,
-        method: method_to_ipvsadm(rs.method),
+        method: rs.method,
         weight: rs.weight,
         u_threshold: rs.upper_threshold,
         l_threshold: rs.lower_threshold,
@@ -122,7 +87,7 @@ pub fn real_server(d: &ipvsadm::DestConfig) -> RealServer {
         address: d.addr,
         port: d.port,
         weight: d.weight,
-        method: method_from_ipvsadm(d.method),
+        method: d.method,
         upper_threshold: d.u_threshold,
         lower_threshold: d.l_threshold,
     }
@@ -285,6 +250,7 @@ pub fn is_real_server(rs: &RealServer, addr: IpAddr, port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ForwardMethod;
 
     const YAML: &str = r#"interfaces:
   - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }

@@ -25,29 +25,28 @@
 
 pub mod convert;
 mod error;
+mod forward;
 pub mod ipvsadm;
 mod locate;
 mod model;
 pub mod net;
 mod raw;
+mod structure;
 mod text;
+mod to_raw;
 mod validate;
 
 use std::path::Path as FsPath;
 
-use serde::de::IgnoredAny;
-use serde::{Serialize, Serializer};
-
 pub use error::{ConfigError, ConfigErrors};
+pub use forward::{ForwardMethod, TunnelCsum, TunnelType};
 pub use locate::Location;
 pub use model::*;
 pub use net::{IpNet, Netmask, PortRange};
 
-use locate::{decode_at, locate, locate_nearest, Part, Path};
-use raw::{
-    RawAdmin, RawConfig, RawDataplane, RawInterface, RawIpvs, RawRealServer, RawRoute, RawService,
-    RawSnatPool, RawTimeouts, TOP_LEVEL_KEYS,
-};
+use error::serde_error;
+use locate::locate_nearest;
+use raw::{RawConfig, TOP_LEVEL_KEYS};
 
 /// Reads and validates a configuration file.
 pub fn load_file(path: impl AsRef<FsPath>) -> Result<Config, ConfigErrors> {
@@ -101,7 +100,7 @@ pub fn from_str(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
             (r, (0..n).collect(), validate::Scope::COMPLETE, Vec::new())
         }
         Err(first) => {
-            let s = structure(text, &value, &first);
+            let s = structure::structure(text, &value, &first);
             (s.raw, s.service_index, s.scope, s.errors)
         }
     };
@@ -138,213 +137,6 @@ impl Config {
     pub fn revalidate(&self) -> Result<Config, ConfigErrors> {
         from_str(&to_yaml_string(self), GENERATED)
     }
-}
-
-impl Serialize for Config {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        validate::to_raw(self).serialize(s)
-    }
-}
-
-impl Serialize for VirtualService {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        validate::service_to_raw(self).serialize(s)
-    }
-}
-
-impl Serialize for RealServer {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        validate::real_server_to_raw(self).serialize(s)
-    }
-}
-
-/// A serde_yaml error as (position, message in our `wrong; expected` form).
-fn serde_error(e: &serde_yaml::Error) -> (Location, String) {
-    let loc = e
-        .location()
-        .map(|l| Location {
-            line: l.line(),
-            column: l.column(),
-        })
-        .unwrap_or(Location { line: 1, column: 1 });
-    let mut msg = e.to_string();
-    // serde_yaml appends " at line L column C"; we print the position in front instead.
-    // (libyaml's syntax errors carry it in the middle: "... at line L column C, while ...").
-    msg = msg.replacen(
-        &format!(" at line {} column {}", loc.line, loc.column),
-        "",
-        1,
-    );
-    // ...and puts the node's path in front ("services[0].port: ..."); a path has no
-    // spaces, while every message starts with words.
-    if let Some((head, rest)) = msg.split_once(": ") {
-        if !head.is_empty() && !head.contains(' ') {
-            msg = rest.to_owned();
-        }
-    }
-    (loc, reword(&msg))
-}
-
-/// serde's stock messages, in our `what is wrong; what is expected` form.
-fn reword(msg: &str) -> String {
-    if msg.contains("; expected") {
-        return msg.to_owned();
-    }
-    let msg = msg.replacen("unknown field", "unknown key", 1).replacen(
-        "duplicate field",
-        "duplicate key",
-        1,
-    );
-    let msg = match msg.strip_prefix("missing field ") {
-        Some(k) => format!("missing key {k}; expected it in this mapping"),
-        None => msg,
-    };
-    if let Some(k) = msg
-        .strip_prefix("duplicate key ")
-        .filter(|k| !k.contains(','))
-    {
-        return format!("duplicate key {k}; expected each key once");
-    }
-    let msg = msg.replace("there are no fields", "expected no keys here");
-    let msg = match msg.split_once(", expected ") {
-        Some((wrong, exp)) => format!("{wrong}; expected {exp}"),
-        None => msg,
-    };
-    let msg = match msg.find("expected struct Raw") {
-        Some(i) => format!("{}expected a mapping", &msg[..i]),
-        None => msg,
-    };
-    msg.replace("expected u32", "expected an integer 0..=4294967295")
-        .replace("expected u16", "expected an integer 0..=65535")
-        .replace("expected u8", "expected an integer 0..=255")
-}
-
-/// What the structure stage found: every error, and what did decode.
-struct Structure {
-    errors: Vec<(Location, String)>,
-    /// The sections and services that decoded; broken ones are left out.
-    raw: RawConfig,
-    /// File position of each service in `raw.services`.
-    service_index: Vec<usize>,
-    /// Which sections decoded completely.
-    scope: validate::Scope,
-}
-
-/// Decodes each section, and each element of a list section, on its own: every broken
-/// element gives its own error, and the rest still reaches the meaning stage.
-fn structure(text: &str, value: &serde_yaml::Value, first: &serde_yaml::Error) -> Structure {
-    use serde_yaml::Value;
-    let mut st = Structure {
-        errors: Vec::new(),
-        raw: RawConfig::default(),
-        service_index: Vec::new(),
-        scope: validate::Scope::COMPLETE,
-    };
-    let root = Path::root();
-    /// Decodes one node; on error records it and returns `None`.
-    fn take<T: for<'a> serde::Deserialize<'a>>(
-        errors: &mut Vec<(Location, String)>,
-        text: &str,
-        path: &Path,
-    ) -> Option<T> {
-        match decode_at::<T>(text, path) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(serde_error(&e));
-                None
-            }
-        }
-    }
-    /// Decodes a list section element by element; `None` when any element is broken.
-    fn list<T: for<'a> serde::Deserialize<'a>>(
-        errors: &mut Vec<(Location, String)>,
-        text: &str,
-        path: &Path,
-        v: &Value,
-    ) -> Option<Vec<T>> {
-        let Value::Sequence(items) = v else {
-            return take::<Vec<T>>(errors, text, path);
-        };
-        let mut out = Vec::with_capacity(items.len());
-        let mut complete = true;
-        for i in 0..items.len() {
-            match take::<T>(errors, text, &path.index(i)) {
-                Some(t) => out.push(t),
-                None => complete = false,
-            }
-        }
-        complete.then_some(out)
-    }
-    let Value::Mapping(m) = value else {
-        // Not a mapping at the top: serde's own error says so.
-        st.errors.push(serde_error(first));
-        return st;
-    };
-    for (k, v) in m {
-        let Some(key) = k.as_str() else {
-            continue;
-        };
-        let p = root.key(key);
-        let e = &mut st.errors;
-        match key {
-            "dataplane" => st.raw.dataplane = take::<Option<RawDataplane>>(e, text, &p).flatten(),
-            "timeouts" => st.raw.timeouts = take::<Option<RawTimeouts>>(e, text, &p).flatten(),
-            "ipvs" => st.raw.ipvs = take::<Option<RawIpvs>>(e, text, &p).flatten(),
-            "admin" => st.raw.admin = take::<Option<RawAdmin>>(e, text, &p).flatten(),
-            "interfaces" => match list::<RawInterface>(e, text, &p, v) {
-                Some(l) => st.raw.interfaces = l,
-                None => st.scope.interfaces = false,
-            },
-            "routes" => match list::<RawRoute>(e, text, &p, v) {
-                Some(l) => st.raw.routes = l,
-                None => st.scope.routes = false,
-            },
-            "snat_pools" => match list::<RawSnatPool>(e, text, &p, v) {
-                Some(l) => st.raw.snat_pools = l,
-                None => st.scope.snat_pools = false,
-            },
-            "services" => {
-                let Value::Sequence(items) = v else {
-                    take::<Vec<IgnoredAny>>(e, text, &p);
-                    continue;
-                };
-                for (i, item) in items.iter().enumerate() {
-                    let ip = p.index(i);
-                    // The service's own keys, then each real server: one error each.
-                    let head = take::<RawService<IgnoredAny>>(e, text, &ip);
-                    let mut servers_ok = true;
-                    if let Some(Value::Sequence(rs)) = item.get("real_servers") {
-                        for j in 0..rs.len() {
-                            let rp = ip.key("real_servers").index(j);
-                            servers_ok &= take::<RawRealServer>(e, text, &rp).is_some();
-                        }
-                    }
-                    if head.is_some() && servers_ok {
-                        if let Some(svc) = take::<RawService<RawRealServer>>(e, text, &ip) {
-                            st.raw.services.push(svc);
-                            st.service_index.push(i);
-                        }
-                    }
-                }
-            }
-            _ => {
-                let loc = locate(text, &p, Part::Key).unwrap_or(Location { line: 1, column: 1 });
-                e.push((
-                    loc,
-                    format!(
-                        "unknown key `{key}`; expected one of {}",
-                        TOP_LEVEL_KEYS.join(" ")
-                    ),
-                ));
-            }
-        }
-    }
-    if st.errors.is_empty() {
-        // A problem the per-section decoding cannot see (say a key that is not a
-        // string): serde's own error says it.
-        st.errors.push(serde_error(first));
-    }
-    st
 }
 
 #[cfg(test)]

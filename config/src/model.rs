@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::forward::ForwardMethod;
 use crate::net::{IpNet, Netmask, PortRange};
 use crate::text::{named_enum, Textual};
 
@@ -422,59 +423,6 @@ impl fmt::Display for ServiceKey {
             ServiceKey::Addr(a) => a.fmt(f),
             ServiceKey::Fwmark { mark, .. } => write!(f, "fwmark {mark}"),
         }
-    }
-}
-
-/// Tunnel encapsulations for the tunnel forwarding method (`ipvsadm --tun-type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TunnelType {
-    /// IP in IP (the IPVS default for `-i`).
-    Ipip,
-    /// Generic UDP Encapsulation to a UDP port on the real server.
-    Gue {
-        /// Destination UDP port of the GUE packets.
-        port: u16,
-        /// UDP checksum option (`tunnel_csum`, ipvsadm `--tun-[no|rem]csum`).
-        csum: TunnelCsum,
-    },
-    /// GRE.
-    Gre {
-        /// GRE checksum option (`tunnel_csum`; never `RemCsum`).
-        csum: TunnelCsum,
-    },
-}
-
-pub use crate::ipvsadm::TunnelCsum;
-
-/// How packets reach a real server (IPVS "forward" column).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ForwardMethod {
-    /// NAT (`-m`, "Masq").
-    Masq,
-    /// Direct routing (`-g`, "Route"): rewrite the MAC only; the IPVS default.
-    Route,
-    /// Tunnel (`-i`, "Tunnel").
-    Tunnel(TunnelType),
-    /// Full NAT: SNAT to a local address of the service's pool and DNAT ("FullNat").
-    FullNat,
-}
-
-impl ForwardMethod {
-    /// The name in `ipvsadm -Ln` output.
-    pub fn ipvsadm_name(&self) -> &'static str {
-        match self {
-            ForwardMethod::Masq => "Masq",
-            ForwardMethod::Route => "Route",
-            ForwardMethod::Tunnel(_) => "Tunnel",
-            ForwardMethod::FullNat => "FullNat",
-        }
-    }
-}
-
-impl Default for ForwardMethod {
-    /// Gatewaying (DR), ipvsadm's default when none of -g/-i/-m is given.
-    fn default() -> ForwardMethod {
-        ForwardMethod::Route
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::forward::{CsumName, MethodName, TunnelName};
 use crate::model::{Polling, Protocol, Scheduler, SchedulerFlag, ServiceAddr};
 use crate::net::{IpNet, Netmask, PortRange};
 use crate::text::{named_enum, Port, Text};
@@ -115,44 +116,6 @@ pub struct RawIpvs {
     pub expire_nodest_conn: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expire_quiescent_template: Option<bool>,
-}
-
-named_enum! {
-    /// Forwarding method names as written in YAML.
-    pub enum MethodName ("forwarding method") {
-        /// NAT.
-        Masq = "masq",
-        /// Direct routing.
-        Route = "route",
-        /// Tunnel (see `tunnel_type`).
-        Tunnel = "tunnel",
-        /// Full NAT.
-        FullNat = "fullnat",
-    }
-}
-
-named_enum! {
-    /// Tunnel types as written in YAML.
-    pub enum TunnelName ("tunnel type") {
-        /// IP in IP.
-        Ipip = "ipip",
-        /// Generic UDP Encapsulation.
-        Gue = "gue",
-        /// GRE.
-        Gre = "gre",
-    }
-}
-
-named_enum! {
-    /// Tunnel checksum options as written in YAML (ipvsadm's `--tun-*csum`).
-    pub enum CsumName ("tunnel checksum option") {
-        /// No checksum.
-        NoCsum = "nocsum",
-        /// Checksum.
-        Csum = "csum",
-        /// Remote checksum offload (GUE).
-        RemCsum = "remcsum",
-    }
 }
 
 named_enum! {

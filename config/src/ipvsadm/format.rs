@@ -2,11 +2,9 @@
 //! `print_largenum`, `print_conn`, `list_timeout`) and `-S` rules.
 
 use super::command::ListFormat;
-use super::types::{
-    addr_bits, AddrPort, AddressFamily, DestConfig, ForwardMethod, ServiceConfig, TunnelEncap,
-    VirtualService,
-};
+use super::types::{addr_bits, AddrPort, AddressFamily, DestConfig, ServiceConfig, VirtualService};
 use super::view::{ConnView, DestView, ServiceRule, ServiceView, TimeoutsView};
+use crate::forward::{ForwardMethod, TunnelType};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -158,11 +156,11 @@ fn service_flags_line(out: &mut String, name: &str, c: &ServiceConfig) {
 /// `--tun-info` column.
 fn tun_info(method: &ForwardMethod) -> String {
     match method {
-        ForwardMethod::Tunnel(TunnelEncap::Ipip) => "ipip".to_string(),
-        ForwardMethod::Tunnel(TunnelEncap::Gue { port, csum }) => {
+        ForwardMethod::Tunnel(TunnelType::Ipip) => "ipip".to_string(),
+        ForwardMethod::Tunnel(TunnelType::Gue { port, csum }) => {
             format!("gue:{port}:{}", csum.info())
         }
-        ForwardMethod::Tunnel(TunnelEncap::Gre { csum }) => format!("gre:{}", csum.info()),
+        ForwardMethod::Tunnel(TunnelType::Gre { csum }) => format!("gre:{}", csum.info()),
         _ => "n/a".to_string(),
     }
 }
@@ -334,11 +332,11 @@ fn dest_rule(out: &mut String, svc: &str, d: &DestConfig) {
     if let ForwardMethod::Tunnel(encap) = &d.method {
         let _ = write!(out, " --tun-type {}", encap.name());
         match encap {
-            TunnelEncap::Ipip => {}
-            TunnelEncap::Gue { port, csum } => {
+            TunnelType::Ipip => {}
+            TunnelType::Gue { port, csum } => {
                 let _ = write!(out, " --tun-port {port} {}", csum.rule_option());
             }
-            TunnelEncap::Gre { csum } => {
+            TunnelType::Gre { csum } => {
                 let _ = write!(out, " {}", csum.rule_option());
             }
         }

@@ -61,20 +61,29 @@
 //! the service given before it, and the command/option table decides the
 //! exact message. clap can express the options but not that order-dependent
 //! processing or the messages, so a small popt-compatible scanner
-//! (`parse.rs`) feeds a transcription of ipvsadm's checks.
+//! (`popt.rs`) feeds a transcription of ipvsadm's option handling
+//! (`options.rs`) and checks (`checks.rs`), which read values as ipvsadm's
+//! C does (`values.rs`, `c_compat.rs`); `parse.rs` drives them.
 
+mod c_compat;
+mod checks;
 mod command;
 mod error;
 mod format;
+mod options;
 mod parse;
+mod popt;
 mod rules;
 mod types;
 mod usage;
+mod values;
 mod view;
 
 #[cfg(test)]
 mod tests;
 
+/// The forwarding method and its tunnel options, shared with the YAML model.
+pub use crate::forward::{ForwardMethod, TunnelCsum, TunnelType};
 pub use command::{IpvsCommand, ListFormat, ListRequest, ListTarget, SyncDaemonConfig, SyncState};
 pub use error::{CmdName, IpvsError, OpError, OptName, PoptProblem, UsageError};
 pub use format::{
@@ -84,9 +93,9 @@ pub use format::{
 pub use parse::parse_argv;
 pub use rules::{parse_rules, RuleError, RuleLine, RuleTable};
 pub use types::{
-    AddressFamily, DestConfig, ForwardMethod, Netmask, Persistence, Protocol, SchedFlags,
-    ServiceConfig, TunnelCsum, TunnelEncap, VirtualService, DEFAULT_PERSISTENCE_TIMEOUT,
-    DEFAULT_SCHEDULER, DEFAULT_WEIGHT, KNOWN_SCHEDULERS, MAX_TIMEOUT,
+    AddressFamily, DestConfig, Netmask, Persistence, Protocol, SchedFlags, ServiceConfig,
+    VirtualService, DEFAULT_PERSISTENCE_TIMEOUT, DEFAULT_SCHEDULER, DEFAULT_WEIGHT,
+    KNOWN_SCHEDULERS, MAX_TIMEOUT,
 };
 pub use usage::{usage, version_line, IPVSADM_COMPAT_VERSION};
 pub use view::{

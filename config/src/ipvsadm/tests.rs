@@ -102,14 +102,14 @@ fn dview(
 /// The `lab` fixture; must match SERVICES in testdata/gen_goldens.py.
 fn lab() -> Vec<ServiceView> {
     let z = [0; 5];
-    let gue = ForwardMethod::Tunnel(TunnelEncap::Gue {
+    let gue = ForwardMethod::Tunnel(TunnelType::Gue {
         port: 6080,
         csum: TunnelCsum::Csum,
     });
-    let gre = ForwardMethod::Tunnel(TunnelEncap::Gre {
+    let gre = ForwardMethod::Tunnel(TunnelType::Gre {
         csum: TunnelCsum::NoCsum,
     });
-    let ipip = ForwardMethod::Tunnel(TunnelEncap::Ipip);
+    let ipip = ForwardMethod::Tunnel(TunnelType::Ipip);
     let mut web = ServiceView::new(
         svc(tcp("198.18.0.100", 80), "wrr"),
         vec![
@@ -590,7 +590,7 @@ fn parses_man_page_and_tutorial_commands() {
             "-a -t 198.18.2.254:80 -r 198.19.2.10 -i",
             add_rs(
                 vip,
-                dest("198.19.2.10", 80, ForwardMethod::Tunnel(TunnelEncap::Ipip), 1),
+                dest("198.19.2.10", 80, ForwardMethod::Tunnel(TunnelType::Ipip), 1),
             ),
         ),
         (
@@ -681,7 +681,7 @@ fn parses_man_page_and_tutorial_commands() {
                 dest(
                     "198.19.10.1",
                     80,
-                    ForwardMethod::Tunnel(TunnelEncap::Gue {
+                    ForwardMethod::Tunnel(TunnelType::Gue {
                         port: 6080,
                         csum: TunnelCsum::NoCsum,
                     }),
@@ -696,7 +696,7 @@ fn parses_man_page_and_tutorial_commands() {
                 dest(
                     "198.19.10.3",
                     80,
-                    ForwardMethod::Tunnel(TunnelEncap::Gue {
+                    ForwardMethod::Tunnel(TunnelType::Gue {
                         port: 6080,
                         csum: TunnelCsum::RemCsum,
                     }),
@@ -711,7 +711,7 @@ fn parses_man_page_and_tutorial_commands() {
                 dest(
                     "198.19.11.1",
                     80,
-                    ForwardMethod::Tunnel(TunnelEncap::Gre {
+                    ForwardMethod::Tunnel(TunnelType::Gre {
                         csum: TunnelCsum::Csum,
                     }),
                     1,
@@ -1151,11 +1151,11 @@ fn arb_method() -> impl Strategy<Value = ForwardMethod> {
         Just(ForwardMethod::Masq),
         Just(ForwardMethod::Route),
         Just(ForwardMethod::FullNat),
-        Just(ForwardMethod::Tunnel(TunnelEncap::Ipip)),
+        Just(ForwardMethod::Tunnel(TunnelType::Ipip)),
         (1u16.., csum.clone())
-            .prop_map(|(port, csum)| ForwardMethod::Tunnel(TunnelEncap::Gue { port, csum })),
+            .prop_map(|(port, csum)| ForwardMethod::Tunnel(TunnelType::Gue { port, csum })),
         csum.prop_filter_map("gre has no remcsum", |csum| (csum != TunnelCsum::RemCsum)
-            .then_some(ForwardMethod::Tunnel(TunnelEncap::Gre { csum }))),
+            .then_some(ForwardMethod::Tunnel(TunnelType::Gre { csum }))),
     ]
 }
 
@@ -1335,13 +1335,6 @@ proptest! {
             }
             let _ = format_rules(table.services());
         }
-    }
-
-    /// inet_aton agrees with Rust on dotted quads.
-    #[test]
-    fn inet_aton_dotted_quads(a in any::<[u8; 4]>()) {
-        let addr = Ipv4Addr::from(a);
-        prop_assert_eq!(super::parse::inet_aton(&addr.to_string()), Some(addr));
     }
 }
 

@@ -2,6 +2,8 @@
 //! commands carry it and as `-S` prints it.
 
 use serde::{Deserialize, Serialize};
+
+use crate::forward::ForwardMethod;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -308,107 +310,6 @@ impl ServiceConfig {
             persistence_engine: None,
             one_packet: false,
             toa: None,
-        }
-    }
-}
-
-/// Checksum option of a GUE or GRE tunnel (`--tun-nocsum|--tun-csum|--tun-remcsum`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TunnelCsum {
-    /// No checksum (the default).
-    #[default]
-    NoCsum,
-    /// Checksum in the encapsulation header.
-    Csum,
-    /// Remote checksum offload (GUE only).
-    RemCsum,
-}
-
-impl TunnelCsum {
-    /// Short form of `--tun-info` listings (`-c`, `+c`, `r+c`).
-    pub fn info(self) -> &'static str {
-        match self {
-            TunnelCsum::NoCsum => "-c",
-            TunnelCsum::Csum => "+c",
-            TunnelCsum::RemCsum => "r+c",
-        }
-    }
-
-    /// Option that sets it in rules.
-    pub fn rule_option(self) -> &'static str {
-        match self {
-            TunnelCsum::NoCsum => "--tun-nocsum",
-            TunnelCsum::Csum => "--tun-csum",
-            TunnelCsum::RemCsum => "--tun-remcsum",
-        }
-    }
-}
-
-/// Tunnel encapsulation of a `-i` real server (`--tun-type`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum TunnelEncap {
-    /// IP in IP (the default).
-    #[default]
-    Ipip,
-    /// Generic UDP Encapsulation to `port`.
-    Gue {
-        /// UDP destination port of the tunnel (`--tun-port`, required).
-        port: u16,
-        /// Checksum option.
-        csum: TunnelCsum,
-    },
-    /// GRE.
-    Gre {
-        /// Checksum option (`RemCsum` is not allowed).
-        csum: TunnelCsum,
-    },
-}
-
-impl TunnelEncap {
-    /// `ipip`, `gue` or `gre`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TunnelEncap::Ipip => "ipip",
-            TunnelEncap::Gue { .. } => "gue",
-            TunnelEncap::Gre { .. } => "gre",
-        }
-    }
-}
-
-/// Forwarding method of a real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ForwardMethod {
-    /// NAT (`-m`), listed as `Masq`.
-    Masq,
-    /// Direct routing (`-g`, the default), listed as `Route`.
-    Route,
-    /// IP tunnelling (`-i`), listed as `Tunnel`.
-    Tunnel(TunnelEncap),
-    /// rvs full NAT (`--fullnat`), listed as `FullNat`.
-    FullNat,
-}
-
-impl ForwardMethod {
-    /// Name in the `Forward` column of `-L`.
-    pub fn list_name(&self) -> &'static str {
-        match self {
-            ForwardMethod::Masq => "Masq",
-            ForwardMethod::Route => "Route",
-            ForwardMethod::Tunnel(_) => "Tunnel",
-            ForwardMethod::FullNat => "FullNat",
-        }
-    }
-
-    /// Option that selects it in rules.
-    pub fn rule_option(&self) -> &'static str {
-        match self {
-            ForwardMethod::Masq => "-m",
-            ForwardMethod::Route => "-g",
-            ForwardMethod::Tunnel(_) => "-i",
-            ForwardMethod::FullNat => "--fullnat",
         }
     }
 }
