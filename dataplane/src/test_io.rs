@@ -76,3 +76,102 @@ impl Io<Vec<u8>> for RecordingIo {
         Some(Vec::new())
     }
 }
+
+/// One worker with one TCP virtual service `VIP:80` of one real server `RS:8080`
+/// forwarded by `forward`, clients on port 0 (198.18.0.0/24), real servers on port 1
+/// (198.19.0.0/24), both neighbours known: the bench of the per-method pipeline tests.
+pub(crate) mod one_service {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use super::{tcp4_packet, Out};
+    use crate::counters::WorkerStats;
+    use crate::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig};
+    use crate::route::{Ipv4Prefix, RouteTable};
+    use crate::service::{proto, Forward, LocalAddr, RealServer, ServiceTable, VirtualService};
+    use crate::tables::Tables;
+
+    pub(crate) const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+    pub(crate) const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);
+    pub(crate) const RS: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
+    pub(crate) const MACS: [[u8; 6]; 2] = [[2, 0, 0, 0, 0, 0xa0], [2, 0, 0, 0, 0, 0xa1]];
+    pub(crate) const CLIENT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    pub(crate) const RS_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
+
+    /// The tables and a synced pipeline that knows both neighbours.
+    pub(crate) fn bench(forward: Forward) -> (Tables, Pipeline<Vec<u8>>, Arc<WorkerStats>) {
+        let rs = RealServer {
+            id: 0,
+            addr: RS.into(),
+            port: 8080,
+            weight: 1,
+            forward,
+            upper_threshold: 0,
+        };
+        let dest = scheduler::Destination::new(RS.into(), 8080, 1);
+        let scheduler =
+            scheduler::Scheduler::build(scheduler::SchedulerKind::Rr, &[dest], Default::default())
+                .unwrap();
+        let svc = VirtualService {
+            id: 0,
+            proto: proto::TCP,
+            vip: VIP.into(),
+            port: 80,
+            members: vec![],
+            real_servers: vec![rs],
+            scheduler,
+            persistence: None,
+            snat_pool: None,
+        };
+        let local = |port, last| LocalAddr {
+            port,
+            addr: Ipv4Addr::new(198, 18 + port as u8, 0, last),
+            prefix_len: 24,
+        };
+        let wan = Ipv4Prefix::new(Ipv4Addr::new(198, 18, 0, 0), 24).unwrap();
+        let lan = Ipv4Prefix::new(Ipv4Addr::new(198, 19, 0, 0), 24).unwrap();
+        let t = Tables {
+            services: ServiceTable::new(vec![svc], vec![local(0, 254), local(1, 254)], 1),
+            routes: RouteTable::new(&[(wan, 0), (lan, 1)], &[]),
+            ..Tables::default()
+        };
+        let stats = Arc::new(WorkerStats::default());
+        let mut p = Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: MACS.to_vec(),
+            stats: stats.clone(),
+            conn_capacity: 64,
+            gratuitous_arp: false,
+            workers: 1,
+            exception: Default::default(),
+        });
+        p.sync(&t);
+        let mut io = Out::default();
+        for (port, ip, mac) in [(0, CLIENT, CLIENT_MAC), (1, RS, RS_MAC)] {
+            let u = NeighbourUpdate {
+                port,
+                ip: ip.into(),
+                mac,
+            };
+            p.learn_remote(u, 0, &mut io);
+        }
+        (t, p, stats)
+    }
+
+    /// An Ethernet frame to `dst_mac` from `src_mac` carrying a TCP segment `src -> dst`
+    /// with `flags` and `payload`, checksums filled in.
+    pub(crate) fn frame(
+        (dst_mac, src_mac): ([u8; 6], [u8; 6]),
+        src: (Ipv4Addr, u16),
+        dst: (Ipv4Addr, u16),
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut f = Vec::with_capacity(14 + 40 + payload.len());
+        f.extend_from_slice(&dst_mac);
+        f.extend_from_slice(&src_mac);
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend(tcp4_packet(src, dst, flags, (1000, 0), &[], payload));
+        f
+    }
+}

@@ -15,3 +15,42 @@ use crate::tables::Tables;
 pub fn real_server<F: Family>(t: &Tables, rs_id: u32) -> Option<F> {
     t.services.routed_of(rs_id).and_then(F::of)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::counters::DropReason;
+    use crate::service::Forward;
+    use crate::tables::Tables;
+    use crate::test_io::one_service::*;
+    use crate::test_io::Out;
+
+    #[test]
+    fn packets_reach_the_real_server_unchanged_but_for_the_macs() {
+        let (t, mut p, stats) = bench(Forward::Route);
+        let mut io = Out::default();
+        for (flags, payload) in [(0x02, &b""[..]), (0x10, b""), (0x18, b"GET /")] {
+            let f = frame(
+                (MACS[0], CLIENT_MAC),
+                (CLIENT, 40000),
+                (VIP, 80),
+                flags,
+                payload,
+            );
+            p.handle(&t, 0, f.clone(), 0, &mut io);
+            let (port, out) = io.0.pop().expect("forwarded");
+            assert_eq!(port, 1);
+            assert_eq!((&out[0..6], &out[6..12]), (&RS_MAC[..], &MACS[1][..]));
+            assert_eq!(out[12..], f[12..], "IP packet unchanged");
+        }
+        // A table without the real server: its DR connection's packets are dropped.
+        let gone = Tables {
+            services: crate::service::ServiceTable::new(vec![], vec![], 2),
+            ..t.clone()
+        };
+        p.sync(&gone);
+        let f = frame((MACS[0], CLIENT_MAC), (CLIENT, 40000), (VIP, 80), 0x10, &[]);
+        p.handle(&gone, 0, f, 0, &mut io);
+        assert!(io.0.is_empty());
+        assert_eq!(stats.drops(DropReason::NoRealServer), 1);
+    }
+}
