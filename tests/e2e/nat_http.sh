@@ -41,7 +41,7 @@ af_packet)
 	lan_dev="net_af_packet1,iface=rvs-lan,qpairs=$workers"
 	;;
 af_xdp)
-	# TESTING.md: without an explicit queue one af_xdp port fails to probe on veth.
+	# Without an explicit queue one af_xdp port fails to probe on veth (seen with DPDK 22.11).
 	wan_dev="net_af_xdp0,iface=rvs-wan,start_queue=0,queue_count=1"
 	lan_dev="net_af_xdp1,iface=rvs-lan,start_queue=0,queue_count=1"
 	;;

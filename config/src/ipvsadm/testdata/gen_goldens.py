@@ -9,6 +9,8 @@ The seed_*.txt goldens are real ipvsadm output from the LVS tutorials, with
 addresses moved to 198.18.0.0/15 and the address column re-padded.
 Run from this directory: python3 gen_goldens.py
 """
+import os
+
 
 # fixture: (kind, proto, addr, port | mark, af, sched, flags(list), persist(timeout, mask) | None,
 #           ops, stats(5), rates(5), dests)
@@ -238,8 +240,10 @@ if __name__ == "__main__":
             f.write(text)
 
 
-# --- real ipvsadm output from the LVS tutorials (/work/shared/seeds) ---
-SEEDS = "/work/shared/seeds/"
+# --- real ipvsadm output quoted in public LVS tutorials ---
+# SEEDS: a folder holding those tutorials as text (not part of the repository); the
+# goldens cut from them below are committed, so this part only reruns where they are.
+SEEDS = os.environ.get("RVS_LVS_TUTORIALS", "seeds/")
 SEED_CUTS = [
     # (golden, seed file, first line, last line (1-based, inclusive), address map)
     ("seed_000_dr_Ln.txt", "000_4bc9b8c79e9103eb.txt", 617, 622,
