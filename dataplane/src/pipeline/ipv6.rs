@@ -1,7 +1,7 @@
 //! The IPv6 half of the pipeline: NDP (RFC 4861 neighbour solicitation and
 //! advertisement, beside ARP), ICMPv6 echo to VIPs and own addresses, NAT (masq) and
 //! DR (route) forwarding over the same connection table as IPv4, and ICMPv6 errors about
-//! those connections (`related6.rs`).
+//! those connections (`crate::xmit::icmp`).
 //!
 //! A child module of [`crate::pipeline`], so it extends [`Pipeline`] with its own `impl`
 //! block and reads the same private state; the IPv4 code only dispatches here.
@@ -108,10 +108,10 @@ impl<P: Frame> Pipeline<P> {
                 crate::wire::read_ipv6(&ip[8..24]),
                 crate::wire::read_ipv6(&ip[24..40]),
             ),
-            ip_proto::ICMPV6 => related6::quoted_flow6(ip)?,
+            ip_proto::ICMPV6 => related::quoted_flow::<Ipv6Addr>(t, ip)?,
             _ => return None,
         };
-        if let Some(lport) = related6::quoted_local_port6(t, ip) {
+        if let Some(lport) = related::quoted_local_port::<Ipv6Addr>(t, ip) {
             // An error about a FULLNAT packet sent to a real server.
             return Some(port_owner(lport, self.cfg.workers));
         }
@@ -181,7 +181,9 @@ impl<P: Frame> Pipeline<P> {
     ) {
         let multicast = pkt.data()[0] & 1 == 1;
         if !multicast {
-            if let Some(verdict) = self.icmpv6_error(t, &mut pkt.data_mut()[ETH_HDR..], now_ms) {
+            if let Some(verdict) =
+                self.icmp_error::<Ipv6Addr>(t, &mut pkt.data_mut()[ETH_HDR..], now_ms)
+            {
                 return self.deliver(t, port, pkt, verdict, now_ms, io);
             }
         }

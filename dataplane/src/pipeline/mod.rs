@@ -22,7 +22,6 @@ use crate::wire::{
 };
 use crate::xmit::fullnat::{port_owner, SnatPorts};
 use crate::xmit::icmp as related;
-use crate::xmit::icmp6 as related6;
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TcpState, TemplateKey, Tuple};
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
@@ -260,10 +259,10 @@ impl<P: Frame> Pipeline<P> {
         let mut dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         // An ICMP error belongs to the flow of the packet it quotes; a FULLNAT one from the
         // real server's side (quoting LIP:lport -> RIP) to the owner of the local port.
-        if let Some(lport) = related::quoted_local_port(t, ip) {
+        if let Some(lport) = related::quoted_local_port::<Ipv4Addr>(t, ip) {
             return Some(port_owner(lport, self.cfg.workers));
         }
-        if let Some((s, d)) = related::quoted_flow(t, ip) {
+        if let Some((s, d)) = related::quoted_flow::<Ipv4Addr>(t, ip) {
             (src, dst) = (s, d);
         } else if t.snat.is_lip(dst) {
             // A FULLNAT reply belongs to the worker whose share of the local ports holds
@@ -919,7 +918,7 @@ impl<P: Frame> Pipeline<P> {
         now_ms: u64,
         kernel: bool,
     ) -> Verdict<Ipv4Addr> {
-        if let Some(v) = self.icmp_error(t, ip_buf, now_ms) {
+        if let Some(v) = self.icmp_error::<Ipv4Addr>(t, ip_buf, now_ms) {
             return v;
         }
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
