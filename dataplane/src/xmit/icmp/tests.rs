@@ -1,5 +1,5 @@
-//! The translation step, IPv6: NAT both ways, DR and TUN relays, FULLNAT, and what is
-//! dropped and counted.
+//! The translation step: IPv6 NAT both ways, DR and TUN relays, FULLNAT, and what is
+//! dropped and counted; where the two families answer differently (`families`).
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -329,4 +329,154 @@ fn fullnat_errors_are_translated_both_ways() {
     assert_eq!(checksum::combine(&[ph, checksum::data(quoted)]), 0xFFFF);
     assert!(crate::wire::Icmpv6Packet::new_unchecked(&f[54..]).verify_checksum(a(VIP), a(CLIENT)));
     assert_eq!(translated(&p), 2);
+}
+
+/// Where the two families answer differently for an error the step cannot translate,
+/// each keeps its own answer (see `IcmpFamily::untranslated` and `count_translated`).
+mod families {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
+
+    use conn_table::{Method, NewConn, Tuple};
+
+    use super::super::fixture6::{self as f6, a, error, pipeline, tables, tcp};
+    use crate::counters::{get, DropReason, WorkerStats};
+    use crate::pipeline::{Pipeline, PipelineConfig, Verdict};
+    use crate::service::Forward;
+    use crate::tables::Tables;
+    use crate::wire::{checksum, ip_proto, write_u16, Ipv4Packet};
+
+    const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
+    const RIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
+    const ROUTER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 7);
+
+    fn pipeline4() -> Pipeline<Vec<u8>> {
+        Pipeline::new(PipelineConfig {
+            worker: 0,
+            port_macs: vec![[2, 0, 0, 0, 0, 1]; 2],
+            stats: Arc::new(WorkerStats::default()),
+            conn_capacity: 64,
+            gratuitous_arp: false,
+            workers: 1,
+            exception: Default::default(),
+        })
+    }
+
+    /// An IPv4 "port unreachable" from `src` to `dst` quoting a UDP packet `q.0 -> q.1`,
+    /// checksums right.
+    fn error4(src: Ipv4Addr, dst: Ipv4Addr, q: ((Ipv4Addr, u16), (Ipv4Addr, u16))) -> Vec<u8> {
+        let mut ip = vec![0u8; 20 + 8 + 28];
+        ip[0] = 0x45;
+        write_u16(&mut ip[2..], 56);
+        (ip[8], ip[9]) = (64, ip_proto::ICMP);
+        ip[12..16].copy_from_slice(&src.octets());
+        ip[16..20].copy_from_slice(&dst.octets());
+        (ip[20], ip[21]) = (3, 3);
+        let quote = &mut ip[28..];
+        quote[0] = 0x45;
+        write_u16(&mut quote[2..], 28);
+        (quote[8], quote[9]) = (64, ip_proto::UDP);
+        quote[12..16].copy_from_slice(&q.0 .0.octets());
+        quote[16..20].copy_from_slice(&q.1 .0.octets());
+        write_u16(&mut quote[20..], q.0 .1);
+        write_u16(&mut quote[22..], q.1 .1);
+        write_u16(&mut quote[24..], 8);
+        let c = checksum::internet(&ip[20..]);
+        write_u16(&mut ip[22..], c);
+        Ipv4Packet::new_unchecked(&mut ip[..]).fill_checksum();
+        ip
+    }
+
+    fn conn<A: Into<IpAddr>>(proto: u8, client: A, vip: A, reply: Option<Tuple>) -> NewConn {
+        NewConn {
+            original: Tuple::new(proto, client.into(), 40000, vip.into(), 80),
+            method: if reply.is_some() {
+                Method::Masq
+            } else {
+                Method::Route
+            },
+            reply,
+            rs: 9,
+            svc: 0,
+            template: None,
+        }
+    }
+
+    #[test]
+    fn unknown_flows_and_bad_checksums() {
+        // IPv4: an unknown flow is handed back to the ICMP handling; a wrong checksum on
+        // a known one is dropped as malformed L4.
+        let t = Tables::default();
+        let mut p = pipeline4();
+        let reply = Tuple::new(ip_proto::UDP, RIP.into(), 8080, CLIENT.into(), 40000);
+        p.conns
+            .insert(&conn(ip_proto::UDP, CLIENT, VIP, Some(reply)), 1)
+            .unwrap();
+        let mut stray = error4(ROUTER, VIP, ((VIP, 80), (CLIENT, 1)));
+        assert_eq!(p.icmp_error::<Ipv4Addr>(&t, &mut stray, 2), None);
+        let mut bad = error4(ROUTER, VIP, ((VIP, 80), (CLIENT, 40000)));
+        bad[22] ^= 1;
+        assert_eq!(
+            p.icmp_error::<Ipv4Addr>(&t, &mut bad, 2),
+            Some(Verdict::Drop(DropReason::L4Malformed))
+        );
+        // IPv6: an unknown flow to the VIP is dropped and counted, one to an own address
+        // is handed back; a wrong checksum has a reason of its own.
+        let t = tables(Forward::Masq);
+        let mut p = pipeline(&t, 0, 1);
+        let reply = Tuple::new(
+            ip_proto::TCP,
+            a(f6::RS).into(),
+            8080,
+            a(f6::CLIENT).into(),
+            40000,
+        );
+        let c = conn(ip_proto::TCP, a(f6::CLIENT), a(f6::VIP), Some(reply));
+        p.conns.insert(&c, 1).unwrap();
+        let stray = tcp(f6::VIP, 80, f6::CLIENT, 1, 0x10, b"");
+        let mut to_vip = error(1, [0; 4], f6::ROUTER, f6::VIP, &stray);
+        assert_eq!(
+            p.icmp_error::<Ipv6Addr>(&t, &mut to_vip, 2),
+            Some(Verdict::Drop(DropReason::Icmpv6ErrorNoConnection))
+        );
+        let mut to_own = error(1, [0; 4], f6::ROUTER, f6::WAN_IP, &stray);
+        assert_eq!(p.icmp_error::<Ipv6Addr>(&t, &mut to_own, 2), None);
+        let known = tcp(f6::VIP, 80, f6::CLIENT, 40000, 0x10, b"");
+        let mut bad = error(1, [0; 4], f6::ROUTER, f6::VIP, &known);
+        bad[42] ^= 1;
+        assert_eq!(
+            p.icmp_error::<Ipv6Addr>(&t, &mut bad, 2),
+            Some(Verdict::Drop(DropReason::Icmpv6BadChecksum))
+        );
+    }
+
+    #[test]
+    fn a_relay_to_a_real_server_gone_from_the_table_is_dropped() {
+        // A DR connection whose real server (id 9) is no longer configured: both drop
+        // the error; IPv4 counts it as translated, IPv6 counts only what it sends on.
+        let t = Tables::default();
+        let mut p = pipeline4();
+        p.conns
+            .insert(&conn(ip_proto::UDP, CLIENT, VIP, None), 1)
+            .unwrap();
+        let mut err = error4(ROUTER, VIP, ((VIP, 80), (CLIENT, 40000)));
+        assert_eq!(
+            p.icmp_error::<Ipv4Addr>(&t, &mut err, 2),
+            Some(Verdict::Drop(DropReason::NoRealServer))
+        );
+        assert_eq!(get(&p.cfg.stats.icmp_errors_translated), 1);
+
+        let t = tables(Forward::Route);
+        let mut p = pipeline(&t, 0, 1);
+        let c = conn(ip_proto::TCP, a(f6::CLIENT), a(f6::VIP), None);
+        p.conns.insert(&c, 1).unwrap();
+        let reply = tcp(f6::VIP, 80, f6::CLIENT, 40000, 0x10, b"");
+        let mut err = error(3, [0; 4], f6::ROUTER, f6::VIP, &reply);
+        assert_eq!(
+            p.icmp_error::<Ipv6Addr>(&t, &mut err, 2),
+            Some(Verdict::Drop(DropReason::NoRealServer))
+        );
+        assert_eq!(get(&p.cfg.stats.icmpv6_errors_translated), 0);
+    }
 }
