@@ -1,7 +1,7 @@
 //! ICMP errors that quote a packet of a connection (IPVS `ip_vs_in_icmp`,
 //! `ip_vs_out_icmp`, `ip_vs_nat_icmp` and their `_v6` variants), for every forwarding
-//! method and both address families: one step, [`Pipeline::icmp_error`], written once
-//! over [`IcmpFamily`] (what differs between ICMP and ICMPv6: `family.rs`).
+//! method and both address families: one step, `Pipeline::icmp_error`, written once
+//! over `IcmpFamily` (what differs between ICMP and ICMPv6: `family.rs`).
 //!
 //! The quoted packet is one rvs forwarded, so its reverse is a packet of the connection:
 //! - the connection's reply tuple (from the real server's side: the quote is a packet the
@@ -25,7 +25,7 @@
 //! rewrite is incremental).
 //!
 //! Modules: `quote.rs` reads the quote, per family, for this step and for steering
-//! ([`quoted_flow`], [`quoted_local_port`]: an error goes to the worker owning the flow
+//! (`quoted_flow`, `quoted_local_port`: an error goes to the worker owning the flow
 //! it quotes); `tunnel_error.rs` turns an error about one of the director's own IPv4
 //! tunnel packets into the client's error. Not handled: quotes of ICMP or other
 //! protocols.
