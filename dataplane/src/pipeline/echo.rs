@@ -2,7 +2,7 @@
 //! `xmit::icmp`, NDP to `ndp`, echo requests to VIPs and own addresses are answered,
 //! and the rest to an own address is the kernel's.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::ndp::ND_LEN;
 use super::state::*;
@@ -25,7 +25,7 @@ impl<P: Frame> Pipeline<P> {
         now_ms: u64,
         kernel: bool,
     ) -> Verdict<Ipv4Addr> {
-        if let Some(v) = self.icmp_error(t, ip_buf, now_ms) {
+        if let Some(v) = self.icmp_error::<Ipv4Addr>(t, ip_buf, now_ms) {
             return v;
         }
         let Ok(ip) = Ipv4Packet::new_checked(&ip_buf[..]) else {
@@ -72,7 +72,9 @@ impl<P: Frame> Pipeline<P> {
     ) {
         let multicast = pkt.data()[0] & 1 == 1;
         if !multicast {
-            if let Some(verdict) = self.icmpv6_error(t, &mut pkt.data_mut()[ETH_HDR..], now_ms) {
+            if let Some(verdict) =
+                self.icmp_error::<Ipv6Addr>(t, &mut pkt.data_mut()[ETH_HDR..], now_ms)
+            {
                 return self.deliver(t, port, pkt, verdict, now_ms, io);
             }
         }

@@ -9,13 +9,12 @@
 //! | TUN (IPIP/GUE/GRE) | Tunnel (`ip_vs_tunnel_xmit`) | `-i` | [`tun`] |
 //! | FULLNAT (SNAT + TOA) | — (DPVS, Alibaba LVS) | `--fullnat` | [`fullnat`] |
 //!
-//! ICMP errors that quote a connection's packet are translated for every method by
-//! [`icmp`] (`ip_vs_in_icmp`/`ip_vs_out_icmp`).
+//! ICMP errors that quote a connection's packet are translated for every method and both
+//! families by [`icmp`] (`ip_vs_in_icmp`/`ip_vs_out_icmp` and their `_v6` variants).
 
 pub mod dr;
 pub mod fullnat;
 pub mod icmp;
-pub mod icmp6;
 pub mod nat;
 pub mod tun;
 pub mod tun6;
