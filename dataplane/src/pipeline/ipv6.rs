@@ -16,7 +16,7 @@
 //! FULLNAT works as for IPv4, with the same SNAT machinery ([`crate::xmit::fullnat`]): local
 //! addresses answered in NDP, replies steered by local port, TOA of length 20.
 //!
-//! TUN encapsulates in ip6ip6, GUE or GRE (`crate::xmit::tun6`).
+//! TUN encapsulates in ip6ip6, GUE or GRE (`crate::xmit::tun::tun6`).
 
 use super::*;
 use crate::frame::{Frame, Io};

@@ -16,5 +16,3 @@ pub mod fullnat;
 pub mod icmp;
 pub mod icmp6;
 pub mod tun;
-pub mod tun6;
-pub mod tun_step6;

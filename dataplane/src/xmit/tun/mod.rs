@@ -16,13 +16,16 @@
 //!
 //! Checksums (`--tun-csum`, `--tun-remcsum`): GUE then carries the outer UDP checksum and
 //! GRE the checksum flag and field (`gre_build_header`), both computed over the whole
-//! encapsulated packet. IPv6 services are tunnelled by [`crate::xmit::tun6`] with the same
+//! encapsulated packet. IPv6 services are tunnelled by [`tun6`] with the same
 //! encapsulation headers.
 
 use std::net::Ipv4Addr;
 
 use crate::frame::Frame;
 use crate::wire::{checksum, icmpv4, ip_proto};
+
+mod step;
+pub mod tun6;
 
 /// The encapsulation of a tunnel real server (`ipvsadm --tun-type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,8 +8,8 @@ use crate::counters::{bump, DropReason};
 use crate::frame::{Frame, Io};
 use crate::pipeline::Pipeline;
 use crate::tables::Tables;
+use crate::xmit::tun::tun6 as tunnel6;
 use crate::xmit::tun::{EncapError, TunnelKind};
-use crate::xmit::tun6 as tunnel6;
 
 impl<P: Frame> Pipeline<P> {
     /// Encapsulate `pkt` for IPv6 tunnel real server `rip` (from the director's address on
