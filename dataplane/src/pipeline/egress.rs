@@ -82,6 +82,6 @@ impl Egress for Ipv6Addr {
         now_ms: u64,
         io: &mut impl Io<P>,
     ) {
-        p.tunnel6(t, pkt, rip, kind, now_ms, io)
+        p.tunnel(t, pkt, rip, kind, now_ms, io)
     }
 }

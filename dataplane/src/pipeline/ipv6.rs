@@ -16,7 +16,7 @@
 //! FULLNAT works as for IPv4, with the same SNAT machinery ([`crate::xmit::fullnat`]): local
 //! addresses answered in NDP, replies steered by local port, TOA of length 20.
 //!
-//! TUN encapsulates in ip6ip6, GUE or GRE (`crate::xmit::tun::tun6`).
+//! TUN encapsulates in ip6ip6, GUE or GRE (`crate::xmit::tun`).
 
 use super::*;
 use crate::frame::{Frame, Io};
@@ -423,10 +423,7 @@ impl<P: Frame> Pipeline<P> {
             let from = (src, sport);
             return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
                 Established::Forward(to) => Verdict::Forward(to),
-                Established::Tunnel(rs_id) => match t.services.tunnel6_of(rs_id) {
-                    Some((rip, kind)) => Verdict::Tunnel(rip, kind),
-                    None => Drop(DropReason::NoRealServer),
-                },
+                Established::Tunnel(rs_id) => tunnel_verdict(t, rs_id),
                 Established::Drop(why) => Drop(why),
             };
         }

@@ -23,12 +23,13 @@ use crate::wire::{
 use crate::xmit::fullnat::{port_owner, SnatPorts};
 use crate::xmit::icmp as related;
 use crate::xmit::icmp6 as related6;
+use crate::xmit::tun::route::tunnel_verdict;
 use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TcpState, TemplateKey, Tuple};
 use scheduler::{DestLoad, DestLoads, FlowKey, SchedState};
 
 mod conn_prefetch;
 mod egress;
-mod verdict;
+pub(crate) mod verdict;
 pub(crate) use egress::Egress;
 pub(crate) use verdict::Verdict;
 // The IPv6 packet path and NDP: a child module, so it shares this one's private items.
@@ -858,7 +859,7 @@ impl<P: Frame> Pipeline<P> {
             let from = (src, sport);
             return match self.established(t, id, dir, ip_buf, proto, tcp_flags, from, bytes) {
                 Established::Forward(to) => Verdict::Forward(to),
-                Established::Tunnel(rs_id) => related::tunnel_verdict(t, rs_id),
+                Established::Tunnel(rs_id) => tunnel_verdict(t, rs_id),
                 Established::Drop(why) => Drop(why),
             };
         }

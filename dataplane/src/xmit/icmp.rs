@@ -1,6 +1,6 @@
-//! Two stages that act for a connection on packets other than its own: tunnel
-//! encapsulation (TUN, IPVS `ip_vs_tunnel_xmit`) and ICMP errors that quote one of the
-//! connection's packets (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp` / `ip_vs_nat_icmp`).
+//! The stage that acts for a connection on packets other than its own: ICMP errors that
+//! quote one of the connection's packets (IPVS `ip_vs_in_icmp` / `ip_vs_out_icmp` /
+//! `ip_vs_nat_icmp`). Tunnel encapsulation is [`crate::xmit::tun`].
 //!
 //! ICMP error translation works from the connection's two tuples only, so every method
 //! that records them (NAT, FULLNAT) shares it (DR and TUN keep only the client's side,
@@ -24,13 +24,14 @@
 use std::net::Ipv4Addr;
 
 use crate::counters::{bump, DropReason};
-use crate::frame::{Frame, Io};
+use crate::frame::Frame;
 use crate::pipeline::{Pipeline, Verdict, ETH_HDR};
 use crate::tables::Tables;
 use crate::wire::icmpv4::{self, msg_type, QuotedPacket};
 use crate::wire::nat::{rewrite_icmp_error_dst, rewrite_icmp_error_src};
 use crate::wire::{decrement_ttl, ip_proto, Icmpv4Packet, Ipv4Packet};
-use crate::xmit::tun::{self as tunnel, EncapError, TunnelKind};
+use crate::xmit::tun as tunnel;
+use crate::xmit::tun::route::tunnel_verdict;
 use conn_table::{Direction, Method, Tuple};
 
 const IPV4_HDR: usize = crate::wire::ipv4::HEADER_LEN;
@@ -104,19 +105,6 @@ pub(crate) fn quoted_local_port(t: &Tables, ip: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([p[0], p[1]]))
 }
 
-/// The verdict for a packet of a tunnel connection to real server `rs_id`.
-///
-/// Address and encapsulation come from the current table: a connection whose real server
-/// has left the configuration is dropped (IPVS would keep sending to the removed
-/// destination until the connection expires).
-#[inline]
-pub(crate) fn tunnel_verdict(t: &Tables, rs_id: u32) -> Verdict<Ipv4Addr> {
-    match t.services.tunnel_of(rs_id) {
-        Some((rip, kind)) => Verdict::Tunnel(rip, kind),
-        None => Verdict::Drop(DropReason::NoRealServer),
-    }
-}
-
 /// The verdict for a packet of a direct-routing connection to real server `rs_id`, found
 /// in the current table as for tunnels.
 #[inline]
@@ -136,41 +124,6 @@ fn v4(a: IpAddr) -> Option<Ipv4Addr> {
 }
 
 impl<P: Frame> Pipeline<P> {
-    /// Encapsulate `pkt` for tunnel real server `rip` and forward it; or, when it is too
-    /// big for the egress MTU with DF set, answer the client with "fragmentation needed".
-    pub(crate) fn tunnel(
-        &mut self,
-        t: &Tables,
-        mut pkt: P,
-        rip: Ipv4Addr,
-        kind: TunnelKind,
-        now_ms: u64,
-        io: &mut impl Io<P>,
-    ) {
-        let Some(hop) = t.routes.lookup(rip) else {
-            return self.drop_packet(DropReason::NoRoute);
-        };
-        let Some(src) = t.services.source_for(hop.port, rip) else {
-            return self.drop_packet(DropReason::NoRoute);
-        };
-        let mtu = t.services.port_mtu(hop.port);
-        match tunnel::encapsulate(&mut pkt, kind, src, rip, mtu) {
-            Ok(()) => {
-                bump(&self.cfg.stats.tunnel_encapsulated, 1);
-                self.forward(t, pkt, rip, now_ms, io);
-            }
-            Err(EncapError::FragNeeded { mtu }) => {
-                self.drop_packet(DropReason::TunnelTooBig);
-                if let Some(client) = tunnel::frag_needed_in_place(&mut pkt, mtu) {
-                    bump(&self.cfg.stats.frag_needed_sent, 1);
-                    self.forward(t, pkt, client, now_ms, io);
-                }
-            }
-            Err(EncapError::TooBig) => self.drop_packet(DropReason::TunnelTooBig),
-            Err(EncapError::NoRoom) => self.drop_packet(DropReason::TunnelNoRoom),
-        }
-    }
-
     /// Handle an ICMP error that quotes a packet of one of this worker's connections.
     /// None when `ip_buf` is not such an error (the caller goes on with its ICMP handling).
     pub(crate) fn icmp_error(
@@ -312,7 +265,7 @@ impl<P: Frame> Pipeline<P> {
             if !inner_df {
                 return Some(Verdict::Drop(DropReason::ForDirector));
             }
-            let overhead = kind.overhead() as u16;
+            let overhead = kind.overhead::<Ipv4Addr>() as u16;
             let mut mtu = u16::from_be_bytes([rest[2], rest[3]]);
             if mtu > 68 + overhead {
                 mtu -= overhead;

@@ -1,31 +1,57 @@
-//! TUN forwarding (IPVS `-i`): encapsulate the client's IPv4 packet, unchanged, in an
-//! outer IPv4 header from the director to the real server, as Linux's `ip_vs_tunnel_xmit`
-//! does: plain IP-in-IP (the default), GUE (UDP + a 4-byte GUE header) or GRE.
+//! TUN forwarding (IPVS `-i`, `ip_vs_tunnel_xmit` and `ip_vs_tunnel_xmit_v6`): the
+//! client's packet, unchanged, inside an outer header of its own family from the director
+//! to the real server: plain IP-in-IP (IPIP for IPv4, ip6ip6 for IPv6; the default), GUE
+//! (UDP + a 4-byte GUE header, [`crate::wire::gue`]) or GRE ([`crate::wire::gre`]).
+//! Written once over the family: `TunnelFamily` holds what differs (the outer header,
+//! the path-MTU policy), `route::TunnelRoute` what the stage looks up and answers.
 //!
 //! The outer header follows the kernel: source = the director's address on the egress
-//! port, destination = RIP, DF copied from the inner header, TTL copied, TOS copied with
-//! the ECN bits encapsulated as RFC 6040's normal mode (`INET_ECN_encapsulate`), ID 0 when
-//! DF is set (Linux's `ip_select_ident` without a socket).
+//! port, destination = RIP, TTL / hop limit copied, TOS / traffic class copied with the
+//! ECN bits encapsulated as RFC 6040's normal mode (`INET_ECN_encapsulate`: CE becomes
+//! ECT(0)). IPv4: DF copied from the inner header, ID 0 when DF is set (Linux's
+//! `ip_select_ident` without a socket). IPv6: flow label 0 (`ip_vs_tunnel_xmit_v6` clears
+//! it).
 //!
-//! Path MTU: when the encapsulated packet would exceed the egress MTU and the inner packet
-//! has DF set, the packet is answered with ICMP "fragmentation needed" carrying
-//! `MTU - overhead`, from the VIP to the client (the kernel's `icmp_send` picks the
-//! packet's local destination, the VIP, as source). Without DF IPVS would fragment the
-//! outer packet; rvs does not fragment, it drops and counts. The MTU is the egress port's
-//! (`interfaces[].mtu`).
+//! Path MTU: when the encapsulated packet would exceed the egress MTU (the port's
+//! `interfaces[].mtu`), the client is answered from the VIP (the kernel's `icmp_send`
+//! picks the packet's local destination as source) with the MTU less the overhead
+//! ([`too_big`]):
+//! - IPv4 with DF set: ICMP "fragmentation needed". Without DF IPVS would fragment the
+//!   outer packet; rvs does not fragment, it drops and counts.
+//! - IPv6 (`__mtu_check_toobig_v6`): routers never fragment, so always ICMPv6 Packet Too
+//!   Big, never reporting below the IPv6 minimum, 1280 (the kernel instead refuses to
+//!   tunnel at all when the route's MTU less the overhead is below 1280). Like Linux,
+//!   which never rate-limits Packet Too Big ("do not limit pmtu discovery, it would break
+//!   it", `icmpv6_xrlim_allow`), rvs sends one per offending packet and counts them.
 //!
 //! Checksums (`--tun-csum`, `--tun-remcsum`): GUE then carries the outer UDP checksum and
 //! GRE the checksum flag and field (`gre_build_header`), both computed over the whole
-//! encapsulated packet. IPv6 services are tunnelled by [`tun6`] with the same
-//! encapsulation headers.
+//! encapsulated packet.
+//!
+//! Layering: this file and [`too_big`] use only the wire views, the frame and `Family`;
+//! `route` adds the tables, and `step` (the stage, `Pipeline::tunnel`) the pipeline;
+//! neither of those two is used here, so the pipeline and the tables may use this file.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::family::Family;
 use crate::frame::Frame;
-use crate::wire::{checksum, icmpv4, ip_proto};
+use crate::wire::ethernet::{self, EtherType, EthernetFrame};
+use crate::wire::gre::{self, GrePacket};
+use crate::wire::gue::{self, GuePacket};
+use crate::wire::{ip_proto, ipv4, ipv6, udp, Ipv4Packet, Ipv6Packet, UdpPacket};
 
+pub(crate) mod route;
 mod step;
-pub mod tun6;
+pub mod too_big;
+
+#[cfg(test)]
+mod tests;
+
+pub use too_big::{
+    frag_needed_in_place, packet_too_big_in_place, write_icmp_error, ICMP6_QUOTE_MAX,
+    ICMP_QUOTE_MAX, IPV6_MIN_MTU,
+};
 
 /// The encapsulation of a tunnel real server (`ipvsadm --tun-type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,32 +92,36 @@ pub enum TunnelCsum {
     RemCsum,
 }
 
+/// Why a packet could not be encapsulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncapError {
+    /// Too big for the path: answer with "fragmentation needed" (IPv4, DF set) or Packet
+    /// Too Big (IPv6) carrying this next-hop MTU (the egress MTU less the encapsulation
+    /// overhead; for IPv6 never below 1280).
+    FragNeeded {
+        /// Next-hop MTU to report.
+        mtu: u16,
+    },
+    /// Too big for the path, DF clear (IPVS would fragment the outer packet; rvs drops).
+    TooBig,
+    /// The frame has no headroom for the outer headers, or is not a whole IP packet.
+    NoRoom,
+}
+
 /// The egress MTU of a port whose configuration sets none (Ethernet's).
 pub const DEFAULT_MTU: usize = 1500;
 
-const ETH_HDR: usize = 14;
-const IPV4_HDR: usize = 20;
-const UDP_HDR: usize = 8;
-const GUE_HDR: usize = 4;
-const GRE_HDR: usize = 4;
-/// The GRE checksum field and the reserved half-word after it.
-const GRE_CSUM_LEN: usize = 4;
-/// GRE flags: checksum present (`GRE_CSUM`).
-const GRE_FLAG_CSUM: u8 = 0x80;
-const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+const ETH_HDR: usize = ethernet::HEADER_LEN;
 /// GUE source ports come from the flow hash, spread over Linux's default local port
 /// range like `udp_flow_src_port` does (32768..=60999).
 const GUE_SPORT_MIN: u32 = 32768;
 const GUE_SPORT_END: u32 = 61000;
-/// Bytes of the offending packet an ICMP error quotes at most: Linux fills the error up to
-/// 576 bytes (RFC 1812 4.3.2.3), less the IP and ICMP headers.
-pub const ICMP_QUOTE_MAX: usize = 576 - IPV4_HDR - icmpv4::HEADER_LEN;
 
 impl TunnelKind {
-    /// Bytes the encapsulation adds in front of the inner IPv4 packet.
+    /// Bytes the encapsulation adds in front of an inner packet of family `F`.
     #[inline]
-    pub const fn overhead(self) -> usize {
-        IPV4_HDR + self.encap_len()
+    pub(crate) const fn overhead<F: TunnelFamily>(self) -> usize {
+        F::HEADER_LEN + self.encap_len()
     }
 
     /// Bytes of the headers between the outer IP header and the inner packet.
@@ -99,198 +129,279 @@ impl TunnelKind {
     pub(crate) const fn encap_len(self) -> usize {
         match self {
             TunnelKind::Ipip => 0,
-            TunnelKind::Gue { .. } => UDP_HDR + GUE_HDR,
-            TunnelKind::Gre { csum: false } => GRE_HDR,
-            TunnelKind::Gre { csum: true } => GRE_HDR + GRE_CSUM_LEN,
+            TunnelKind::Gue { .. } => udp::HEADER_LEN + gue::HEADER_LEN,
+            TunnelKind::Gre { csum: false } => gre::HEADER_LEN,
+            TunnelKind::Gre { csum: true } => gre::HEADER_LEN + gre::CSUM_LEN,
         }
     }
 
-    /// The outer header's protocol.
-    const fn outer_protocol(self) -> u8 {
+    /// The outer header's protocol / next header for inner packets of family `F`.
+    const fn outer_protocol<F: TunnelFamily>(self) -> u8 {
         match self {
-            TunnelKind::Ipip => ip_proto::IPIP,
+            TunnelKind::Ipip => F::INNER_PROTO,
             TunnelKind::Gue { .. } => ip_proto::UDP,
             TunnelKind::Gre { .. } => ip_proto::GRE,
         }
     }
+
+    /// Whether a quoted outer IPv4 packet of protocol `proto` (with UDP destination port
+    /// `dport` for GUE) is one of this encapsulation.
+    #[inline]
+    pub fn matches(self, proto: u8, dport: u16) -> bool {
+        match self {
+            TunnelKind::Gue { port, .. } => proto == ip_proto::UDP && dport == port,
+            _ => proto == self.outer_protocol::<Ipv4Addr>(),
+        }
+    }
+}
+
+/// What encapsulation does differently for IPv4 and IPv6 packets: the outer header and
+/// the path-MTU policy. Static dispatch: each family's path compiles to its own code.
+pub(crate) trait TunnelFamily: Family {
+    /// Length of the outer IP header (no options or extension headers).
+    const HEADER_LEN: usize;
+    /// Ethernet type of the outer packet, and GRE protocol type of the inner one.
+    const ETHERTYPE: EtherType;
+    /// IP protocol of this family's packets inside a tunnel: the GUE protocol and the
+    /// outer protocol of IP-in-IP (IPIP, or IPv6 for ip6ip6).
+    const INNER_PROTO: u8;
+    /// Length of the packet starting `inner`, per its header; None when `inner` does not
+    /// hold it whole.
+    fn inner_len(inner: &[u8]) -> Option<usize>;
+    /// The error for the packet `inner`, too big for the tunnel, with `mtu` the egress
+    /// MTU less the overhead.
+    fn too_big(inner: &[u8], mtu: usize) -> EncapError;
+    /// A hash of the flow of packet `inner` (addresses, protocol, ports when TCP/UDP)
+    /// for the GUE source port.
+    fn flow_hash(inner: &[u8]) -> u32;
+    /// Write outer header `hdr` ([`TunnelFamily::HEADER_LEN`] bytes) of a `len`-byte
+    /// tunnel packet of protocol `proto` around packet `inner`, from `src` to `dst`.
+    fn write_outer(hdr: &mut [u8], inner: &[u8], proto: u8, len: usize, src: Self, dst: Self);
+    /// Fill the checksum of UDP datagram `udp` with the outer pseudo-header.
+    fn fill_udp_checksum(udp: &mut [u8], src: Self, dst: Self);
+}
+
+/// The big-endian word at `inner[i..i + 4]`.
+#[inline]
+fn word(inner: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes([inner[i], inner[i + 1], inner[i + 2], inner[i + 3]])
+}
+
+impl TunnelFamily for Ipv4Addr {
+    const HEADER_LEN: usize = ipv4::HEADER_LEN;
+    const ETHERTYPE: EtherType = EtherType::IPV4;
+    const INNER_PROTO: u8 = ip_proto::IPIP;
+
+    #[inline]
+    fn inner_len(inner: &[u8]) -> Option<usize> {
+        if inner.len() < ipv4::HEADER_LEN {
+            return None;
+        }
+        let len = Ipv4Packet::new_unchecked(inner).total_len();
+        (ipv4::HEADER_LEN..=inner.len())
+            .contains(&len)
+            .then_some(len)
+    }
+
+    #[inline]
+    fn too_big(inner: &[u8], mtu: usize) -> EncapError {
+        if Ipv4Packet::new_unchecked(inner).dont_frag() {
+            EncapError::FragNeeded {
+                mtu: mtu.min(usize::from(u16::MAX)) as u16,
+            }
+        } else {
+            EncapError::TooBig
+        }
+    }
+
+    #[inline]
+    fn flow_hash(inner: &[u8]) -> u32 {
+        let hl = usize::from(inner[0] & 0x0f) * 4;
+        let ports = match inner[9] {
+            ip_proto::TCP | ip_proto::UDP if inner.len() >= hl + 4 => word(inner, hl),
+            _ => 0,
+        };
+        let mut h = word(inner, 12).wrapping_mul(0x9E37_79B1) ^ word(inner, 16);
+        h = h.wrapping_mul(0x85EB_CA6B) ^ ports ^ u32::from(inner[9]);
+        h = (h ^ (h >> 15)).wrapping_mul(0xC2B2_AE35);
+        h ^ (h >> 13)
+    }
+
+    #[inline]
+    fn write_outer(hdr: &mut [u8], inner: &[u8], proto: u8, len: usize, src: Self, dst: Self) {
+        let inner = Ipv4Packet::new_unchecked(inner);
+        let df = inner.dont_frag();
+        hdr.fill(0);
+        let mut ip = Ipv4Packet::new_unchecked(hdr);
+        ip.set_version_and_header_len(ipv4::HEADER_LEN);
+        ip.set_dscp_ecn(ecn_encapsulate(inner.dscp_ecn()));
+        ip.set_total_len(len as u16);
+        // ip_select_ident: 0 for DF packets sent without a socket; otherwise a per-packet
+        // ID (the inner one: stable, and distinct between the flow's packets).
+        ip.set_ident(if df { 0 } else { inner.ident() });
+        ip.set_dont_frag(df);
+        ip.set_ttl(inner.ttl());
+        ip.set_protocol(proto);
+        ip.set_src_addr(src);
+        ip.set_dst_addr(dst);
+        ip.fill_checksum();
+    }
+
+    #[inline]
+    fn fill_udp_checksum(udp: &mut [u8], src: Self, dst: Self) {
+        UdpPacket::new_unchecked(udp).fill_checksum_v4(src, dst);
+    }
+}
+
+impl TunnelFamily for Ipv6Addr {
+    const HEADER_LEN: usize = ipv6::HEADER_LEN;
+    const ETHERTYPE: EtherType = EtherType::IPV6;
+    const INNER_PROTO: u8 = ip_proto::IPV6;
+
+    #[inline]
+    fn inner_len(inner: &[u8]) -> Option<usize> {
+        if inner.len() < ipv6::HEADER_LEN {
+            return None;
+        }
+        let len = ipv6::HEADER_LEN + Ipv6Packet::new_unchecked(inner).payload_len();
+        (len <= inner.len()).then_some(len)
+    }
+
+    #[inline]
+    fn too_big(_inner: &[u8], mtu: usize) -> EncapError {
+        EncapError::FragNeeded {
+            mtu: mtu.max(IPV6_MIN_MTU).min(usize::from(u16::MAX)) as u16,
+        }
+    }
+
+    #[inline]
+    fn flow_hash(inner: &[u8]) -> u32 {
+        let nh = inner[6];
+        let ports = match nh {
+            ip_proto::TCP | ip_proto::UDP if inner.len() >= ipv6::HEADER_LEN + 4 => {
+                word(inner, ipv6::HEADER_LEN)
+            }
+            _ => 0,
+        };
+        let mut h = 0x9E37_79B1u32;
+        for i in (8..40).step_by(4) {
+            h = (h ^ word(inner, i)).wrapping_mul(0x85EB_CA6B);
+        }
+        h ^= ports ^ u32::from(nh);
+        h = (h ^ (h >> 15)).wrapping_mul(0xC2B2_AE35);
+        h ^ (h >> 13)
+    }
+
+    #[inline]
+    fn write_outer(hdr: &mut [u8], inner: &[u8], proto: u8, len: usize, src: Self, dst: Self) {
+        let inner = Ipv6Packet::new_unchecked(inner);
+        hdr.fill(0); // flow label 0
+        let mut ip = Ipv6Packet::new_unchecked(hdr);
+        ip.set_version();
+        ip.set_traffic_class(ecn_encapsulate(inner.traffic_class()));
+        ip.set_payload_len((len - ipv6::HEADER_LEN) as u16);
+        ip.set_next_header(proto);
+        ip.set_hop_limit(inner.hop_limit());
+        ip.set_src_addr(src);
+        ip.set_dst_addr(dst);
+    }
+
+    #[inline]
+    fn fill_udp_checksum(udp: &mut [u8], src: Self, dst: Self) {
+        UdpPacket::new_unchecked(udp).fill_checksum_v6(src, dst);
+    }
+}
+
+/// Encapsulate the IP packet of `pkt` (an Ethernet frame holding a packet of family `F`
+/// whose header the caller has validated) for real server `dst`, from the director's
+/// address `src`, checking the result against egress `mtu`. On success the frame is
+/// Ethernet + outer headers + the unchanged inner packet (Ethernet padding dropped); MAC
+/// addresses are left for the caller to fill. On error the frame is unchanged (apart
+/// from trailing padding).
+pub(crate) fn encapsulate<F: TunnelFamily, P: Frame>(
+    pkt: &mut P,
+    kind: TunnelKind,
+    src: F,
+    dst: F,
+    mtu: usize,
+) -> Result<(), EncapError> {
+    let inner = pkt.data().get(ETH_HDR..).unwrap_or_default();
+    let inner_len = F::inner_len(inner).ok_or(EncapError::NoRoom)?;
+    let overhead = kind.overhead::<F>();
+    if inner_len + overhead > mtu {
+        return Err(F::too_big(inner, mtu.saturating_sub(overhead)));
+    }
+    let sport = match kind {
+        TunnelKind::Gue { .. } => sport_from_hash(F::flow_hash(&inner[..inner_len])),
+        _ => 0,
+    };
+    make_room(pkt, inner_len, overhead)?;
+    let out = pkt.data_mut();
+    // MACs are set when the next hop is known.
+    EthernetFrame::new_unchecked(&mut *out).set_ethertype(F::ETHERTYPE);
+    let (hdr, l4) = out[ETH_HDR..].split_at_mut(F::HEADER_LEN);
+    let (len, proto) = (overhead + inner_len, kind.outer_protocol::<F>());
+    F::write_outer(hdr, &l4[kind.encap_len()..], proto, len, src, dst);
+    write_encap(l4, kind, sport, inner_len, src, dst);
+    Ok(())
 }
 
 /// Write the encapsulation headers (UDP + GUE or GRE; nothing for IPIP) into `l4`, which
-/// holds them followed by the `inner_len`-byte inner packet of IP protocol `inner_proto`
-/// (IPIP or IPv6), and fill their checksum when `kind` asks for one. `pseudo` is the
-/// outer pseudo-header sum for the UDP checksum (GUE).
-pub(crate) fn write_encap(
+/// holds them followed by the `inner_len`-byte inner packet of family `F`, and fill their
+/// checksum when `kind` asks for one (the outer addresses `src`, `dst` for GUE's UDP).
+#[inline]
+fn write_encap<F: TunnelFamily>(
     l4: &mut [u8],
     kind: TunnelKind,
     sport: u16,
     inner_len: usize,
-    inner_proto: u8,
-    pseudo: impl FnOnce(u16) -> u16,
+    src: F,
+    dst: F,
 ) {
     match kind {
         TunnelKind::Ipip => {}
         TunnelKind::Gue { port, csum } => {
-            let udp_len = (UDP_HDR + GUE_HDR + inner_len) as u16;
-            l4[0..2].copy_from_slice(&sport.to_be_bytes());
-            l4[2..4].copy_from_slice(&port.to_be_bytes());
-            l4[4..6].copy_from_slice(&udp_len.to_be_bytes());
-            l4[6..8].copy_from_slice(&[0, 0]);
-            // GUE: version 0, C 0, hlen 0 | proto/ctype | flags 0.
-            l4[8..12].copy_from_slice(&[0, inner_proto, 0, 0]);
+            let mut udp = UdpPacket::new_unchecked(&mut *l4);
+            udp.set_src_port(sport);
+            udp.set_dst_port(port);
+            udp.set_len((udp::HEADER_LEN + gue::HEADER_LEN + inner_len) as u16);
+            udp.set_checksum(0);
+            let mut gue = GuePacket::new_unchecked(&mut l4[udp::HEADER_LEN..]);
+            gue.set_version_control_hlen(0, false, 0);
+            gue.set_protocol(F::INNER_PROTO);
+            gue.set_flags(0);
             if csum != TunnelCsum::NoCsum {
                 // udp_set_csum / udp6_set_csum on a packet without offload: the whole
                 // datagram, 0 sent as 0xffff.
-                let sum = checksum::combine(&[pseudo(udp_len), checksum::data(l4)]);
-                l4[6..8].copy_from_slice(&checksum::udp_field(!sum).to_be_bytes());
+                F::fill_udp_checksum(l4, src, dst);
             }
         }
         TunnelKind::Gre { csum } => {
-            let ethertype = if inner_proto == ip_proto::IPV6 {
-                ETHERTYPE_IPV6
-            } else {
-                ETHERTYPE_IPV4
-            };
             // No K/S bits, version 0; C when asked (gre_build_header).
-            let flags = if csum { GRE_FLAG_CSUM } else { 0 };
-            l4[0..4].copy_from_slice(&[flags, 0, ethertype[0], ethertype[1]]);
+            let mut gre = GrePacket::new_unchecked(l4);
+            gre.set_flags_version(if csum { gre::flags::CSUM } else { 0 });
+            gre.set_protocol(F::ETHERTYPE.0);
             if csum {
-                // The checksum covers the GRE header (checksum field 0) and payload.
-                l4[4..8].copy_from_slice(&[0; 4]);
-                let c = checksum::internet(l4);
-                l4[4..6].copy_from_slice(&c.to_be_bytes());
+                gre.fill_checksum();
             }
         }
     }
 }
 
-/// The Ethernet type of IPv6.
-pub(crate) const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
-
-/// Why a packet could not be encapsulated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EncapError {
-    /// Too big for the path and DF set: answer with "fragmentation needed" carrying this
-    /// next-hop MTU (the egress MTU less the encapsulation overhead).
-    FragNeeded {
-        /// Next-hop MTU to report.
-        mtu: u16,
-    },
-    /// Too big for the path, DF clear (IPVS would fragment the outer packet; rvs drops).
-    TooBig,
-    /// The frame has no headroom for the outer headers, or is not a whole IPv4 packet.
-    NoRoom,
-}
-
-/// The GUE source port for a flow (`udp_flow_src_port`): a hash of the inner packet's
-/// addresses, protocol and ports, folded into the local port range, so one flow keeps one
-/// source port and different flows spread over ECMP paths and RSS queues.
+/// Fold a flow hash into the GUE source port range as the kernel's `udp_flow_src_port`
+/// does: mix the low half up, then scale into [min, end). One flow keeps one source port
+/// and different flows spread over ECMP paths and RSS queues.
 #[inline]
-fn gue_source_port(inner: &[u8]) -> u16 {
-    let word = |i: usize| u32::from_be_bytes([inner[i], inner[i + 1], inner[i + 2], inner[i + 3]]);
-    let hl = usize::from(inner[0] & 0x0f) * 4;
-    let ports = match inner[9] {
-        ip_proto::TCP | ip_proto::UDP if inner.len() >= hl + 4 => word(hl),
-        _ => 0,
-    };
-    let mut h = word(12).wrapping_mul(0x9E37_79B1) ^ word(16);
-    h = h.wrapping_mul(0x85EB_CA6B) ^ ports ^ u32::from(inner[9]);
-    h = (h ^ (h >> 15)).wrapping_mul(0xC2B2_AE35);
-    h ^= h >> 13;
-    sport_from_hash(h)
-}
-
-/// Fold a flow hash into the GUE source port range as the kernel does: mix the low half
-/// up, then scale into [min, end).
-#[inline]
-pub(crate) fn sport_from_hash(mut h: u32) -> u16 {
+fn sport_from_hash(mut h: u32) -> u16 {
     h ^= h << 16;
     (((u64::from(h) * u64::from(GUE_SPORT_END - GUE_SPORT_MIN)) >> 32) as u32 + GUE_SPORT_MIN)
         as u16
 }
 
-/// Encapsulate the IPv4 packet of `pkt` (an Ethernet frame whose IPv4 header the caller
-/// has validated) for real server `dst`, from the director's address `src`, checking the
-/// result against egress `mtu`. On success the frame is Ethernet + outer headers + the
-/// unchanged inner packet (Ethernet padding dropped); MAC addresses are left for the
-/// caller to fill. On error the frame is unchanged (apart from trailing padding).
-pub fn encapsulate<P: Frame>(
-    pkt: &mut P,
-    kind: TunnelKind,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    mtu: usize,
-) -> Result<(), EncapError> {
-    let data = pkt.data();
-    if data.len() < ETH_HDR + IPV4_HDR {
-        return Err(EncapError::NoRoom);
-    }
-    let inner = &data[ETH_HDR..];
-    let inner_len = usize::from(u16::from_be_bytes([inner[2], inner[3]]));
-    if inner_len < IPV4_HDR || inner_len > inner.len() {
-        return Err(EncapError::NoRoom);
-    }
-    let overhead = kind.overhead();
-    let df = inner[6] & 0x40 != 0;
-    if inner_len + overhead > mtu {
-        return Err(if df {
-            EncapError::FragNeeded {
-                mtu: mtu.saturating_sub(overhead).min(usize::from(u16::MAX)) as u16,
-            }
-        } else {
-            EncapError::TooBig
-        });
-    }
-    let tos = inner[1];
-    let ttl = inner[8];
-    let sport = match kind {
-        TunnelKind::Gue { .. } => gue_source_port(&inner[..inner_len]),
-        _ => 0,
-    };
-    make_room(pkt, inner_len, overhead)?;
-    let out = pkt.data_mut();
-    // Ethernet header: MACs are set when the next hop is known.
-    out[12..14].copy_from_slice(&ETHERTYPE_IPV4);
-    let total = (overhead + inner_len) as u16;
-    let ip = &mut out[ETH_HDR..ETH_HDR + IPV4_HDR];
-    ip[0] = 0x45;
-    ip[1] = ecn_encapsulate(tos);
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    // ip_select_ident: 0 for DF packets sent without a socket; otherwise a per-packet ID
-    // (the inner one: stable, and distinct between the flow's packets).
-    let ident = if df {
-        [0, 0]
-    } else {
-        [out[ETH_HDR + overhead + 4], out[ETH_HDR + overhead + 5]]
-    };
-    let ip = &mut out[ETH_HDR..ETH_HDR + IPV4_HDR];
-    ip[4..6].copy_from_slice(&ident);
-    ip[6] = if df { 0x40 } else { 0 };
-    ip[7] = 0;
-    ip[8] = ttl;
-    ip[9] = kind.outer_protocol();
-    ip[10..12].copy_from_slice(&[0, 0]);
-    ip[12..16].copy_from_slice(&src.octets());
-    ip[16..20].copy_from_slice(&dst.octets());
-    let c = checksum::internet(ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    write_encap(
-        &mut out[ETH_HDR + IPV4_HDR..],
-        kind,
-        sport,
-        inner_len,
-        ip_proto::IPIP,
-        |len| checksum::pseudo_header_v4(src, dst, ip_proto::UDP, len),
-    );
-    Ok(())
-}
-
 /// Drop the frame's Ethernet padding after the `inner_len`-byte IP packet, then make
-/// room for `overhead` bytes of encapsulation in front of it (both families).
-pub(crate) fn make_room<P: Frame>(
-    pkt: &mut P,
-    inner_len: usize,
-    overhead: usize,
-) -> Result<(), EncapError> {
+/// room for `overhead` bytes of encapsulation in front of it.
+#[inline]
+fn make_room<P: Frame>(pkt: &mut P, inner_len: usize, overhead: usize) -> Result<(), EncapError> {
     if pkt.data().len() > ETH_HDR + inner_len && !pkt.resize(ETH_HDR + inner_len) {
         return Err(EncapError::NoRoom);
     }
@@ -302,328 +413,26 @@ pub(crate) fn make_room<P: Frame>(
 
 /// The outer TOS / traffic class for inner `tos` (INET_ECN_encapsulate): the inner one with
 /// its ECN copied, except CE, which becomes ECT(0) outside.
-pub(crate) fn ecn_encapsulate(tos: u8) -> u8 {
+#[inline]
+fn ecn_encapsulate(tos: u8) -> u8 {
     let ecn = if tos & 3 == 3 { 2 } else { tos & 3 };
     (tos & !3) | ecn
 }
 
-/// Turn `pkt`, an Ethernet frame holding an IPv4 packet from a client to a VIP that is too
-/// big for the tunnel, into the ICMP "fragmentation needed" error (type 3 code 4) with
-/// next-hop MTU `mtu`, from that VIP to the client, in place. The error quotes the start
-/// of the packet (at most [`ICMP_QUOTE_MAX`] bytes), as `icmp_send` does. Returns the
-/// client's address to route it to, or None when the frame cannot hold it (unchanged then).
-pub fn frag_needed_in_place<P: Frame>(pkt: &mut P, mtu: u16) -> Option<Ipv4Addr> {
-    let data = pkt.data();
-    if data.len() < ETH_HDR + IPV4_HDR {
-        return None;
-    }
-    let inner = &data[ETH_HDR..];
-    let inner_len = usize::from(u16::from_be_bytes([inner[2], inner[3]])).min(inner.len());
-    let quote = inner_len.min(ICMP_QUOTE_MAX);
-    let hdrs = IPV4_HDR + icmpv4::HEADER_LEN;
-    let new_len = ETH_HDR + hdrs + quote;
-    if new_len > data.len() && !pkt.resize(new_len) {
-        return None;
-    }
-    let out = pkt.data_mut();
-    out.copy_within(ETH_HDR..ETH_HDR + quote, ETH_HDR + hdrs);
-    if !pkt.resize(new_len) {
-        return None;
-    }
-    let [a, b] = mtu.to_be_bytes();
-    Some(write_icmp_error(
-        &mut pkt.data_mut()[ETH_HDR..],
-        icmpv4::msg_type::DST_UNREACHABLE,
-        icmpv4::unreachable_code::FRAG_NEEDED,
-        [0, 0, a, b],
-        quote,
-    ))
-}
-
-/// Write, in `ip`, the IPv4 + ICMP headers of an error about the packet already quoted at
-/// `ip[28..28 + quote_len]` (at least its IPv4 header): from that packet's destination (a
-/// VIP) to its source (the client), as Linux's `icmp_send` from the VIP: TOS bits of the
-/// offending packet with precedence "internetwork control", TTL 64, ID 0, no DF. `rest` is
-/// the ICMP header's second word. Returns the client's address.
-///
-/// # Panics
-/// If `ip` is shorter than `28 + quote_len` or `quote_len < 20`.
-pub fn write_icmp_error(
-    ip: &mut [u8],
-    ty: u8,
-    code: u8,
-    rest: [u8; 4],
-    quote_len: usize,
-) -> Ipv4Addr {
-    let hdrs = IPV4_HDR + icmpv4::HEADER_LEN;
-    let q = &ip[hdrs..hdrs + quote_len];
-    let client = Ipv4Addr::new(q[12], q[13], q[14], q[15]);
-    let vip = Ipv4Addr::new(q[16], q[17], q[18], q[19]);
-    let tos = q[1];
-    {
-        let icmp = &mut ip[IPV4_HDR..hdrs + quote_len];
-        icmp[0] = ty;
-        icmp[1] = code;
-        icmp[2..4].copy_from_slice(&[0, 0]);
-        icmp[4..8].copy_from_slice(&rest);
-        let c = checksum::internet(icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    }
-    let h = &mut ip[..IPV4_HDR];
-    let total = (hdrs + quote_len) as u16;
-    h[0] = 0x45;
-    h[1] = (tos & 0x1e) | 0xc0;
-    h[2..4].copy_from_slice(&total.to_be_bytes());
-    h[4..8].copy_from_slice(&[0, 0, 0, 0]);
-    h[8] = 64;
-    h[9] = ip_proto::ICMP;
-    h[10..12].copy_from_slice(&[0, 0]);
-    h[12..16].copy_from_slice(&vip.octets());
-    h[16..20].copy_from_slice(&client.octets());
-    let c = checksum::internet(h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    client
-}
-
-/// Where the inner packet starts in a tunnel packet of IP protocol `proto` whose outer
-/// header is `hl` bytes and whose first bytes after it are `l4` (as far as quoted), as
-/// rvs encapsulates (GRE with at most a checksum, GUE without options); None for other
+/// Where the inner packet starts in an IPv4 tunnel packet of IP protocol `proto` whose
+/// outer header is `hl` bytes and whose first bytes after it are `l4` (as far as quoted),
+/// as rvs encapsulates (GRE with at most a checksum, GUE without options); None for other
 /// protocols.
 #[inline]
 pub fn inner_offset(proto: u8, hl: usize, l4: &[u8]) -> Option<usize> {
     match proto {
         ip_proto::IPIP => Some(hl),
-        ip_proto::GRE if l4.first()? & GRE_FLAG_CSUM != 0 => Some(hl + GRE_HDR + GRE_CSUM_LEN),
-        ip_proto::GRE => Some(hl + GRE_HDR),
-        ip_proto::UDP => Some(hl + UDP_HDR + GUE_HDR),
+        ip_proto::GRE if l4.is_empty() => None,
+        ip_proto::GRE => {
+            let csum = GrePacket::new_unchecked(l4).csum_present();
+            Some(hl + gre::HEADER_LEN + if csum { gre::CSUM_LEN } else { 0 })
+        }
+        ip_proto::UDP => Some(hl + udp::HEADER_LEN + gue::HEADER_LEN),
         _ => None,
-    }
-}
-
-impl TunnelKind {
-    /// Whether a quoted outer packet of protocol `proto` (with UDP destination port
-    /// `dport` for GUE) is one of this encapsulation.
-    #[inline]
-    pub fn matches(self, proto: u8, dport: u16) -> bool {
-        match self {
-            TunnelKind::Gue { port, .. } => proto == ip_proto::UDP && dport == port,
-            _ => proto == self.outer_protocol(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::{Icmpv4Packet, Ipv4Packet};
-
-    const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-    const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 100);
-    const DIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 254);
-    const RIP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 11);
-
-    /// Ethernet + IPv4 (DF per `df`, TOS 0x03 = CE) + UDP 40000 -> 53 + `payload` bytes.
-    fn frame(df: bool, payload: usize) -> Vec<u8> {
-        let total = 20 + 8 + payload;
-        let mut f = vec![0u8; 14 + total];
-        f[12..14].copy_from_slice(&[8, 0]);
-        f[14..34].copy_from_slice(&[
-            0x45,
-            0x03,
-            (total >> 8) as u8,
-            total as u8,
-            0xab,
-            0xcd,
-            if df { 0x40 } else { 0 },
-            0,
-            61,
-            17,
-            0,
-            0,
-            198,
-            18,
-            0,
-            1,
-            198,
-            18,
-            0,
-            100,
-        ]);
-        f[34..42].copy_from_slice(&[
-            0x9c,
-            0x40,
-            0,
-            53,
-            ((total - 20) >> 8) as u8,
-            (total - 20) as u8,
-            0,
-            0,
-        ]);
-        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
-        f
-    }
-
-    #[test]
-    fn ipip_gue_gre_headers() {
-        for (kind, proto) in [
-            (TunnelKind::Ipip, 4),
-            (
-                TunnelKind::Gue {
-                    port: 6080,
-                    csum: TunnelCsum::NoCsum,
-                },
-                17,
-            ),
-            (TunnelKind::Gre { csum: false }, 47),
-        ] {
-            let inner = frame(true, 10);
-            let mut f = inner.clone();
-            f.extend_from_slice(&[0xee; 4]); // Ethernet padding, dropped
-            encapsulate(&mut f, kind, DIP, RIP, DEFAULT_MTU).unwrap();
-            let o = kind.overhead();
-            assert_eq!(f.len(), inner.len() + o);
-            assert_eq!(
-                &f[14 + o..],
-                &inner[14..],
-                "{kind:?}: inner packet unchanged"
-            );
-            let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
-            assert!(ip.verify_checksum());
-            assert_eq!(
-                (ip.src_addr(), ip.dst_addr(), ip.protocol()),
-                (DIP, RIP, proto)
-            );
-            assert_eq!((ip.ttl(), ip.dscp_ecn(), ip.ident()), (61, 0x02, 0));
-            assert!(ip.dont_frag());
-            assert_eq!(ip.total_len(), inner.len() - 14 + o);
-            match kind {
-                TunnelKind::Gue { .. } => {
-                    let u = &f[34..46];
-                    assert_eq!(&u[2..4], &6080u16.to_be_bytes());
-                    assert_eq!(
-                        u16::from_be_bytes([u[4], u[5]]) as usize,
-                        8 + 4 + inner.len() - 14
-                    );
-                    assert_eq!(&u[6..12], &[0, 0, 0, 4, 0, 0]);
-                    let sport = u16::from_be_bytes([u[0], u[1]]);
-                    assert!((32768..61000).contains(&sport));
-                }
-                TunnelKind::Gre { .. } => assert_eq!(&f[34..38], &[0, 0, 8, 0]),
-                TunnelKind::Ipip => {}
-            }
-        }
-    }
-
-    #[test]
-    fn gue_source_port_is_per_flow() {
-        let a = frame(true, 0);
-        let mut b = frame(true, 0);
-        b[35] ^= 1; // other client port
-        let pa = gue_source_port(&a[14..]);
-        assert_eq!(pa, gue_source_port(&frame(true, 50)[14..]));
-        assert_ne!(pa, gue_source_port(&b[14..]));
-    }
-
-    #[test]
-    fn mtu_check_and_frag_needed() {
-        // 1480-byte inner + 20 fits IPIP exactly; one byte more does not.
-        let mut fits = frame(true, 1480 - 28);
-        assert_eq!(
-            encapsulate(&mut fits, TunnelKind::Ipip, DIP, RIP, 1500),
-            Ok(())
-        );
-        let big = frame(true, 1481 - 28);
-        let mut f = big.clone();
-        assert_eq!(
-            encapsulate(
-                &mut f,
-                TunnelKind::Gue {
-                    port: 1,
-                    csum: TunnelCsum::NoCsum
-                },
-                DIP,
-                RIP,
-                1500
-            ),
-            Err(EncapError::FragNeeded { mtu: 1468 })
-        );
-        assert_eq!(f, big, "unchanged on error");
-        let mut nodf = frame(false, 1481 - 28);
-        assert_eq!(
-            encapsulate(&mut nodf, TunnelKind::Ipip, DIP, RIP, 1500),
-            Err(EncapError::TooBig)
-        );
-        // Without DF the outer ID is the inner one.
-        let mut small = frame(false, 4);
-        encapsulate(&mut small, TunnelKind::Gre { csum: false }, DIP, RIP, 1500).unwrap();
-        assert_eq!(&small[18..22], &[0xab, 0xcd, 0, 0]);
-
-        assert_eq!(frag_needed_in_place(&mut f, 1480), Some(CLIENT));
-        assert_eq!(f.len(), 14 + 20 + 8 + ICMP_QUOTE_MAX);
-        let ip = Ipv4Packet::new_checked(&f[14..]).unwrap();
-        assert!(ip.verify_checksum());
-        assert_eq!(
-            (ip.src_addr(), ip.dst_addr(), ip.protocol()),
-            (VIP, CLIENT, 1)
-        );
-        assert_eq!((ip.ttl(), ip.dscp_ecn()), (64, 0xc2));
-        let icmp = Icmpv4Packet::new_checked(ip.payload()).unwrap();
-        assert!(icmp.verify_checksum());
-        assert_eq!(
-            (icmp.msg_type(), icmp.msg_code(), icmp.next_hop_mtu()),
-            (3, 4, 1480)
-        );
-        assert_eq!(icmp.data(), &big[14..14 + ICMP_QUOTE_MAX]);
-        // A short packet is quoted whole.
-        let mut s = frame(true, 3);
-        let want = s[14..].to_vec();
-        frag_needed_in_place(&mut s, 1000).unwrap();
-        assert_eq!(&s[42..], &want[..]);
-        assert_eq!(frag_needed_in_place(&mut vec![0u8; 20], 1), None);
-    }
-
-    #[test]
-    fn csum_options_over_ipv4() {
-        for csum in [TunnelCsum::Csum, TunnelCsum::RemCsum] {
-            let mut f = frame(true, 33);
-            let kind = TunnelKind::Gue { port: 6080, csum };
-            encapsulate(&mut f, kind, DIP, RIP, 1500).unwrap();
-            let udp = &f[34..];
-            assert_ne!(&udp[6..8], &[0, 0], "{csum:?}");
-            let sum = checksum::combine(&[
-                checksum::pseudo_header_v4(DIP, RIP, 17, udp.len() as u16),
-                checksum::data(udp),
-            ]);
-            assert_eq!(sum, 0xffff, "{csum:?}: UDP checksum verifies");
-            // No remote-checksum private option: the forwarded packet's checksum is
-            // complete (see TunnelCsum::RemCsum).
-            assert_eq!(&udp[8..12], &[0, 4, 0, 0]);
-        }
-        let inner = frame(true, 7);
-        let mut f = inner.clone();
-        let gre = TunnelKind::Gre { csum: true };
-        assert_eq!(gre.overhead(), 28);
-        encapsulate(&mut f, gre, DIP, RIP, 1500).unwrap();
-        assert_eq!(&f[34..36], &[0x80, 0]);
-        assert_eq!(&f[40..42], &[0, 0], "reserved1");
-        assert_eq!(checksum::data(&f[34..]), 0xffff, "GRE checksum verifies");
-        assert_eq!(&f[42..], &inner[14..]);
-        assert_eq!(inner_offset(47, 20, &f[34..]), Some(28));
-        assert_eq!(inner_offset(47, 20, &[0, 0, 8, 0]), Some(24));
-    }
-
-    #[test]
-    fn malformed_frames_are_refused() {
-        let mut short = vec![0u8; 30];
-        assert_eq!(
-            encapsulate(&mut short, TunnelKind::Ipip, DIP, RIP, 1500),
-            Err(EncapError::NoRoom)
-        );
-        let mut lying = frame(true, 0);
-        lying[17] = 200; // total length beyond the frame
-        assert_eq!(
-            encapsulate(&mut lying, TunnelKind::Ipip, DIP, RIP, 1500),
-            Err(EncapError::NoRoom)
-        );
     }
 }
