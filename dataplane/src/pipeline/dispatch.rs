@@ -94,7 +94,7 @@ impl<P: Frame> Pipeline<P> {
                 io.send(port, pkt);
             }
             Verdict::Drop(why) => self.drop_packet(why),
-            Verdict::Tunnel(rip, kind) => F::tunnel(self, t, pkt, rip, kind, now_ms, io),
+            Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
             Verdict::ForwardTrimmed(dst, len) => {
                 if pkt.resize(len) {
                     F::forward(self, t, pkt, dst, now_ms, io)

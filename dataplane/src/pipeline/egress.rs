@@ -1,18 +1,18 @@
-//! The pipeline's egress by address family: route + neighbour resolution (ARP or NDP)
-//! and tunnel encapsulation, chosen at compile time so one generic path serves both.
+//! The pipeline's egress by address family: route + neighbour resolution (ARP or NDP),
+//! chosen at compile time so one generic path serves both (tunnel encapsulation is
+//! `xmit::tun`'s, for any [`TunnelRoute`] family).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::state::{set_macs, Pipeline};
 use crate::counters::DropReason;
-use crate::family::Family;
 use crate::frame::{Frame, Io};
 use crate::neigh::{HoldOutcome, NeighbourTable};
 use crate::tables::Tables;
-use crate::xmit::tun::TunnelKind;
+use crate::xmit::tun::route::TunnelRoute;
 
 /// What the pipeline does with a packet towards an address of this family.
-pub(crate) trait Egress: Family {
+pub(crate) trait Egress: TunnelRoute {
     /// Route `pkt` towards `to`, fill in the MACs and send it (or hold it while the next
     /// hop is resolved).
     fn forward<P: Frame>(
@@ -20,17 +20,6 @@ pub(crate) trait Egress: Family {
         t: &Tables,
         pkt: P,
         to: Self,
-        now_ms: u64,
-        io: &mut impl Io<P>,
-    );
-    /// Encapsulate `pkt` for tunnel real server `rip` and forward it (or answer the client
-    /// that it is too big).
-    fn tunnel<P: Frame>(
-        p: &mut Pipeline<P>,
-        t: &Tables,
-        pkt: P,
-        rip: Self,
-        kind: TunnelKind,
         now_ms: u64,
         io: &mut impl Io<P>,
     );
@@ -48,18 +37,6 @@ impl Egress for Ipv4Addr {
     ) {
         p.forward(t, pkt, to, now_ms, io)
     }
-    #[inline(always)]
-    fn tunnel<P: Frame>(
-        p: &mut Pipeline<P>,
-        t: &Tables,
-        pkt: P,
-        rip: Self,
-        kind: TunnelKind,
-        now_ms: u64,
-        io: &mut impl Io<P>,
-    ) {
-        p.tunnel(t, pkt, rip, kind, now_ms, io)
-    }
 }
 
 impl Egress for Ipv6Addr {
@@ -73,18 +50,6 @@ impl Egress for Ipv6Addr {
         io: &mut impl Io<P>,
     ) {
         p.forward6(t, pkt, to, now_ms, io)
-    }
-    #[inline(always)]
-    fn tunnel<P: Frame>(
-        p: &mut Pipeline<P>,
-        t: &Tables,
-        pkt: P,
-        rip: Self,
-        kind: TunnelKind,
-        now_ms: u64,
-        io: &mut impl Io<P>,
-    ) {
-        p.tunnel6(t, pkt, rip, kind, now_ms, io)
     }
 }
 

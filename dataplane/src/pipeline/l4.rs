@@ -16,6 +16,7 @@ use crate::frame::Frame;
 use crate::service::proto;
 use crate::tables::Tables;
 use crate::wire::{TcpPacket, UdpPacket};
+use crate::xmit::tun::route::TunnelRoute;
 use crate::xmit::{dr, fullnat, nat};
 
 /// A TCP or UDP packet as the family's IP stage parsed it.
@@ -173,7 +174,7 @@ impl<P: Frame> Pipeline<P> {
                 // TUN and DR keep no reply tuple: their real server by id, in the current
                 // table (the caller encapsulates for TUN).
                 if method == Method::Tunnel {
-                    return match F::tunnel_of(t, rs_id) {
+                    return match <F as TunnelRoute>::tunnel_of(t, rs_id) {
                         Some((rip, kind)) => Verdict::Tunnel(rip, kind),
                         None => Drop(DropReason::NoRealServer),
                     };

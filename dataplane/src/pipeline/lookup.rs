@@ -1,5 +1,5 @@
-//! The per-family lookups of the connection step: connection, virtual service, own
-//! address and tunnel real server, for IPv4 and IPv6 behind one trait.
+//! The per-family lookups of the connection step: connection, virtual service and own
+//! address, for IPv4 and IPv6 behind one trait.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -8,7 +8,6 @@ use conn_table::{ConnId, ConnTable, Direction, Tuple};
 use super::egress::Egress;
 use crate::service::ServiceId;
 use crate::tables::Tables;
-use crate::xmit::tun::TunnelKind;
 
 /// The per-family lookups of the connection step (static dispatch: each family's path
 /// compiles to code of its own).
@@ -24,8 +23,6 @@ pub(crate) trait L4Family: Egress {
     fn find_service(t: &Tables, proto: u8, vip: Self, port: u16) -> Option<ServiceId>;
     /// Whether `a` is one of the director's own addresses.
     fn is_local(t: &Tables, a: Self) -> bool;
-    /// The address and encapsulation of tunnel real server `rs_id` in the current table.
-    fn tunnel_of(t: &Tables, rs_id: u32) -> Option<(Self, TunnelKind)>;
 }
 
 impl L4Family for Ipv4Addr {
@@ -47,10 +44,6 @@ impl L4Family for Ipv4Addr {
     fn is_local(t: &Tables, a: Self) -> bool {
         t.services.is_local(a)
     }
-    #[inline(always)]
-    fn tunnel_of(t: &Tables, rs_id: u32) -> Option<(Self, TunnelKind)> {
-        t.services.tunnel_of(rs_id)
-    }
 }
 
 impl L4Family for Ipv6Addr {
@@ -70,9 +63,5 @@ impl L4Family for Ipv6Addr {
     #[inline(always)]
     fn is_local(t: &Tables, a: Self) -> bool {
         t.services.is_local6(a)
-    }
-    #[inline(always)]
-    fn tunnel_of(t: &Tables, rs_id: u32) -> Option<(Self, TunnelKind)> {
-        t.services.tunnel6_of(rs_id)
     }
 }

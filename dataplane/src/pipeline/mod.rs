@@ -26,7 +26,7 @@ mod arp;
 mod conn_prefetch;
 mod dispatch;
 mod echo;
-mod egress;
+pub(crate) mod egress;
 mod l4;
 mod lookup;
 mod ndp;

@@ -18,6 +18,8 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod gre;
+pub mod gue;
 pub mod icmp6_error;
 pub mod icmpv4;
 pub mod icmpv6;

@@ -17,5 +17,3 @@ pub mod fullnat;
 pub mod icmp;
 pub mod nat;
 pub mod tun;
-pub mod tun6;
-pub mod tun_step6;

@@ -9,7 +9,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::quote::{self, ErrorMsg, Quote, Unrelated};
 use crate::counters::{bump, DropReason, WorkerStats};
-use crate::family::Family;
 use crate::frame::Frame;
 use crate::pipeline::state::Pipeline;
 use crate::pipeline::verdict::Verdict;
@@ -17,7 +16,7 @@ use crate::tables::Tables;
 use crate::wire::nat::{rewrite_icmp_error_dst, rewrite_icmp_error_src};
 use crate::wire::{rewrite_icmp6_error_dst, rewrite_icmp6_error_src};
 use crate::wire::{Error as WireError, Icmpv4Packet, Icmpv6Packet};
-use crate::xmit::tun::TunnelKind;
+use crate::xmit::tun::route::TunnelRoute;
 
 /// Why an error about a connection's packet is not translated after all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +36,7 @@ pub(crate) enum Untranslatable {
 }
 
 /// The per-family half of ICMP error translation.
-pub(crate) trait IcmpFamily: Family {
+pub(crate) trait IcmpFamily: TunnelRoute {
     /// Whether a FULLNAT TCP quote is put back in the client's sequence space when the
     /// connection's delta is 0. That identity changes bytes only when the quoted TCP
     /// checksum field is 0xFFFF (no TCP stack computes it; it becomes the equivalent
@@ -57,9 +56,6 @@ pub(crate) trait IcmpFamily: Family {
 
     /// Rewrite the outer destination and the quote's source, as [`Self::rewrite_error_src`].
     fn rewrite_error_dst(ip: &mut [u8], to: (Self, u16)) -> Result<(), WireError>;
-
-    /// Address and encapsulation of tunnel real server `rs` in the current table.
-    fn tunnel_of(t: &Tables, rs: u32) -> Option<(Self, TunnelKind)>;
 
     /// What becomes of an error of this family that cannot be translated, sent to `dst`:
     /// `None` hands it back to the caller's own ICMP handling, `Some` drops and counts it.
@@ -102,10 +98,6 @@ impl IcmpFamily for Ipv4Addr {
     #[inline(always)]
     fn rewrite_error_dst(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), WireError> {
         rewrite_icmp_error_dst(ip, a, p)
-    }
-    #[inline(always)]
-    fn tunnel_of(t: &Tables, rs: u32) -> Option<(Self, TunnelKind)> {
-        t.services.tunnel_of(rs)
     }
     /// IPv4 hands every untranslated error but a broken one back to `handle_icmp` (which
     /// answers, drops or passes to the kernel as for any ICMP to that address), as IPVS
@@ -165,10 +157,6 @@ impl IcmpFamily for Ipv6Addr {
     #[inline(always)]
     fn rewrite_error_dst(ip: &mut [u8], (a, p): (Self, u16)) -> Result<(), WireError> {
         rewrite_icmp6_error_dst(ip, a, p)
-    }
-    #[inline(always)]
-    fn tunnel_of(t: &Tables, rs: u32) -> Option<(Self, TunnelKind)> {
-        t.services.tunnel6_of(rs)
     }
     /// IPv6 counts what it cannot translate, except an error about an unknown flow sent
     /// to one of the director's own addresses (not a VIP): that is the director's own

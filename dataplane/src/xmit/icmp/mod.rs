@@ -30,18 +30,18 @@
 //! tunnel packets into the client's error. Not handled: quotes of ICMP or other
 //! protocols.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use conn_table::{ConnId, ConnInfo, Direction, Method, Tuple};
 
-use crate::counters::{bump, DropReason};
-use crate::frame::{Frame, Io};
+use crate::counters::DropReason;
+use crate::frame::Frame;
 use crate::pipeline::state::Pipeline;
 use crate::pipeline::verdict::Verdict;
 use crate::tables::Tables;
 use crate::wire::ip_proto;
 use crate::xmit::fullnat::tcp_seq;
-use crate::xmit::tun::{self as tunnel, EncapError, TunnelKind};
+use crate::xmit::tun::route::TunnelRoute;
 
 mod family;
 mod quote;
@@ -163,7 +163,9 @@ impl<P: Frame> Pipeline<P> {
 /// table) or encapsulated (TUN), as IPVS hands it to the connection's transmitter.
 fn relay_icmp_error<F: IcmpFamily>(t: &Tables, c: &ConnInfo) -> Verdict<F> {
     let relay = match c.method {
-        Method::Tunnel => F::tunnel_of(t, c.rs).map(|(rip, kind)| Verdict::Tunnel(rip, kind)),
+        Method::Tunnel => {
+            <F as TunnelRoute>::tunnel_of(t, c.rs).map(|(rip, kind)| Verdict::Tunnel(rip, kind))
+        }
         _ => t
             .services
             .routed_of(c.rs)
@@ -171,45 +173,6 @@ fn relay_icmp_error<F: IcmpFamily>(t: &Tables, c: &ConnInfo) -> Verdict<F> {
             .map(Verdict::Forward),
     };
     relay.unwrap_or(Verdict::Drop(DropReason::NoRealServer))
-}
-
-// The TUN step below stays here until it moves to `xmit/tun/` (issue #19).
-
-impl<P: Frame> Pipeline<P> {
-    /// Encapsulate `pkt` for tunnel real server `rip` and forward it; or, when it is too
-    /// big for the egress MTU with DF set, answer the client with "fragmentation needed".
-    pub(crate) fn tunnel(
-        &mut self,
-        t: &Tables,
-        mut pkt: P,
-        rip: Ipv4Addr,
-        kind: TunnelKind,
-        now_ms: u64,
-        io: &mut impl Io<P>,
-    ) {
-        let Some(hop) = t.routes.lookup(rip) else {
-            return self.drop_packet(DropReason::NoRoute);
-        };
-        let Some(src) = t.services.source_for(hop.port, rip) else {
-            return self.drop_packet(DropReason::NoRoute);
-        };
-        let mtu = t.services.port_mtu(hop.port);
-        match tunnel::encapsulate(&mut pkt, kind, src, rip, mtu) {
-            Ok(()) => {
-                bump(&self.cfg.stats.tunnel_encapsulated, 1);
-                self.forward(t, pkt, rip, now_ms, io);
-            }
-            Err(EncapError::FragNeeded { mtu }) => {
-                self.drop_packet(DropReason::TunnelTooBig);
-                if let Some(client) = tunnel::frag_needed_in_place(&mut pkt, mtu) {
-                    bump(&self.cfg.stats.frag_needed_sent, 1);
-                    self.forward(t, pkt, client, now_ms, io);
-                }
-            }
-            Err(EncapError::TooBig) => self.drop_packet(DropReason::TunnelTooBig),
-            Err(EncapError::NoRoom) => self.drop_packet(DropReason::TunnelNoRoom),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ impl<P: Frame> Pipeline<P> {
             if !inner_df {
                 return Some(Verdict::Drop(DropReason::ForDirector));
             }
-            let overhead = kind.overhead() as u16;
+            let overhead = kind.overhead::<Ipv4Addr>() as u16;
             let mut mtu = u16::from_be_bytes([rest[2], rest[3]]);
             if mtu > 68 + overhead {
                 mtu -= overhead;
