@@ -28,6 +28,7 @@ mod flow;
 mod kind;
 mod locality;
 mod maglev;
+mod pick;
 mod sched;
 
 pub use dest::{DestLoad, DestLoads, Destination, Thresholds};

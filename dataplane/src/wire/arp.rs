@@ -2,8 +2,9 @@
 
 use std::net::Ipv4Addr;
 
+use super::bytes::{read_ipv4, read_u16, write_u16};
+use super::error::Error;
 use super::ethernet::{EtherType, MacAddr};
-use super::{read_ipv4, read_u16, write_u16, Error};
 
 /// The ARP operation field.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

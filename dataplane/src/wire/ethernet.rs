@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-use super::{read_u16, write_u16, Error};
+use super::bytes::{read_u16, write_u16};
+use super::error::Error;
 
 /// A 48-bit Ethernet MAC address.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

@@ -19,8 +19,10 @@
 
 use std::net::Ipv6Addr;
 
+use super::bytes::{read_ipv6, read_u16, write_u16};
+use super::error::Error;
 use super::ipv6::{Ipv6Packet, HEADER_LEN as IP6_HDR};
-use super::{checksum, ip_proto, read_ipv6, read_u16, tcp, udp, write_u16, Error};
+use super::{checksum, ip_proto, tcp, udp};
 
 /// Offset of the quoted packet in an ICMPv6 error message (type, code, checksum, 4 bytes).
 pub const QUOTE_OFFSET: usize = 8;

@@ -2,7 +2,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::{checksum, ip_proto, read_ipv4, read_u16, write_u16, Error};
+use super::bytes::{read_ipv4, read_u16, write_u16};
+use super::error::Error;
+use super::{checksum, ip_proto};
 
 /// ICMPv4 message types rvs reads or sends.
 pub mod msg_type {

@@ -2,7 +2,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::{checksum, read_ipv4, read_u16, write_u16, Error};
+use super::bytes::{read_ipv4, read_u16, write_u16};
+use super::checksum;
+use super::error::Error;
 
 mod field {
     use core::ops::Range;

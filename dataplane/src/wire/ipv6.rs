@@ -3,7 +3,9 @@
 
 use std::net::Ipv6Addr;
 
-use super::{checksum, read_ipv6, read_u16, read_u32, write_u16, write_u32, Error};
+use super::bytes::{read_ipv6, read_u16, read_u32, write_u16, write_u32};
+use super::checksum;
+use super::error::Error;
 
 mod field {
     use core::ops::Range;

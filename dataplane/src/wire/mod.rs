@@ -14,15 +14,23 @@
 //! `Repr`s exist only for packets rvs builds itself (ARP replies, ICMP errors).
 //! Nothing here allocates, and nothing depends on anything but `core`/`std`, so the module
 //! can be tested outside the DPDK-linked crate.
+//!
+//! Layout: what every view shares lives in leaf files — `bytes` (big-endian field and
+//! address reads/writes), `error` ([`Error`]), [`ip_proto`], [`checksum`] — which the views
+//! import by their own path. This file only declares, re-exports and adds the two
+//! family-dispatching rewrites; no child uses an item of it.
 
 pub mod arp;
+pub(crate) mod bytes;
 pub mod checksum;
+mod error;
 pub mod ethernet;
 pub mod gre;
 pub mod gue;
 pub mod icmp6_error;
 pub mod icmpv4;
 pub mod icmpv6;
+pub mod ip_proto;
 pub mod ipv4;
 pub mod ipv6;
 pub mod nat;
@@ -36,6 +44,9 @@ mod exercise;
 mod tests;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
+// The helpers keep their crate-wide paths (`crate::wire::read_u32`, ...).
+pub(crate) use bytes::*;
+pub use error::Error;
 pub use ethernet::{EtherType, EthernetFrame, MacAddr};
 pub use icmp6_error::{rewrite_icmp6_error_dst, rewrite_icmp6_error_src};
 pub use icmpv4::{Icmpv4Packet, Icmpv4Repr};
@@ -48,6 +59,8 @@ pub use nat::{
     rewrite_src_parsed, SeqShift,
 };
 pub use nat6::{decrement_hop_limit, rewrite_both6, rewrite_dst6, rewrite_src6};
+pub use tcp::{TcpFlags, TcpPacket};
+pub use udp::UdpPacket;
 
 use std::net::IpAddr;
 
@@ -75,104 +88,4 @@ pub fn rewrite_both_ip(
         (IpAddr::V6(s), IpAddr::V6(d)) => rewrite_both6(ip, (s, sport), (d, dport)),
         _ => Err(Error::Unsupported),
     }
-}
-
-pub use tcp::{TcpFlags, TcpPacket};
-pub use udp::UdpPacket;
-
-use core::fmt;
-
-/// Why a buffer could not be viewed, parsed or rewritten.
-///
-/// `Copy` and allocation-free: a failed parse is normal traffic, to be counted and dropped.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// The buffer is shorter than the header, or than a length field inside it claims.
-    Truncated,
-    /// A field holds an impossible value (wrong version, header length below the minimum,
-    /// total length below the header length...).
-    Malformed,
-    /// Well-formed, but not something this code handles (a fragment, an ARP packet for a
-    /// hardware type other than Ethernet, an ICMP message without an identifier...).
-    Unsupported,
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Error::Truncated => "truncated packet",
-            Error::Malformed => "malformed packet",
-            Error::Unsupported => "unsupported packet",
-        })
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// IP protocol numbers (the IPv4 `protocol` / IPv6 `next_header` field).
-pub mod ip_proto {
-    /// IPv6 hop-by-hop options.
-    pub const HOPOPTS: u8 = 0;
-    /// ICMP for IPv4.
-    pub const ICMP: u8 = 1;
-    /// IPv4-in-IP encapsulation (IPVS tunnel mode).
-    pub const IPIP: u8 = 4;
-    /// TCP.
-    pub const TCP: u8 = 6;
-    /// UDP.
-    pub const UDP: u8 = 17;
-    /// IPv6 encapsulation.
-    pub const IPV6: u8 = 41;
-    /// IPv6 routing header.
-    pub const ROUTING: u8 = 43;
-    /// IPv6 fragment header.
-    pub const FRAGMENT: u8 = 44;
-    /// Generic routing encapsulation.
-    pub const GRE: u8 = 47;
-    /// ICMP for IPv6.
-    pub const ICMPV6: u8 = 58;
-    /// IPv6 "no next header".
-    pub const NONE: u8 = 59;
-    /// IPv6 destination options.
-    pub const DSTOPTS: u8 = 60;
-    /// SCTP.
-    pub const SCTP: u8 = 132;
-}
-
-/// Big-endian u16 at the start of `b` (callers pass a two-byte field range).
-#[inline]
-pub(crate) fn read_u16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
-}
-
-/// Big-endian u32 at the start of `b` (callers pass a four-byte field range).
-#[inline]
-pub(crate) fn read_u32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// Write `v` big-endian into the first two bytes of `b`.
-#[inline]
-pub(crate) fn write_u16(b: &mut [u8], v: u16) {
-    b[..2].copy_from_slice(&v.to_be_bytes());
-}
-
-/// Write `v` big-endian into the first four bytes of `b`.
-#[inline]
-pub(crate) fn write_u32(b: &mut [u8], v: u32) {
-    b[..4].copy_from_slice(&v.to_be_bytes());
-}
-
-/// The IPv4 address in the first four bytes of `b`.
-#[inline]
-pub(crate) fn read_ipv4(b: &[u8]) -> std::net::Ipv4Addr {
-    std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])
-}
-
-/// The IPv6 address in the first sixteen bytes of `b`.
-#[inline]
-pub(crate) fn read_ipv6(b: &[u8]) -> std::net::Ipv6Addr {
-    let mut a = [0u8; 16];
-    a.copy_from_slice(&b[..16]);
-    std::net::Ipv6Addr::from(a)
 }

@@ -8,10 +8,12 @@
 
 use std::net::Ipv4Addr;
 
+use super::bytes::{read_ipv4, read_u16, read_u32, write_u16, write_u32};
 use super::checksum::{self, Delta};
+use super::error::Error;
 use super::icmpv4::{self, msg_type};
 use super::ipv4::Ipv4Packet;
-use super::{ip_proto, read_u16, tcp, udp, write_u16, Error};
+use super::{ip_proto, tcp, udp};
 
 /// Which side of the packet a rewrite changes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -291,7 +293,7 @@ fn rewrite_both_checking(
         rewrite_src(ip, saddr, sport)?;
         return rewrite_dst(ip, daddr, dport);
     }
-    let (old_s, old_d) = (super::read_ipv4(&ip[12..16]), super::read_ipv4(&ip[16..20]));
+    let (old_s, old_d) = (read_ipv4(&ip[12..16]), read_ipv4(&ip[16..20]));
     // Only the words that change enter an update: a no-op term (`~m + m`) could turn a
     // sender's valid 0xFFFF into the equivalent 0x0000, which the one-end rewrites avoid.
     let mut addrs = Delta::default();
@@ -337,10 +339,10 @@ fn rewrite_both_checking(
     };
     let mut shifted = false;
     if let Some((at, add)) = field {
-        let old = super::read_u32(&l4[at..at + 4]);
+        let old = read_u32(&l4[at..at + 4]);
         let new = old.wrapping_add(add);
         if new != old {
-            super::write_u32(&mut l4[at..at + 4], new);
+            write_u32(&mut l4[at..at + 4], new);
             delta.u32(old, new);
             shifted = true;
         }
@@ -379,7 +381,7 @@ fn rewrite_icmp_error(ip: &mut [u8], outer: Side, addr: Ipv4Addr, port: u16) -> 
     };
 
     // Outer header.
-    let old_outer = super::read_ipv4(&ip[outer_off..outer_off + 4]);
+    let old_outer = read_ipv4(&ip[outer_off..outer_off + 4]);
     let hc = read_u16(&ip[10..12]);
     if old_outer != addr {
         write_u16(
@@ -397,7 +399,7 @@ fn rewrite_icmp_error(ip: &mut [u8], outer: Side, addr: Ipv4Addr, port: u16) -> 
 
     // Quoted IP header: address and its header checksum.
     let a = quote_off + inner_addr_off;
-    let old_inner = super::read_ipv4(&icmp[a..a + 4]);
+    let old_inner = read_ipv4(&icmp[a..a + 4]);
     icmp_delta.u32(u32::from(old_inner), u32::from(addr));
     icmp[a..a + 4].copy_from_slice(&addr.octets());
     let c = quote_off + 10;

@@ -9,8 +9,10 @@
 
 use std::net::Ipv6Addr;
 
+use super::bytes::{read_ipv6, read_u16, write_u16};
+use super::error::Error;
 use super::ipv6::{Ipv6Packet, HEADER_LEN};
-use super::{checksum, ip_proto, read_u16, tcp, udp, write_u16, Error};
+use super::{checksum, ip_proto, tcp, udp};
 
 /// Offsets of the ports and checksum in the L4 header (TCP and UDP share the ports).
 const SRC_PORT: usize = 0;
@@ -45,7 +47,7 @@ fn apply(ip: &mut [u8], csum_at: usize, dst_side: bool, addr: Ipv6Addr, port: u1
     } else {
         (8, SRC_PORT)
     };
-    let old_addr = super::read_ipv6(&ip[addr_at..addr_at + 16]);
+    let old_addr = read_ipv6(&ip[addr_at..addr_at + 16]);
     let l4 = HEADER_LEN;
     let old_port = read_u16(&ip[l4 + port_at..]);
     let mut c = checksum::update_ipv6_addr(c, old_addr, addr);

@@ -4,7 +4,9 @@ use core::fmt;
 use core::ops::{BitOr, BitOrAssign};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{checksum, ip_proto, read_u16, read_u32, write_u16, write_u32, Error};
+use super::bytes::{read_u16, read_u32, write_u16, write_u32};
+use super::error::Error;
+use super::{checksum, ip_proto};
 
 mod field {
     use core::ops::Range;

@@ -2,7 +2,9 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{checksum, ip_proto, read_u16, write_u16, Error};
+use super::bytes::{read_u16, write_u16};
+use super::error::Error;
+use super::{checksum, ip_proto};
 
 mod field {
     use core::ops::Range;
