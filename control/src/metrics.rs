@@ -26,7 +26,7 @@ pub struct MetricsSource<'a> {
     /// Per-service / per-real-server rows (filled once services are tracked per RS).
     pub services: &'a [ServiceMetrics],
     /// Health of every checked real server.
-    pub health: &'a [crate::health::view::HealthMetrics],
+    pub health: &'a [HealthMetrics],
 }
 
 /// The node_exporter ipvs labels of a virtual service: protocol ("TCP"...), VIP, port
@@ -80,6 +80,29 @@ pub struct ServiceMetrics {
     pub inactive: u64,
     /// Weight.
     pub weight: u64,
+}
+
+/// One checked real server for `/metrics`, with the node_exporter ipvs labels.
+#[derive(Clone, Debug, Default)]
+pub struct HealthMetrics {
+    /// "TCP", "UDP", "SCTP" or "" for firewall marks.
+    pub proto: String,
+    /// VIP.
+    pub local_address: String,
+    /// Virtual port.
+    pub local_port: u16,
+    /// Firewall mark ("" when none).
+    pub local_mark: String,
+    /// Real server address.
+    pub remote_address: String,
+    /// Real server port.
+    pub remote_port: u16,
+    /// 1 = up.
+    pub up: bool,
+    /// Successful checks.
+    pub checks_ok: u64,
+    /// Failed checks.
+    pub checks_failed: u64,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -510,7 +533,7 @@ mod tests {
             generation: 4,
             last_reload_ok: true,
             services: &services,
-            health: &[crate::health::view::HealthMetrics {
+            health: &[HealthMetrics {
                 proto: "TCP".into(),
                 local_address: "198.18.0.100".into(),
                 local_port: 80,
