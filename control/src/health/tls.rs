@@ -118,7 +118,12 @@ pub async fn https(
     let mut tls = connector
         .connect(server_name(addr, host), s)
         .await
-        .map_err(|e| format!("TLS with {addr}: {e}"))?;
+        .map_err(|e| match e.kind() {
+            ErrorKind::UnexpectedEof => {
+                format!("{addr} closed the connection during the TLS handshake")
+            }
+            _ => format!("TLS with {addr}: {e}"),
+        })?;
     tls.write_all(http_request(addr, path, host, 443).as_bytes())
         .await
         .map_err(|e| format!("send to {addr}: {e}"))?;
@@ -287,6 +292,25 @@ mod tests {
             .block_on(run(&https_kind(400, None, None), &target(addr)))
             .unwrap_err();
         assert!(e.starts_with(&format!("TLS with {addr}: ")), "{e}");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn https_to_a_server_closing_in_the_handshake_fails() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut b = [0u8; 4096];
+            let _ = c.read(&mut b);
+        });
+        let e = rt()
+            .block_on(run(&https_kind(200, None, None), &target(addr)))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            format!("{addr} closed the connection during the TLS handshake")
+        );
         h.join().unwrap();
     }
 
