@@ -16,8 +16,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::daemon::DaemonSpec;
 use crate::eal_args::Device;
+use crate::spec::DaemonSpec;
 
 /// A route through a kernel interface: destination network, prefix length and gateway,
 /// all of one address family.

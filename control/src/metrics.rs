@@ -26,7 +26,7 @@ pub struct MetricsSource<'a> {
     /// Per-service / per-real-server rows (filled once services are tracked per RS).
     pub services: &'a [ServiceMetrics],
     /// Health of every checked real server.
-    pub health: &'a [crate::health::view::HealthMetrics],
+    pub health: &'a [HealthMetrics],
 }
 
 /// The node_exporter ipvs labels of a virtual service: protocol ("TCP"...), VIP, port
@@ -82,6 +82,29 @@ pub struct ServiceMetrics {
     pub weight: u64,
 }
 
+/// One checked real server for `/metrics`, with the node_exporter ipvs labels.
+#[derive(Clone, Debug, Default)]
+pub struct HealthMetrics {
+    /// "TCP", "UDP", "SCTP" or "" for firewall marks.
+    pub proto: String,
+    /// VIP.
+    pub local_address: String,
+    /// Virtual port.
+    pub local_port: u16,
+    /// Firewall mark ("" when none).
+    pub local_mark: String,
+    /// Real server address.
+    pub remote_address: String,
+    /// Real server port.
+    pub remote_port: u16,
+    /// 1 = up.
+    pub up: bool,
+    /// Successful checks.
+    pub checks_ok: u64,
+    /// Failed checks.
+    pub checks_failed: u64,
+}
+
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
     reg.register(Box::new(c.clone())).expect("unique metric");
@@ -97,135 +120,202 @@ fn gauge(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec
 /// Render every metric as Prometheus text.
 pub fn render(src: &MetricsSource<'_>) -> String {
     let reg = Registry::new();
+    port_metrics(&reg, src);
+    connection_and_loop_metrics(&reg, src);
+    forwarding_metrics(&reg, src);
+    pool_ring_and_config_metrics(&reg, src);
+    service_metrics(&reg, src.services);
+    health_metrics(&reg, src.health);
+    let mut out = Vec::new();
+    let _ = TextEncoder::new().encode(&reg.gather(), &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Per worker and interface: packets and bytes in and out, and the exception path's.
+fn port_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     let port_l = ["worker", "interface"];
     let rx_p = counter(
-        &reg,
+        reg,
         "rvs_port_rx_packets_total",
         "Packets received, per worker and interface.",
         &port_l,
     );
     let rx_b = counter(
-        &reg,
+        reg,
         "rvs_port_rx_bytes_total",
         "Bytes received, per worker and interface.",
         &port_l,
     );
     let tx_p = counter(
-        &reg,
+        reg,
         "rvs_port_tx_packets_total",
         "Packets sent, per worker and interface.",
         &port_l,
     );
     let tx_b = counter(
-        &reg,
+        reg,
         "rvs_port_tx_bytes_total",
         "Bytes sent, per worker and interface.",
         &port_l,
     );
     let tx_d = counter(
-        &reg,
+        reg,
         "rvs_port_tx_dropped_total",
         "Packets the TX queue refused.",
         &port_l,
     );
     let to_k = counter(
-        &reg,
+        reg,
         "rvs_port_to_kernel_packets_total",
         "Packets handed to the kernel through the interface's exception path (TAP).",
         &port_l,
     );
     let from_k = counter(
-        &reg,
+        reg,
         "rvs_port_from_kernel_packets_total",
         "Packets the kernel sent out through the interface's exception path (TAP).",
         &port_l,
     );
+    for (w, s) in src.workers.iter().enumerate() {
+        let ws = w.to_string();
+        for (i, name) in src.interfaces.iter().enumerate() {
+            let l = [ws.as_str(), name.as_str()];
+            rx_p.with_label_values(&l)
+                .inc_by(get(&s.ports[i].rx_packets));
+            rx_b.with_label_values(&l).inc_by(get(&s.ports[i].rx_bytes));
+            tx_p.with_label_values(&l)
+                .inc_by(get(&s.ports[i].tx_packets));
+            tx_b.with_label_values(&l).inc_by(get(&s.ports[i].tx_bytes));
+            tx_d.with_label_values(&l)
+                .inc_by(get(&s.ports[i].tx_dropped));
+            to_k.with_label_values(&l)
+                .inc_by(get(&s.ports[i].to_kernel_packets));
+            from_k
+                .with_label_values(&l)
+                .inc_by(get(&s.ports[i].from_kernel_packets));
+        }
+    }
+}
+
+/// Per worker: drops by reason, connections, poll-loop activity.
+fn connection_and_loop_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     let drops = counter(
-        &reg,
+        reg,
         "rvs_dropped_packets_total",
         "Packets dropped, by worker and reason.",
         &["worker", "reason"],
     );
     let created = counter(
-        &reg,
+        reg,
         "rvs_worker_connections_created_total",
         "Connections created.",
         &["worker"],
     );
     let expired = counter(
-        &reg,
+        reg,
         "rvs_worker_connections_expired_total",
         "Connections expired.",
         &["worker"],
     );
     let reused = counter(
-        &reg,
+        reg,
         "rvs_worker_connections_reused_total",
         "TCP connections in TIME_WAIT/CLOSE ended by a new SYN from the same client port and scheduled again (IPVS conn_reuse_mode).",
         &["worker"],
     );
     let current = gauge(
-        &reg,
+        reg,
         "rvs_worker_connections",
         "Connections in the worker's table.",
         &["worker"],
     );
     let loops = counter(
-        &reg,
+        reg,
         "rvs_worker_loops_total",
         "Poll-loop iterations.",
         &["worker"],
     );
     let busy = counter(
-        &reg,
+        reg,
         "rvs_worker_busy_loops_total",
         "Poll-loop iterations that received packets.",
         &["worker"],
     );
     let cycles = counter(
-        &reg,
+        reg,
         "rvs_worker_busy_cycles_total",
         "TSC cycles spent in iterations that received packets.",
         &["worker"],
     );
     let per_packet = gauge(
-        &reg,
+        reg,
         "rvs_worker_cycles_per_packet",
         "Busy TSC cycles per received packet since start (busy cycles / packets received by the worker); rate(rvs_worker_busy_cycles_total) / rate(rvs_port_rx_packets_total) gives it over a window.",
         &["worker"],
     );
+    for (w, s) in src.workers.iter().enumerate() {
+        let ws = w.to_string();
+        for d in DropReason::ALL {
+            drops
+                .with_label_values(&[ws.as_str(), d.name()])
+                .inc_by(s.drops(*d));
+        }
+        created
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.conns_created));
+        expired
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.conns_expired));
+        reused
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.conns_reused));
+        current
+            .with_label_values(&[&ws])
+            .set(get(&s.conns_current) as i64);
+        loops.with_label_values(&[&ws]).inc_by(get(&s.loops));
+        busy.with_label_values(&[&ws]).inc_by(get(&s.busy_loops));
+        cycles.with_label_values(&[&ws]).inc_by(get(&s.busy_cycles));
+        let rx: u64 = s.ports.iter().map(|p| get(&p.rx_packets)).sum();
+        if let Some(c) = get(&s.busy_cycles).checked_div(rx) {
+            per_packet.with_label_values(&[&ws]).set(c as i64);
+        }
+    }
+}
+
+/// Per worker: ARP, SNAT ports, tunnels, ICMP translation, TOA.
+fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     let arp = counter(
-        &reg,
+        reg,
         "rvs_worker_arp_packets_sent_total",
         "ARP packets sent, by kind.",
         &["worker", "kind"],
     );
     let snat = gauge(
-        &reg,
+        reg,
         "rvs_worker_snat_ports_in_use",
         "FULLNAT local (address, port) pairs the worker has handed out.",
         &["worker"],
     );
     let tunnel = counter(
-        &reg,
+        reg,
         "rvs_worker_tunnel_packets_total",
         "Tunnel forwarding: packets encapsulated, and ICMP fragmentation-needed and ICMPv6 packet-too-big errors sent.",
         &["worker", "kind"],
     );
     let icmp_rel = counter(
-        &reg,
+        reg,
         "rvs_worker_icmp_errors_translated_total",
         "ICMP errors about a connection translated and forwarded to the other side.",
         &["worker"],
     );
     let icmp6_rel = counter(
-        &reg,
+        reg,
         "rvs_worker_icmpv6_errors_translated_total",
         "ICMPv6 errors about a connection translated (NAT) or relayed (DR) to the other side.",
         &["worker"],
     );
     let toa_no_room = counter(
-        &reg,
+        reg,
         "rvs_worker_toa_no_room_total",
         "FULLNAT packets forwarded without TOA because they had no room for the option.",
         &["worker"],
@@ -252,53 +342,17 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         icmp_rel
             .with_label_values(&[&ws])
             .inc_by(get(&s.icmp_errors_translated));
-        for (i, name) in src.interfaces.iter().enumerate() {
-            let l = [ws.as_str(), name.as_str()];
-            rx_p.with_label_values(&l)
-                .inc_by(get(&s.ports[i].rx_packets));
-            rx_b.with_label_values(&l).inc_by(get(&s.ports[i].rx_bytes));
-            tx_p.with_label_values(&l)
-                .inc_by(get(&s.ports[i].tx_packets));
-            tx_b.with_label_values(&l).inc_by(get(&s.ports[i].tx_bytes));
-            tx_d.with_label_values(&l)
-                .inc_by(get(&s.ports[i].tx_dropped));
-            to_k.with_label_values(&l)
-                .inc_by(get(&s.ports[i].to_kernel_packets));
-            from_k
-                .with_label_values(&l)
-                .inc_by(get(&s.ports[i].from_kernel_packets));
-        }
-        for d in DropReason::ALL {
-            drops
-                .with_label_values(&[ws.as_str(), d.name()])
-                .inc_by(s.drops(*d));
-        }
-        created
-            .with_label_values(&[&ws])
-            .inc_by(get(&s.conns_created));
-        expired
-            .with_label_values(&[&ws])
-            .inc_by(get(&s.conns_expired));
-        reused
-            .with_label_values(&[&ws])
-            .inc_by(get(&s.conns_reused));
-        current
-            .with_label_values(&[&ws])
-            .set(get(&s.conns_current) as i64);
-        loops.with_label_values(&[&ws]).inc_by(get(&s.loops));
-        busy.with_label_values(&[&ws]).inc_by(get(&s.busy_loops));
-        cycles.with_label_values(&[&ws]).inc_by(get(&s.busy_cycles));
-        let rx: u64 = s.ports.iter().map(|p| get(&p.rx_packets)).sum();
-        if let Some(c) = get(&s.busy_cycles).checked_div(rx) {
-            per_packet.with_label_values(&[&ws]).set(c as i64);
-        }
         arp.with_label_values(&[&ws, "reply"])
             .inc_by(get(&s.arp_replies));
         arp.with_label_values(&[&ws, "request"])
             .inc_by(get(&s.arp_requests));
     }
+}
+
+/// The packet pool, the steering rings and the configuration's generation.
+fn pool_ring_and_config_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     let pool = gauge(
-        &reg,
+        reg,
         "rvs_mempool_mbufs",
         "Mbufs in the packet pool, by state.",
         &["state"],
@@ -309,13 +363,13 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         .set(src.mempool.1 as i64);
     if !src.steering_rings.is_empty() {
         let ring = gauge(
-            &reg,
+            reg,
             "rvs_steering_ring_packets",
             "Packets waiting in a steering ring from one worker to a flow's owner worker.",
             &["from_worker", "to_worker"],
         );
         let size = gauge(
-            &reg,
+            reg,
             "rvs_steering_ring_capacity",
             "Capacity of a steering ring (packets); a full ring drops (steer_ring_full).",
             &["from_worker", "to_worker"],
@@ -327,7 +381,7 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         }
     }
     let generation = gauge(
-        &reg,
+        reg,
         "rvs_config_generation",
         "Generation of the running configuration.",
         &[],
@@ -336,7 +390,7 @@ pub fn render(src: &MetricsSource<'_>) -> String {
         .with_label_values::<&str>(&[])
         .set(src.generation as i64);
     let reload = gauge(
-        &reg,
+        reg,
         "rvs_config_last_reload_successful",
         "1 if the last configuration reload was applied, 0 if it was rejected.",
         &[],
@@ -344,66 +398,74 @@ pub fn render(src: &MetricsSource<'_>) -> String {
     reload
         .with_label_values::<&str>(&[])
         .set(src.last_reload_ok as i64);
+}
 
-    // node_exporter's ipvs collector names and labels, so existing dashboards work.
-    let svc_l = ["local_address", "local_port", "local_mark", "proto"];
-    let rs_l = [
-        "local_address",
-        "local_port",
-        "local_mark",
-        "proto",
-        "remote_address",
-        "remote_port",
-    ];
+/// node_exporter's ipvs labels of a service row.
+const SERVICE_LABELS: [&str; 4] = ["local_address", "local_port", "local_mark", "proto"];
+/// node_exporter's ipvs labels of a real-server row.
+const REAL_SERVER_LABELS: [&str; 6] = [
+    "local_address",
+    "local_port",
+    "local_mark",
+    "proto",
+    "remote_address",
+    "remote_port",
+];
+
+/// Per virtual service and real server, with node_exporter's ipvs collector names and
+/// labels, so existing dashboards work.
+fn service_metrics(reg: &Registry, services: &[ServiceMetrics]) {
+    let svc_l = SERVICE_LABELS;
+    let rs_l = REAL_SERVER_LABELS;
     let conns = counter(
-        &reg,
+        reg,
         "rvs_ipvs_connections_total",
         "Connections scheduled, per virtual service.",
         &svc_l,
     );
     let inp = counter(
-        &reg,
+        reg,
         "rvs_ipvs_incoming_packets_total",
         "Packets in, per virtual service.",
         &svc_l,
     );
     let inb = counter(
-        &reg,
+        reg,
         "rvs_ipvs_incoming_bytes_total",
         "Bytes in, per virtual service.",
         &svc_l,
     );
     let outp = counter(
-        &reg,
+        reg,
         "rvs_ipvs_outgoing_packets_total",
         "Packets out, per virtual service.",
         &svc_l,
     );
     let outb = counter(
-        &reg,
+        reg,
         "rvs_ipvs_outgoing_bytes_total",
         "Bytes out, per virtual service.",
         &svc_l,
     );
     let act = gauge(
-        &reg,
+        reg,
         "rvs_ipvs_backend_connections_active",
         "Active connections, per real server.",
         &rs_l,
     );
     let inact = gauge(
-        &reg,
+        reg,
         "rvs_ipvs_backend_connections_inactive",
         "Inactive connections, per real server.",
         &rs_l,
     );
     let weight = gauge(
-        &reg,
+        reg,
         "rvs_ipvs_backend_weight",
         "Weight, per real server.",
         &rs_l,
     );
-    for m in src.services {
+    for m in services {
         let port = m.local_port.to_string();
         let s = [
             m.local_address.as_str(),
@@ -432,8 +494,13 @@ pub fn render(src: &MetricsSource<'_>) -> String {
             weight.with_label_values(&r).set(m.weight as i64);
         }
     }
+}
+
+/// Per checked real server: up or down, checks by result.
+fn health_metrics(reg: &Registry, health: &[HealthMetrics]) {
+    let rs_l = REAL_SERVER_LABELS;
     let up = gauge(
-        &reg,
+        reg,
         "rvs_ipvs_backend_up",
         "1 when the real server's health check has it up, 0 when down (checked servers only).",
         &rs_l,
@@ -441,12 +508,12 @@ pub fn render(src: &MetricsSource<'_>) -> String {
     let mut check_l = rs_l.to_vec();
     check_l.push("result");
     let checks = counter(
-        &reg,
+        reg,
         "rvs_ipvs_backend_health_checks_total",
         "Health checks run, per real server and result (ok, failed).",
         &check_l,
     );
-    for h in src.health {
+    for h in health {
         let lport = h.local_port.to_string();
         let rport = h.remote_port.to_string();
         let r = [
@@ -464,9 +531,6 @@ pub fn render(src: &MetricsSource<'_>) -> String {
             checks.with_label_values(&l).inc_by(n);
         }
     }
-    let mut out = Vec::new();
-    let _ = TextEncoder::new().encode(&reg.gather(), &mut out);
-    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -510,7 +574,7 @@ mod tests {
             generation: 4,
             last_reload_ok: true,
             services: &services,
-            health: &[crate::health::view::HealthMetrics {
+            health: &[HealthMetrics {
                 proto: "TCP".into(),
                 local_address: "198.18.0.100".into(),
                 local_port: 80,

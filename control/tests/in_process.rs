@@ -9,8 +9,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use common::*;
-use control::daemon::build_tables;
-use control::spec::{from_config, RealServerIds};
+use control::spec::{build_tables, from_config, RealServerIds};
 use dataplane::counters::{get, DropReason, WorkerStats};
 use dataplane::frame::Io;
 use dataplane::pipeline::{Pipeline, PipelineConfig};

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use clap::Parser;
 use control::daemon::{self, RunOptions};
@@ -91,27 +89,21 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let signals = daemon::Signals {
-        shutdown: Arc::new(AtomicBool::new(false)),
-        reload: Arc::new(AtomicBool::new(false)),
-    };
-    for (sig, flag) in [
-        (signal_hook::consts::SIGINT, &signals.shutdown),
-        (signal_hook::consts::SIGTERM, &signals.shutdown),
-        (signal_hook::consts::SIGHUP, &signals.reload),
-    ] {
-        if let Err(e) = signal_hook::flag::register(sig, flag.clone()) {
-            eprintln!("rvsd: cannot install signal handler: {e}");
+    // Before EAL starts: a SIGTERM during start-up stops rvsd once it is up.
+    let control = match daemon::ControlThread::new() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rvsd: {e:#}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     let opts = RunOptions {
         exit_when_idle_ms: args.exit_when_idle,
         stats_file: args.stats_file,
         no_garp: args.no_garp,
         busy: args.busy,
     };
-    match daemon::run(cfg, ids, args.config.clone(), spec, opts, signals) {
+    match daemon::run(cfg, ids, args.config.clone(), spec, opts, control) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rvsd: {e:#}");

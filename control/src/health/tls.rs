@@ -1,24 +1,25 @@
 //! The https check (keepalived's `SSL_GET`, ldirectord's `service=https`): the http check's
-//! GET over TLS with rustls. Like keepalived and ldirectord, the real server's certificate
-//! is not verified: real servers commonly have self-signed certificates, and the check asks
-//! whether the service answers, not whether to trust it. The handshake's signatures are
-//! still checked, so a server must hold the key of the certificate it shows.
+//! GET over TLS, with tokio-rustls. Like keepalived and ldirectord, the real server's
+//! certificate is not verified: real servers commonly have self-signed certificates, and the
+//! check asks whether the service answers, not whether to trust it. The handshake's
+//! signatures are still checked, so a server must hold the key of the certificate it shows.
 //!
-//! rustls is driven by hand over a tokio `TcpStream` (no blocking thread), so the caller's
-//! timeout ends a check by dropping its future, like every other check.
+//! The TLS stream is a tokio one (no blocking thread), so the caller's timeout ends a check
+//! by dropping its future, like every other check.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
-use super::check::{http_request, judge, MAX_HTTP_RESPONSE};
+use super::http::{http_request, judge, MAX_HTTP_RESPONSE};
 
 /// Accepts any certificate chain and name, but checks the handshake signatures with the
 /// provider's algorithms (so the server does own the certificate's key).
@@ -102,30 +103,6 @@ fn server_name(addr: SocketAddr, host: Option<&str>) -> ServerName<'static> {
     .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()))
 }
 
-/// Move the decrypted answer into `resp`; `true` once the answer is complete (the server
-/// sent close_notify, or `resp` reached the cap).
-fn take_plaintext(
-    conn: &mut ClientConnection,
-    resp: &mut Vec<u8>,
-    addr: SocketAddr,
-) -> Result<bool, String> {
-    let mut chunk = [0u8; 4096];
-    loop {
-        match conn.reader().read(&mut chunk) {
-            Ok(0) => return Ok(true),
-            Ok(n) => {
-                resp.extend_from_slice(&chunk[..n]);
-                if resp.len() >= MAX_HTTP_RESPONSE {
-                    resp.truncate(MAX_HTTP_RESPONSE);
-                    return Ok(true);
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-            Err(e) => return Err(format!("TLS read from {addr}: {e}")),
-        }
-    }
-}
-
 /// An https check: GET `path` over TLS, then judge the answer like the http check.
 pub async fn https(
     addr: SocketAddr,
@@ -134,59 +111,38 @@ pub async fn https(
     expect_status: u16,
     expect_body: Option<&str>,
 ) -> Result<(), String> {
-    let mut conn = ClientConnection::new(client_config()?, server_name(addr, host))
-        .map_err(|e| format!("TLS to {addr}: {e}"))?;
-    let mut s = TcpStream::connect(addr)
+    let connector = TlsConnector::from(client_config()?);
+    let s = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect to {addr}: {e}"))?;
-    // rustls holds the request until the handshake is done, then encrypts it.
-    conn.writer()
-        .write_all(http_request(addr, path, host, 443).as_bytes())
-        .map_err(|e| format!("TLS to {addr}: {e}"))?;
-    let mut out = Vec::with_capacity(4096);
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut tls = connector
+        .connect(server_name(addr, host), s)
+        .await
+        .map_err(|e| match e.kind() {
+            ErrorKind::UnexpectedEof => {
+                format!("{addr} closed the connection during the TLS handshake")
+            }
+            _ => format!("TLS with {addr}: {e}"),
+        })?;
+    tls.write_all(http_request(addr, path, host, 443).as_bytes())
+        .await
+        .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut resp = Vec::with_capacity(4096);
-    loop {
-        while conn.wants_write() {
-            out.clear();
-            conn.write_tls(&mut out)
-                .map_err(|e| format!("TLS to {addr}: {e}"))?;
-            s.write_all(&out)
-                .await
-                .map_err(|e| format!("send to {addr}: {e}"))?;
+    // Read to the end of the answer (close_notify) or the cap, as the http check does.
+    match (&mut tls)
+        .take(MAX_HTTP_RESPONSE as u64)
+        .read_to_end(&mut resp)
+        .await
+    {
+        Ok(_) => {}
+        // A close without close_notify still ends an HTTP/1.0 answer (servers often skip
+        // it); the status line and body read so far are judged as they are.
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => {}
+        // tokio-rustls reports a TLS error (a bad record, an alert) as InvalidData.
+        Err(e) if e.kind() == ErrorKind::InvalidData => {
+            return Err(format!("TLS with {addr}: {e}"))
         }
-        let n = s
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("read from {addr}: {e}"))?;
-        if n == 0 {
-            if conn.is_handshaking() {
-                return Err(format!(
-                    "{addr} closed the connection during the TLS handshake"
-                ));
-            }
-            // A close without close_notify still ends an HTTP/1.0 answer (servers often
-            // skip it); the status line and body are judged as they are.
-            break;
-        }
-        let mut data = &buf[..n];
-        let mut done = false;
-        while !data.is_empty() && !done {
-            conn.read_tls(&mut data)
-                .map_err(|e| format!("TLS from {addr}: {e}"))?;
-            if let Err(e) = conn.process_new_packets() {
-                // Send the alert rustls queued, as a courtesy to the server's log.
-                out.clear();
-                if conn.write_tls(&mut out).is_ok() {
-                    let _ = s.write_all(&out).await;
-                }
-                return Err(format!("TLS with {addr}: {e}"));
-            }
-            done = take_plaintext(&mut conn, &mut resp, addr)?;
-        }
-        if done {
-            break;
-        }
+        Err(e) => return Err(format!("read from {addr}: {e}")),
     }
     judge(&resp, expect_status, expect_body)
 }
@@ -199,6 +155,7 @@ mod tests {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::PrivateKeyDer;
     use rustls::{ServerConfig, ServerConnection, StreamOwned};
+    use std::io::{Read, Write};
     use std::time::Duration;
 
     /// The test-only self-signed certificate and key in tests/data.
@@ -335,6 +292,25 @@ mod tests {
             .block_on(run(&https_kind(400, None, None), &target(addr)))
             .unwrap_err();
         assert!(e.starts_with(&format!("TLS with {addr}: ")), "{e}");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn https_to_a_server_closing_in_the_handshake_fails() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut c, _) = l.accept().unwrap();
+            let mut b = [0u8; 4096];
+            let _ = c.read(&mut b);
+        });
+        let e = rt()
+            .block_on(run(&https_kind(200, None, None), &target(addr)))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            format!("{addr} closed the connection during the TLS handshake")
+        );
         h.join().unwrap();
     }
 

@@ -605,14 +605,14 @@ fn ids_are_what_the_server_parses() {
     for vs in services {
         let id = service_id(&vs);
         assert!(!id.contains(['[', ']', '/']), "{id}");
-        let parsed = crate::api::parse_service_id(&percent_decode(&id)).ok();
+        let parsed = crate::http::parse_service_id(&percent_decode(&id)).ok();
         assert_eq!(parsed, Some(vs), "{id}");
     }
     for addr in addrs {
         for port in [0u16, 80, 65535] {
             let ip: IpAddr = addr.parse().unwrap();
             let id = server_id(ip, port);
-            let parsed = crate::api::parse_rs_id(&percent_decode(&id)).ok();
+            let parsed = crate::http::parse_rs_id(&percent_decode(&id)).ok();
             assert_eq!(parsed, Some((ip, port)), "{id}");
         }
     }

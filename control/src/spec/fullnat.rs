@@ -1,4 +1,4 @@
-//! The SNAT pools of FULLNAT services, in dataplane terms (part of [`crate::spec`]).
+//! The SNAT pools of FULLNAT services, in dataplane terms.
 
 use anyhow::{bail, Result};
 use config::{Config, ForwardMethod, VirtualService};
@@ -93,7 +93,7 @@ mod tests {
 
     const HEAD: &str = "interfaces:\n  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }\n  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24] }\n";
 
-    fn spec(pools: &str, services: &str) -> anyhow::Result<crate::daemon::DaemonSpec> {
+    fn spec(pools: &str, services: &str) -> anyhow::Result<crate::spec::DaemonSpec> {
         let text = format!("{HEAD}snat_pools:\n{pools}services:\n{services}");
         let cfg = config::from_str(&text, "t.yaml").map_err(|e| anyhow::anyhow!("{e}"))?;
         from_config(&cfg, &mut RealServerIds::default())
@@ -141,7 +141,7 @@ mod tests {
 
     const HEAD6: &str = "interfaces:\n  - { name: wan0, device: net_null0, addresses: [198.18.0.254/24, \"2001:2::fe/64\"] }\n  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24, \"2001:2:0:1::fe/64\"] }\n";
 
-    fn spec6(text: &str) -> anyhow::Result<crate::daemon::DaemonSpec> {
+    fn spec6(text: &str) -> anyhow::Result<crate::spec::DaemonSpec> {
         let text = format!("{HEAD6}{text}");
         let cfg = config::from_str(&text, "t.yaml").map_err(|e| anyhow::anyhow!("{e}"))?;
         from_config(&cfg, &mut RealServerIds::default())

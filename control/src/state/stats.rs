@@ -19,7 +19,8 @@ pub struct PortReport<'a> {
     pub hw: PortStats,
 }
 
-fn mac_str(m: &[u8; 6]) -> String {
+/// A MAC address as `02:00:00:00:00:01`.
+pub fn mac_str(m: &[u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()

@@ -1,21 +1,14 @@
-//! Health state as the admin API (`GET /v1/health`, `GET /v1/health/{id}`) and `/metrics`
-//! show it: per real server its check state, counts, last error and last transition, and
-//! the weight it has in the running table beside the configured one.
+//! Health state as the admin API (`GET /v1/health`, `GET /v1/health/{id}`) shows it: per
+//! real server its check state, counts, last error and last transition, and the weight it
+//! has in the running table beside the configured one.
 
-use std::net::SocketAddr;
-
-use axum::extract::{Path, State};
-use axum::Json;
 use config::convert;
-use config::ipvsadm::OpError;
+use config::ipvsadm;
 use config::{HealthCheckKind, VirtualService};
 use serde::Serialize;
 
-use crate::admin::AdminState;
-use crate::api::{parse_service_id, IpvsApiError};
+use crate::health::{sorry_active, RsHealth};
 use crate::plane::ControlPlane;
-
-use super::{sorry_active, RsHealth};
 
 /// One real server's health.
 #[derive(Clone, Debug, Serialize)]
@@ -97,82 +90,22 @@ fn service_health(plane: &ControlPlane, vs: &VirtualService) -> ServiceHealth {
     }
 }
 
-/// GET /v1/health
-pub async fn list(State(st): State<AdminState>) -> Json<Vec<ServiceHealth>> {
-    let plane = st.plane.lock();
-    Json(
-        plane
-            .config()
-            .services
-            .iter()
-            .map(|vs| service_health(&plane, vs))
-            .collect(),
-    )
-}
-
-/// GET /v1/health/{id}
-pub async fn get(
-    State(st): State<AdminState>,
-    Path(id): Path<String>,
-) -> Result<Json<ServiceHealth>, IpvsApiError> {
-    let want = parse_service_id(&id).map_err(IpvsApiError::Bad)?;
-    let plane = st.plane.lock();
+/// The health of every configured service, in configuration order.
+pub fn all(plane: &ControlPlane) -> Vec<ServiceHealth> {
     plane
         .config()
         .services
         .iter()
-        .find(|s| convert::is_service(s, &want))
-        .map(|vs| Json(service_health(&plane, vs)))
-        .ok_or(IpvsApiError::Op(OpError::NoSuchService))
+        .map(|vs| service_health(plane, vs))
+        .collect()
 }
 
-/// One checked real server for `/metrics`, with the node_exporter ipvs labels.
-#[derive(Clone, Debug, Default)]
-pub struct HealthMetrics {
-    /// "TCP", "UDP", "SCTP" or "" for firewall marks.
-    pub proto: String,
-    /// VIP.
-    pub local_address: String,
-    /// Virtual port.
-    pub local_port: u16,
-    /// Firewall mark ("" when none).
-    pub local_mark: String,
-    /// Real server address.
-    pub remote_address: String,
-    /// Real server port.
-    pub remote_port: u16,
-    /// 1 = up.
-    pub up: bool,
-    /// Successful checks.
-    pub checks_ok: u64,
-    /// Failed checks.
-    pub checks_failed: u64,
-}
-
-/// The rows of every checked real server (down ones too, even when out of the table).
-pub fn metrics(plane: &ControlPlane) -> Vec<HealthMetrics> {
-    let mut rows = Vec::new();
-    for vs in &plane.config().services {
-        let svc = vs.key.to_string();
-        let (proto, addr, port, mark) =
-            crate::metrics::service_labels(&convert::service_config(vs).service);
-        for rs in &vs.real_servers {
-            let addr_port: SocketAddr = rs.socket_addr();
-            let Some(h) = plane.health().get(&svc, addr_port) else {
-                continue;
-            };
-            rows.push(HealthMetrics {
-                proto: proto.clone(),
-                local_address: addr.clone(),
-                local_port: port,
-                local_mark: mark.clone(),
-                remote_address: rs.address.to_string(),
-                remote_port: rs.port,
-                up: h.up,
-                checks_ok: h.checks_ok,
-                checks_failed: h.checks_failed,
-            });
-        }
-    }
-    rows
+/// The health of one service; None when it is not configured.
+pub fn of(plane: &ControlPlane, want: &ipvsadm::VirtualService) -> Option<ServiceHealth> {
+    plane
+        .config()
+        .services
+        .iter()
+        .find(|s| convert::is_service(s, want))
+        .map(|vs| service_health(plane, vs))
 }

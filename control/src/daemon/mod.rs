@@ -1,0 +1,16 @@
+//! rvsd's life cycle: `lifecycle::run` starts EAL, the ports and the workers in named
+//! steps (`ports`, `workers`), hands over to the control thread (`control_thread`: the
+//! tokio runtime with the admin API, the health checks, signals and the wait loop) and
+//! shuts down in order. `affinity` keeps rvsd's own threads on the control core.
+//!
+//! The top of the crate: it uses the spec, the control plane, the runtime state and the
+//! HTTP layer; nothing uses it.
+
+mod affinity;
+mod control_thread;
+mod lifecycle;
+mod ports;
+mod workers;
+
+pub use control_thread::ControlThread;
+pub use lifecycle::{run, RunOptions, MAX_WORKERS};

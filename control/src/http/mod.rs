@@ -1,0 +1,38 @@
+//! The admin REST API and `/metrics` on the management address, served by axum on the
+//! control thread's current-thread tokio runtime.
+//!
+//! `router` maps the routes (kept in step with `openapi.json`) to one handler module per
+//! resource; `auth` checks the bearer token; `error` shapes error bodies; `ids` parses the
+//! service and real-server ids of paths; `command` is the common path of the handlers that
+//! change the configuration with ipvsadm commands. Handlers read the control plane and the
+//! runtime state through [`AdminState`] and the read models of [`crate::view`]; changes go
+//! through [`crate::plane`].
+//!
+//! Authentication: `Authorization: Bearer <token>` with the token from `admin.token_file`.
+//! Read-only routes need the token when one is configured; routes that change anything
+//! always need it (without a token file they answer 403).
+
+mod auth;
+mod command;
+mod config;
+mod connections;
+mod error;
+mod health;
+mod ids;
+mod metrics;
+mod openapi;
+mod real_servers;
+mod router;
+mod rules;
+mod services;
+mod state;
+mod stats;
+mod timeouts;
+mod version;
+mod zero;
+
+pub use error::{ApiError, IpvsApiError};
+pub use ids::{parse_rs_id, parse_service_id};
+pub use openapi::OPENAPI;
+pub use router::{router, MAX_BODY_BYTES, ROUTES};
+pub use state::AdminState;
