@@ -12,7 +12,7 @@ per-stage breakdown. Standard library only.
                                            per-stage instructions per packet (markdown)
   bench.py check_rules                     the stage rules on the old and new dataplane layouts
   bench.py stages_row STAGES.json CONNS     that case's row of the per-case totals table
-  bench.py figures OUTDIR [--baseline STAGES.json] [--commit C] [--date D]
+  bench.py figures OUTDIR [--baseline STAGES.json] [--commit C] [--date D] [--load L]
                                            OUTDIR/figures/{stages,ratios}.svg (plain SVG)
   bench.py testpmd LOG                     "BEST MEDIAN" Tx-pps of testpmd's reports
 """
@@ -466,6 +466,7 @@ def stages_svg(cases, baseline, note):
     """Stacked horizontal bars, one per case (and its baseline's bar above it when given):
     instructions per packet by stage."""
     rows = []
+    note = dict(note, load="")  # instruction counts do not depend on the machine's load
     base = {c["case"]: c for c in (baseline or {}).get("cases", [])}
     for c in cases:
         b = base.get(c["case"])
@@ -512,7 +513,7 @@ def stages_svg(cases, baseline, note):
 def ratios_svg(rows, note):
     """Horizontal bars of rvs / testpmd io per case, a line at the 0.5 target; a range
     (lo-hi of repeated rounds) drawn as a whisker when given."""
-    x0, x1, top, bar, gap = 380, 840, 40, 18, 8
+    x0, x1, top, bar, gap = 380, 840, 52, 18, 8
     vmax = max([0.75] + [r[3] for r in rows if r[1] is not None]) * 1.05
     vmax = 0.25 * (int(vmax / 0.25) + 1)
     body = []
@@ -520,12 +521,13 @@ def ratios_svg(rows, note):
     axis(body, x0, x1, top - 4, y1, vmax, 0.25, lambda v: f"{v:.2f}")
     for i, (label, v, lo, hi) in enumerate(rows):
         y = top + i * (bar + gap)
+        label = short_label(label, 60)
         if v is None:
             body.append(f'<text x="{x0 - 6}" y="{y + bar / 2 + 4}" text-anchor="end">{esc(label)}</text>\n'
                         f'<text x="{x0 + 4}" y="{y + bar / 2 + 4}" fill="#c00">failed (see the table)</text>\n')
             continue
         w = (x1 - x0) * v / vmax
-        color = "#59a14f" if v >= 0.5 else "#f28e2b"
+        color = "#4e79a7"
         body.append(f'<text x="{x0 - 6}" y="{y + bar / 2 + 4}" text-anchor="end">{esc(label)}</text>\n'
                     f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}"/>\n')
         if hi > lo:
@@ -539,28 +541,36 @@ def ratios_svg(rows, note):
     xt = x0 + (x1 - x0) * 0.5 / vmax
     body.append(f'<line x1="{xt:.1f}" y1="{top - 8}" x2="{xt:.1f}" y2="{y1}" stroke="#c00" '
                 f'stroke-dasharray="4 3"/>\n<text x="{xt + 3:.1f}" y="{top - 10}" fill="#c00">'
-                f'target 0.5</text>\n')
+                f'0.5: the NAT and FULLNAT target</text>\n')
     body.append(f'<text x="{(x0 + x1) / 2}" y="{y1 + 30}" text-anchor="middle">rvs / dpdk-testpmd io, '
                 f'packets per on-CPU second of the worker (whisker: range of the rounds)</text>\n')
     title = f"rvsd dataplane, one worker, ratio to testpmd io — {note_text(note)}"
     return svg_doc(900, y1 + 44, body, title)
 
 
+def short_label(label, n):
+    """LABEL without its longer parenthesised remarks, cut to N characters."""
+    t = re.sub(r" \([^)]{13,}\)", "", label)  # keeps short ones: "(toa: false)"
+    return t if len(t) <= n else t[:n - 1] + "…"
+
+
 def note_text(note):
-    return ", ".join(x for x in (note.get("commit", ""), note.get("date", "")) if x)
+    return ", ".join(x for x in (note.get("commit", ""), note.get("date", ""),
+                                 note.get("load", "") and f"load {note['load']}") if x)
 
 
 def figures(outdir, *args):
     """Figures of a run.sh --out directory, written to OUTDIR/figures/: stages.svg from the
     *.stages.json files of the stages part (with --baseline FILE, a stages.json of an
     earlier run, its bars too), ratios.svg from ratios.tsv ("CASE<TAB>RATIO[<TAB>LO<TAB>HI]"
-    lines of the dataplane and ratios parts); stages.json, the figures' data. --commit C and
-    --date D label them."""
+    lines of the dataplane and ratios parts); stages.json, the figures' data. --commit C,
+    --date D and --load L (the load average at the start) label them."""
     opts, rest = {}, list(args)
     while rest:
         k = rest.pop(0).lstrip("-")
         opts[k] = rest.pop(0)
-    note = {"commit": opts.get("commit", ""), "date": opts.get("date", "")}
+    note = {"commit": opts.get("commit", ""), "date": opts.get("date", ""),
+            "load": opts.get("load", "")}
     fig = os.path.join(outdir, "figures")
     os.makedirs(fig, exist_ok=True)
     cases = []

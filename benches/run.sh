@@ -136,15 +136,30 @@ conn_slots=$((syn_flows + 65536))
 # Hugepages when enough are free (as a production director runs), else anonymous memory.
 huge_free_mb() { awk '/HugePages_Free/ {f=$2} /Hugepagesize/ {s=$2} END {print int(f*s/1024)}' /proc/meminfo; }
 
-# eal_args for a pool of N mbufs (2.4 KB each with headers) plus room for the rest.
+# MiB of EAL memory for a pool of N mbufs plus room for the rest, on hugepages or not.
+# An mbuf takes 2.3 KiB with its headers; a pool must not split one across pages, and
+# without hugepages the pages are 4 KiB, so there each mbuf takes a whole page (1.7x).
+pool_mb() { echo $(($1 * 5 / 2048 + 256)); }
+pool_mb_no_huge() { echo $(($1 * 4 / 1024 + 256)); }
+# MiB of memory the kernel could give (MemAvailable).
+mem_avail_mb() { awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo; }
+
+# eal_args for a pool of N mbufs: hugepages when enough are free, else anonymous memory.
 eal_args_for() {
 	local mbufs=$1 mb
-	mb=$((mbufs * 5 / 2048 + 256))
+	mb=$(pool_mb "$mbufs")
 	if [ "$(huge_free_mb)" -gt $((mb + 256)) ] && [ "${RVS_BENCH_NO_HUGE:-}" = "" ]; then
 		printf '["-m", "%d"]' "$mb"
 	else
-		printf '["--no-huge", "-m", "%d"]' "$mb"
+		printf '["--no-huge", "-m", "%d"]' "$(pool_mb_no_huge "$mbufs")"
 	fi
+}
+
+# fits_in_memory MBUFS: whether a pool of MBUFS fits in the free hugepages or, without
+# them, in half the memory the kernel has available (the other half for the rest).
+fits_in_memory() {
+	[ "$(huge_free_mb)" -gt $(($(pool_mb "$1") + 256)) ] ||
+		[ $(($(pool_mb_no_huge "$1") * 2)) -lt "$(mem_avail_mb)" ]
 }
 
 # Pool size for a trace of N frames replayed from memory: infinite_rx copies the whole
@@ -256,8 +271,8 @@ testpmd_pps() {
 	frames=$(($(stat -c %s "$pcap") / 70))
 	log=$out/testpmd-$mode-$(basename "$pcap").log
 	mb=$(mbufs_for "$frames")
-	eal=(-m $((mb * 5 / 2048 + 256)) --in-memory)
-	[ "$(huge_free_mb)" -gt $((mb * 5 / 2048 + 512)) ] || eal=(--no-huge -m $((mb * 5 / 2048 + 256)) --no-shconf --file-prefix "rvsbench$$")
+	eal=(-m "$(pool_mb "$mb")" --in-memory)
+	[ "$(huge_free_mb)" -gt $(($(pool_mb "$mb") + 256)) ] || eal=(--no-huge -m "$(pool_mb_no_huge "$mb")" --no-shconf --file-prefix "rvsbench$$")
 	timeout $((secs + 60)) dpdk-testpmd -l 0-1 --no-pci "${eal[@]}" --log-level=lib.eal:error \
 		--vdev="net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" -- \
 		--total-num-mbufs="$mb" --forward-mode="$mode" --port-topology=loop --auto-start \
@@ -293,6 +308,7 @@ mean() { python3 -c "v = [x for x in ($1, $2) if x > 0]; print(int(sum(v) / len(
 mpps_of() { python3 -c "print(f'{$1 / 1e6:.3f}')"; }
 
 tsc_hz=0
+load_at_start=$(cut -d' ' -f1 /proc/loadavg)
 say "# rvs benchmark suite ($profile profile)"
 say ""
 say "- Command: \`bash benches/run.sh --$profile${only:+ --only $only}\`"
@@ -303,6 +319,11 @@ say ""
 
 # --- dataplane --------------------------------------------------------------------------
 if want dataplane; then
+	# The big-table case replays its whole trace from mbufs (3 frames per flow): on a
+	# machine without the memory for that pool, fewer flows, said in the table.
+	while [ "$big_flows" -gt 1000 ] && ! fits_in_memory "$(mbufs_for $((big_flows * 3 + 2)))"; do
+		big_flows=$((big_flows / 2))
+	done
 	log "dataplane: generating traces"
 	{
 		"$trace" "$out/est64.pcap" --kind established --flows 1000 --packets 16
@@ -749,7 +770,8 @@ say ""
 # benches/figures/ (the per-stage one with the committed baseline's bars beside this run's),
 # where RESULTS.md shows them. RVS_BENCH_NO_FIGURES=1 leaves benches/figures/ alone.
 made=$(python3 "$bench_py" figures "$out" --baseline "$here/figures/stages-baseline.json" \
-	--commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')" --date "$(date -u '+%Y-%m-%d')")
+	--commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')" --date "$(date -u '+%Y-%m-%d')" \
+	--load "$load_at_start")
 if [ -n "$made" ]; then
 	if [ "${RVS_BENCH_NO_FIGURES:-}" = "" ]; then
 		mkdir -p "$here/figures"
