@@ -2,7 +2,7 @@
 # The benchmark suite of issue #10: one command for the dataplane, new-connection,
 # memory, per-stage and end-to-end benchmarks. Run as root from anywhere:
 #
-#   bash benches/run.sh --short     # < 5 minutes
+#   bash benches/run.sh --short     # about 5 minutes
 #   bash benches/run.sh --long      # bigger tables, longer windows, ratios (~30 minutes)
 #
 # Options: --only LIST (comma-separated parts: dataplane,conns,stages,e2e,ratios; default
@@ -21,9 +21,11 @@
 # - conns: a finite SYN flood (one new connection per packet) through rvsd; cycles per
 #   SYN and new connections per on-CPU second; rvsd's VmRSS/VmHWM and hugepages with
 #   those connections, against a baseline run with one.
-# - stages: rvsd under callgrind (the worker loop only) on the established and SYN
-#   traces; instructions per packet grouped into rx / parse / conn lookup / schedule /
-#   rewrite / route+neigh / tx (bench.py documents the mapping).
+# - stages: rvsd under callgrind (the worker loop less its 10 ms timer tick) on the
+#   established traces (NAT, FULLNAT, IPv6 NAT) and a SYN flood; instructions per packet
+#   grouped into rx / parse / conn lookup / schedule / rewrite / forwarding method /
+#   route+neigh / tx / glue (bench.py's rules), and per case: total and rvs's own.
+# - figures: stages.svg and ratios.svg (bench.py figures) into DIR/figures and benches/figures.
 # - e2e: benches/e2e.sh (wrk through rvsd NAT and FULLNAT on af_xdp, nftables DNAT,
 #   HAProxy, and with no director as the machine's ceiling; CPU per request).
 # - ratios: the two ratio targets (NAT and FULLNAT established against testpmd io)
