@@ -475,7 +475,7 @@ def stages_svg(cases, baseline, note):
             rows.append((f'{c["case"]}, now ({note.get("commit", "?")})', c))
         else:
             rows.append((c["case"], c))
-    x0, x1, top, bar, gap = 300, 790, 40, 22, 8
+    x0, x1, top, bar, gap = 350, 790, 40, 22, 8
     vmax = max([r["total"] for _, r in rows] + [1])
     step = nice_step(vmax)
     vmax = step * (int(vmax / step) + 1)
