@@ -608,6 +608,15 @@ cg_run() {
 }
 
 if want stages; then
+	# The counted functions must exist as functions (not inlined away, not renamed): a
+	# tick inlined into the loop would be counted again and read as a regression.
+	syms=$(nm -C "$rvsd" 2>/dev/null || true)
+	for f in 'dataplane::worker::Worker::run$' 'Pipeline<.*::tick$'; do
+		if [ -n "$syms" ] && ! grep -qE "$f" <<<"$syms"; then
+			say "**Warning**: no function matching \`$f\` in rvsd: the stages counts below do not mean what they say (see cg_run in benches/run.sh)."
+			say ""
+		fi
+	done
 	if command -v valgrind >/dev/null; then
 		[ -e "$out/est64.pcap" ] || "$trace" "$out/est64.pcap" --kind established --flows 1000 --packets 16 2>>"$out/trace.log"
 		[ -e "$out/est64v6.pcap" ] || "$trace" "$out/est64v6.pcap" --kind established --flows 1000 --packets 16 --ipv6 2>>"$out/trace.log"
