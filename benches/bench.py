@@ -8,7 +8,12 @@ per-stage breakdown. Standard library only.
   bench.py during SERIES TOTAL_RX          finite run samples -> "CPU_CPP CONNS_PER_CPU_S"
   bench.py final STATS.json                rvsd --stats-file -> "RX TX CONNS CPP DROPS"
   bench.py mem PID                         "VmRSS VmHWM HUGETLB" in KiB from /proc
-  bench.py stages CALLGRIND.OUT PACKETS    per-stage instructions per packet (markdown)
+  bench.py stages CALLGRIND.OUT PACKETS [TOP] [--json FILE --case NAME]
+                                           per-stage instructions per packet (markdown)
+  bench.py check_rules                     the stage rules on the old and new dataplane layouts
+  bench.py stages_row STAGES.json CONNS     that case's row of the per-case totals table
+  bench.py figures OUTDIR [--baseline STAGES.json] [--commit C] [--date D] [--load L]
+                                           OUTDIR/figures/{stages,ratios}.svg (plain SVG)
   bench.py testpmd LOG                     "BEST MEDIAN" Tx-pps of testpmd's reports
 """
 
@@ -16,6 +21,89 @@ import json
 import os
 import re
 import sys
+
+
+# --- stage attribution (callgrind) -------------------------------------------------------
+#
+# `bench.py stages` charges every instruction of the worker loop to one stage of a
+# packet's walk. The release build's line tables attribute inlined code to its own source
+# file, so code is grouped by the file it was written in, whatever function it was inlined
+# into. The rules below are the whole mapping: the first rule that matches wins.
+#
+# They cover the dataplane's layout before issue #19's restructure (pipeline.rs,
+# pipeline6.rs, fullnat.rs, toa.rs, tcp_seq.rs, tunnel*.rs, route6.rs, ...) and after it
+# (frame.rs, tables.rs, pipeline/{steer,arp,ndp,l4,timers,exception}.rs,
+# xmit/{nat,dr,tun,icmp}.rs, xmit/fullnat/{mod,snat,toa,tcp_seq}.rs, route.rs, ...), so
+# that one script attributes both trees alike: code that moves from one file to another
+# keeps its stage. In particular the NAT and DR steps, which lived in pipeline.rs and
+# pipeline6.rs, are "pipeline glue" in both trees (xmit/nat.rs, xmit/dr.rs), and the
+# related-ICMP translation (pipeline/related*.rs -> xmit/icmp.rs) too; FULLNAT's and TUN's
+# own code is "forwarding method" in both.
+
+# Stages in the order of the tables and figures, with what each one holds.
+STAGES = [
+    ("rx", "PMD receive (net_pcap: ring dequeue, copy into a fresh mbuf), rvs_eth_rx_burst"),
+    ("parse", "dataplane/src/wire/* except the rewrite files: Ethernet, IPv4/IPv6, TCP/UDP views"),
+    ("conn lookup", "conn-table/src/*: lookup, state machine, insert, timers"),
+    ("schedule", "scheduler/src/* and dataplane/src/service.rs: service lookup and pick"),
+    ("rewrite", "dataplane/src/wire/nat.rs, nat6.rs, checksum.rs: NAT rewrite, checksum updates"),
+    ("forwarding method", "FULLNAT and TUN code: fullnat.rs, toa.rs, tcp_seq.rs, tunnel*.rs "
+     "(after #19: xmit/fullnat/*, xmit/tun.rs)"),
+    ("route+neigh", "dataplane/src/route.rs, route6.rs, neigh.rs: next hop and its MAC"),
+    ("tx", "rvs_eth_tx_burst and the PMD's transmit (pcap dump, mbuf free)"),
+    ("mbuf", "other rvs_pktmbuf_* calls (alloc, free of dropped packets, accessors)"),
+    ("pipeline glue", "the rest of dataplane/src (pipeline*, worker.rs, counters.rs, dpdk.rs, "
+     "after #19 also frame.rs, tables.rs, xmit/{nat,dr,icmp}.rs) and std/core code inlined there"),
+]
+
+# (regular expression searched in the source file's path, stage): code of the rvsd binary.
+# "(^|/)" anchors a crate directory, so a checkout anywhere matches.
+FILE_RULES = [
+    (r"(^|/)conn-table/src/", "conn lookup"),
+    (r"(^|/)scheduler/src/", "schedule"),
+    (r"(^|/)dataplane/src/service\.rs$", "schedule"),
+    (r"(^|/)dataplane/src/wire/(nat6?|checksum)\.rs$", "rewrite"),
+    (r"(^|/)dataplane/src/wire/(nat|checksum)/", "rewrite"),  # should they become folders
+    (r"(^|/)dataplane/src/wire/", "parse"),
+    (r"(^|/)dataplane/src/(route6?|neigh6?)\.rs$", "route+neigh"),
+    (r"(^|/)dataplane/src/(route|neigh)/", "route+neigh"),
+    # before #19: FULLNAT (SNAT ports, TOA, sequence translation) and TUN at the top level
+    (r"(^|/)dataplane/src/(fullnat|toa|tcp_seq|tunnel6?)\.rs$", "forwarding method"),
+    (r"(^|/)dataplane/src/(fullnat|tunnel)/", "forwarding method"),
+    (r"(^|/)dataplane/src/pipeline/tun6?\.rs$", "forwarding method"),
+    # after #19: one module per forwarding method; NAT's, DR's and the ICMP translation's
+    # files hold what pipeline.rs / pipeline6.rs / pipeline/related*.rs held
+    (r"(^|/)dataplane/src/xmit/(fullnat|tun)(/|\.rs$)", "forwarding method"),
+    (r"(^|/)dataplane/src/xmit/", "pipeline glue"),
+    (r"(^|/)dataplane/src/", "pipeline glue"),
+]
+
+# Library code (std/core, hashbrown, ...: a path under /rustc/ or ~/.cargo/registry/)
+# inlined into rvs's functions is charged by the function it was inlined into:
+# (regular expression searched in that function's name, hash-table code only, stage).
+LIB_PATH = r"/rustc/|/\.cargo/registry/"
+HASH_PATH = r"hashbrown|foldhash"
+LIB_RULES = [
+    (r"conn_table::", False, "conn lookup"),
+    # the connection index is a hashbrown table probed from the packet step itself
+    (r"handle_ipv[46]|handle_ipv6_l4|handle_l4|established|l4::", True, "conn lookup"),
+    (r"scheduler::|service::", False, "schedule"),
+    (r"wire::(nat|checksum)", False, "rewrite"),
+    (r"wire::", False, "parse"),
+    # the neighbour table behind its direct-mapped cache
+    (r"forward|neigh|route", True, "route+neigh"),
+]
+
+# Functions by name, for calls from the binary into shared objects (DPDK, libpcap, libc:
+# their inclusive cost goes to the calling shim or the callee) and for the shims themselves.
+FN_RULES = [
+    (r"rx_burst|eth_pcap_rx", "rx"),
+    (r"tx_burst|eth_pcap_tx|pcap_dump", "tx"),
+    (r"rvs_pktmbuf|rte_pktmbuf|mempool", "mbuf"),
+]
+
+# rvs's own work: the total less the PMD's receive and transmit, which testpmd pays too.
+IO_STAGES = ("rx", "tx")
 
 
 def drops_delta(a, b):
@@ -146,67 +234,107 @@ def testpmd(log):
 
 
 # --- callgrind -------------------------------------------------------------------------
-#
-# Stages of one packet, by where the code lives (the release build's line tables
-# attribute inlined code to its own source file, so grouping by file survives inlining):
-STAGES = [
-    ("rx", "PMD receive (net_pcap: ring dequeue, copy into a fresh mbuf), rvs_eth_rx_burst"),
-    ("parse", "dataplane/src/wire/* except nat.rs/checksum.rs: Ethernet, IPv4, TCP/UDP views"),
-    ("conn lookup", "conn-table/src/*: lookup, state machine, insert, timers"),
-    ("schedule", "scheduler/src/* and dataplane/src/service.rs: service lookup and pick"),
-    ("rewrite", "dataplane/src/wire/nat.rs, wire/checksum.rs: NAT rewrite, checksum updates"),
-    ("route+neigh", "dataplane/src/route.rs, neigh.rs: next hop and its MAC"),
-    ("tx", "rvs_eth_tx_burst and the PMD's transmit (pcap dump, mbuf free)"),
-    ("mbuf", "other rvs_pktmbuf_* calls (alloc, free of dropped packets, accessors)"),
-    ("pipeline glue", "dataplane/src/pipeline.rs, worker.rs, counters.rs, dpdk.rs, and std/core "
-     "code inlined there (std/core/hashbrown code inlined into another stage counts there)"),
-]
 
 
 def stage_of_file(path, fn):
-    p = path or ""
-    if "/conn-table/src/" in p:
-        return "conn lookup"
-    if "/scheduler/src/" in p or p.endswith("dataplane/src/service.rs"):
-        return "schedule"
-    if p.endswith("wire/nat.rs") or p.endswith("wire/checksum.rs"):
-        return "rewrite"
-    if "dataplane/src/wire/" in p:
-        return "parse"
-    if p.endswith("dataplane/src/route.rs") or p.endswith("dataplane/src/neigh.rs"):
-        return "route+neigh"
-    if "/rustc/" in p or "/.cargo/registry/" in p:
-        # std/core/hashbrown code inlined somewhere: charge it to the function it is in.
-        f = fn or ""
-        hashed = "hashbrown" in p or "foldhash" in p
-        if "conn_table::" in f or (hashed and "handle_ipv4" in f):
-            return "conn lookup"  # the connection index is a hashbrown table
-        if "scheduler::" in f or "service::" in f:
-            return "schedule"
-        if "wire::nat" in f or "wire::checksum" in f:
-            return "rewrite"
-        if "wire::" in f:
-            return "parse"
-        if hashed and ("forward" in f or "neigh" in f or "route" in f):
-            return "route+neigh"  # the neighbour table
+    """The stage of code of the rvsd binary from PATH inlined into function FN."""
+    p, f = path or "", fn or ""
+    if re.search(LIB_PATH, p):
+        hashed = bool(re.search(HASH_PATH, p))
+        for pat, hash_only, stage in LIB_RULES:
+            if (hashed or not hash_only) and re.search(pat, f):
+                return stage
+        return stage_of_fn(fn) or "pipeline glue"
+    for pat, stage in FILE_RULES:
+        if re.search(pat, p):
+            return stage
     return stage_of_fn(fn) or "pipeline glue"
 
 
 def stage_of_fn(fn):
-    f = fn or ""
-    if "rx_burst" in f or "eth_pcap_rx" in f:
-        return "rx"
-    if "tx_burst" in f or "eth_pcap_tx" in f or "pcap_dump" in f:
-        return "tx"
-    if "rvs_pktmbuf" in f or "rte_pktmbuf" in f or "mempool" in f:
-        return "mbuf"
+    for pat, stage in FN_RULES:
+        if re.search(pat, fn or ""):
+            return stage
     return None
 
 
-def stages(out, packets, _top=None):
+# Where each file of the dataplane goes, before and after #19's moves: `bench.py
+# check_rules` asserts these, so a change to the rules that would attribute the two trees
+# differently shows. (Paths as callgrind gives them: absolute, any checkout.)
+RULE_CASES = [
+    # before #19
+    ("/w/dataplane/src/pipeline.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline6.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/related6.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/family.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/tun6.rs", "forwarding method"),
+    ("/w/dataplane/src/fullnat.rs", "forwarding method"),
+    ("/w/dataplane/src/toa.rs", "forwarding method"),
+    ("/w/dataplane/src/tcp_seq.rs", "forwarding method"),
+    ("/w/dataplane/src/tunnel6.rs", "forwarding method"),
+    ("/w/dataplane/src/route6.rs", "route+neigh"),
+    ("/w/dataplane/src/wire/nat6.rs", "rewrite"),
+    ("/w/dataplane/src/wire/ipv6.rs", "parse"),
+    ("/w/dataplane/src/service.rs", "schedule"),
+    ("/w/dataplane/src/exception.rs", "pipeline glue"),
+    # after #19
+    ("/w/dataplane/src/frame.rs", "pipeline glue"),
+    ("/w/dataplane/src/tables.rs", "pipeline glue"),
+    ("/w/dataplane/src/family.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/mod.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/steer.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/l4.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/ndp.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/timers.rs", "pipeline glue"),
+    ("/w/dataplane/src/pipeline/ipv6.rs", "pipeline glue"),
+    ("/w/dataplane/src/xmit/nat.rs", "pipeline glue"),
+    ("/w/dataplane/src/xmit/dr.rs", "pipeline glue"),
+    ("/w/dataplane/src/xmit/icmp.rs", "pipeline glue"),
+    ("/w/dataplane/src/xmit/tun.rs", "forwarding method"),
+    ("/w/dataplane/src/xmit/fullnat/mod.rs", "forwarding method"),
+    ("/w/dataplane/src/xmit/fullnat/snat.rs", "forwarding method"),
+    ("/w/dataplane/src/xmit/fullnat/toa.rs", "forwarding method"),
+    ("/w/dataplane/src/xmit/fullnat/tcp_seq.rs", "forwarding method"),
+    ("/w/dataplane/src/route.rs", "route+neigh"),
+    ("/w/dataplane/src/neigh.rs", "route+neigh"),
+    ("/w/dataplane/src/wire/nat.rs", "rewrite"),
+    ("/w/dataplane/src/wire/checksum.rs", "rewrite"),
+    ("/w/dataplane/src/wire/gue.rs", "parse"),
+    ("/w/dataplane/src/worker.rs", "pipeline glue"),
+    ("/w/dataplane/src/dpdk.rs", "pipeline glue"),
+    ("/w/conn-table/src/table/insert.rs", "conn lookup"),
+    ("/w/scheduler/src/rr.rs", "schedule"),
+]
+
+
+def check_rules():
+    """Assert RULE_CASES (and that every rule names a stage of STAGES)."""
+    names = {s for s, _ in STAGES}
+    bad = [st for _, st in FILE_RULES + FN_RULES if st not in names]
+    bad += [st for _, _, st in LIB_RULES if st not in names]
+    wrong = [(p, want, stage_of_file(p, "")) for p, want in RULE_CASES
+             if stage_of_file(p, "") != want]
+    for p, want, got in wrong:
+        print(f"{p}: {got}, expected {want}", file=sys.stderr)
+    if bad or wrong:
+        sys.exit(f"check_rules: {len(wrong)} paths wrong, unknown stages {bad}")
+    print(f"check_rules: {len(RULE_CASES)} paths as expected")
+
+
+def stages(out, packets, *args):
     """Self cost of code in the rvsd binary by source file, plus the inclusive cost of
     every call from the binary into a shared object (DPDK, libpcap, libc), charged to
-    the calling shim function (rvs_eth_rx_burst, ...) or the callee."""
+    the calling shim function (rvs_eth_rx_burst, ...) or the callee. ARGS: TOP (a number:
+    print the TOP biggest (stage, file: function) contributors to stderr), --json FILE
+    (the per-packet figures for `figures`), --case NAME and --order N (the case's name and
+    place in the figure)."""
+    opts, rest = {}, list(args)
+    while rest:
+        a = rest.pop(0)
+        if a in ("--json", "--case", "--order"):
+            opts[a[2:]] = rest.pop(0)
+        else:
+            opts["top"] = a
     names = {"ob": {}, "fl": {}, "fn": {}}
     main_ob = None
     ob = fl = fi = fn = None
@@ -271,20 +399,223 @@ def stages(out, packets, _top=None):
             # A call without cob= stays in the caller's object; cob= holds for one call.
             call_ob, cob = cob or ob, None
     n = max(int(packets), 1)
+    own = total - sum(totals[s] for s in IO_STAGES)
     print(f"| stage | instructions/packet | share | code |")
     print(f"|---|---|---|---|")
     for s, what in STAGES:
         print(f"| {s} | {totals[s] / n:.0f} | {100 * totals[s] / max(total, 1):.0f} % | {what} |")
     print(f"| **total** | **{total / n:.0f}** | 100 % | {n} packets |")
-    if len(sys.argv) > 4:
-        # The biggest contributors, to check the mapping (bench.py stages OUT N top).
-        for (st, where), ir in sorted(detail.items(), key=lambda x: -x[1])[:int(sys.argv[4])]:
-            print(f"{ir / n:8.1f}  {st:14} {where}", file=sys.stderr)
+    print(f"| rvs's own (total less {' and '.join(IO_STAGES)}) | {own / n:.0f} | "
+          f"{100 * own / max(total, 1):.0f} % | what testpmd does not do |")
+    if opts.get("json"):
+        with open(opts["json"], "w") as f:
+            json.dump({"case": opts.get("case", ""), "order": int(opts.get("order", 99)),
+                       "packets": n,
+                       "total": round(total / n, 1), "own": round(own / n, 1),
+                       "stages": {s: round(totals[s] / n, 1) for s, _ in STAGES}}, f, indent=1)
+    if opts.get("top"):
+        # The biggest contributors, to check the mapping (bench.py stages OUT N TOP).
+        for (st, where), ir in sorted(detail.items(), key=lambda x: -x[1])[:int(opts["top"])]:
+            print(f"{ir / n:8.1f}  {st:17} {where}", file=sys.stderr)
+
+def stages_row(path, conns):
+    """The per-case row of the stages summary from a `stages --json` file."""
+    d = json.load(open(path))
+    print(f"| {d['case']} | {d['packets']} | {conns} | **{d['total']:.0f}** | **{d['own']:.0f}** |")
+
+
+# --- figures (plain SVG text, no plotting library) ----------------------------------------
+
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+           "#ff9da7", "#9c755f", "#bab0ac"]
+
+
+def esc(t):
+    return str(t).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def svg_doc(width, height, body, title):
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" '
+            f'font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n'
+            f'<text x="10" y="20" font-size="14" font-weight="bold">{esc(title)}</text>\n'
+            + "".join(body) + "</svg>\n")
+
+
+def axis(body, x0, x1, y0, y1, vmax, step, fmt):
+    """Vertical grid lines and their labels from 0 to VMAX every STEP, below the bars."""
+    v = 0.0
+    while v <= vmax + 1e-9:
+        x = x0 + (x1 - x0) * v / vmax
+        body.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y1}" stroke="#ddd"/>\n'
+                    f'<text x="{x:.1f}" y="{y1 + 14}" text-anchor="middle" fill="#555">'
+                    f'{fmt(v)}</text>\n')
+        v += step
+
+
+def nice_step(vmax, ticks=6):
+    raw = vmax / ticks
+    mag = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 0.1
+    for m in (1, 2, 2.5, 5, 10):
+        if raw <= m * mag:
+            return m * mag
+    return 10 * mag
+
+
+def stages_svg(cases, baseline, note):
+    """Stacked horizontal bars, one per case (and its baseline's bar above it when given):
+    instructions per packet by stage."""
+    rows = []
+    note = dict(note, load="")  # instruction counts do not depend on the machine's load
+    base = {c["case"]: c for c in (baseline or {}).get("cases", [])}
+    for c in cases:
+        b = base.get(c["case"])
+        if b is not None and baseline.get("commit") != note.get("commit"):
+            rows.append((f'{c["case"]}, before ({baseline.get("commit", "?")})', b))
+            rows.append((f'{c["case"]}, now ({note.get("commit", "?")})', c))
+        else:
+            rows.append((c["case"], c))
+    x0, x1, top, bar, gap = 350, 790, 40, 22, 8
+    vmax = max([r["total"] for _, r in rows] + [1])
+    step = nice_step(vmax)
+    vmax = step * (int(vmax / step) + 1)
+    body = []
+    y1 = top + len(rows) * (bar + gap)
+    axis(body, x0, x1, top - 4, y1, vmax, step, lambda v: f"{v:.0f}")
+    for i, (label, r) in enumerate(rows):
+        y = top + i * (bar + gap)
+        body.append(f'<text x="{x0 - 6}" y="{y + bar / 2 + 4}" text-anchor="end">{esc(label)}</text>\n')
+        x = x0
+        for k, (st, _) in enumerate(STAGES):
+            w = (x1 - x0) * r["stages"].get(st, 0) / vmax
+            if w <= 0:
+                continue
+            body.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" '
+                        f'fill="{PALETTE[k % len(PALETTE)]}"><title>{esc(st)}: '
+                        f'{r["stages"].get(st, 0):.0f}</title></rect>\n')
+            x += w
+        body.append(f'<text x="{x + 4:.1f}" y="{y + bar / 2 + 4}">{r["total"]:.0f} '
+                    f'(own {r["own"]:.0f})</text>\n')
+    body.append(f'<text x="{(x0 + x1) / 2}" y="{y1 + 30}" text-anchor="middle">instructions '
+                f'per packet (callgrind, worker loop; own = total less rx and tx)</text>\n')
+    ly = y1 + 48
+    for k, (st, _) in enumerate(STAGES):
+        lx = 20 + (k % 5) * 170
+        yy = ly + (k // 5) * 18
+        body.append(f'<rect x="{lx}" y="{yy}" width="12" height="12" '
+                    f'fill="{PALETTE[k % len(PALETTE)]}"/>\n'
+                    f'<text x="{lx + 17}" y="{yy + 10}">{esc(st)}</text>\n')
+    height = ly + 2 * 18 + 10
+    title = f"rvsd per-stage instructions per packet — {note_text(note)}"
+    return svg_doc(900, height, body, title)
+
+
+def ratios_svg(rows, note):
+    """Horizontal bars of rvs / testpmd io per case, a line at the 0.5 target; a range
+    (lo-hi of repeated rounds) drawn as a whisker when given."""
+    x0, x1, top, bar, gap = 380, 840, 52, 18, 8
+    vmax = max([0.75] + [r[3] for r in rows if r[1] is not None]) * 1.05
+    vmax = 0.25 * (int(vmax / 0.25) + 1)
+    body = []
+    y1 = top + len(rows) * (bar + gap)
+    axis(body, x0, x1, top - 4, y1, vmax, 0.25, lambda v: f"{v:.2f}")
+    for i, (label, v, lo, hi) in enumerate(rows):
+        y = top + i * (bar + gap)
+        label = short_label(label, 60)
+        if v is None:
+            body.append(f'<text x="{x0 - 6}" y="{y + bar / 2 + 4}" text-anchor="end">{esc(label)}</text>\n'
+                        f'<text x="{x0 + 4}" y="{y + bar / 2 + 4}" fill="#c00">failed (see the table)</text>\n')
+            continue
+        w = (x1 - x0) * v / vmax
+        color = "#4e79a7"
+        body.append(f'<text x="{x0 - 6}" y="{y + bar / 2 + 4}" text-anchor="end">{esc(label)}</text>\n'
+                    f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}"/>\n')
+        if hi > lo:
+            xl, xh = x0 + (x1 - x0) * lo / vmax, x0 + (x1 - x0) * hi / vmax
+            ym = y + bar / 2
+            body.append(f'<line x1="{xl:.1f}" y1="{ym}" x2="{xh:.1f}" y2="{ym}" stroke="black"/>\n'
+                        f'<line x1="{xl:.1f}" y1="{y + 3}" x2="{xl:.1f}" y2="{y + bar - 3}" stroke="black"/>\n'
+                        f'<line x1="{xh:.1f}" y1="{y + 3}" x2="{xh:.1f}" y2="{y + bar - 3}" stroke="black"/>\n')
+        body.append(f'<text x="{x0 + max(w, (x1 - x0) * hi / vmax) + 4:.1f}" y="{y + bar / 2 + 4}">'
+                    f'{v:.2f}</text>\n')
+    xt = x0 + (x1 - x0) * 0.5 / vmax
+    body.append(f'<line x1="{xt:.1f}" y1="{top - 8}" x2="{xt:.1f}" y2="{y1}" stroke="#c00" '
+                f'stroke-dasharray="4 3"/>\n<text x="{xt + 3:.1f}" y="{top - 10}" fill="#c00">'
+                f'0.5: the NAT and FULLNAT target</text>\n')
+    body.append(f'<text x="{(x0 + x1) / 2}" y="{y1 + 30}" text-anchor="middle">rvs / dpdk-testpmd io, '
+                f'packets per on-CPU second of the worker (whisker: range of the rounds)</text>\n')
+    title = f"rvsd dataplane, one worker, ratio to testpmd io — {note_text(note)}"
+    return svg_doc(900, y1 + 44, body, title)
+
+
+def short_label(label, n):
+    """LABEL without its longer parenthesised remarks, cut to N characters."""
+    t = re.sub(r" \([^)]{13,}\)", "", label)  # keeps short ones: "(toa: false)"
+    return t if len(t) <= n else t[:n - 1] + "…"
+
+
+def note_text(note):
+    return ", ".join(x for x in (note.get("commit", ""), note.get("date", ""),
+                                 note.get("load", "") and f"load {note['load']}") if x)
+
+
+def figures(outdir, *args):
+    """Figures of a run.sh --out directory, written to OUTDIR/figures/: stages.svg from the
+    *.stages.json files of the stages part (with --baseline FILE, a stages.json of an
+    earlier run, its bars too), ratios.svg from ratios.tsv ("CASE<TAB>RATIO[<TAB>LO<TAB>HI]"
+    lines of the dataplane and ratios parts); stages.json, the figures' data. --commit C,
+    --date D and --load L (the load average at the start) label them."""
+    opts, rest = {}, list(args)
+    while rest:
+        k = rest.pop(0).lstrip("-")
+        opts[k] = rest.pop(0)
+    note = {"commit": opts.get("commit", ""), "date": opts.get("date", ""),
+            "load": opts.get("load", "")}
+    fig = os.path.join(outdir, "figures")
+    os.makedirs(fig, exist_ok=True)
+    cases = []
+    for name in sorted(os.listdir(outdir)):
+        if name.endswith(".stages.json"):
+            c = json.load(open(os.path.join(outdir, name)))
+            cases.append((c.pop("order", 99), c))
+    cases = [c for _, c in sorted(cases, key=lambda x: x[0])]
+    made = []
+    if cases:
+        baseline = None
+        if opts.get("baseline") and os.path.exists(opts["baseline"]):
+            baseline = json.load(open(opts["baseline"]))
+        with open(os.path.join(fig, "stages.json"), "w") as f:
+            json.dump(dict(note, cases=cases), f, indent=1)
+        with open(os.path.join(fig, "stages.svg"), "w") as f:
+            f.write(stages_svg(cases, baseline, note))
+        made += ["stages.json", "stages.svg"]
+    tsv = os.path.join(outdir, "ratios.tsv")
+    if os.path.exists(tsv):
+        rows = []
+        for line in open(tsv):
+            f = line.rstrip("\n").split("\t")
+            if len(f) < 2:
+                continue
+            try:
+                v = float(f[1])
+            except ValueError:
+                rows.append((f[0], None, 0, 0))  # a case that failed: said so, no bar
+                continue
+            lo = float(f[2]) if len(f) > 3 else v
+            hi = float(f[3]) if len(f) > 3 else v
+            rows.append((f[0], v, lo, hi))
+        if rows:
+            with open(os.path.join(fig, "ratios.svg"), "w") as f:
+                f.write(ratios_svg(rows, note))
+            made.append("ratios.svg")
+    print(" ".join(made))
 
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"rate": rate, "during": during, "first_pass": first_pass, "final": final, "mem": mem, "stages": stages, "testpmd": testpmd}[cmd](*args)
+    {"rate": rate, "during": during, "first_pass": first_pass, "final": final, "mem": mem, "stages": stages, "testpmd": testpmd,
+     "figures": figures, "stages_row": stages_row,
+     "check_rules": check_rules}[cmd](*args)
 
 
 if __name__ == "__main__":

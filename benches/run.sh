@@ -2,7 +2,7 @@
 # The benchmark suite of issue #10: one command for the dataplane, new-connection,
 # memory, per-stage and end-to-end benchmarks. Run as root from anywhere:
 #
-#   bash benches/run.sh --short     # < 5 minutes
+#   bash benches/run.sh --short     # about 5 minutes
 #   bash benches/run.sh --long      # bigger tables, longer windows, ratios (~30 minutes)
 #
 # Options: --only LIST (comma-separated parts: dataplane,conns,stages,e2e,ratios; default
@@ -21,9 +21,11 @@
 # - conns: a finite SYN flood (one new connection per packet) through rvsd; cycles per
 #   SYN and new connections per on-CPU second; rvsd's VmRSS/VmHWM and hugepages with
 #   those connections, against a baseline run with one.
-# - stages: rvsd under callgrind (the worker loop only) on the established and SYN
-#   traces; instructions per packet grouped into rx / parse / conn lookup / schedule /
-#   rewrite / route+neigh / tx (bench.py documents the mapping).
+# - stages: rvsd under callgrind (the worker loop less its 10 ms timer tick) on the
+#   established traces (NAT, FULLNAT, IPv6 NAT) and a SYN flood; instructions per packet
+#   grouped into rx / parse / conn lookup / schedule / rewrite / forwarding method /
+#   route+neigh / tx / glue (bench.py's rules), and per case: total and rvs's own.
+# - figures: stages.svg and ratios.svg (bench.py figures) into DIR/figures and benches/figures.
 # - e2e: benches/e2e.sh (wrk through rvsd NAT and FULLNAT on af_xdp, nftables DNAT,
 #   HAProxy, and with no director as the machine's ceiling; CPU per request).
 # - ratios: the two ratio targets (NAT and FULLNAT established against testpmd io)
@@ -136,15 +138,30 @@ conn_slots=$((syn_flows + 65536))
 # Hugepages when enough are free (as a production director runs), else anonymous memory.
 huge_free_mb() { awk '/HugePages_Free/ {f=$2} /Hugepagesize/ {s=$2} END {print int(f*s/1024)}' /proc/meminfo; }
 
-# eal_args for a pool of N mbufs (2.4 KB each with headers) plus room for the rest.
+# MiB of EAL memory for a pool of N mbufs plus room for the rest, on hugepages or not.
+# An mbuf takes 2.3 KiB with its headers; a pool must not split one across pages, and
+# without hugepages the pages are 4 KiB, so there each mbuf takes a whole page (1.7x).
+pool_mb() { echo $(($1 * 5 / 2048 + 256)); }
+pool_mb_no_huge() { echo $(($1 * 4 / 1024 + 256)); }
+# MiB of memory the kernel could give (MemAvailable).
+mem_avail_mb() { awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo; }
+
+# eal_args for a pool of N mbufs: hugepages when enough are free, else anonymous memory.
 eal_args_for() {
 	local mbufs=$1 mb
-	mb=$((mbufs * 5 / 2048 + 256))
+	mb=$(pool_mb "$mbufs")
 	if [ "$(huge_free_mb)" -gt $((mb + 256)) ] && [ "${RVS_BENCH_NO_HUGE:-}" = "" ]; then
 		printf '["-m", "%d"]' "$mb"
 	else
-		printf '["--no-huge", "-m", "%d"]' "$mb"
+		printf '["--no-huge", "-m", "%d"]' "$(pool_mb_no_huge "$mbufs")"
 	fi
+}
+
+# fits_in_memory MBUFS: whether a pool of MBUFS fits in the free hugepages or, without
+# them, in half the memory the kernel has available (the other half for the rest).
+fits_in_memory() {
+	[ "$(huge_free_mb)" -gt $(($(pool_mb "$1") + 256)) ] ||
+		[ $(($(pool_mb_no_huge "$1") * 2)) -lt "$(mem_avail_mb)" ]
 }
 
 # Pool size for a trace of N frames replayed from memory: infinite_rx copies the whole
@@ -235,8 +252,10 @@ measure() {
 		stats "$port" >"$out/$name.s$i.json" || true
 		echo "$(date +%s.%N) $out/$name.s$i.json $(worker_cpu_ns "$pid")" >>"$out/$name.series"
 	done
-	kill -TERM "$pid"
+	# rvsd may have exited already (it could not start): that case is reported as failed.
+	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" || true
+	R_LOG=$out/$name.rvsd.log
 	if ! res=$(python3 "$bench_py" rate "$out/$name.series" 2>>"$out/$name.rvsd.log"); then
 		log "$name: rvsd did not run; last lines of its log:"
 		tail -n 5 "$out/$name.rvsd.log" >&2
@@ -254,8 +273,8 @@ testpmd_pps() {
 	frames=$(($(stat -c %s "$pcap") / 70))
 	log=$out/testpmd-$mode-$(basename "$pcap").log
 	mb=$(mbufs_for "$frames")
-	eal=(-m $((mb * 5 / 2048 + 256)) --in-memory)
-	[ "$(huge_free_mb)" -gt $((mb * 5 / 2048 + 512)) ] || eal=(--no-huge -m $((mb * 5 / 2048 + 256)) --no-shconf --file-prefix "rvsbench$$")
+	eal=(-m "$(pool_mb "$mb")" --in-memory)
+	[ "$(huge_free_mb)" -gt $(($(pool_mb "$mb") + 256)) ] || eal=(--no-huge -m "$(pool_mb_no_huge "$mb")" --no-shconf --file-prefix "rvsbench$$")
 	timeout $((secs + 60)) dpdk-testpmd -l 0-1 --no-pci "${eal[@]}" --log-level=lib.eal:error \
 		--vdev="net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" -- \
 		--total-num-mbufs="$mb" --forward-mode="$mode" --port-topology=loop --auto-start \
@@ -291,6 +310,7 @@ mean() { python3 -c "v = [x for x in ($1, $2) if x > 0]; print(int(sum(v) / len(
 mpps_of() { python3 -c "print(f'{$1 / 1e6:.3f}')"; }
 
 tsc_hz=0
+load_at_start=$(cut -d' ' -f1 /proc/loadavg)
 say "# rvs benchmark suite ($profile profile)"
 say ""
 say "- Command: \`bash benches/run.sh --$profile${only:+ --only $only}\`"
@@ -301,6 +321,11 @@ say ""
 
 # --- dataplane --------------------------------------------------------------------------
 if want dataplane; then
+	# The big-table case replays its whole trace from mbufs (3 frames per flow): on a
+	# machine without the memory for that pool, fewer flows, said in the table.
+	while [ "$big_flows" -gt 1000 ] && ! fits_in_memory "$(mbufs_for $((big_flows * 3 + 2)))"; do
+		big_flows=$((big_flows / 2))
+	done
 	log "dataplane: generating traces"
 	{
 		"$trace" "$out/est64.pcap" --kind established --flows 1000 --packets 16
@@ -322,11 +347,20 @@ if want dataplane; then
 	say "| dpdk-testpmd io | 1 K flows, 64 B | $(mpps_of "$tp_io_cpu") | $(mpps_of "$tp_io") / $(mpps_of "$tp_io_med") | | | 1.00 | | |"
 	say "| dpdk-testpmd macswap | 1 K flows, 64 B | $(mpps_of "$tp_swap_cpu") | $(mpps_of "$tp_swap") / $(mpps_of "$tp_swap_med") | | | | 1.00 | |"
 	say "| dpdk-testpmd io | 1 K flows, IMIX | $(mpps_of "$tp_imix_cpu") | $(mpps_of "$tp_imix") / $(mpps_of "$tp_imix_med") | | | 1.00 | | |"
-	row() { # label trace-desc ceiling-io ceiling-swap (packets per on-CPU second)
+	# row LABEL TRACE CEILING_IO CEILING_SWAP (packets per on-CPU second): the case just
+	# measured; its ratio to testpmd io also goes to ratios.tsv (the figure). A case whose
+	# rvsd did not run is a "failed" row, and the suite goes on.
+	row() {
 		local io_r swap_r=""
+		if [ "$R_DROPS" = failed ]; then
+			say "| $1 | $2 | failed: rvsd did not run (its log: $R_LOG) | | | | | | |"
+			printf '%s, %s\tfailed\n' "$1" "$2" >>"$out/ratios.tsv"
+			return
+		fi
 		io_r=$(ratio "$R_CPU_MPPS" "$(mpps_of "$3")")
 		[ -z "$4" ] || swap_r=$(ratio "$R_CPU_MPPS" "$(mpps_of "$4")")
 		say "| $1 | $2 | $R_CPU_MPPS | $R_MPPS / $R_MED | $R_CPU_SHARE | $R_CPU_CPP ($R_CPP_ALL) | $io_r | $swap_r | $R_DROPS |"
+		printf '%s, %s\t%s\n' "${1%% (ratio to*}" "$2" "$io_r" >>"$out/ratios.tsv"
 	}
 	# The two target rows (NAT, FULLNAT) are bracketed: testpmd io runs again right after
 	# each, and their ratio uses the mean of the testpmd runs before and after them, so
@@ -520,17 +554,26 @@ if want conns; then
 fi
 
 # --- per-stage instruction counts (callgrind) ---------------------------------------------
-# cg_run NAME PCAP PACKETS [CONNS [METHOD]]: rvsd under callgrind on PCAP (infinite_rx)
-# until it has received PACKETS or created CONNS connections (or $cg_secs passed); only the
-# worker loop is counted. METHOD as rvs_yaml's (default masq).
+# cg_run NAME ORDER LABEL PCAP PACKETS [CONNS [METHOD [v6]]]: rvsd under callgrind on PCAP
+# (infinite_rx) until it has received PACKETS or created CONNS connections (or $cg_secs
+# passed); only the worker loop is counted. METHOD as rvs_yaml's (default masq). Prints
+# the stage table, writes $out/NAME.stages.json (for the figure) and adds a row to
+# $out/stages-totals.md.
 cg_run() {
-	local name=$1 pcap=$2 limit=$3 conn_limit=${4:-0} method=${5:-masq} frames cfg pid rx port deadline st conns
+	local name=$1 order=$2 label=$3 pcap=$4 limit=$5 conn_limit=${6:-0} method=${7:-masq} v6=${8:-}
+	local frames cfg pid rx port deadline st conns
 	frames=$(($(stat -c %s "$pcap") / 70))
 	cfg=$out/$name.yaml
 	port=$(free_port)
-	RVS_BENCH_NO_HUGE=1 rvs_yaml "$cfg" "net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" "$method" "$(mbufs_for "$frames")" "$port"
+	RVS_BENCH_NO_HUGE=1 rvs_yaml "$cfg" "net_pcap0,rx_pcap=$pcap,infinite_rx=1,tx_pcap=/dev/null" "$method" "$(mbufs_for "$frames")" "$port" "$v6"
+	# Counted: the worker loop, less its 10 ms timer tick (Pipeline::tick: neighbour probes,
+	# connection expiry, counters). The tick runs per 10 ms of wall time, and valgrind gets
+	# through a few dozen packets in 10 ms, fewer when the machine is busy: counted, it made
+	# a run's per-packet total move by ~2 % with the machine's load. Without it the counts
+	# repeat. The pattern names both `Pipeline<P>::tick` and `<impl ...Pipeline<P>>::tick`
+	# (an impl block in another module of the pipeline).
 	valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$out/$name.callgrind" --collect-atstart=no \
-		--toggle-collect='dataplane::worker::Worker::run' \
+		--toggle-collect='dataplane::worker::Worker::run' --toggle-collect='*Pipeline<*::tick' \
 		"$rvsd" --config "$cfg" --no-garp --busy --stats-file "$out/$name.stats.json" \
 		>"$out/$name.valgrind.log" 2>&1 &
 	pid=$!
@@ -554,40 +597,65 @@ cg_run() {
 	rx=$(python3 -c "import json; print(json.load(open('$out/$name.stats.json'))['ports'][0]['rx_packets'])" 2>/dev/null || echo 0)
 	if [ "$rx" = 0 ]; then
 		say "(callgrind run $name failed: see $out/$name.valgrind.log)"
+		echo "| $label | failed | | | |" >>"$out/stages-totals.md"
 		return
 	fi
-	python3 "$bench_py" stages "$out/$name.callgrind" "$rx" | tee -a "$summary"
+	python3 "$bench_py" stages "$out/$name.callgrind" "$rx" --json "$out/$name.stages.json" \
+		--case "$label" --order "$order" | tee -a "$summary"
 	CG_CONNS=$(python3 -c "import json; print(json.load(open('$out/$name.stats.json'))['conns_created'])")
 	CG_RX=$rx
+	python3 "$bench_py" stages_row "$out/$name.stages.json" "$CG_CONNS" >>"$out/stages-totals.md"
 }
 
 if want stages; then
+	# The counted functions must exist as functions (not inlined away, not renamed): a
+	# tick inlined into the loop would be counted again and read as a regression.
+	syms=$(nm -C "$rvsd" 2>/dev/null || true)
+	for f in 'dataplane::worker::Worker::run$' 'Pipeline<.*::tick$'; do
+		if [ -n "$syms" ] && ! grep -qE "$f" <<<"$syms"; then
+			say "**Warning**: no function matching \`$f\` in rvsd: the stages counts below do not mean what they say (see cg_run in benches/run.sh)."
+			say ""
+		fi
+	done
 	if command -v valgrind >/dev/null; then
 		[ -e "$out/est64.pcap" ] || "$trace" "$out/est64.pcap" --kind established --flows 1000 --packets 16 2>>"$out/trace.log"
+		[ -e "$out/est64v6.pcap" ] || "$trace" "$out/est64v6.pcap" --kind established --flows 1000 --packets 16 --ipv6 2>>"$out/trace.log"
 		# Stop well before the SYN trace loops, so that (nearly) every packet counted is a
 		# new connection: the run stops at a quarter of the trace's SYNs, and valgrind
 		# schedules threads fairly (--fair-sched) so the control thread reports in time
 		# (without it the busy worker held valgrind's one running thread: asked to stop
 		# at 30000 of 60000 SYNs, the worker had gone past 100000 packets).
 		"$trace" "$out/cg-syn.pcap" --kind syn --flows "$cg_syn" 2>>"$out/trace.log"
+		: >"$out/stages-totals.md"
 		say "## Per-stage cost (callgrind, instructions per packet, rvsd worker loop only)"
 		say ""
 		say "NAT established, 1 K flows x 16, 64 B:"
 		say ""
 		log "stages: callgrind, established"
-		cg_run cg-est "$out/est64.pcap" "$cg_est"
+		cg_run cg-est 1 "NAT established" "$out/est64.pcap" "$cg_est"
 		say ""
 		say "FULLNAT established (toa: false), same trace:"
 		say ""
 		log "stages: callgrind, FULLNAT established"
-		cg_run cg-fnat "$out/est64.pcap" "$cg_est" 0 fullnat-notoa
+		cg_run cg-fnat 2 "FULLNAT established (toa: false)" "$out/est64.pcap" "$cg_est" 0 fullnat-notoa
+		say ""
+		say "IPv6 NAT established, 1 K flows x 16, 78 B:"
+		say ""
+		log "stages: callgrind, IPv6 NAT established"
+		cg_run cg-est6 3 "IPv6 NAT established" "$out/est64v6.pcap" "$cg_est" 0 masq v6
 		say ""
 		say "NAT new connections (SYN flood):"
 		say ""
 		log "stages: callgrind, SYN"
-		cg_run cg-syn "$out/cg-syn.pcap" $((cg_syn / 4)) $((cg_syn / 4))
+		cg_run cg-syn 4 "NAT SYN (new connections)" "$out/cg-syn.pcap" $((cg_syn / 4)) $((cg_syn / 4))
 		say ""
 		say "(SYN run: $CG_CONNS connections created from $CG_RX packets.) perf is not usable on this VM (\`perf stat -e cycles\`: not supported), so these are instruction counts, not cycles; the dataplane table's cycles/packet is the measured total. bench.py documents the file-to-stage mapping."
+		say ""
+		say "Per case (the figure: \`stages.svg\`):"
+		say ""
+		say "| case | packets | connections created | instructions/packet | rvs's own (less rx and tx) |"
+		say "|---|---|---|---|---|"
+		tee -a "$summary" <"$out/stages-totals.md"
 		say ""
 	else
 		say "(stages skipped: valgrind not installed; bash benches/install-deps.sh)"
@@ -643,6 +711,10 @@ if want ratios; then
 	t_fnat_spread=$(spread "${fnat_rs[@]}")
 	say ""
 	say "Median of the rounds: NAT $t_nat_med (range $t_nat_spread), FULLNAT $t_fnat_med (range $t_fnat_spread)."
+	printf '%s\t%s\t%s\t%s\n' "NAT established, median of $ratio_rounds bracketed rounds" "$t_nat_med" \
+		"${t_nat_spread%-*}" "${t_nat_spread#*-}" >>"$out/ratios.tsv"
+	printf '%s\t%s\t%s\t%s\n' "FULLNAT established (toa: false), median of $ratio_rounds rounds" "$t_fnat_med" \
+		"${t_fnat_spread%-*}" "${t_fnat_spread#*-}" >>"$out/ratios.tsv"
 	say ""
 fi
 
@@ -703,5 +775,23 @@ for mode, name in (("keepalive", "keep-alive"), ("close", "Connection: close")):
 PY
 fi
 say ""
+
+# --- figures ----------------------------------------------------------------------------
+# bench.py draws what this run measured (plain SVG) into $out/figures; they are copied to
+# benches/figures/ (the per-stage one with the committed baseline's bars beside this run's),
+# where RESULTS.md shows them. RVS_BENCH_NO_FIGURES=1 leaves benches/figures/ alone.
+made=$(python3 "$bench_py" figures "$out" --baseline "$here/figures/stages-baseline.json" \
+	--commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')" --date "$(date -u '+%Y-%m-%d')" \
+	--load "$load_at_start")
+if [ -n "$made" ]; then
+	if [ "${RVS_BENCH_NO_FIGURES:-}" = "" ]; then
+		mkdir -p "$here/figures"
+		for f in $made; do cp "$out/figures/$f" "$here/figures/$f"; done
+		say "Figures: $(for f in $made; do printf '`benches/figures/%s` ' "$f"; done)(also in $out/figures)."
+	else
+		say "Figures: $out/figures ($made)."
+	fi
+	say ""
+fi
 say "Total time: $((SECONDS - started)) s."
 log "summary written to $summary"
