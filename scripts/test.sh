@@ -15,6 +15,9 @@ command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "layout: no file-level import cycle, no non-test file over 800 lines (docs/ARCHITECTURE.md)"
+python3 scripts/check-layout.py
+
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
