@@ -84,7 +84,7 @@ impl<P: Frame> Pipeline<P> {
                 if let Some((client, cport)) = toa {
                     self.add_toa(&mut pkt, client, cport);
                 }
-                F::forward(self, t, pkt, dst, now_ms, io)
+                self.forward(t, pkt, dst, now_ms, io)
             }
             Verdict::Reflect => {
                 let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
@@ -97,7 +97,7 @@ impl<P: Frame> Pipeline<P> {
             Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
             Verdict::ForwardTrimmed(dst, len) => {
                 if pkt.resize(len) {
-                    F::forward(self, t, pkt, dst, now_ms, io)
+                    self.forward(t, pkt, dst, now_ms, io)
                 }
             }
         }

@@ -1,96 +1,123 @@
-//! The pipeline's egress by address family: route + neighbour resolution (ARP or NDP),
-//! chosen at compile time so one generic path serves both (tunnel encapsulation is
-//! `xmit::tun`'s, for any [`TunnelRoute`] family).
+//! The pipeline's egress, written once over the address family: route + neighbour
+//! resolution (ARP for IPv4, NDP for IPv6) and the periodic re-probe of unresolved
+//! neighbours (tunnel encapsulation is `xmit::tun`'s, for any [`TunnelRoute`] family).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::state::{set_macs, Pipeline};
 use crate::counters::DropReason;
 use crate::frame::{Frame, Io};
-use crate::neigh::{HoldOutcome, NeighbourTable};
+use crate::neigh::{HoldOutcome, NeighbourAddr, NeighbourTable};
+use crate::route::Hop;
 use crate::tables::Tables;
 use crate::xmit::tun::route::TunnelRoute;
 
-/// What the pipeline does with a packet towards an address of this family.
-pub(crate) trait Egress: TunnelRoute {
-    /// Route `pkt` towards `to`, fill in the MACs and send it (or hold it while the next
-    /// hop is resolved).
-    fn forward<P: Frame>(
+/// What the pipeline's egress needs to know of an address family: its routes, its
+/// neighbour table, and how to ask for a neighbour's MAC (ARP request or neighbour
+/// solicitation).
+pub(crate) trait Egress: TunnelRoute + NeighbourAddr {
+    /// The next hop towards `dst` in this family's routes.
+    fn next_hop(t: &Tables, dst: Self) -> Option<Hop<Self>>;
+    /// This family's neighbour table of `p`, with the ports' MACs.
+    fn neighbours<P: Frame>(p: &mut Pipeline<P>) -> (&mut NeighbourTable<P, Self>, &[[u8; 6]]);
+    /// Ask for `target`'s MAC on `port`.
+    fn solicit<P: Frame>(
         p: &mut Pipeline<P>,
         t: &Tables,
-        pkt: P,
-        to: Self,
-        now_ms: u64,
         io: &mut impl Io<P>,
+        port: usize,
+        target: Self,
     );
 }
 
 impl Egress for Ipv4Addr {
     #[inline(always)]
-    fn forward<P: Frame>(
+    fn next_hop(t: &Tables, dst: Self) -> Option<Hop<Self>> {
+        t.routes.lookup(dst)
+    }
+    #[inline(always)]
+    fn neighbours<P: Frame>(p: &mut Pipeline<P>) -> (&mut NeighbourTable<P, Self>, &[[u8; 6]]) {
+        (&mut p.neigh, &p.cfg.port_macs)
+    }
+    #[inline]
+    fn solicit<P: Frame>(
         p: &mut Pipeline<P>,
         t: &Tables,
-        pkt: P,
-        to: Self,
-        now_ms: u64,
         io: &mut impl Io<P>,
+        port: usize,
+        target: Self,
     ) {
-        p.forward(t, pkt, to, now_ms, io)
+        p.send_arp_request(t, io, port, target)
     }
 }
 
 impl Egress for Ipv6Addr {
     #[inline(always)]
-    fn forward<P: Frame>(
+    fn next_hop(t: &Tables, dst: Self) -> Option<Hop<Self>> {
+        t.routes6.lookup(dst)
+    }
+    #[inline(always)]
+    fn neighbours<P: Frame>(p: &mut Pipeline<P>) -> (&mut NeighbourTable<P, Self>, &[[u8; 6]]) {
+        (&mut p.neigh6, &p.cfg.port_macs)
+    }
+    #[inline]
+    fn solicit<P: Frame>(
         p: &mut Pipeline<P>,
         t: &Tables,
-        pkt: P,
-        to: Self,
-        now_ms: u64,
         io: &mut impl Io<P>,
+        port: usize,
+        target: Self,
     ) {
-        p.forward6(t, pkt, to, now_ms, io)
+        p.send_ns(t, io, port, target)
     }
 }
 
 impl<P: Frame> Pipeline<P> {
-    /// Route `pkt` towards `dst`, fill in the MACs and send it, or hold it while the next
-    /// hop is resolved.
-    pub(crate) fn forward(
+    /// Route `pkt` towards `dst` (either family), fill in the MACs and send it, or hold it
+    /// while the next hop is resolved.
+    pub(crate) fn forward<F: Egress>(
         &mut self,
         t: &Tables,
         pkt: P,
-        dst: Ipv4Addr,
+        dst: F,
         now_ms: u64,
         io: &mut impl Io<P>,
     ) {
-        let Some(hop) = t.routes.lookup(dst) else {
+        let Some(hop) = F::next_hop(t, dst) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        match send_or_hold(&mut self.neigh, &self.cfg.port_macs, hop, pkt, now_ms, io) {
+        let (neigh, port_macs) = F::neighbours(self);
+        match send_or_hold(neigh, port_macs, hop, pkt, now_ms, io) {
             Delivery::Done => {}
-            Delivery::Request => self.send_arp_request(t, io, hop.port, hop.gateway),
+            Delivery::Request => F::solicit(self, t, io, hop.port, hop.gateway),
             Delivery::Refused => self.drop_packet(DropReason::NeighbourUnresolved),
         }
     }
 
-    /// Route `pkt` towards IPv6 `dst`, fill in the MACs and send it, or hold it while the
-    /// next hop is resolved by neighbour solicitation.
-    pub(crate) fn forward6(
+    /// Ask again for this family's neighbours still unresolved (at most 16 per tick);
+    /// drop what waited too long for one.
+    pub(super) fn probe_neighbours<F: Egress>(
         &mut self,
         t: &Tables,
-        pkt: P,
-        dst: Ipv6Addr,
         now_ms: u64,
         io: &mut impl Io<P>,
     ) {
-        let Some(hop) = t.routes6.lookup(dst) else {
-            return self.drop_packet(DropReason::NoRoute);
-        };
-        match send_or_hold(&mut self.neigh6, &self.cfg.port_macs, hop, pkt, now_ms, io) {
-            Delivery::Done => {}
-            Delivery::Request => self.send_ns(t, io, hop.port, hop.gateway),
-            Delivery::Refused => self.drop_packet(DropReason::NeighbourUnresolved),
+        let mut probes: [Option<(usize, F)>; 16] = [None; 16];
+        let mut n = 0;
+        let stats = self.cfg.stats.clone();
+        let (neigh, _) = F::neighbours(self);
+        neigh.tick(
+            now_ms,
+            |port, ip| {
+                if n < probes.len() {
+                    probes[n] = Some((port, ip));
+                    n += 1;
+                }
+            },
+            |_dropped| stats.drop_packet(DropReason::NeighbourUnresolved),
+        );
+        for &(port, ip) in probes[..n].iter().flatten() {
+            F::solicit(self, t, io, port, ip);
         }
     }
 }
@@ -112,7 +139,7 @@ pub(super) enum Delivery {
 pub(super) fn send_or_hold<P: Frame, A: crate::neigh::NeighbourAddr>(
     neigh: &mut NeighbourTable<P, A>,
     port_macs: &[[u8; 6]],
-    hop: crate::route::Hop<A>,
+    hop: Hop<A>,
     mut pkt: P,
     now_ms: u64,
     io: &mut impl Io<P>,

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::state::*;
-use crate::counters::{set, DropReason};
+use crate::counters::set;
 use crate::family::Family;
 use crate::frame::{Frame, Io};
 use crate::tables::Tables;
@@ -109,23 +109,8 @@ impl<P: Frame> Pipeline<P> {
 
     /// Periodic work: neighbour probes and connection expiry, both bounded.
     pub fn tick(&mut self, t: &Tables, now_ms: u64, io: &mut impl Io<P>) {
-        let mut probes: [(usize, Ipv4Addr); 16] = [(0, Ipv4Addr::UNSPECIFIED); 16];
-        let mut n = 0;
-        let stats = &self.cfg.stats;
-        self.neigh.tick(
-            now_ms,
-            |port, ip| {
-                if n < probes.len() {
-                    probes[n] = (port, ip);
-                    n += 1;
-                }
-            },
-            |_dropped| stats.drop_packet(DropReason::NeighbourUnresolved),
-        );
-        for &(port, ip) in &probes[..n] {
-            self.send_arp_request(t, io, port, ip);
-        }
-        self.tick6(t, now_ms, io);
+        self.probe_neighbours::<Ipv4Addr>(t, now_ms, io);
+        self.probe_neighbours::<Ipv6Addr>(t, now_ms, io);
         // expire() returns the work done; the table counts what actually expired.
         let snat = &mut self.snat;
         self.conns
@@ -153,26 +138,6 @@ impl<P: Frame> Pipeline<P> {
                 cell.persistent
                     .store(c.persistent, std::sync::atomic::Ordering::Relaxed);
             }
-        }
-    }
-
-    /// Re-solicit IPv6 neighbours still unresolved; drop what waited too long.
-    pub(crate) fn tick6(&mut self, t: &Tables, now_ms: u64, io: &mut impl Io<P>) {
-        let mut probes: [(usize, Ipv6Addr); 16] = [(0, Ipv6Addr::UNSPECIFIED); 16];
-        let mut n = 0;
-        let stats = &self.cfg.stats;
-        self.neigh6.tick(
-            now_ms,
-            |port, ip| {
-                if n < probes.len() {
-                    probes[n] = (port, ip);
-                    n += 1;
-                }
-            },
-            |_dropped| stats.drop_packet(DropReason::NeighbourUnresolved),
-        );
-        for &(port, ip) in &probes[..n] {
-            self.send_ns(t, io, port, ip);
         }
     }
 }

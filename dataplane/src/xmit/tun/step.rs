@@ -32,13 +32,13 @@ impl<P: Frame> Pipeline<P> {
         match encapsulate(&mut pkt, kind, src, rip, mtu) {
             Ok(()) => {
                 bump(&self.cfg.stats.tunnel_encapsulated, 1);
-                F::forward(self, t, pkt, rip, now_ms, io);
+                self.forward(t, pkt, rip, now_ms, io);
             }
             Err(EncapError::FragNeeded { mtu }) => {
                 self.drop_packet(DropReason::TunnelTooBig);
                 if let Some(client) = F::too_big_in_place(&mut pkt, mtu) {
                     bump(F::too_big_sent(&self.cfg.stats), 1);
-                    F::forward(self, t, pkt, client, now_ms, io);
+                    self.forward(t, pkt, client, now_ms, io);
                 }
             }
             Err(EncapError::TooBig) => self.drop_packet(DropReason::TunnelTooBig),
