@@ -88,9 +88,6 @@ pub struct Hop<A> {
     pub gateway: A,
 }
 
-/// The IPv4 next hop.
-pub type NextHop = Hop<Ipv4Addr>;
-
 #[derive(Clone, Copy, Debug)]
 struct Route<P: Prefix> {
     prefix: P,
@@ -219,10 +216,6 @@ impl Prefix for Ipv6Prefix {
     }
 }
 
-/// Where an IPv6 packet goes next: a port and the neighbour to resolve there (the
-/// gateway, or the destination itself when connected).
-pub type NextHop6 = Hop<Ipv6Addr>;
-
 /// Immutable IPv6 routing table: the IPv4 table's code over IPv6 prefixes.
 pub type RouteTable6 = Routes<Ipv6Prefix>;
 
@@ -247,21 +240,21 @@ mod tests {
         let hop = |d: &str| t.lookup(d.parse().unwrap()).unwrap();
         assert_eq!(
             hop("198.19.0.11"),
-            NextHop {
+            Hop {
                 port: 1,
                 gateway: "198.19.0.11".parse().unwrap()
             }
         );
         assert_eq!(
             hop("198.19.5.7"),
-            NextHop {
+            Hop {
                 port: 1,
                 gateway: "198.19.0.1".parse().unwrap()
             }
         );
         assert_eq!(
             hop("198.19.9.9"),
-            NextHop {
+            Hop {
                 port: 0,
                 gateway: "198.18.0.2".parse().unwrap()
             }
@@ -305,14 +298,14 @@ mod tests6 {
         let hop = |d: &str| t.lookup(d.parse().unwrap()).unwrap();
         assert_eq!(
             hop("2001:2:0:1::11"),
-            NextHop6 {
+            Hop {
                 port: 1,
                 gateway: "2001:2:0:1::11".parse().unwrap()
             }
         );
         assert_eq!(
             hop("2001:2:0:5::7"),
-            NextHop6 {
+            Hop {
                 port: 1,
                 gateway: "2001:2:0:1::1".parse().unwrap()
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::counters::{bump, DropReason, WorkerStats};
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxBuffer, TxQueue};
-use crossbeam::queue::ArrayQueue;
+use crossbeam_queue::ArrayQueue;
 
 use crate::dpdk::MbufRing;
 use crate::frame::{Frame, Io};

@@ -15,7 +15,7 @@ void rvs_pktmbuf_free(struct rte_mbuf *m);
 void rvs_pktmbuf_free_bulk(struct rte_mbuf **mbufs, unsigned count);
 
 /* Mbuf lengths and room (the first segment's address and length are read from the struct
-   fields in Rust, dataplane/src/dpdk.rs `first_segment`). */
+   fields in Rust, dataplane/src/dpdk/mbuf.rs `first_segment`). */
 uint32_t rvs_pktmbuf_pkt_len(const struct rte_mbuf *m);
 uint16_t rvs_pktmbuf_headroom(const struct rte_mbuf *m);
 uint16_t rvs_pktmbuf_tailroom(const struct rte_mbuf *m);

@@ -4,16 +4,15 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::egress::Egress;
 use super::l4::L4Packet;
 use super::state::*;
 use super::verdict::Verdict;
-use crate::counters::{bump, DropReason};
+use crate::counters::DropReason;
 use crate::frame::{Frame, Io};
 use crate::service::proto;
 use crate::tables::Tables;
 use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
-use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet, MacAddr};
+use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet};
 
 /// Whether an extension header (or anything not an upper layer rvs parses) comes first.
 pub(super) fn is_extension_header(nh: u8) -> bool {
@@ -62,58 +61,6 @@ impl<P: Frame> Pipeline<P> {
             EtherType::IPV6 => self.handle_ipv6(t, port, pkt, now_ms, io),
             _ => self.drop_packet(DropReason::UnsupportedEtherType),
         }
-    }
-
-    /// Carry out `verdict` for `pkt` (either family), received on `port`: TOA added to
-    /// a forwarded FULLNAT packet that asked for it, then route + neighbour, tunnel,
-    /// reflect, the kernel, or a counted drop.
-    #[inline(always)]
-    pub(crate) fn deliver<F: Egress>(
-        &mut self,
-        t: &Tables,
-        port: usize,
-        mut pkt: P,
-        verdict: Verdict<F>,
-        now_ms: u64,
-        io: &mut impl Io<P>,
-    ) {
-        let toa = self.toa.take();
-        match verdict {
-            Verdict::ToKernel => self.hand_to_kernel(port, pkt, now_ms, io),
-            Verdict::Forward(dst) => {
-                if let Some((client, cport)) = toa {
-                    self.add_toa(&mut pkt, client, cport);
-                }
-                self.forward(t, pkt, dst, now_ms, io)
-            }
-            Verdict::Reflect => {
-                let mut eth = EthernetFrame::new_unchecked(pkt.data_mut());
-                let src = eth.src_addr();
-                eth.set_dst_addr(src);
-                eth.set_src_addr(MacAddr(self.cfg.port_macs[port]));
-                io.send(port, pkt);
-            }
-            Verdict::Drop(why) => self.drop_packet(why),
-            Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
-            Verdict::ForwardTrimmed(dst, len) => {
-                if pkt.resize(len) {
-                    self.forward(t, pkt, dst, now_ms, io)
-                }
-            }
-        }
-    }
-
-    /// Hand `pkt` to the kernel through `port`'s TAP, within the rate limit.
-    #[inline]
-    pub(super) fn hand_to_kernel(&mut self, port: usize, pkt: P, now_ms: u64, io: &mut impl Io<P>) {
-        if !self.cfg.exception.has_kernel(port) {
-            return self.drop_packet(DropReason::ForDirector);
-        }
-        if !self.to_kernel.take(now_ms) {
-            return self.drop_packet(DropReason::ExceptionRateLimited);
-        }
-        bump(&self.cfg.stats.ports[port].to_kernel_packets, 1);
-        io.send_kernel(port, pkt);
     }
 
     /// The IPv4 header stage: checks (length, checksum, fragments), then TCP/UDP to the
@@ -193,28 +140,6 @@ impl<P: Frame> Pipeline<P> {
             nh if is_extension_header(nh) => self.drop_packet(DropReason::Ipv6ExtensionHeader),
             _ => self.drop_packet(DropReason::NoService),
         }
-    }
-
-    /// Whether a unicast packet to `dst` arriving on `port` is the kernel's: an own address
-    /// (not a VIP) on a port with an exception path.
-    #[inline]
-    pub(super) fn for_kernel6(&self, t: &Tables, port: usize, dst: Ipv6Addr) -> bool {
-        self.cfg.exception.has_kernel(port) && t.services.is_local6(dst) && !t.services.is_vip6(dst)
-    }
-
-    /// IPv6 multicast that is not NDP: to the kernel where the port has an exception path
-    /// (the kernel answers MLD queries, runs VRRP or OSPFv3), else dropped.
-    pub(super) fn multicast6_to_kernel(
-        &mut self,
-        port: usize,
-        pkt: P,
-        now_ms: u64,
-        io: &mut impl Io<P>,
-    ) {
-        if !self.cfg.exception.has_kernel(port) {
-            return self.drop_packet(DropReason::NotOurMac);
-        }
-        self.hand_to_kernel(port, pkt, now_ms, io)
     }
 
     /// The IPv6 header facts of a TCP/UDP packet (its next header right after the fixed

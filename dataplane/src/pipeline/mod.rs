@@ -10,7 +10,8 @@
 //! egress, specialised per family at compile time ([`crate::family::Family`]).
 //!
 //! One file per job, each adding an `impl` block to [`Pipeline`] (defined in `state`):
-//! `dispatch` (frame in, verdict out), `steer` (which worker owns a flow), `arp`, `ndp`,
+//! `dispatch` (frame in: MAC, EtherType and IP header checks), `deliver` (a verdict carried
+//! out), `kernel` (the exception path), `steer` (which worker owns a flow), `arp`, `ndp`,
 //! `echo` (ICMP to the director), `l4` (connection lookup and the established step),
 //! `new_conn` (scheduling and the first packet), `egress` (route + neighbour), `timers`
 //! (table sync, start, periodic tick) and `conn_prefetch` (burst prefetch).
@@ -24,9 +25,11 @@
 
 mod arp;
 mod conn_prefetch;
+mod deliver;
 mod dispatch;
 mod echo;
 pub(crate) mod egress;
+mod kernel;
 mod l4;
 mod lookup;
 mod ndp;

@@ -29,6 +29,8 @@ pub(super) struct NewPacket<F> {
     pub bytes: u32,
 }
 
+/// A virtual service's real servers with this worker's connection counts, as the
+/// scheduler reads them. IPVS counts connections globally; here each worker counts its
 /// own (flows are spread over workers by client address, so the shares are alike).
 pub(super) struct Loads<'a> {
     conns: &'a ConnTable,

@@ -101,7 +101,7 @@ pub struct Pipeline<P> {
     pub(crate) cfg: PipelineConfig,
     pub(crate) conns: ConnTable,
     pub(crate) neigh: NeighbourTable<P>,
-    /// IPv6 neighbours (NDP; see pipeline6.rs).
+    /// IPv6 neighbours (NDP; see `ndp.rs`).
     pub(crate) neigh6: NeighbourTable<P, Ipv6Addr>,
     /// Scheduler state per virtual service of table `generation`.
     pub(crate) sched: Vec<SchedState>,

@@ -11,7 +11,7 @@ use crate::tables::Tables;
 use crate::wire::ip_proto;
 use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
 use crate::xmit::fullnat::port_owner;
-use crate::xmit::icmp as related;
+use crate::xmit::icmp;
 
 /// The worker that owns every flow of client address `client` among `workers`.
 ///
@@ -51,10 +51,10 @@ impl<P: Frame> Pipeline<P> {
         let mut dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         // An ICMP error belongs to the flow of the packet it quotes; a FULLNAT one from the
         // real server's side (quoting LIP:lport -> RIP) to the owner of the local port.
-        if let Some(lport) = related::quoted_local_port::<Ipv4Addr>(t, ip) {
+        if let Some(lport) = icmp::quoted_local_port::<Ipv4Addr>(t, ip) {
             return Some(port_owner(lport, self.cfg.workers));
         }
-        if let Some((s, d)) = related::quoted_flow::<Ipv4Addr>(t, ip) {
+        if let Some((s, d)) = icmp::quoted_flow::<Ipv4Addr>(t, ip) {
             (src, dst) = (s, d);
         } else if t.snat.is_lip(dst) {
             // A FULLNAT reply belongs to the worker whose share of the local ports holds
@@ -91,10 +91,10 @@ impl<P: Frame> Pipeline<P> {
                 crate::wire::read_ipv6(&ip[8..24]),
                 crate::wire::read_ipv6(&ip[24..40]),
             ),
-            ip_proto::ICMPV6 => related::quoted_flow::<Ipv6Addr>(t, ip)?,
+            ip_proto::ICMPV6 => icmp::quoted_flow::<Ipv6Addr>(t, ip)?,
             _ => return None,
         };
-        if let Some(lport) = related::quoted_local_port::<Ipv6Addr>(t, ip) {
+        if let Some(lport) = icmp::quoted_local_port::<Ipv6Addr>(t, ip) {
             // An error about a FULLNAT packet sent to a real server.
             return Some(port_owner(lport, self.cfg.workers));
         }

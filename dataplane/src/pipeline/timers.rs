@@ -115,7 +115,7 @@ impl<P: Frame> Pipeline<P> {
         let snat = &mut self.snat;
         self.conns
             .expire_with(now_ms, EXPIRE_BUDGET, |method, reply| {
-                if let Some((lip, lport)) = crate::xmit::fullnat::local_of(method, Some(*reply)) {
+                if let Some((lip, lport)) = crate::xmit::fullnat::local_of(method, reply) {
                     snat.release(lip, lport);
                 }
             });

@@ -12,7 +12,9 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
-use super::{checksum, read_u16, write_u16, Error};
+use super::bytes::{read_u16, write_u16};
+use super::checksum;
+use super::error::Error;
 
 mod field {
     use core::ops::Range;

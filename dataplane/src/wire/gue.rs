@@ -10,7 +10,8 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
-use super::{read_u16, write_u16, Error};
+use super::bytes::{read_u16, write_u16};
+use super::error::Error;
 
 mod field {
     use core::ops::Range;

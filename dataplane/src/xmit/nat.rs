@@ -72,7 +72,7 @@ mod tests {
         let (port, back) = io.0.pop().expect("reply forwarded");
         assert_eq!(port, 0);
         assert_eq!(&back[0..6], &CLIENT_MAC[..]);
-        // The reply is: TTL decremented.
+        // The reply is routed through the director: TTL decremented.
         assert_eq!(facts(&back), ((VIP, 80), (CLIENT, 40000), 63, true));
         let data = frame(
             (MACS[0], CLIENT_MAC),

@@ -64,16 +64,11 @@ pub fn rewrite_first_to_real_server(
     Ok(())
 }
 
-/// The local address and port a FULLNAT connection holds (None for other methods).
+/// The local address and port a FULLNAT connection with reply tuple `reply` holds (its
+/// destination; None for other methods).
 #[inline]
-pub fn local_of(
-    method: conn_table::Method,
-    reply: Option<conn_table::Tuple>,
-) -> Option<(IpAddr, u16)> {
-    (method == conn_table::Method::FullNat)
-        .then_some(reply)
-        .flatten()
-        .map(|r| (r.dst, r.dport))
+pub fn local_of(method: conn_table::Method, reply: &conn_table::Tuple) -> Option<(IpAddr, u16)> {
+    (method == conn_table::Method::FullNat).then_some((reply.dst, reply.dport))
 }
 
 /// A client packet of an established FULLNAT connection (TCP or UDP, parsed by the IP

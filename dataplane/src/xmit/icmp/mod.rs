@@ -40,6 +40,7 @@ use crate::pipeline::state::Pipeline;
 use crate::pipeline::verdict::Verdict;
 use crate::tables::Tables;
 use crate::wire::ip_proto;
+use crate::xmit::dr;
 use crate::xmit::fullnat::tcp_seq;
 use crate::xmit::tun::route::TunnelRoute;
 
@@ -166,11 +167,7 @@ fn relay_icmp_error<F: IcmpFamily>(t: &Tables, c: &ConnInfo) -> Verdict<F> {
         Method::Tunnel => {
             <F as TunnelRoute>::tunnel_of(t, c.rs).map(|(rip, kind)| Verdict::Tunnel(rip, kind))
         }
-        _ => t
-            .services
-            .routed_of(c.rs)
-            .and_then(F::of)
-            .map(Verdict::Forward),
+        _ => dr::real_server(t, c.rs).map(Verdict::Forward),
     };
     relay.unwrap_or(Verdict::Drop(DropReason::NoRealServer))
 }

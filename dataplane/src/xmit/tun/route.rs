@@ -5,7 +5,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::AtomicU64;
 
-use super::{frag_needed_in_place, packet_too_big_in_place, TunnelFamily, TunnelKind};
+use super::encap::{TunnelFamily, TunnelKind};
+use super::too_big::{frag_needed_in_place, packet_too_big_in_place};
 use crate::counters::WorkerStats;
 use crate::frame::Frame;
 use crate::tables::Tables;

@@ -3,8 +3,8 @@
 //! when the encapsulated packet would exceed the egress port's MTU. One generic stage for
 //! both families.
 
+use super::encap::{encapsulate, EncapError, TunnelKind};
 use super::route::TunnelRoute;
-use super::{encapsulate, EncapError, TunnelKind};
 use crate::counters::{bump, DropReason};
 use crate::frame::{Frame, Io};
 use crate::pipeline::egress::Egress;

@@ -5,6 +5,7 @@ mod v4 {
     use std::net::Ipv4Addr;
 
     use crate::wire::{checksum, Icmpv4Packet, Ipv4Packet};
+    use crate::xmit::tun::encap::*;
     use crate::xmit::tun::*;
 
     fn gue_source_port(inner: &[u8]) -> u16 {
@@ -227,6 +228,7 @@ mod v6 {
     use std::net::Ipv6Addr;
 
     use crate::wire::{checksum, Icmpv6Packet, Ipv6Packet};
+    use crate::xmit::tun::encap::*;
     use crate::xmit::tun::*;
 
     fn gue_source_port6(inner: &[u8]) -> u16 {
