@@ -26,7 +26,7 @@ pub(crate) const PREFETCH_MIN_CONNS: usize = 4096;
 /// The tuple `handle_ipv4` looks up for an IPv4 TCP/UDP frame, or None for anything
 /// else. No checksum or fragment checks: a wrong guess only warms a useless line.
 #[inline]
-pub(crate) fn flow_tuple(frame: &[u8]) -> Option<Tuple> {
+fn flow_tuple(frame: &[u8]) -> Option<Tuple> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EtherType::IPV4 {
         return None;

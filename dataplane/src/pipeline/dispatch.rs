@@ -15,7 +15,7 @@ use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
 use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet};
 
 /// Whether an extension header (or anything not an upper layer rvs parses) comes first.
-pub(super) fn is_extension_header(nh: u8) -> bool {
+fn is_extension_header(nh: u8) -> bool {
     matches!(
         nh,
         ip_proto::HOPOPTS | ip_proto::ROUTING | ip_proto::DSTOPTS | 51 /* AH */ | 135 /* mobility */ | 139 /* HIP */ | 140 /* shim6 */ | 253 | 254
@@ -109,7 +109,7 @@ impl<P: Frame> Pipeline<P> {
 
     /// Handle one IPv6 frame from `port` (Ethernet header already checked; frames to
     /// IPv6 multicast MACs get here too and only NDP is taken from them).
-    pub(crate) fn handle_ipv6(
+    fn handle_ipv6(
         &mut self,
         t: &Tables,
         port: usize,
@@ -146,12 +146,7 @@ impl<P: Frame> Pipeline<P> {
 
     /// The IPv6 header facts of a TCP/UDP packet (its next header right after the fixed
     /// header, checked by `handle_ipv6`), then the connection step.
-    pub(super) fn handle_ipv6_l4(
-        &mut self,
-        t: &Tables,
-        frame: &mut [u8],
-        now_ms: u64,
-    ) -> Verdict<Ipv6Addr> {
+    fn handle_ipv6_l4(&mut self, t: &Tables, frame: &mut [u8], now_ms: u64) -> Verdict<Ipv6Addr> {
         let ip_buf = &mut frame[ETH_HDR..];
         let ip = Ipv6Packet::new_unchecked(&ip_buf[..]);
         let len = ip.payload_len();

@@ -123,7 +123,7 @@ impl<P: Frame> Pipeline<P> {
 }
 
 /// What became of a packet handed to [`send_or_hold`].
-pub(super) enum Delivery {
+enum Delivery {
     /// Sent, or held behind a request already under way.
     Done,
     /// Held: the caller must ask for the gateway's MAC (ARP request or neighbour
@@ -136,7 +136,7 @@ pub(super) enum Delivery {
 /// Send `pkt` to next hop `hop` if its MAC is known, else hold it until the neighbour
 /// answers (either family).
 #[inline]
-pub(super) fn send_or_hold<P: Frame, A: crate::neigh::NeighbourAddr>(
+fn send_or_hold<P: Frame, A: crate::neigh::NeighbourAddr>(
     neigh: &mut NeighbourTable<P, A>,
     port_macs: &[[u8; 6]],
     hop: Hop<A>,

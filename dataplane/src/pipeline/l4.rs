@@ -34,7 +34,7 @@ pub(super) struct L4Packet<F> {
 }
 
 /// What becomes of an existing connection a client packet just matched.
-pub(super) enum Revisit {
+enum Revisit {
     /// Handle the packet on the connection.
     Continue,
     /// The connection was ended: schedule the packet as a new connection.
@@ -107,7 +107,7 @@ impl<P: Frame> Pipeline<P> {
     /// - `expire_nodest_conn`: a packet of a connection whose real server was removed ends
     ///   it and is dropped, so the client gives up and reconnects to one that exists.
     #[inline(always)]
-    pub(super) fn revisit(
+    fn revisit(
         &mut self,
         t: &Tables,
         id: conn_table::ConnId,
@@ -235,7 +235,7 @@ impl<P: Frame> Pipeline<P> {
     }
 
     /// End a connection now, giving back what it holds (a FULLNAT local port).
-    pub(crate) fn end_connection(&mut self, id: conn_table::ConnId) {
+    fn end_connection(&mut self, id: conn_table::ConnId) {
         let Some(c) = self.conns.conn(id) else {
             return;
         };

@@ -16,10 +16,10 @@ use crate::wire::{ip_proto, EtherType, EthernetFrame, Icmpv6Packet, Ipv6Packet, 
 /// checksum, 4 bytes of flags/reserved, 16 bytes of target.
 pub(super) const ND_LEN: usize = 24;
 /// One link-layer address option on Ethernet: type, length (in 8-byte units), MAC.
-pub(super) const LLA_OPT_LEN: usize = 8;
+const LLA_OPT_LEN: usize = 8;
 /// Option types (RFC 4861 4.6).
-pub(super) const OPT_SOURCE_LLA: u8 = 1;
-pub(super) const OPT_TARGET_LLA: u8 = 2;
+const OPT_SOURCE_LLA: u8 = 1;
+const OPT_TARGET_LLA: u8 = 2;
 /// Neighbour advertisement flags.
 pub(super) const NA_SOLICITED: u8 = 0x40;
 pub(super) const NA_OVERRIDE: u8 = 0x20;
@@ -43,7 +43,7 @@ pub(super) fn multicast_mac(group: Ipv6Addr) -> [u8; 6] {
 
 /// The link-layer address in the first option of type `kind` among `opts`, or Err when
 /// an option is malformed (zero length or running past the end: RFC 4861 7.1.1).
-pub(super) fn find_lla(mut opts: &[u8], kind: u8) -> Result<Option<[u8; 6]>, ()> {
+fn find_lla(mut opts: &[u8], kind: u8) -> Result<Option<[u8; 6]>, ()> {
     let mut found = None;
     while !opts.is_empty() {
         if opts.len() < 2 || opts[1] == 0 {
@@ -181,7 +181,7 @@ impl<P: Frame> Pipeline<P> {
 
     /// Learn (or refresh) IPv6 neighbour `ip` on `port`, send what was held for it, and
     /// queue the news for the other workers. True when the neighbour is (now) known.
-    pub(super) fn learn6(
+    fn learn6(
         &mut self,
         port: usize,
         ip: Ipv6Addr,
@@ -261,7 +261,7 @@ impl<P: Frame> Pipeline<P> {
 
 /// Write a neighbour advertisement for `target` from `src_mac` (also its target
 /// link-layer option) to `dst`/`dst_mac` into `frame` (exactly the NA's length).
-pub(super) fn write_na(
+fn write_na(
     frame: &mut [u8],
     src_mac: [u8; 6],
     dst_mac: [u8; 6],
@@ -285,7 +285,7 @@ pub(super) fn write_na(
 /// Write a whole NDP frame (Ethernet, IPv6 with hop limit 255, NS or NA with one
 /// link-layer option carrying `src_mac`) into `frame`, checksum included.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn write_nd(
+fn write_nd(
     frame: &mut [u8],
     src_mac: [u8; 6],
     dst_mac: [u8; 6],

@@ -32,7 +32,7 @@ pub(super) struct NewPacket<F> {
 /// A virtual service's real servers with this worker's connection counts, as the
 /// scheduler reads them. IPVS counts connections globally; here each worker counts its
 /// own (flows are spread over workers by client address, so the shares are alike).
-pub(super) struct Loads<'a> {
+struct Loads<'a> {
     conns: &'a ConnTable,
     servers: &'a [RealServer],
 }
@@ -188,7 +188,7 @@ impl<P: Frame> Pipeline<P> {
     /// insert-and-account part alone cost the SYN path 25 instructions).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn start_connection(
+    fn start_connection(
         &mut self,
         t: &Tables,
         sid: ServiceId,

@@ -91,7 +91,7 @@ pub const MAX_REAL_SERVERS: u32 = crate::counters::MAX_REAL_SERVERS as u32;
 pub(super) const COUNTS_EVERY_MS: u64 = 100;
 
 /// Neighbours tracked per worker.
-pub(super) const NEIGHBOUR_CAPACITY: usize = 4096;
+const NEIGHBOUR_CAPACITY: usize = 4096;
 
 /// Connection slots examined per timer tick.
 pub(super) const EXPIRE_BUDGET: usize = 4096;

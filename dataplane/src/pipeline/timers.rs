@@ -80,7 +80,7 @@ impl<P: Frame> Pipeline<P> {
     /// Unsolicited neighbour advertisements for the IPv6 VIPs (the IPv6 gratuitous ARP),
     /// on the ports whose connected subnet holds each (all ports when none does), and for
     /// the IPv6 FULLNAT local addresses on the port facing the real servers.
-    pub(crate) fn start6(&mut self, t: &Tables, io: &mut impl Io<P>) {
+    fn start6(&mut self, t: &Tables, io: &mut impl Io<P>) {
         let lips = t.snat.pools().iter().flat_map(|p| p.addrs.iter().copied());
         for lip in lips.filter_map(<Ipv6Addr as Family>::of) {
             let Some(port) =
