@@ -38,9 +38,11 @@ import sys
 # service.rs at the top; the DPDK layer in dpdk/ and the header views in wire/. NAT's and
 # DR's steps and the ICMP translation are "pipeline glue", as when they sat in pipeline.rs,
 # pipeline6.rs and pipeline/related*.rs; xmit/fullnat/ and xmit/tun/ are "forwarding
-# method". The rules also match the layout before #19 (pipeline.rs, pipeline6.rs,
-# fullnat.rs, toa.rs, tcp_seq.rs, tunnel*.rs, route6.rs, dpdk.rs, ...) because RESULTS.md
-# compares against 94ab7ea, measured with those file names.
+# method" (FULLNAT's established rewrite, first-packet ISN and TOA decision and the IPv4
+# tunnel stage came there from pipeline.rs and related.rs, so a few instructions moved
+# from glue to this stage: benches/README.md). The rules also match the layout before #19
+# (pipeline.rs, pipeline6.rs, fullnat.rs, toa.rs, tcp_seq.rs, tunnel*.rs, route6.rs,
+# dpdk.rs, ...) because RESULTS.md compares against 94ab7ea, measured with those names.
 
 # Stages in the order of the tables and figures, with what each one holds.
 STAGES = [
