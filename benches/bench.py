@@ -30,30 +30,35 @@ import sys
 # file, so code is grouped by the file it was written in, whatever function it was inlined
 # into. The rules below are the whole mapping: the first rule that matches wins.
 #
-# They cover the dataplane's layout before issue #19's restructure (pipeline.rs,
-# pipeline6.rs, fullnat.rs, toa.rs, tcp_seq.rs, tunnel*.rs, route6.rs, ...) and after it
-# (frame.rs, tables.rs, pipeline/{steer,arp,ndp,l4,timers,exception}.rs,
-# xmit/{nat,dr,tun,icmp}.rs, xmit/fullnat/{mod,snat,toa,tcp_seq}.rs, route.rs, ...), so
-# that one script attributes both trees alike: code that moves from one file to another
-# keeps its stage. In particular the NAT and DR steps, which lived in pipeline.rs and
-# pipeline6.rs, are "pipeline glue" in both trees (xmit/nat.rs, xmit/dr.rs), and the
-# related-ICMP translation (pipeline/related*.rs -> xmit/icmp.rs) too; FULLNAT's and TUN's
-# own code is "forwarding method" in both.
+# Today's dataplane layout (issue #19, docs/ARCHITECTURE.md): the packet step is split by
+# job in pipeline/{state,dispatch,deliver,kernel,steer,arp,ndp,echo,l4,lookup,new_conn,
+# egress,timers,conn_prefetch,verdict}.rs; the shared types in frame.rs, tables.rs and
+# family.rs; one forwarding method per module under xmit/ (nat.rs, dr.rs, tun/, fullnat/,
+# and the related-ICMP translation in icmp/); route.rs (IPv4 and IPv6), neigh.rs and
+# service.rs at the top; the DPDK layer in dpdk/ and the header views in wire/. NAT's and
+# DR's steps and the ICMP translation are "pipeline glue", as when they sat in pipeline.rs,
+# pipeline6.rs and pipeline/related*.rs; xmit/fullnat/ and xmit/tun/ are "forwarding
+# method" (FULLNAT's established rewrite, first-packet ISN and TOA decision and the IPv4
+# tunnel stage came there from pipeline.rs and related.rs, so a few instructions moved
+# from glue to this stage: benches/README.md). The rules also match the layout before #19
+# (pipeline.rs, pipeline6.rs, fullnat.rs, toa.rs, tcp_seq.rs, tunnel*.rs, route6.rs,
+# dpdk.rs, ...) because RESULTS.md compares against 94ab7ea, measured with those names.
 
 # Stages in the order of the tables and figures, with what each one holds.
 STAGES = [
     ("rx", "PMD receive (net_pcap: ring dequeue, copy into a fresh mbuf), rvs_eth_rx_burst"),
-    ("parse", "dataplane/src/wire/* except the rewrite files: Ethernet, IPv4/IPv6, TCP/UDP views"),
+    ("parse", "dataplane/src/wire/* except the rewrite files: Ethernet, IPv4/IPv6, TCP/UDP, "
+     "GUE/GRE views and their byte helpers"),
     ("conn lookup", "conn-table/src/*: lookup, state machine, insert, timers"),
     ("schedule", "scheduler/src/* and dataplane/src/service.rs: service lookup and pick"),
     ("rewrite", "dataplane/src/wire/nat.rs, nat6.rs, checksum.rs: NAT rewrite, checksum updates"),
-    ("forwarding method", "FULLNAT and TUN code: fullnat.rs, toa.rs, tcp_seq.rs, tunnel*.rs "
-     "(after #19: xmit/fullnat/*, xmit/tun.rs)"),
-    ("route+neigh", "dataplane/src/route.rs, route6.rs, neigh.rs: next hop and its MAC"),
+    ("forwarding method", "FULLNAT's and TUN's own code: dataplane/src/xmit/fullnat/*, "
+     "xmit/tun/*"),
+    ("route+neigh", "dataplane/src/route.rs (IPv4 and IPv6), neigh.rs: next hop and its MAC"),
     ("tx", "rvs_eth_tx_burst and the PMD's transmit (pcap dump, mbuf free)"),
     ("mbuf", "other rvs_pktmbuf_* calls (alloc, free of dropped packets, accessors)"),
-    ("pipeline glue", "the rest of dataplane/src (pipeline*, worker.rs, counters.rs, dpdk.rs, "
-     "after #19 also frame.rs, tables.rs, xmit/{nat,dr,icmp}.rs) and std/core code inlined there"),
+    ("pipeline glue", "the rest of dataplane/src (pipeline/*, xmit/{nat,dr}.rs, xmit/icmp/*, "
+     "frame.rs, tables.rs, worker.rs, counters.rs, dpdk/*, ...) and std/core code inlined there"),
 ]
 
 # (regular expression searched in the source file's path, stage): code of the rvsd binary.
@@ -63,18 +68,16 @@ FILE_RULES = [
     (r"(^|/)scheduler/src/", "schedule"),
     (r"(^|/)dataplane/src/service\.rs$", "schedule"),
     (r"(^|/)dataplane/src/wire/(nat6?|checksum)\.rs$", "rewrite"),
-    (r"(^|/)dataplane/src/wire/(nat|checksum)/", "rewrite"),  # should they become folders
     (r"(^|/)dataplane/src/wire/", "parse"),
-    (r"(^|/)dataplane/src/(route6?|neigh6?)\.rs$", "route+neigh"),
-    (r"(^|/)dataplane/src/(route|neigh)/", "route+neigh"),
-    # before #19: FULLNAT (SNAT ports, TOA, sequence translation) and TUN at the top level
+    # route6.rs: the IPv6 routes before #19, in route.rs since
+    (r"(^|/)dataplane/src/(route6?|neigh)\.rs$", "route+neigh"),
+    # before #19: FULLNAT (SNAT ports, TOA, sequence translation) and TUN at the top level,
+    # the IPv6 tunnel step in pipeline/tun6.rs
     (r"(^|/)dataplane/src/(fullnat|toa|tcp_seq|tunnel6?)\.rs$", "forwarding method"),
-    (r"(^|/)dataplane/src/(fullnat|tunnel)/", "forwarding method"),
-    (r"(^|/)dataplane/src/pipeline/tun6?\.rs$", "forwarding method"),
-    # after #19: one module per forwarding method; NAT's, DR's and the ICMP translation's
+    (r"(^|/)dataplane/src/pipeline/tun6\.rs$", "forwarding method"),
+    # today: one module per forwarding method; NAT's, DR's and the ICMP translation's
     # files hold what pipeline.rs / pipeline6.rs / pipeline/related*.rs held
-    (r"(^|/)dataplane/src/xmit/(fullnat|tun)(/|\.rs$)", "forwarding method"),
-    (r"(^|/)dataplane/src/xmit/", "pipeline glue"),
+    (r"(^|/)dataplane/src/xmit/(fullnat|tun)/", "forwarding method"),
     (r"(^|/)dataplane/src/", "pipeline glue"),
 ]
 
@@ -258,66 +261,143 @@ def stage_of_fn(fn):
     return None
 
 
-# Where each file of the dataplane goes, before and after #19's moves: `bench.py
+# Where each file of the dataplane goes in both layouts the rules serve: `bench.py
 # check_rules` asserts these, so a change to the rules that would attribute the two trees
-# differently shows. (Paths as callgrind gives them: absolute, any checkout.)
+# differently shows. "94ab7ea" is the layout before #19 (RESULTS.md's baseline), "now" is
+# today's tree: check_rules also asserts that each "now" path exists in this checkout, so
+# a later move that leaves this list behind shows too. (Callgrind gives absolute paths;
+# check_rules puts each one under /w/, a checkout anywhere.)
 RULE_CASES = [
-    # before #19
-    ("/w/dataplane/src/pipeline.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline6.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/related6.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/family.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/tun6.rs", "forwarding method"),
-    ("/w/dataplane/src/fullnat.rs", "forwarding method"),
-    ("/w/dataplane/src/toa.rs", "forwarding method"),
-    ("/w/dataplane/src/tcp_seq.rs", "forwarding method"),
-    ("/w/dataplane/src/tunnel6.rs", "forwarding method"),
-    ("/w/dataplane/src/route6.rs", "route+neigh"),
-    ("/w/dataplane/src/wire/nat6.rs", "rewrite"),
-    ("/w/dataplane/src/wire/ipv6.rs", "parse"),
-    ("/w/dataplane/src/service.rs", "schedule"),
-    ("/w/dataplane/src/exception.rs", "pipeline glue"),
-    # after #19
-    ("/w/dataplane/src/frame.rs", "pipeline glue"),
-    ("/w/dataplane/src/tables.rs", "pipeline glue"),
-    ("/w/dataplane/src/family.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/mod.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/steer.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/l4.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/ndp.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/timers.rs", "pipeline glue"),
-    ("/w/dataplane/src/pipeline/ipv6.rs", "pipeline glue"),
-    ("/w/dataplane/src/xmit/nat.rs", "pipeline glue"),
-    ("/w/dataplane/src/xmit/dr.rs", "pipeline glue"),
-    ("/w/dataplane/src/xmit/icmp.rs", "pipeline glue"),
-    ("/w/dataplane/src/xmit/tun.rs", "forwarding method"),
-    ("/w/dataplane/src/xmit/fullnat/mod.rs", "forwarding method"),
-    ("/w/dataplane/src/xmit/fullnat/snat.rs", "forwarding method"),
-    ("/w/dataplane/src/xmit/fullnat/toa.rs", "forwarding method"),
-    ("/w/dataplane/src/xmit/fullnat/tcp_seq.rs", "forwarding method"),
-    ("/w/dataplane/src/route.rs", "route+neigh"),
-    ("/w/dataplane/src/neigh.rs", "route+neigh"),
-    ("/w/dataplane/src/wire/nat.rs", "rewrite"),
-    ("/w/dataplane/src/wire/checksum.rs", "rewrite"),
-    ("/w/dataplane/src/wire/gue.rs", "parse"),
-    ("/w/dataplane/src/worker.rs", "pipeline glue"),
-    ("/w/dataplane/src/dpdk.rs", "pipeline glue"),
-    ("/w/conn-table/src/table/insert.rs", "conn lookup"),
-    ("/w/scheduler/src/rr.rs", "schedule"),
+    # 94ab7ea, before #19
+    ("94ab7ea", "dataplane/src/pipeline.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/pipeline6.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/pipeline/related.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/pipeline/related6.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/pipeline/family.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/pipeline/conn_prefetch.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/pipeline/tun6.rs", "forwarding method"),
+    ("94ab7ea", "dataplane/src/fullnat.rs", "forwarding method"),
+    ("94ab7ea", "dataplane/src/toa.rs", "forwarding method"),
+    ("94ab7ea", "dataplane/src/tcp_seq.rs", "forwarding method"),
+    ("94ab7ea", "dataplane/src/tunnel.rs", "forwarding method"),
+    ("94ab7ea", "dataplane/src/tunnel6.rs", "forwarding method"),
+    ("94ab7ea", "dataplane/src/route.rs", "route+neigh"),
+    ("94ab7ea", "dataplane/src/route6.rs", "route+neigh"),
+    ("94ab7ea", "dataplane/src/neigh.rs", "route+neigh"),
+    ("94ab7ea", "dataplane/src/service.rs", "schedule"),
+    ("94ab7ea", "dataplane/src/dpdk.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/worker.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/counters.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/exception.rs", "pipeline glue"),
+    ("94ab7ea", "dataplane/src/wire/mod.rs", "parse"),
+    ("94ab7ea", "dataplane/src/wire/ipv6.rs", "parse"),
+    ("94ab7ea", "dataplane/src/wire/nat.rs", "rewrite"),
+    ("94ab7ea", "dataplane/src/wire/nat6.rs", "rewrite"),
+    ("94ab7ea", "dataplane/src/wire/checksum.rs", "rewrite"),
+    ("94ab7ea", "scheduler/src/sched.rs", "schedule"),
+    ("94ab7ea", "conn-table/src/table.rs", "conn lookup"),
+    # now: the packet step, by job
+    ("now", "dataplane/src/pipeline/mod.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/state.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/dispatch.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/deliver.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/kernel.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/steer.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/arp.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/ndp.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/echo.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/l4.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/lookup.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/new_conn.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/egress.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/timers.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/conn_prefetch.rs", "pipeline glue"),
+    ("now", "dataplane/src/pipeline/verdict.rs", "pipeline glue"),
+    # now: shared types, worker, DPDK layer
+    ("now", "dataplane/src/frame.rs", "pipeline glue"),
+    ("now", "dataplane/src/tables.rs", "pipeline glue"),
+    ("now", "dataplane/src/family.rs", "pipeline glue"),
+    ("now", "dataplane/src/counters.rs", "pipeline glue"),
+    ("now", "dataplane/src/exception.rs", "pipeline glue"),
+    ("now", "dataplane/src/rcu.rs", "pipeline glue"),
+    ("now", "dataplane/src/worker.rs", "pipeline glue"),
+    ("now", "dataplane/src/dpdk/mod.rs", "pipeline glue"),
+    ("now", "dataplane/src/dpdk/burst.rs", "pipeline glue"),
+    ("now", "dataplane/src/dpdk/mbuf.rs", "pipeline glue"),
+    ("now", "dataplane/src/dpdk/cpu.rs", "pipeline glue"),
+    ("now", "dataplane/src/dpdk/queue.rs", "pipeline glue"),
+    ("now", "dataplane/src/dpdk/ring.rs", "pipeline glue"),
+    # now: forwarding methods (NAT, DR and the ICMP translation stay glue, as before)
+    ("now", "dataplane/src/xmit/mod.rs", "pipeline glue"),
+    ("now", "dataplane/src/xmit/nat.rs", "pipeline glue"),
+    ("now", "dataplane/src/xmit/dr.rs", "pipeline glue"),
+    ("now", "dataplane/src/xmit/icmp/mod.rs", "pipeline glue"),
+    ("now", "dataplane/src/xmit/icmp/family.rs", "pipeline glue"),
+    ("now", "dataplane/src/xmit/icmp/quote.rs", "pipeline glue"),
+    ("now", "dataplane/src/xmit/icmp/tunnel_error.rs", "pipeline glue"),
+    ("now", "dataplane/src/xmit/tun/mod.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/tun/step.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/tun/encap.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/tun/route.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/tun/too_big.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/fullnat/mod.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/fullnat/snat.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/fullnat/toa.rs", "forwarding method"),
+    ("now", "dataplane/src/xmit/fullnat/tcp_seq.rs", "forwarding method"),
+    # now: routes, neighbours, services
+    ("now", "dataplane/src/route.rs", "route+neigh"),
+    ("now", "dataplane/src/neigh.rs", "route+neigh"),
+    ("now", "dataplane/src/service.rs", "schedule"),
+    # now: header views and the rewrite
+    ("now", "dataplane/src/wire/mod.rs", "parse"),
+    ("now", "dataplane/src/wire/bytes.rs", "parse"),
+    ("now", "dataplane/src/wire/error.rs", "parse"),
+    ("now", "dataplane/src/wire/ip_proto.rs", "parse"),
+    ("now", "dataplane/src/wire/ethernet.rs", "parse"),
+    ("now", "dataplane/src/wire/ipv4.rs", "parse"),
+    ("now", "dataplane/src/wire/ipv6.rs", "parse"),
+    ("now", "dataplane/src/wire/tcp.rs", "parse"),
+    ("now", "dataplane/src/wire/udp.rs", "parse"),
+    ("now", "dataplane/src/wire/gue.rs", "parse"),
+    ("now", "dataplane/src/wire/gre.rs", "parse"),
+    ("now", "dataplane/src/wire/nat.rs", "rewrite"),
+    ("now", "dataplane/src/wire/nat6.rs", "rewrite"),
+    ("now", "dataplane/src/wire/checksum.rs", "rewrite"),
+    # now: the other crates
+    ("now", "scheduler/src/sched.rs", "schedule"),
+    ("now", "scheduler/src/pick/mod.rs", "schedule"),
+    ("now", "scheduler/src/pick/rr.rs", "schedule"),
+    ("now", "scheduler/src/pick/weight.rs", "schedule"),
+    ("now", "scheduler/src/maglev.rs", "schedule"),
+    ("now", "conn-table/src/table.rs", "conn lookup"),
+    ("now", "conn-table/src/table/lookup.rs", "conn lookup"),
+    ("now", "conn-table/src/table/insert.rs", "conn lookup"),
+    ("now", "conn-table/src/table/packet.rs", "conn lookup"),
+    ("now", "conn-table/src/index.rs", "conn lookup"),
+    ("now", "conn-table/src/tuple.rs", "conn lookup"),
+    ("now", "conn-table/src/state.rs", "conn lookup"),
+    ("now", "conn-table/src/wheel.rs", "conn lookup"),
 ]
 
 
 def check_rules():
-    """Assert RULE_CASES (and that every rule names a stage of STAGES)."""
+    """Assert RULE_CASES (and that every rule names a stage of STAGES, and that each of
+    today's paths exists in this checkout)."""
     names = {s for s, _ in STAGES}
     bad = [st for _, st in FILE_RULES + FN_RULES if st not in names]
     bad += [st for _, _, st in LIB_RULES if st not in names]
-    wrong = [(p, want, stage_of_file(p, "")) for p, want in RULE_CASES
-             if stage_of_file(p, "") != want]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    missing = [p for layout, p, _ in RULE_CASES
+               if layout == "now" and not os.path.exists(os.path.join(root, p))]
+    wrong = [(p, want, stage_of_file("/w/" + p, "")) for _, p, want in RULE_CASES
+             if stage_of_file("/w/" + p, "") != want]
     for p, want, got in wrong:
         print(f"{p}: {got}, expected {want}", file=sys.stderr)
-    if bad or wrong:
-        sys.exit(f"check_rules: {len(wrong)} paths wrong, unknown stages {bad}")
+    for p in missing:
+        print(f"{p}: not in this checkout", file=sys.stderr)
+    if bad or wrong or missing:
+        sys.exit(f"check_rules: {len(wrong)} paths wrong, {len(missing)} missing, "
+                 f"unknown stages {bad}")
     print(f"check_rules: {len(RULE_CASES)} paths as expected")
 
 
