@@ -17,6 +17,7 @@ cargo fmt --all -- --check
 
 step "layout: no file-level import cycle, no non-test file over 800 lines (docs/ARCHITECTURE.md)"
 python3 scripts/check-layout.py
+python3 benches/bench.py check_rules
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -3,9 +3,10 @@
 //! established packet to its forwarding method ([`crate::xmit`]), or schedule a new one
 //! (`new_conn`).
 
+use std::net::IpAddr;
 use std::ops::Range;
 
-use conn_table::{ConnId, Direction, Method, TcpFlags, TcpState};
+use conn_table::{ConnId, ConnRef, Direction, Method, TcpFlags, TcpState};
 
 use super::lookup::L4Family;
 use super::new_conn::NewPacket;
@@ -163,7 +164,7 @@ impl<P: Frame> Pipeline<P> {
         let Some(c) = self.conns.conn(id) else {
             return Drop(DropReason::NoService);
         };
-        let (method, rs_id) = (c.method(), c.rs());
+        let rs_id = c.rs();
         if let Some(rs) = self.cfg.stats.real_servers.get(rs_id as usize) {
             rs.packet(dir == Direction::Original, u64::from(bytes));
         }
@@ -171,66 +172,9 @@ impl<P: Frame> Pipeline<P> {
         // (its endpoints read as None in this one) is not forwarded.
         match dir {
             Direction::Original => {
-                // TUN and DR keep no reply tuple: their real server by id, in the current
-                // table (the caller encapsulates for TUN).
-                if method == Method::Tunnel {
-                    return match <F as TunnelRoute>::tunnel_of(t, rs_id) {
-                        Some((rip, kind)) => Verdict::Tunnel(rip, kind),
-                        None => Drop(DropReason::NoRealServer),
-                    };
-                }
-                if method == Method::Route {
-                    return match dr::real_server(t, rs_id) {
-                        Some(rip) => Verdict::Forward(rip),
-                        None => Drop(DropReason::NoRealServer),
-                    };
-                }
-                let Some(rs) = F::src(&c, Direction::Reply) else {
-                    return Drop(DropReason::NoService);
-                };
-                let rewritten = match method {
-                    Method::Masq => nat::to_real_server(ip_buf, rs),
-                    Method::FullNat => {
-                        // The local address and port are the reply's destination.
-                        let Some(local) = F::dst(&c, Direction::Reply) else {
-                            return Drop(DropReason::NoService);
-                        };
-                        if proto == proto::TCP
-                            && fullnat::toa_wanted(t, rs_id, tcp_flags, c.packets(Direction::Reply))
-                        {
-                            self.toa = Some((from.0.into(), from.1));
-                        }
-                        fullnat::to_real_server(ip_buf, local, rs, c.seq_delta(), tcp_flags)
-                    }
-                    _ => Ok(()),
-                };
-                if rewritten.is_err() {
-                    return Drop(DropReason::L4Malformed);
-                }
-                Verdict::Forward(rs.0)
+                client_packet(t, &c, ip_buf, (proto, tcp_flags), from, &mut self.toa)
             }
-            Direction::Reply => {
-                let (Some(client), Some(vip)) = (
-                    F::src(&c, Direction::Original),
-                    F::dst(&c, Direction::Original),
-                ) else {
-                    return Drop(DropReason::NoService);
-                };
-                // The reply is routed through the director: like Linux's forward path,
-                // decrement the TTL / hop limit.
-                if !F::decrement_hops(ip_buf) {
-                    return Drop(DropReason::TtlExceeded);
-                }
-                let rewritten = if method == Method::FullNat {
-                    fullnat::to_client(ip_buf, vip, client, c.seq_delta())
-                } else {
-                    nat::to_client(ip_buf, vip)
-                };
-                if rewritten.is_err() {
-                    return Drop(DropReason::L4Malformed);
-                }
-                Verdict::Forward(client.0)
-            }
+            Direction::Reply => reply_packet(&c, ip_buf),
         }
     }
 
@@ -247,4 +191,84 @@ impl<P: Frame> Pipeline<P> {
         }
         self.conns.remove(id);
     }
+}
+
+/// A client packet of established connection `c`, rewritten by its method towards the
+/// real server; a FULLNAT TCP packet that carries TOA leaves the client in `toa`.
+#[inline(always)]
+fn client_packet<F: L4Family>(
+    t: &Tables,
+    c: &ConnRef<'_>,
+    ip_buf: &mut [u8],
+    (proto, tcp_flags): (u8, TcpFlags),
+    from: (F, u16),
+    toa: &mut Option<(IpAddr, u16)>,
+) -> Verdict<F> {
+    use Verdict::Drop;
+    let (method, rs_id) = (c.method(), c.rs());
+    // TUN and DR keep no reply tuple: their real server by id, in the current
+    // table (the caller encapsulates for TUN).
+    if method == Method::Tunnel {
+        return match <F as TunnelRoute>::tunnel_of(t, rs_id) {
+            Some((rip, kind)) => Verdict::Tunnel(rip, kind),
+            None => Drop(DropReason::NoRealServer),
+        };
+    }
+    if method == Method::Route {
+        return match dr::real_server(t, rs_id) {
+            Some(rip) => Verdict::Forward(rip),
+            None => Drop(DropReason::NoRealServer),
+        };
+    }
+    let Some(rs) = F::src(c, Direction::Reply) else {
+        return Drop(DropReason::NoService);
+    };
+    let rewritten = match method {
+        Method::Masq => nat::to_real_server(ip_buf, rs),
+        Method::FullNat => {
+            // The local address and port are the reply's destination.
+            let Some(local) = F::dst(c, Direction::Reply) else {
+                return Drop(DropReason::NoService);
+            };
+            if proto == proto::TCP
+                && fullnat::toa_wanted(t, rs_id, tcp_flags, c.packets(Direction::Reply))
+            {
+                *toa = Some((from.0.into(), from.1));
+            }
+            fullnat::to_real_server(ip_buf, local, rs, c.seq_delta(), tcp_flags)
+        }
+        _ => Ok(()),
+    };
+    if rewritten.is_err() {
+        return Drop(DropReason::L4Malformed);
+    }
+    Verdict::Forward(rs.0)
+}
+
+/// A real server's reply on established connection `c` (NAT or FULLNAT: DR and TUN
+/// replies bypass the director), rewritten back to the client.
+#[inline(always)]
+fn reply_packet<F: L4Family>(c: &ConnRef<'_>, ip_buf: &mut [u8]) -> Verdict<F> {
+    use Verdict::Drop;
+    let method = c.method();
+    let (Some(client), Some(vip)) = (
+        F::src(c, Direction::Original),
+        F::dst(c, Direction::Original),
+    ) else {
+        return Drop(DropReason::NoService);
+    };
+    // The reply is routed through the director: like Linux's forward path,
+    // decrement the TTL / hop limit.
+    if !F::decrement_hops(ip_buf) {
+        return Drop(DropReason::TtlExceeded);
+    }
+    let rewritten = if method == Method::FullNat {
+        fullnat::to_client(ip_buf, vip, client, c.seq_delta())
+    } else {
+        nat::to_client(ip_buf, vip)
+    };
+    if rewritten.is_err() {
+        return Drop(DropReason::L4Malformed);
+    }
+    Verdict::Forward(client.0)
 }
