@@ -1,7 +1,11 @@
 //! A new connection: the scheduler (with persistence templates) picks the real server,
 //! the connection is inserted and its first packet rewritten by its method.
 
-use conn_table::{ConnTable, Direction, Method, NewConn, TcpFlags, TemplateId, TemplateKey, Tuple};
+use std::net::IpAddr;
+
+use conn_table::{
+    ConnId, ConnTable, Direction, Method, NewConn, TcpFlags, TemplateId, TemplateKey, Tuple,
+};
 use scheduler::{DestLoad, DestLoads, FlowKey};
 
 use super::conn_prefetch::PREFETCH_MIN_CONNS;
@@ -200,24 +204,9 @@ impl<P: Frame> Pipeline<P> {
         bytes: u32,
         now_ms: u64,
     ) -> Result<(), DropReason> {
-        let svc = t.services.get(sid);
         let rport = if rs.port == 0 { tuple.dport } else { rs.port };
         let method = rs.forward.method();
-        // FULLNAT: the client is replaced by a local address and port of this worker's
-        // share of the service's pool; the real server replies to it.
-        let (reply_dst, reply_dport) = if method == Method::FullNat {
-            match svc.snat_pool.and_then(|id| self.snat.take(&t.snat, id)) {
-                Some(local) if local.0.is_ipv4() == tuple.src.is_ipv4() => local,
-                Some((lip, lport)) => {
-                    // A pool of the other family (NAT64): spec refuses it; never mix.
-                    self.snat.release(lip, lport);
-                    return Err(DropReason::NoRealServer);
-                }
-                None => return Err(DropReason::SnatExhausted),
-            }
-        } else {
-            (tuple.src, tuple.sport)
-        };
+        let (reply_dst, reply_dport) = self.reply_destination(t, sid, method, &tuple)?;
         // DR and tunnel connections keep no reply tuple: their replies never come back
         // through the director, and RIP:port -> client:port is the same for one client
         // port towards several VIPs of one real server; the RS (and its encapsulation)
@@ -263,14 +252,53 @@ impl<P: Frame> Pipeline<P> {
                 self.conns.set_seq_delta(id, delta);
             }
         }
-        // The packet that created the connection drives its first state change.
+        self.account_first_packet(id, rs.id, tcp_flags, bytes, now_ms);
+        rewritten.map_err(|_| DropReason::L4Malformed)
+    }
+
+    /// Where the real server's replies of a new connection for `tuple` go: the client
+    /// itself, or for FULLNAT a local address and port of this worker's share of the
+    /// service's SNAT pool (which the client is replaced by).
+    #[inline(always)]
+    fn reply_destination(
+        &mut self,
+        t: &Tables,
+        sid: ServiceId,
+        method: Method,
+        tuple: &Tuple,
+    ) -> Result<(IpAddr, u16), DropReason> {
+        if method != Method::FullNat {
+            return Ok((tuple.src, tuple.sport));
+        }
+        let pool = t.services.get(sid).snat_pool;
+        match pool.and_then(|id| self.snat.take(&t.snat, id)) {
+            Some(local) if local.0.is_ipv4() == tuple.src.is_ipv4() => Ok(local),
+            Some((lip, lport)) => {
+                // A pool of the other family (NAT64): spec refuses it; never mix.
+                self.snat.release(lip, lport);
+                Err(DropReason::NoRealServer)
+            }
+            None => Err(DropReason::SnatExhausted),
+        }
+    }
+
+    /// The packet that created connection `id` to real server `rs_id` drives its first
+    /// state change and is counted.
+    #[inline(always)]
+    fn account_first_packet(
+        &mut self,
+        id: ConnId,
+        rs_id: u32,
+        tcp_flags: TcpFlags,
+        bytes: u32,
+        now_ms: u64,
+    ) {
         self.conns
             .on_packet(id, Direction::Original, tcp_flags, bytes, now_ms);
         bump(&self.cfg.stats.conns_created, 1);
-        if let Some(c) = self.cfg.stats.real_servers.get(rs.id as usize) {
+        if let Some(c) = self.cfg.stats.real_servers.get(rs_id as usize) {
             bump(&c.conns, 1);
             c.packet(true, u64::from(bytes));
         }
-        rewritten.map_err(|_| DropReason::L4Malformed)
     }
 }
