@@ -248,3 +248,6 @@ impl<P: Frame> Pipeline<P> {
         self.conns.remove(id);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -274,3 +274,6 @@ impl<P: Frame> Pipeline<P> {
         rewritten.map_err(|_| DropReason::L4Malformed)
     }
 }
+
+#[cfg(test)]
+mod tests;
