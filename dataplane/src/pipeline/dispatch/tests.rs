@@ -1,6 +1,7 @@
-//! A frame's IP header stages: IPv4 header drops, and TCP/UDP that no virtual service
-//! takes: to the kernel for the director's own addresses (where the port has an exception
-//! path, else dropped `ForDirector`), else dropped `NoService`; over both families.
+//! A frame's IP header stages: IPv4 header drops, IPv6 fragments and extension headers,
+//! and TCP/UDP that no virtual service takes: to the kernel for the director's own
+//! addresses (where the port has an exception path, else dropped `ForDirector`), else
+//! dropped `NoService`; over both families.
 
 use crate::counters::{get, DropReason, WorkerStats};
 use crate::pipeline::Pipeline;
@@ -8,7 +9,7 @@ use crate::service::proto;
 use crate::tables::Tables;
 use crate::test_io::two_servers::*;
 use crate::test_io::RecordingIo;
-use crate::wire::Ipv4Packet;
+use crate::wire::{ip_proto, Ipv4Packet};
 
 /// Handle frame `f` arriving on `port`: what was sent and handed to the kernel.
 fn recorded(p: &mut Pipeline<Vec<u8>>, t: &Tables, port: usize, f: Vec<u8>) -> RecordingIo {
@@ -153,4 +154,41 @@ fn tcp_and_udp_for_no_service_are_dropped() {
         assert_eq!(stats.drops(DropReason::ForDirector), 0, "{fam:?}");
         assert_eq!(p.conns.len(), 0, "{fam:?}");
     }
+}
+
+#[test]
+fn ipv6_fragments_and_extension_headers_are_dropped_unless_for_the_director() {
+    let fam = Fam::V6;
+    let setup = Setup {
+        kernel: true,
+        ..Setup::default()
+    };
+    let (t, mut p, stats) = bench(fam, &setup);
+    // A TCP segment behind a fragment header or a destination options header.
+    let behind = |dst: std::net::IpAddr, nh: u8| {
+        let mut f = segment(0, (fam.client(), 1000), (dst, VPORT), proto::TCP, SYN);
+        f[14 + 6] = nh;
+        f
+    };
+    let cases = [
+        (fam.vip(), ip_proto::FRAGMENT, DropReason::Ipv6Fragment),
+        (
+            fam.vip(),
+            ip_proto::DSTOPTS,
+            DropReason::Ipv6ExtensionHeader,
+        ),
+    ];
+    for (dst, nh, why) in cases {
+        let io = recorded(&mut p, &t, 0, behind(dst, nh));
+        assert!(io.sent.is_empty() && io.kernel.is_empty(), "{why:?}");
+        assert_eq!(stats.drops(why), 1, "{why:?}");
+    }
+    // To an own address: the kernel reassembles and walks the headers.
+    for nh in [ip_proto::FRAGMENT, ip_proto::DSTOPTS] {
+        let f = behind(fam.local(0), nh);
+        let io = recorded(&mut p, &t, 0, f.clone());
+        assert_eq!(io.kernel, [(0, f)], "next header {nh}");
+    }
+    assert_eq!(to_kernel(&stats, 0), 2);
+    assert_eq!(p.conns.len(), 0);
 }
