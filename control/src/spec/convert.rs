@@ -284,3 +284,84 @@ fn scheduler(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use conn_table::Method;
+    use dataplane::xmit::tun::TunnelCsum as Csum;
+
+    use super::*;
+
+    /// A real server of `method`.
+    fn rs(method: ForwardMethod) -> RsConfig {
+        RsConfig {
+            address: "192.0.2.11".parse().unwrap(),
+            port: 8080,
+            weight: 1,
+            method,
+            upper_threshold: 0,
+            lower_threshold: 0,
+        }
+    }
+
+    #[test]
+    fn every_forward_method_reaches_its_connection_method() {
+        let mut table = vec![
+            ("NAT", ForwardMethod::Masq, Forward::Masq, Method::Masq),
+            ("DR", ForwardMethod::Route, Forward::Route, Method::Route),
+            (
+                "FULLNAT",
+                ForwardMethod::FullNat,
+                Forward::FullNat,
+                Method::FullNat,
+            ),
+            (
+                "TUN ipip",
+                ForwardMethod::Tunnel(TunnelType::Ipip),
+                Forward::Tunnel(TunnelKind::Ipip),
+                Method::Tunnel,
+            ),
+        ];
+        let csums = [
+            (TunnelCsum::NoCsum, Csum::NoCsum, false),
+            (TunnelCsum::Csum, Csum::Csum, true),
+            // config refuses remcsum for GRE; given one, GRE's checksum would be on.
+            (TunnelCsum::RemCsum, Csum::RemCsum, true),
+        ];
+        for (csum, gue_csum, gre_csum) in csums {
+            let gue = TunnelType::Gue { port: 6080, csum };
+            let gue_kind = TunnelKind::Gue {
+                port: 6080,
+                csum: gue_csum,
+            };
+            let gre = TunnelType::Gre { csum };
+            let gre_kind = TunnelKind::Gre { csum: gre_csum };
+            table.extend([
+                (
+                    "TUN gue",
+                    ForwardMethod::Tunnel(gue),
+                    Forward::Tunnel(gue_kind),
+                    Method::Tunnel,
+                ),
+                (
+                    "TUN gre",
+                    ForwardMethod::Tunnel(gre),
+                    Forward::Tunnel(gre_kind),
+                    Method::Tunnel,
+                ),
+            ]);
+        }
+        for (name, method, expected, conn) in &table {
+            let got = forward(&rs(*method));
+            assert_eq!(got, *expected, "{name}: {method:?}");
+            assert_eq!(got.method(), *conn, "{name}: {method:?}");
+        }
+        // Every method of the configuration and of the connection table is in the table.
+        let mut listed: Vec<_> = table.iter().map(|r| r.1.list_name()).collect();
+        listed.dedup();
+        assert_eq!(listed, ["Masq", "Route", "FullNat", "Tunnel"]);
+        let mut methods: Vec<_> = table.iter().map(|r| r.3 as u8).collect();
+        methods.dedup();
+        assert_eq!(methods, [0, 1, 3, 2], "Masq, Route, FullNat, Tunnel");
+    }
+}

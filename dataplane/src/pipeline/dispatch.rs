@@ -160,3 +160,6 @@ impl<P: Frame> Pipeline<P> {
         self.handle_l4(t, ip_buf, pkt, now_ms)
     }
 }
+
+#[cfg(test)]
+mod tests;

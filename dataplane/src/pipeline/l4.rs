@@ -272,3 +272,6 @@ fn reply_packet<F: L4Family>(c: &ConnRef<'_>, ip_buf: &mut [u8]) -> Verdict<F> {
     }
     Verdict::Forward(client.0)
 }
+
+#[cfg(test)]
+mod tests;

@@ -302,3 +302,6 @@ impl<P: Frame> Pipeline<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! A frame's IP header stages: IPv4 header drops, IPv6 fragments and extension headers,
+//! and TCP/UDP that no virtual service takes: to the kernel for the director's own
+//! addresses (where the port has an exception path, else dropped `ForDirector`), else
+//! dropped `NoService`; over both families.
+
+use crate::counters::{get, DropReason, WorkerStats};
+use crate::pipeline::Pipeline;
+use crate::service::proto;
+use crate::tables::Tables;
+use crate::test_io::two_servers::*;
+use crate::test_io::RecordingIo;
+use crate::wire::{ip_proto, Ipv4Packet};
+
+/// Handle frame `f` arriving on `port`: what was sent and handed to the kernel.
+fn recorded(p: &mut Pipeline<Vec<u8>>, t: &Tables, port: usize, f: Vec<u8>) -> RecordingIo {
+    let mut io = RecordingIo::default();
+    p.handle(t, port, f, 1, &mut io);
+    io
+}
+
+/// `f` with its IPv4 header changed by `edit` (the header checksum filled in again).
+fn edited(mut f: Vec<u8>, edit: impl Fn(&mut [u8])) -> Vec<u8> {
+    edit(&mut f[14..]);
+    Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+    f
+}
+
+#[test]
+fn broken_or_fragmented_ipv4_headers_are_dropped() {
+    let fam = Fam::V4;
+    // With an exception path: none of these reaches the kernel either.
+    let setup = Setup {
+        kernel: true,
+        ..Setup::default()
+    };
+    let (t, mut p, stats) = bench(fam, &setup);
+    let syn = from_client(fam, 1000, SYN);
+    let mut bad_sum = syn.clone();
+    bad_sum[14 + 10] ^= 0x01;
+    let cases = [
+        (bad_sum, DropReason::Ipv4BadChecksum),
+        // More fragments, and a fragment offset.
+        (
+            edited(syn.clone(), |ip| ip[6] = 0x20),
+            DropReason::Ipv4Fragment,
+        ),
+        (
+            edited(syn.clone(), |ip| ip[7] = 0x10),
+            DropReason::Ipv4Fragment,
+        ),
+        // A header length below 20 bytes, a total length beyond the frame.
+        (
+            edited(syn.clone(), |ip| ip[0] = 0x44),
+            DropReason::Ipv4Malformed,
+        ),
+        (
+            edited(syn.clone(), |ip| ip[3] += 1),
+            DropReason::Ipv4Malformed,
+        ),
+    ];
+    for (f, why) in cases {
+        let before = stats.drops(why);
+        let io = recorded(&mut p, &t, 0, f);
+        assert!(io.sent.is_empty() && io.kernel.is_empty(), "{why:?}");
+        assert_eq!(stats.drops(why), before + 1, "{why:?}");
+    }
+    assert_eq!(p.conns.len(), 0);
+    // The SYN itself is taken.
+    let io = recorded(&mut p, &t, 0, syn);
+    assert_eq!(io.sent.len(), 1);
+    assert_eq!(get(&stats.conns_created), 1);
+}
+
+/// TCP (a SYN and a stray ACK) and UDP from the client to the director's own address
+/// on port 0.
+fn for_the_director(fam: Fam) -> [Vec<u8>; 3] {
+    let (client, own) = (fam.client(), fam.local(0));
+    [
+        segment(0, (client, 1000), (own, 22), proto::TCP, SYN),
+        segment(0, (client, 1000), (own, 22), proto::TCP, ACK),
+        segment(0, (client, 1000), (own, 53), proto::UDP, 0),
+    ]
+}
+
+fn to_kernel(stats: &WorkerStats, port: usize) -> u64 {
+    get(&stats.ports[port].to_kernel_packets)
+}
+
+#[test]
+fn tcp_and_udp_to_an_own_address_go_to_the_kernel() {
+    for fam in FAMILIES {
+        let setup = Setup {
+            kernel: true,
+            ..Setup::default()
+        };
+        let (t, mut p, stats) = bench(fam, &setup);
+        for (i, f) in for_the_director(fam).into_iter().enumerate() {
+            let io = recorded(&mut p, &t, 0, f.clone());
+            assert!(io.sent.is_empty(), "{fam:?} {i}");
+            assert_eq!(
+                io.kernel,
+                [(0, f)],
+                "{fam:?} {i}: unchanged, through port 0"
+            );
+        }
+        assert_eq!(to_kernel(&stats, 0), 3, "{fam:?}");
+        assert_eq!(stats.drops(DropReason::ForDirector), 0, "{fam:?}");
+        assert_eq!(stats.drops(DropReason::NoConnection), 0, "{fam:?}");
+        assert_eq!(p.conns.len(), 0, "{fam:?}");
+        // Port 1 has no exception path: its own address there is not the kernel's.
+        let own1 = (fam.local(1), 22);
+        let f = segment(1, (fam.rs(0), 1000), own1, proto::TCP, SYN);
+        let io = recorded(&mut p, &t, 1, f);
+        assert!(io.sent.is_empty() && io.kernel.is_empty(), "{fam:?}");
+        assert_eq!(stats.drops(DropReason::ForDirector), 1, "{fam:?}");
+        assert_eq!(to_kernel(&stats, 1), 0, "{fam:?}");
+    }
+}
+
+#[test]
+fn without_an_exception_path_traffic_for_the_director_is_dropped() {
+    for fam in FAMILIES {
+        let (t, mut p, stats) = bench(fam, &Setup::default());
+        for f in for_the_director(fam) {
+            let io = recorded(&mut p, &t, 0, f);
+            assert!(io.sent.is_empty() && io.kernel.is_empty(), "{fam:?}");
+        }
+        assert_eq!(stats.drops(DropReason::ForDirector), 3, "{fam:?}");
+        assert_eq!(to_kernel(&stats, 0), 0, "{fam:?}");
+    }
+}
+
+#[test]
+fn tcp_and_udp_for_no_service_are_dropped() {
+    for fam in FAMILIES {
+        // Even with an exception path: the VIP and foreign addresses are not the kernel's.
+        let setup = Setup {
+            kernel: true,
+            ..Setup::default()
+        };
+        let (t, mut p, stats) = bench(fam, &setup);
+        let (client, vip) = ((fam.client(), 1000), fam.vip());
+        let strays = [
+            // Another port of the VIP, UDP to the TCP service's port, an address not ours.
+            segment(0, client, (vip, VPORT + 1), proto::TCP, SYN),
+            segment(0, client, (vip, VPORT), proto::UDP, 0),
+            segment(0, client, (fam.on(0, 77), VPORT), proto::TCP, SYN),
+        ];
+        for f in strays {
+            let io = recorded(&mut p, &t, 0, f);
+            assert!(io.sent.is_empty() && io.kernel.is_empty(), "{fam:?}");
+        }
+        assert_eq!(stats.drops(DropReason::NoService), 3, "{fam:?}");
+        assert_eq!(stats.drops(DropReason::ForDirector), 0, "{fam:?}");
+        assert_eq!(p.conns.len(), 0, "{fam:?}");
+    }
+}
+
+#[test]
+fn ipv6_fragments_and_extension_headers_are_dropped_unless_for_the_director() {
+    let fam = Fam::V6;
+    let setup = Setup {
+        kernel: true,
+        ..Setup::default()
+    };
+    let (t, mut p, stats) = bench(fam, &setup);
+    // A TCP segment behind a fragment header or a destination options header.
+    let behind = |dst: std::net::IpAddr, nh: u8| {
+        let mut f = segment(0, (fam.client(), 1000), (dst, VPORT), proto::TCP, SYN);
+        f[14 + 6] = nh;
+        f
+    };
+    let cases = [
+        (fam.vip(), ip_proto::FRAGMENT, DropReason::Ipv6Fragment),
+        (
+            fam.vip(),
+            ip_proto::DSTOPTS,
+            DropReason::Ipv6ExtensionHeader,
+        ),
+    ];
+    for (dst, nh, why) in cases {
+        let io = recorded(&mut p, &t, 0, behind(dst, nh));
+        assert!(io.sent.is_empty() && io.kernel.is_empty(), "{why:?}");
+        assert_eq!(stats.drops(why), 1, "{why:?}");
+    }
+    // To an own address: the kernel reassembles and walks the headers.
+    for nh in [ip_proto::FRAGMENT, ip_proto::DSTOPTS] {
+        let f = behind(fam.local(0), nh);
+        let io = recorded(&mut p, &t, 0, f.clone());
+        assert_eq!(io.kernel, [(0, f)], "next header {nh}");
+    }
+    assert_eq!(to_kernel(&stats, 0), 2);
+    assert_eq!(p.conns.len(), 0);
+}
