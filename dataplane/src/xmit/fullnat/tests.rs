@@ -374,7 +374,7 @@ mod garp_tests {
 /// IPv6 FULLNAT through real pipelines: both directions rewritten, replies steered by
 /// local port, TOA of length 20, NDP for the local address, exhaustion counted.
 #[cfg(test)]
-mod pipeline6_tests {
+mod ipv6_tests {
     use std::net::{IpAddr, Ipv6Addr};
     use std::sync::Arc;
 
