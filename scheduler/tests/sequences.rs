@@ -207,8 +207,9 @@ fn fo_and_ovf() {
 
 #[test]
 fn dh_buckets_cycle_and_hash_destination_address() {
-    // (0xC6120064 * 2654435761) & 255 = 36; buckets cycle through the list: 36 % 3 = 0,
-    // 36 % 5 = 1. The weights do not shape the dh table.
+    // The kernel's ip_vs_dh_hashkey: hash_32(0xC6120064, 8) = (0xC6120064 * 0x61C88647) >> 24
+    // = 141; buckets cycle through the list: 141 % 3 = 0, 141 % 5 = 1. The weights do not
+    // shape the dh table.
     let f = flow("198.18.0.1", 1, "198.18.0.100");
     let s = build(SchedulerKind::Dh, &[1, 1, 1]);
     let mut st = s.new_state(0);
@@ -222,10 +223,14 @@ fn dh_buckets_cycle_and_hash_destination_address() {
     let mut loads = idle(5);
     loads[1] = overloaded();
     assert_eq!(s.pick(&mut st, &loads, &f, 0), None);
-    // IPv6: fold 2001:2::5 -> bucket 215; 215 % 3 = 2.
+    // IPv6: fold 2001:2::5 = 0x20010007 -> hash_32 bucket 18; 18 % 3 = 0 (the old
+    // `fold * 2654435761 & 255` gave bucket 215, server 2).
     let s = build(SchedulerKind::Dh, &[1, 1, 1]);
     let f6 = flow("2001:2::1", 1, "2001:2::5");
-    assert_eq!(s.pick(&mut st, &idle(3), &f6, 0), Some(2));
+    assert_eq!(s.pick(&mut st, &idle(3), &f6, 0), Some(0));
+    // 198.18.0.101: hash_32 bucket 239, server 2 (the old formula: bucket 213, server 0).
+    let f101 = flow("198.18.0.1", 1, "198.18.0.101");
+    assert_eq!(s.pick(&mut st, &idle(3), &f101, 0), Some(2));
 }
 
 #[test]

@@ -45,7 +45,8 @@ pub(crate) fn sh_table(dests: &[Destination]) -> [u32; HASH_TAB_SIZE] {
     t
 }
 
-/// ip_vs_dh_schedule: bucket (folded destination address * 2654435761) & 255; fails if
+/// ip_vs_dh_schedule: bucket `hash_32(folded destination address, 8)` (the top 8 bits
+/// of the multiplicative hash, `ip_vs_dh_hashkey` in current kernels, as sh's); fails if
 /// that server is unavailable, weight 0 or overloaded. O(1).
 #[inline]
 pub(crate) fn pick_dh<L: DestLoads + ?Sized>(
@@ -54,7 +55,7 @@ pub(crate) fn pick_dh<L: DestLoads + ?Sized>(
     table: &[u32; HASH_TAB_SIZE],
     flow: &FlowKey,
 ) -> Option<usize> {
-    let b = addr_fold(&flow.dst_addr).wrapping_mul(2_654_435_761) & HASH_TAB_MASK;
+    let b = hash_32(addr_fold(&flow.dst_addr), HASH_TAB_BITS);
     let i = table[b as usize] as usize;
     let d = dests.get(i)?;
     usable(d, &loads.load(i)).then_some(i)
