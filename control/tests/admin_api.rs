@@ -395,3 +395,166 @@ fn services_and_real_servers_crud_with_ipvsadm_refusals() {
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("\"field\":\"service\""), "{body}");
 }
+
+/// Status, content type and JSON body of an answer that must be an error in the API's
+/// format (`{"error": "..."}`).
+fn json_error(r: Result<ureq::Response, ureq::Error>) -> (u16, serde_json::Value) {
+    let resp = match r {
+        Ok(resp) => resp,
+        Err(ureq::Error::Status(_, resp)) => resp,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let code = resp.status();
+    let content_type = resp.header("Content-Type").unwrap_or("").to_string();
+    let text = resp.into_string().unwrap();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{code} answered {content_type:?}: {text}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(v["error"].is_string(), "{code}: {text}");
+    (code, v)
+}
+
+/// Send `body` on a connection of its own and read the answer, which rvsd sends before it
+/// has read the whole of an oversized body: the writer runs in a thread and its broken
+/// pipe is expected. Returns the status, the Content-Type and the body.
+fn send_raw(
+    base: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer tok\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut writer = stream.try_clone().unwrap();
+    let body = body.to_vec();
+    let sender = std::thread::spawn(move || {
+        let _ = writer
+            .write_all(head.as_bytes())
+            .and_then(|()| writer.write_all(&body));
+    });
+    let mut answer = vec![];
+    let mut chunk = [0u8; 4096];
+    // Read until the end of the answer; a reset after it (the unread rest of the body) is
+    // not an error of the answer.
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+        }
+        if complete(&answer) {
+            break;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    sender.join().unwrap();
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer: {text:?}"));
+    let code = head[9..12].parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-type")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    (code, content_type, body.to_string())
+}
+
+/// Whether `answer` holds a whole HTTP response with a Content-Length body.
+fn complete(answer: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .is_some_and(|n| body.len() >= n)
+}
+
+#[test]
+fn oversized_bodies_and_wrong_methods_answer_json_errors() {
+    let dir = TempDir::new("admin-errors");
+    let d = start(&dir, Some("tok"));
+    let url = |p: &str| format!("{}{p}", d.base);
+    // 10 MB, ten times the limit, on the JSON routes and on the YAML one.
+    let big = format!("{{\"scheduler\": \"{}\"}}", "x".repeat(10 << 20));
+    for (method, path, content_type) in [
+        ("POST", "/v1/services", "application/json"),
+        ("PUT", "/v1/timeouts", "application/json"),
+        ("POST", "/v1/config", "application/yaml"),
+    ] {
+        let (code, answer_type, text) =
+            send_raw(&d.base, method, path, content_type, big.as_bytes());
+        assert_eq!(code, 413, "{method} {path}: {text}");
+        assert!(
+            answer_type.starts_with("application/json"),
+            "{method} {path}: {answer_type}: {text}"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert!(
+            v["error"].as_str().unwrap().contains("1048576"),
+            "{method} {path}: {v}"
+        );
+    }
+
+    let r = ureq::request("PATCH", &url("/v1/services"))
+        .set("Authorization", "Bearer tok")
+        .call();
+    let allow = match &r {
+        Err(ureq::Error::Status(_, resp)) => resp.header("Allow").map(str::to_string),
+        _ => None,
+    };
+    let (code, v) = json_error(r);
+    assert_eq!(code, 405, "{v}");
+    let allow = allow.expect("405 names the methods in Allow");
+    assert!(allow.contains("POST"), "{allow}");
+    let (code, v) = json_error(ureq::post(&url("/openapi.json")).call());
+    assert_eq!(code, 405, "{v}");
+    // axum's own refusal of a malformed query, in the same format.
+    let (code, v) = json_error(
+        ureq::post(&url("/v1/config?dry_run=maybe"))
+            .set("Authorization", "Bearer tok")
+            .send_string("services: []\n"),
+    );
+    assert_eq!(code, 400, "{v}");
+}
+
+#[test]
+fn the_bearer_scheme_name_is_case_insensitive() {
+    let dir = TempDir::new("admin-bearer");
+    let d = start(&dir, Some("tok"));
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (code, body) = status(
+            ureq::get(&format!("{}/v1/version", d.base))
+                .set("Authorization", &format!("{scheme} tok"))
+                .call(),
+        );
+        assert_eq!(code, 200, "{scheme}: {body}");
+    }
+    let (code, v) = json_error(
+        ureq::get(&format!("{}/v1/version", d.base))
+            .set("Authorization", "Basic tok")
+            .call(),
+    );
+    assert_eq!(code, 401, "{v}");
+}

@@ -20,12 +20,14 @@ fn token_matches(given: &[u8], want: &[u8]) -> bool {
         == 0
 }
 
+/// The token of a `Bearer` credential. The scheme name is case-insensitive and one or
+/// more spaces separate it from the token (RFC 7235 section 2.1).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 pub(super) async fn auth(State(st): State<AdminState>, req: Request, next: Next) -> Response {
@@ -57,6 +59,22 @@ pub(super) async fn auth(State(st): State<AdminState>, req: Request, next: Next)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, authorization.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer(&headers("Bearer s3cret")), Some("s3cret"));
+        assert_eq!(bearer(&headers("bearer s3cret")), Some("s3cret"));
+        assert_eq!(bearer(&headers("BEARER  s3cret")), Some("s3cret"));
+        assert_eq!(bearer(&headers("Basic s3cret")), None);
+        assert_eq!(bearer(&headers("Bearers3cret")), None);
+        assert_eq!(bearer(&headers("s3cret")), None);
+    }
 
     #[test]
     fn token_comparison() {

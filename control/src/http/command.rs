@@ -22,12 +22,17 @@ pub(super) fn run(st: &AdminState, cmds: &[IpvsCommand], ok: StatusCode) -> Resp
 /// A JSON request body, or why it is not one.
 pub(super) type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-/// The request body, or a 400 that says what is wrong with it.
+/// The request body, or a 413 when it is over the limit, or a 400 that says what is wrong
+/// with it.
 pub(super) fn body<T>(b: JsonBody<T>) -> Result<T, IpvsApiError> {
     b.map(|Json(v)| v).map_err(|e| {
-        IpvsApiError::Bad(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("bad request body: {}", e.body_text()),
-        ))
+        IpvsApiError::Bad(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::body_too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("bad request body: {}", e.body_text()),
+            )
+        })
     })
 }

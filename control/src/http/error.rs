@@ -1,5 +1,5 @@
-//! Error bodies: `{"error": "...", "field": "..."}` with a status, and the ipvsadm
-//! refusals with the status IPVS's error maps to.
+//! Error bodies: `{"error": "...", "field": "..."}` with a status, the ipvsadm
+//! refusals with the status IPVS's error maps to, and the request body limit.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -8,6 +8,9 @@ use config::ipvsadm::OpError;
 use serde_json::{json, Value};
 
 use crate::plane::ipvs::IpvsChangeError;
+
+/// Largest request body accepted (a whole YAML configuration fits easily).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// A JSON error body: `{"error": "...", "field": "..."}`.
 pub struct ApiError {
@@ -24,6 +27,14 @@ impl ApiError {
             message: message.into(),
             field: None,
         }
+    }
+
+    /// 413: the request body is over [`MAX_BODY_BYTES`].
+    pub fn body_too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {MAX_BODY_BYTES} bytes"),
+        )
     }
 
     /// Name the request field at fault.

@@ -2,13 +2,15 @@
 //! control thread's current-thread tokio runtime.
 //!
 //! `router` maps the routes (kept in step with `openapi.json`) to one handler module per
-//! resource; `auth` checks the bearer token; `error` shapes error bodies; `ids` parses the
+//! resource; `auth` checks the bearer token; `error` shapes error bodies and
+//! `json_errors` gives axum's own refusals (405, 413, malformed queries) the same shape; `ids` parses the
 //! service and real-server ids of paths; `command` is the common path of the handlers that
 //! change the configuration with ipvsadm commands. Handlers read the control plane and the
 //! runtime state through [`AdminState`] and the read models of [`crate::view`]; changes go
 //! through [`crate::plane`].
 //!
-//! Authentication: `Authorization: Bearer <token>` with the token from `admin.token_file`.
+//! Authentication: `Authorization: Bearer <token>` with the token from `admin.token_file`
+//! (the scheme name in any case).
 //! Read-only routes need the token when one is configured; routes that change anything
 //! always need it (without a token file they answer 403).
 
@@ -19,6 +21,7 @@ mod connections;
 mod error;
 mod health;
 mod ids;
+mod json_errors;
 mod metrics;
 mod openapi;
 mod real_servers;
@@ -31,8 +34,8 @@ mod timeouts;
 mod version;
 mod zero;
 
-pub use error::{ApiError, IpvsApiError};
+pub use error::{ApiError, IpvsApiError, MAX_BODY_BYTES};
 pub use ids::{parse_rs_id, parse_service_id};
 pub use openapi::OPENAPI;
-pub use router::{router, MAX_BODY_BYTES, ROUTES};
+pub use router::{router, ROUTES};
 pub use state::AdminState;

@@ -6,15 +6,12 @@ use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::Router;
 
-use super::error::ApiError;
+use super::error::{ApiError, MAX_BODY_BYTES};
 use super::state::AdminState;
 use super::{
-    auth, config, connections, health, metrics, openapi, real_servers, rules, services, stats,
-    timeouts, version, zero,
+    auth, config, connections, health, json_errors, metrics, openapi, real_servers, rules,
+    services, stats, timeouts, version, zero,
 };
-
-/// Largest request body accepted (a whole YAML configuration fits easily).
-pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route; see /openapi.json")
@@ -48,7 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
 ];
 
-/// The router with authentication and body limits.
+/// The router with authentication, body limits and every error answered as JSON.
 pub fn router(state: AdminState) -> Router {
     let v1 = Router::new()
         .route("/v1/version", get(version::version))
@@ -97,6 +94,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/openapi.json", get(openapi::openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::map_response(json_errors::json_errors))
         .with_state(state)
 }
 
@@ -128,5 +126,51 @@ mod tests {
             .collect();
         served.sort();
         assert_eq!(documented, served);
+    }
+
+    /// A response, through its `$ref` into `components/responses` when it has one.
+    fn resolve<'a>(doc: &'a Value, response: &'a Value) -> &'a Value {
+        match response["$ref"].as_str() {
+            Some(r) => {
+                let name = r
+                    .strip_prefix("#/components/responses/")
+                    .expect("local $ref");
+                &doc["components"]["responses"][name]
+            }
+            None => response,
+        }
+    }
+
+    #[test]
+    fn openapi_document_lists_the_errors_every_route_can_answer() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("operations") {
+                if method == "parameters" {
+                    continue;
+                }
+                let responses = op["responses"].as_object().expect("responses");
+                let at = format!("{method} {path}");
+                // Every path has methods it does not serve.
+                assert!(responses.contains_key("405"), "{at}: no 405");
+                // Changes are refused without a token file (the auth layer, before routing).
+                if method != "get" {
+                    assert!(responses.contains_key("403"), "{at}: no 403");
+                }
+                // A body is read under the limit of `MAX_BODY_BYTES`.
+                if op.get("requestBody").is_some() {
+                    assert!(responses.contains_key("413"), "{at}: no 413");
+                }
+                for (code, response) in responses {
+                    if code.starts_with('4') || code.starts_with('5') {
+                        let content = &resolve(&doc, response)["content"];
+                        assert!(
+                            content["application/json"]["schema"].is_object(),
+                            "{at}: {code} has no JSON body"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
