@@ -42,6 +42,19 @@ fn log_of(dir: &TempDir, name: &str) -> String {
     std::fs::read_to_string(dir.path(&format!("{name}.log"))).unwrap_or_default()
 }
 
+/// The value of `rvs_worker_cpus_shared` in `r`'s `/metrics`.
+fn shared_cpus(r: &RunningRvsd) -> String {
+    let text = ureq::get(&format!("{}/metrics", r.base))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let line = (text.lines())
+        .find(|l| l.starts_with("rvs_worker_cpus_shared "))
+        .unwrap_or_else(|| panic!("no rvs_worker_cpus_shared in:\n{text}"));
+    line["rvs_worker_cpus_shared ".len()..].to_string()
+}
+
 fn warnings(log: &str) -> Vec<&str> {
     log.lines()
         .filter(|l| l.contains("is already polled by"))
@@ -82,6 +95,8 @@ fn a_second_rvsd_on_the_same_worker_cpu_warns() {
     ] {
         assert!(line.contains(part), "{part:?} not in: {line}");
     }
+    assert_eq!(shared_cpus(&first), "0");
+    assert_eq!(shared_cpus(&second), "1");
     drop(second);
     drop(first);
 }
@@ -112,6 +127,8 @@ fn rvsd_on_their_own_cores_say_nothing() {
         let log = log_of(&dir, name);
         assert!(warnings(&log).is_empty(), "{name}:\n{log}");
     }
+    assert_eq!(shared_cpus(&first), "0");
+    assert_eq!(shared_cpus(&second), "0");
     assert!(run_dir.join("cpu-1.lock").exists());
     drop(second);
     drop(first);

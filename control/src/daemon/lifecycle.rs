@@ -59,8 +59,8 @@ pub fn run(
     } else {
         spec.polling
     };
-    // Held to the end of `run`: the process's claim on its worker CPUs.
-    let _cpu_locks = claim_worker_cpus(&spec, &opts, polling);
+    // Held to the end of `run` (dropped with its scope): the claim on the worker CPUs.
+    let cpu_locks = claim_worker_cpus(&spec, &opts, polling);
     let (eal, devices) = ports::start_eal(&spec)?;
     let cpus = affinity::adopt_control_cpus();
     info!(
@@ -94,7 +94,14 @@ pub fn run(
         steering,
     )?;
 
-    let runtime_view = runtime_view(&spec, &ports, &pool, &running, steering_rings);
+    let runtime_view = runtime_view(
+        &spec,
+        &ports,
+        &pool,
+        &running,
+        steering_rings,
+        cpu_locks.shared.len(),
+    );
     let mut plane = ControlPlane::new(
         cfg,
         spec.clone(),
@@ -186,6 +193,7 @@ fn runtime_view(
     pool: &Arc<Mempool>,
     running: &workers::Running,
     steering_rings: Vec<SteeringRing>,
+    shared_worker_cpus: usize,
 ) -> Arc<RuntimeView> {
     Arc::new(RuntimeView {
         interfaces: spec.interfaces.iter().map(|i| i.name.clone()).collect(),
@@ -202,6 +210,7 @@ fn runtime_view(
             .map(|(p, i)| (i.name.clone(), i.device.clone(), p.mac()))
             .collect(),
         steering_rings,
+        shared_worker_cpus,
     })
 }
 
