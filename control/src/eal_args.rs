@@ -54,10 +54,27 @@ pub fn build(
     devices: &[Device],
     extra: &[String],
 ) -> Vec<String> {
-    let cpus = std::thread::available_parallelism()
+    build_for_cpus(main_lcore, workers, devices, extra, machine_cpus())
+}
+
+/// The CPUs this machine lets rvsd run on (at least 1).
+pub fn machine_cpus() -> u32 {
+    std::thread::available_parallelism()
         .map(|n| n.get() as u32)
-        .unwrap_or(1);
-    build_for_cpus(main_lcore, workers, devices, extra, cpus)
+        .unwrap_or(1)
+}
+
+/// Each lcore of rvsd's (the main lcore first, then the workers not equal to it) with the
+/// CPU [`build_for_cpus`] runs it on: its own number when every lcore fits the machine's
+/// `cpus`, else its number modulo `cpus`.
+pub fn lcore_cpus(main_lcore: u32, workers: &[u32], cpus: u32) -> Vec<(u32, u32)> {
+    let mut lcores = vec![main_lcore];
+    lcores.extend(workers.iter().copied().filter(|w| *w != main_lcore));
+    let fits = lcores.iter().all(|l| *l < cpus);
+    lcores
+        .into_iter()
+        .map(|l| (l, if fits { l } else { l % cpus.max(1) }))
+        .collect()
 }
 
 /// [`build`] for a machine with `cpus` CPUs. Each lcore runs on the CPU of the same number;
@@ -70,21 +87,20 @@ pub fn build_for_cpus(
     extra: &[String],
     cpus: u32,
 ) -> Vec<String> {
-    let mut lcores = vec![main_lcore];
-    lcores.extend(workers.iter().copied().filter(|w| *w != main_lcore));
-    let mut args = if lcores.iter().all(|l| *l < cpus) {
+    let lcores = lcore_cpus(main_lcore, workers, cpus);
+    let mut args = if lcores.iter().all(|(l, cpu)| l == cpu) {
         vec![
             "-l".to_string(),
             lcores
                 .iter()
-                .map(u32::to_string)
+                .map(|(l, _)| l.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
         ]
     } else {
         let map = lcores
             .iter()
-            .map(|l| format!("{l}@{}", l % cpus.max(1)))
+            .map(|(l, cpu)| format!("{l}@{cpu}"))
             .collect::<Vec<_>>()
             .join(",");
         vec![format!("--lcores={map}")]
@@ -181,6 +197,8 @@ mod tests {
         assert_eq!(&h[..4], ["-l", "2,3", "--main-lcore", "2"]);
         let w = build_for_cpus(0, &[1, 2], &[], &[], 2);
         assert_eq!(&w[..3], ["--lcores=0@0,1@1,2@0", "--main-lcore", "0"]);
+        assert_eq!(lcore_cpus(0, &[1, 2], 2), [(0, 0), (1, 1), (2, 0)]);
+        assert_eq!(lcore_cpus(2, &[3, 2], 4), [(2, 2), (3, 3)]);
         assert!(h.contains(&"--in-memory".to_string()));
         let b = build(
             0,

@@ -23,6 +23,8 @@ pub struct MetricsSource<'a> {
     pub generation: u64,
     /// 1 when the last reload succeeded, 0 when it was rejected.
     pub last_reload_ok: bool,
+    /// Worker CPUs another rvsd's worker already polled when this one started.
+    pub shared_worker_cpus: usize,
     /// Per-service / per-real-server rows (filled once services are tracked per RS).
     pub services: &'a [ServiceMetrics],
     /// Health of every checked real server.
@@ -398,6 +400,15 @@ fn pool_ring_and_config_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     reload
         .with_label_values::<&str>(&[])
         .set(src.last_reload_ok as i64);
+    let shared = gauge(
+        reg,
+        "rvs_worker_cpus_shared",
+        "Worker CPUs another rvsd's worker already polled when this rvsd started (see its log).",
+        &[],
+    );
+    shared
+        .with_label_values::<&str>(&[])
+        .set(src.shared_worker_cpus as i64);
 }
 
 /// node_exporter's ipvs labels of a service row.
@@ -573,6 +584,7 @@ mod tests {
             steering_rings: &[(0, 1, 3, 4095), (1, 0, 0, 4095)],
             generation: 4,
             last_reload_ok: true,
+            shared_worker_cpus: 1,
             services: &services,
             health: &[HealthMetrics {
                 proto: "TCP".into(),
@@ -599,6 +611,7 @@ mod tests {
             text.contains(r#"rvs_port_from_kernel_packets_total{interface="wan0",worker="0"} 4"#)
         );
         assert!(text.contains("rvs_config_generation 4"));
+        assert!(text.contains("rvs_worker_cpus_shared 1"), "{text}");
         assert!(
             text.contains(r#"rvs_worker_cycles_per_packet{worker="0"} 100"#),
             "{text}"
@@ -632,6 +645,7 @@ mod tests {
             steering_rings: &[],
             generation: 1,
             last_reload_ok: true,
+            shared_worker_cpus: 0,
             services: &[],
             health: &[],
         });

@@ -37,6 +37,10 @@ struct Args {
     /// Do not send gratuitous ARP for the VIPs at start.
     #[arg(long)]
     no_garp: bool,
+    /// Directory of the per-CPU lock files (`cpu-N.lock`) by which an rvsd sees, at start,
+    /// that another rvsd's worker already polls one of its worker CPUs.
+    #[arg(long, value_name = "DIR", default_value = daemon::DEFAULT_RUN_DIR)]
+    run_dir: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
         stats_file: args.stats_file,
         no_garp: args.no_garp,
         busy: args.busy,
+        run_dir: Some(args.run_dir),
     };
     match daemon::run(cfg, ids, args.config.clone(), spec, opts, control) {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! rvsd's life cycle: EAL, ports and pool, one worker per lcore, the control thread's wait
 //! loop, and an orderly shutdown that flushes and closes ports and reports counters.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -15,8 +15,10 @@ use parking_lot::Mutex;
 use tracing::{info, warn};
 
 use super::control_thread::ControlThread;
+use super::cpu_lock::{self, CpuLocks};
 use super::workers::{self, Launch, SteeringRing};
 use super::{affinity, ports};
+use crate::eal_args;
 use crate::plane::ControlPlane;
 use crate::spec::{build_tables, flow_steer, DaemonSpec, RealServerIds};
 use crate::state::estimator::Estimator;
@@ -37,6 +39,8 @@ pub struct RunOptions {
     pub no_garp: bool,
     /// Force busy polling.
     pub busy: bool,
+    /// Where the per-CPU lock files go (`cpu_lock`); `None`: [`cpu_lock::DEFAULT_RUN_DIR`].
+    pub run_dir: Option<PathBuf>,
 }
 
 /// Run rvsd until SIGINT/SIGTERM (on `control`'s handlers) or until the workers exit on
@@ -50,6 +54,13 @@ pub fn run(
     control: ControlThread,
 ) -> Result<()> {
     check_limits(&spec)?;
+    let polling = if opts.busy {
+        Polling::Busy
+    } else {
+        spec.polling
+    };
+    // Held to the end of `run` (dropped with its scope): the claim on the worker CPUs.
+    let cpu_locks = claim_worker_cpus(&spec, &opts, polling);
     let (eal, devices) = ports::start_eal(&spec)?;
     let cpus = affinity::adopt_control_cpus();
     info!(
@@ -74,11 +85,7 @@ pub fn run(
             ports: &ports,
             taps: &taps,
             pool: &pool,
-            polling: if opts.busy {
-                Polling::Busy
-            } else {
-                spec.polling
-            },
+            polling,
             gratuitous_arp: !opts.no_garp,
             exit_when_idle_ms: opts.exit_when_idle_ms,
             stop: stop.clone(),
@@ -87,7 +94,14 @@ pub fn run(
         steering,
     )?;
 
-    let runtime_view = runtime_view(&spec, &ports, &pool, &running, steering_rings);
+    let runtime_view = runtime_view(
+        &spec,
+        &ports,
+        &pool,
+        &running,
+        steering_rings,
+        cpu_locks.shared.len(),
+    );
     let mut plane = ControlPlane::new(
         cfg,
         spec.clone(),
@@ -142,6 +156,21 @@ fn check_limits(spec: &DaemonSpec) -> Result<()> {
     Ok(())
 }
 
+/// Lock the CPUs the workers will run on (as EAL's arguments map lcores to CPUs), warning
+/// about each one another rvsd's worker already polls.
+fn claim_worker_cpus(spec: &DaemonSpec, opts: &RunOptions, polling: Polling) -> CpuLocks {
+    let dir = (opts.run_dir.as_deref()).unwrap_or(Path::new(cpu_lock::DEFAULT_RUN_DIR));
+    let lcores = eal_args::lcore_cpus(
+        spec.main_lcore,
+        &spec.worker_lcores,
+        eal_args::machine_cpus(),
+    );
+    let workers: Vec<(u32, u32)> = (lcores.into_iter())
+        .filter(|(l, _)| spec.worker_lcores.contains(l))
+        .collect();
+    cpu_lock::claim(dir, &workers, polling)
+}
+
 /// The start configuration's tables, published to one reader per worker, and the NIC
 /// rules that steer FULLNAT replies by them.
 fn first_tables(spec: &DaemonSpec, ports: &[Port]) -> (Publisher<Tables>, Vec<Reader<Tables>>) {
@@ -164,6 +193,7 @@ fn runtime_view(
     pool: &Arc<Mempool>,
     running: &workers::Running,
     steering_rings: Vec<SteeringRing>,
+    shared_worker_cpus: usize,
 ) -> Arc<RuntimeView> {
     Arc::new(RuntimeView {
         interfaces: spec.interfaces.iter().map(|i| i.name.clone()).collect(),
@@ -180,6 +210,7 @@ fn runtime_view(
             .map(|(p, i)| (i.name.clone(), i.device.clone(), p.mac()))
             .collect(),
         steering_rings,
+        shared_worker_cpus,
     })
 }
 

@@ -32,6 +32,7 @@ pub(super) async fn metrics_text(State(st): State<AdminState>) -> impl IntoRespo
             .collect::<Vec<_>>(),
         generation: rt.generation.load(Ordering::Relaxed),
         last_reload_ok: rt.last_reload_ok.load(Ordering::Relaxed),
+        shared_worker_cpus: rt.shared_worker_cpus,
         services: &rows,
         health: &health,
     });

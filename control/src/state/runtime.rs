@@ -46,4 +46,6 @@ pub struct RuntimeView {
     pub ports: Vec<(String, String, [u8; 6])>,
     /// Steering rings between workers: (from worker, to worker, ring).
     pub steering_rings: Vec<(usize, usize, Arc<MbufRing>)>,
+    /// How many of the workers' CPUs another rvsd's worker already polled at start.
+    pub shared_worker_cpus: usize,
 }

@@ -768,7 +768,6 @@ pub fn spawn_rvsd6(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
 }
 
 fn spawn_rvsd_with(dir: &TempDir, services_and_admin: &str, v6: (&str, &str)) -> RunningRvsd {
-    use std::time::{Duration, Instant};
     let port = free_port();
     let yaml = format!(
         "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24{}], exception_path: false }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24{}], exception_path: false }}\n{}",
@@ -788,15 +787,22 @@ fn spawn_rvsd_with(dir: &TempDir, services_and_admin: &str, v6: (&str, &str)) ->
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
+    wait_for_api(&r, || "rvsd admin API did not come up".to_string());
+    r
+}
+
+/// Wait (20 s at most) until `r`'s admin API answers; `failure` is the message if it never
+/// does.
+pub fn wait_for_api(r: &RunningRvsd, failure: impl Fn() -> String) {
+    use std::time::{Duration, Instant};
     let deadline = Instant::now() + Duration::from_secs(20);
     while ureq::get(&format!("{}/openapi.json", r.base))
         .call()
         .is_err()
     {
-        assert!(Instant::now() < deadline, "rvsd admin API did not come up");
+        assert!(Instant::now() < deadline, "{}", failure());
         std::thread::sleep(Duration::from_millis(100));
     }
-    r
 }
 
 /// The MAC of port `i` as rvsd reports it in its stats.
