@@ -21,7 +21,7 @@ use crate::plane::ControlPlane;
 use crate::spec::{build_tables, flow_steer, DaemonSpec, RealServerIds};
 use crate::state::estimator::Estimator;
 use crate::state::stats::{self, PortReport};
-use crate::state::RuntimeView;
+use crate::state::{PortView, RuntimeView};
 
 /// Most workers rvsd runs.
 pub const MAX_WORKERS: usize = 64;
@@ -177,7 +177,12 @@ fn runtime_view(
         ports: ports
             .iter()
             .zip(&spec.interfaces)
-            .map(|(p, i)| (i.name.clone(), i.device.clone(), p.mac()))
+            .map(|(p, i)| PortView {
+                name: i.name.clone(),
+                device: i.device.clone(),
+                mac: p.mac(),
+                counters: p.counters(),
+            })
             .collect(),
         steering_rings,
     })
