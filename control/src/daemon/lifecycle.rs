@@ -16,7 +16,7 @@ use tracing::{info, warn};
 
 use super::control_thread::ControlThread;
 use super::workers::{self, Launch, SteeringRing};
-use super::{affinity, ports};
+use super::{affinity, ports, run_dir};
 use crate::plane::ControlPlane;
 use crate::spec::{build_tables, flow_steer, DaemonSpec, RealServerIds};
 use crate::state::estimator::Estimator;
@@ -51,6 +51,10 @@ pub fn run(
 ) -> Result<()> {
     check_limits(&spec)?;
     let (eal, devices) = ports::start_eal(&spec)?;
+    let run_dir = run_dir::ours(&eal);
+    if let Some(dir) = &run_dir {
+        run_dir::clean_stale(dir);
+    }
     let cpus = affinity::adopt_control_cpus();
     info!(
         lcore = spec.main_lcore,
@@ -116,6 +120,7 @@ pub fn run(
             pool,
             ports,
             taps,
+            run_dir,
         },
         &running.stats,
     )
@@ -194,10 +199,13 @@ struct Dataplane {
     pool: Arc<Mempool>,
     ports: Vec<Port>,
     taps: Vec<Option<Port>>,
+    /// EAL's run directory, removed after EAL cleanup when rvsd named it.
+    run_dir: Option<PathBuf>,
 }
 
 /// Wait for the workers (already told to stop), report the counters (stderr, and the
-/// stats file if asked), then close the ports before the pool and EAL go.
+/// stats file if asked), then close the ports before the pool and EAL go, and remove
+/// EAL's run directory.
 fn shutdown(
     spec: &DaemonSpec,
     opts: &RunOptions,
@@ -232,11 +240,15 @@ fn shutdown(
         pool,
         ports,
         taps,
+        run_dir,
     } = dp;
     for mut p in ports.into_iter().chain(taps.into_iter().flatten()) {
         p.close();
     }
     drop(pool);
     drop(eal);
+    if let Some(dir) = &run_dir {
+        run_dir::remove(dir);
+    }
     Ok(())
 }

@@ -17,6 +17,8 @@ pub struct Port {
     mac: [u8; 6],
     queues: u16,
     started: bool,
+    /// rvsd turned promiscuous mode on, so closing turns it off again.
+    restore_promiscuous: bool,
 }
 
 /// Per-port hardware/PMD counters.
@@ -103,8 +105,11 @@ impl Port {
                 sys::rte_eth_tx_queue_setup(id, q, ring, socket, std::ptr::null())
             })?;
         }
-        // SAFETY: valid port. Promiscuous mode is best effort (some PMDs lack it).
-        let _ = unsafe { sys::rte_eth_promiscuous_enable(id) };
+        // SAFETY: valid port. Promiscuous mode is best effort (some PMDs lack it); it is
+        // put back as it was at close (af_packet sets the kernel interface's flag).
+        let was_promiscuous = unsafe { sys::rte_eth_promiscuous_get(id) } == 1;
+        // SAFETY: as above.
+        let enabled = unsafe { sys::rte_eth_promiscuous_enable(id) } == 0;
         // SAFETY: the port is configured with all its queues.
         check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(id) })?;
         let mut addr = sys::rte_ether_addr::default();
@@ -118,6 +123,7 @@ impl Port {
             mac: addr.addr_bytes,
             queues,
             started: true,
+            restore_promiscuous: enabled && !was_promiscuous,
         })
     }
 
@@ -179,11 +185,15 @@ impl Port {
         PortCounters { id: self.id }
     }
 
-    /// Stop and close the port (flushes pcap output files, releases af_packet sockets).
+    /// Put promiscuous mode back as it was, stop and close the port (flushes pcap output
+    /// files, releases af_packet sockets).
     pub fn close(&mut self) {
         if self.started {
             // SAFETY: valid port; workers using it have finished (rvsd waits on lcores first).
             unsafe {
+                if self.restore_promiscuous {
+                    sys::rte_eth_promiscuous_disable(self.id);
+                }
                 sys::rte_eth_dev_stop(self.id);
                 sys::rte_eth_dev_close(self.id);
             }
