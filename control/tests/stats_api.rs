@@ -5,7 +5,9 @@ mod common;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use common::{arp_frame, free_port, spawn_rvsd_config, write_pcap, RunningRvsd, TempDir};
+use common::{
+    arp_frame, free_port, spawn_rvsd_config, write_pcap, RunningRvsd, TempDir, DATAPLANE,
+};
 
 const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x10];
 
@@ -16,11 +18,7 @@ fn spawn_pcap_rvsd(dir: &TempDir, wan_in: &[Vec<u8>]) -> RunningRvsd {
     write_pcap(&dir.path("lan-in.pcap"), &[]);
     let port = free_port();
     let yaml = format!(
-        r#"dataplane:
-  worker_lcores: [1]
-  eal_args: ["--no-huge", "-m", "256"]
-  mbufs: 2047
-interfaces:
+        r#"{DATAPLANE}interfaces:
   - name: wan0
     device: "net_pcap0,rx_pcap={wan_in},tx_pcap={wan_out}"
     addresses: [198.18.0.254/24]
