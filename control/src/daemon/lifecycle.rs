@@ -17,13 +17,13 @@ use tracing::{info, warn};
 use super::control_thread::ControlThread;
 use super::cpu_lock::{self, CpuLocks};
 use super::workers::{self, Launch, SteeringRing};
-use super::{affinity, ports};
+use super::{affinity, ports, run_dir};
 use crate::eal_args;
 use crate::plane::ControlPlane;
 use crate::spec::{build_tables, flow_steer, DaemonSpec, RealServerIds};
 use crate::state::estimator::Estimator;
 use crate::state::stats::{self, PortReport};
-use crate::state::RuntimeView;
+use crate::state::{PortView, RuntimeView};
 
 /// Most workers rvsd runs.
 pub const MAX_WORKERS: usize = 64;
@@ -62,6 +62,10 @@ pub fn run(
     // Held to the end of `run` (dropped with its scope): the claim on the worker CPUs.
     let cpu_locks = claim_worker_cpus(&spec, &opts, polling);
     let (eal, devices) = ports::start_eal(&spec)?;
+    let run_dir = run_dir::ours(&eal);
+    if let Some(dir) = &run_dir {
+        run_dir::clean_stale(dir);
+    }
     let cpus = affinity::adopt_control_cpus();
     info!(
         lcore = spec.main_lcore,
@@ -130,6 +134,7 @@ pub fn run(
             pool,
             ports,
             taps,
+            run_dir,
         },
         &running.stats,
     )
@@ -207,7 +212,12 @@ fn runtime_view(
         ports: ports
             .iter()
             .zip(&spec.interfaces)
-            .map(|(p, i)| (i.name.clone(), i.device.clone(), p.mac()))
+            .map(|(p, i)| PortView {
+                name: i.name.clone(),
+                device: i.device.clone(),
+                mac: p.mac(),
+                counters: p.counters(),
+            })
             .collect(),
         steering_rings,
         shared_worker_cpus,
@@ -220,10 +230,13 @@ struct Dataplane {
     pool: Arc<Mempool>,
     ports: Vec<Port>,
     taps: Vec<Option<Port>>,
+    /// EAL's run directory, removed after EAL cleanup when rvsd named it.
+    run_dir: Option<PathBuf>,
 }
 
 /// Wait for the workers (already told to stop), report the counters (stderr, and the
-/// stats file if asked), then close the ports before the pool and EAL go.
+/// stats file if asked), then close the ports before the pool and EAL go, and remove
+/// EAL's run directory.
 fn shutdown(
     spec: &DaemonSpec,
     opts: &RunOptions,
@@ -258,11 +271,15 @@ fn shutdown(
         pool,
         ports,
         taps,
+        run_dir,
     } = dp;
     for mut p in ports.into_iter().chain(taps.into_iter().flatten()) {
         p.close();
     }
     drop(pool);
     drop(eal);
+    if let Some(dir) = &run_dir {
+        run_dir::remove(dir);
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! shuts down in order. `affinity` keeps rvsd's own threads on the control core;
 //! `cpu_lock` claims the worker CPUs in the run directory and warns when another rvsd's
 //! worker already polls one.
+//! `run_dir` removes EAL's run directory at exit and dead rvsd processes' ones at start.
 //!
 //! The top of the crate: it uses the spec, the control plane, the runtime state and the
 //! HTTP layer; nothing uses it.
@@ -13,6 +14,7 @@ mod control_thread;
 mod cpu_lock;
 mod lifecycle;
 mod ports;
+mod run_dir;
 mod workers;
 
 pub use control_thread::ControlThread;

@@ -9,17 +9,18 @@ use serde_json::Value;
 use super::state::AdminState;
 use crate::state::stats::{to_json, PortReport};
 
-/// GET /v1/stats: the counters of the `--stats-file` report, with the generation.
+/// GET /v1/stats: the counters of the `--stats-file` report (the devices' own counters
+/// read now), with the generation.
 pub(super) async fn stats(State(st): State<AdminState>) -> Json<Value> {
     let rt = &st.runtime;
     let reports: Vec<PortReport<'_>> = rt
         .ports
         .iter()
-        .map(|(name, device, mac)| PortReport {
-            name,
-            device,
-            mac: *mac,
-            hw: Default::default(),
+        .map(|p| PortReport {
+            name: &p.name,
+            device: &p.device,
+            mac: p.mac,
+            hw: p.counters.read(),
         })
         .collect();
     let mut v = to_json(&reports, &rt.workers);

@@ -7,4 +7,4 @@ pub mod estimator;
 mod runtime;
 pub mod stats;
 
-pub use runtime::{ConnChannel, RuntimeView, STEERING_RING_CAPACITY, STEERING_RING_SIZE};
+pub use runtime::{ConnChannel, PortView, RuntimeView, STEERING_RING_CAPACITY, STEERING_RING_SIZE};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 use dataplane::counters::WorkerStats;
-use dataplane::dpdk::{MbufRing, Mempool};
+use dataplane::dpdk::{MbufRing, Mempool, PortCounters};
 use dataplane::pipeline::ConnListRequest;
 use parking_lot::Mutex;
 
@@ -23,6 +23,18 @@ pub type ConnChannel = (
     Arc<ArrayQueue<ConnListRequest>>,
     Arc<ArrayQueue<ConnListRequest>>,
 );
+
+/// One data port as `/v1/stats` reports it.
+pub struct PortView {
+    /// Interface name from the configuration.
+    pub name: String,
+    /// DPDK device string.
+    pub device: String,
+    /// MAC address.
+    pub mac: [u8; 6],
+    /// Reads the device's own counters while the workers poll.
+    pub counters: PortCounters,
+}
 
 /// What the control plane and the API read from the running daemon.
 pub struct RuntimeView {
@@ -42,8 +54,8 @@ pub struct RuntimeView {
     pub generation: AtomicU64,
     /// Whether the last reload was applied.
     pub last_reload_ok: AtomicBool,
-    /// Port reports for `/v1/stats` (name, device, MAC).
-    pub ports: Vec<(String, String, [u8; 6])>,
+    /// The data ports, by port index, for `/v1/stats`.
+    pub ports: Vec<PortView>,
     /// Steering rings between workers: (from worker, to worker, ring).
     pub steering_rings: Vec<(usize, usize, Arc<MbufRing>)>,
     /// How many of the workers' CPUs another rvsd's worker already polled at start.

@@ -750,6 +750,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The `dataplane:` section of the tests' rvsd: one worker on lcore 1, no hugepages.
+pub const DATAPLANE: &str =
+    "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\n";
+
 /// Start rvsd on two traffic-less net_null ports with `services_and_admin` (YAML for the
 /// services and admin sections; `{port}` there is replaced by a free admin port) and wait
 /// until its admin API answers.
@@ -770,15 +774,22 @@ pub fn spawn_rvsd6(dir: &TempDir, services_and_admin: &str) -> RunningRvsd {
 fn spawn_rvsd_with(dir: &TempDir, services_and_admin: &str, v6: (&str, &str)) -> RunningRvsd {
     let port = free_port();
     let yaml = format!(
-        "dataplane:\n  worker_lcores: [1]\n  eal_args: [\"--no-huge\", \"-m\", \"256\"]\n  mbufs: 2047\ninterfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24{}], exception_path: false }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24{}], exception_path: false }}\n{}",
+        "{DATAPLANE}interfaces:\n  - {{ name: wan0, device: \"net_null0,no-rx=1\", addresses: [198.18.0.254/24{}], exception_path: false }}\n  - {{ name: lan0, device: \"net_null1,no-rx=1\", addresses: [198.19.0.254/24{}], exception_path: false }}\n{}",
         v6.0,
         v6.1,
         services_and_admin.replace("{port}", &port.to_string())
     );
     std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();
+    spawn_rvsd_config(dir, port, &[])
+}
+
+/// Start rvsd on the configuration already written to `dir`'s `rvsd.yaml` (admin API on
+/// 127.0.0.1:`port`) with the extra command-line `args`, and wait until the API answers.
+pub fn spawn_rvsd_config(dir: &TempDir, port: u16, args: &[&str]) -> RunningRvsd {
     let child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
         .arg("--config")
         .arg(dir.path("rvsd.yaml"))
+        .args(args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -50,6 +50,14 @@ impl Eal {
         unsafe { sys::rte_get_tsc_hz() }
     }
 
+    /// EAL's run directory (`/var/run/dpdk/<file prefix>` for root): its telemetry
+    /// socket and shared configuration live there.
+    pub fn runtime_dir(&self) -> std::path::PathBuf {
+        // SAFETY: valid after EAL init; EAL returns a NUL-terminated string it owns.
+        let dir = unsafe { std::ffi::CStr::from_ptr(sys::rte_eal_get_runtime_dir()) };
+        std::path::PathBuf::from(dir.to_string_lossy().into_owned())
+    }
+
     /// Number of Ethernet ports EAL probed.
     pub fn port_count(&self) -> u16 {
         // SAFETY: valid after EAL init.

@@ -26,6 +26,6 @@ pub use eal::{dpdk_version, Eal};
 pub use error::DpdkError;
 pub use mbuf::Mbuf;
 pub use mempool::{Mempool, MBUF_DATA_ROOM};
-pub use port::{Port, PortStats};
+pub use port::{Port, PortCounters, PortStats};
 pub use queue::{RxQueue, TxQueue};
 pub use ring::MbufRing;

@@ -17,6 +17,8 @@ pub struct Port {
     mac: [u8; 6],
     queues: u16,
     started: bool,
+    /// rvsd turned promiscuous mode on, so closing turns it off again.
+    restore_promiscuous: bool,
 }
 
 /// Per-port hardware/PMD counters.
@@ -103,8 +105,11 @@ impl Port {
                 sys::rte_eth_tx_queue_setup(id, q, ring, socket, std::ptr::null())
             })?;
         }
-        // SAFETY: valid port. Promiscuous mode is best effort (some PMDs lack it).
-        let _ = unsafe { sys::rte_eth_promiscuous_enable(id) };
+        // SAFETY: valid port. Promiscuous mode is best effort (some PMDs lack it); it is
+        // put back as it was at close (af_packet sets the kernel interface's flag).
+        let was_promiscuous = unsafe { sys::rte_eth_promiscuous_get(id) } == 1;
+        // SAFETY: as above.
+        let enabled = unsafe { sys::rte_eth_promiscuous_enable(id) } == 0;
         // SAFETY: the port is configured with all its queues.
         check("rte_eth_dev_start", unsafe { sys::rte_eth_dev_start(id) })?;
         let mut addr = sys::rte_ether_addr::default();
@@ -118,6 +123,7 @@ impl Port {
             mac: addr.addr_bytes,
             queues,
             started: true,
+            restore_promiscuous: enabled && !was_promiscuous,
         })
     }
 
@@ -170,8 +176,47 @@ impl Port {
 
     /// The device's counters.
     pub fn stats(&self) -> PortStats {
+        self.counters().read()
+    }
+
+    /// A handle that reads this port's counters from another thread (the control
+    /// thread's `/v1/stats`) while the workers poll.
+    pub fn counters(&self) -> PortCounters {
+        PortCounters { id: self.id }
+    }
+
+    /// Put promiscuous mode back as it was, stop and close the port (flushes pcap output
+    /// files, releases af_packet sockets).
+    pub fn close(&mut self) {
+        if self.started {
+            // SAFETY: valid port; workers using it have finished (rvsd waits on lcores first).
+            unsafe {
+                if self.restore_promiscuous {
+                    sys::rte_eth_promiscuous_disable(self.id);
+                }
+                sys::rte_eth_dev_stop(self.id);
+                sys::rte_eth_dev_close(self.id);
+            }
+            self.started = false;
+        }
+    }
+}
+
+/// Reads one port's basic counters (`rte_eth_stats_get`): DPDK allows that from any
+/// thread while the port's queues are polled. It holds only the port id, which DPDK checks
+/// on every read: once the port is closed the handle reads zeros. The port must not be
+/// closed during a read (rvsd closes its ports after the control thread, which holds the
+/// handles, has ended).
+#[derive(Clone, Copy, Debug)]
+pub struct PortCounters {
+    id: u16,
+}
+
+impl PortCounters {
+    /// The device's counters now, or zeros if the port is gone or the PMD has none.
+    pub fn read(&self) -> PortStats {
         let mut s = sys::rte_eth_stats::default();
-        // SAFETY: valid port and out pointer.
+        // SAFETY: a valid out pointer; DPDK validates the port id itself.
         let rc = unsafe { sys::rte_eth_stats_get(self.id, &mut s) };
         if rc != 0 {
             return PortStats::default();
@@ -185,18 +230,6 @@ impl Port {
             ierrors: s.ierrors,
             oerrors: s.oerrors,
             rx_nombuf: s.rx_nombuf,
-        }
-    }
-
-    /// Stop and close the port (flushes pcap output files, releases af_packet sockets).
-    pub fn close(&mut self) {
-        if self.started {
-            // SAFETY: valid port; workers using it have finished (rvsd waits on lcores first).
-            unsafe {
-                sys::rte_eth_dev_stop(self.id);
-                sys::rte_eth_dev_close(self.id);
-            }
-            self.started = false;
         }
     }
 }
