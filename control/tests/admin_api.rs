@@ -558,3 +558,51 @@ fn the_bearer_scheme_name_is_case_insensitive() {
     );
     assert_eq!(code, 401, "{v}");
 }
+
+#[test]
+fn config_changes_through_the_api_cannot_change_the_admin_section() {
+    let dir = TempDir::new("admin-keep");
+    let d = start(&dir, Some("tok"));
+    let url = |p: &str| format!("{}{p}", d.base);
+    let running = std::fs::read_to_string(dir.path("rvsd.yaml")).unwrap();
+    let token_line = running
+        .lines()
+        .find(|l| l.trim_start().starts_with("token_file:"))
+        .unwrap()
+        .to_string();
+    // The same admin.listen without a token file would make the API read-only for everyone.
+    let without_token = running.replace(&format!("{token_line}\n"), "");
+    assert_ne!(running, without_token);
+    let without_admin = &running[..running.find("admin:").unwrap()];
+    for doc in [without_token.as_str(), without_admin] {
+        for path in ["/v1/config?dry_run=true", "/v1/config"] {
+            let (code, v) = post_yaml(&url(path), "tok", doc);
+            assert_eq!(code, 422, "{path}: {v}");
+            assert_eq!(
+                v["error"],
+                "admin: cannot be changed through the API; edit the configuration file and send SIGHUP",
+                "{path}: {v}"
+            );
+        }
+    }
+    // Still writable with the token.
+    let (code, body) = call(
+        "PUT",
+        &url("/v1/timeouts"),
+        Some(serde_json::json!({ "tcp": 30, "tcp_fin": 0, "udp": 60 })),
+    );
+    assert_eq!(code, 200, "{body}");
+    // The same document with the running admin section is accepted.
+    let with_rs2 = running.replace(
+        "real_servers: [ { address: 198.19.0.11 } ]",
+        "real_servers: [ { address: 198.19.0.11 }, { address: 198.19.0.12 } ]",
+    );
+    let (code, v) = post_yaml(&url("/v1/config"), "tok", &with_rs2);
+    assert_eq!(code, 200, "{v}");
+    let (code, body) = call(
+        "PUT",
+        &url("/v1/timeouts"),
+        Some(serde_json::json!({ "tcp": 40, "tcp_fin": 0, "udp": 60 })),
+    );
+    assert_eq!(code, 200, "{body}");
+}

@@ -21,7 +21,8 @@ pub(super) async fn get_config(State(st): State<AdminState>) -> impl IntoRespons
     ([(header::CONTENT_TYPE, "application/yaml")], text)
 }
 
-/// POST /v1/config (`?dry_run=true` only validates and says what would change)
+/// POST /v1/config (`?dry_run=true` only validates and says what would change). The
+/// `admin:` section must be the running one (see [`crate::plane::ControlPlane::apply_from_api`]).
 pub(super) async fn post_config(
     State(st): State<AdminState>,
     Query(q): Query<DryRun>,
@@ -39,7 +40,7 @@ pub(super) async fn post_config(
         }
     };
     let mut plane = st.plane.lock();
-    match plane.apply(new, q.dry_run) {
+    match plane.apply_from_api(new, q.dry_run) {
         Ok(diff) => Json(json!({ "applied": !q.dry_run, "generation": plane.generation(), "diff": diff })).into_response(),
         Err(r) => (
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -212,6 +212,18 @@ impl ControlPlane {
         result
     }
 
+    /// [`ControlPlane::apply`] for a document from the admin API: the `admin:` section
+    /// must be the running one, so that a token holder cannot lock the API (drop the
+    /// token file) or change who may use it. Only the file (SIGHUP) changes it.
+    pub fn apply_from_api(&mut self, new: Config, dry_run: bool) -> Result<ConfigDiff, Rejection> {
+        if new.admin != self.config.admin {
+            return Err(Rejection::one(
+                "admin: cannot be changed through the API; edit the configuration file and send SIGHUP",
+            ));
+        }
+        self.apply(new, dry_run)
+    }
+
     fn try_apply(&mut self, new: Config, dry_run: bool) -> Result<ConfigDiff, Rejection> {
         if new.interfaces != self.config.interfaces {
             return Err(Rejection::one(
