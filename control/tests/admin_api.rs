@@ -606,3 +606,51 @@ fn config_changes_through_the_api_cannot_change_the_admin_section() {
     );
     assert_eq!(code, 200, "{body}");
 }
+
+#[test]
+fn exec_health_checks_come_only_from_the_configuration_file() {
+    let dir = TempDir::new("admin-exec");
+    let d = start(&dir, Some("tok"));
+    let url = |p: &str| format!("{}{p}", d.base);
+    let running = std::fs::read_to_string(dir.path("rvsd.yaml")).unwrap();
+    let check = |cmd: &str| {
+        running.replace(
+            "    real_servers:",
+            &format!("    health_check: {{ type: exec, command: {cmd} }}\n    real_servers:"),
+        )
+    };
+    let with_exec = check("/bin/true");
+    assert_ne!(running, with_exec);
+    for path in ["/v1/config?dry_run=true", "/v1/config"] {
+        let (code, v) = post_yaml(&url(path), "tok", &with_exec);
+        assert_eq!(code, 422, "{path}: {v}");
+        let e = v["error"].as_str().unwrap();
+        assert!(
+            e.contains("exec health checks cannot be added or changed through the API")
+                && e.contains("edit the configuration file and send SIGHUP"),
+            "{path}: {v}"
+        );
+    }
+    // From the file (SIGHUP) it is taken; the API may then keep it but not change it.
+    std::fs::write(dir.path("rvsd.yaml"), &with_exec).unwrap();
+    let _ = Command::new("kill")
+        .arg("-HUP")
+        .arg(d.child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !status(ureq::get(&url("/metrics")).call())
+        .1
+        .contains("rvs_config_generation 2")
+    {
+        assert!(Instant::now() < deadline, "SIGHUP reload not applied");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, v) = post_yaml(
+        &url("/v1/config"),
+        "tok",
+        &with_exec.replace("scheduler: rr", "scheduler: wrr"),
+    );
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = post_yaml(&url("/v1/config"), "tok", &check("/bin/false"));
+    assert_eq!(code, 422, "{v}");
+}

@@ -221,6 +221,11 @@ impl ControlPlane {
                 "admin: cannot be changed through the API; edit the configuration file and send SIGHUP",
             ));
         }
+        if let Some(key) = new_exec_check(&self.config, &new) {
+            return Err(Rejection::one(format!(
+                "service {key}: exec health checks cannot be added or changed through the API (they run commands as rvsd's user); edit the configuration file and send SIGHUP"
+            )));
+        }
         self.apply(new, dry_run)
     }
 
@@ -300,4 +305,23 @@ impl ControlPlane {
         }
         result
     }
+}
+
+/// The first service of `new` whose `exec` health check is not the running one of the
+/// same service in `cur` (an `exec` check runs any command, so only the file sets them).
+fn new_exec_check(cur: &Config, new: &Config) -> Option<String> {
+    new.services
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.health_check.as_ref().map(|h| &h.kind),
+                Some(config::HealthCheckKind::Exec { .. })
+            )
+        })
+        .find(|s| {
+            !cur.services
+                .iter()
+                .any(|c| c.key == s.key && c.health_check == s.health_check)
+        })
+        .map(|s| s.key.to_string())
 }

@@ -76,8 +76,9 @@ pub fn commit_table(plane: &mut ControlPlane, table: &RuleTable) -> Result<(), I
     let new = new.revalidate().map_err(|e| {
         IpvsChangeError::Invalid(e.errors().iter().map(|e| e.message.clone()).collect())
     })?;
+    // The same limits as POST /v1/config (admin section, exec checks) as a safeguard.
     plane
-        .apply(new, false)
+        .apply_from_api(new, false)
         .map_err(|r| IpvsChangeError::Rejected(r.errors))?;
     Ok(())
 }
