@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::state::{set_macs, Pipeline};
+use super::state::{set_macs, Pipeline, PipelineConfig};
 use crate::counters::DropReason;
 use crate::frame::{Frame, Io};
 use crate::neigh::{HoldOutcome, NeighbourAddr, NeighbourTable};
@@ -18,8 +18,10 @@ use crate::xmit::tun::route::TunnelRoute;
 pub(crate) trait Egress: TunnelRoute + NeighbourAddr {
     /// The next hop towards `dst` in this family's routes.
     fn next_hop(t: &Tables, dst: Self) -> Option<Hop<Self>>;
-    /// This family's neighbour table of `p`, with the ports' MACs.
-    fn neighbours<P: Frame>(p: &mut Pipeline<P>) -> (&mut NeighbourTable<P, Self>, &[[u8; 6]]);
+    /// This family's neighbour table of `p`, with `p`'s configuration (the ports' MACs,
+    /// the counters) borrowed beside it.
+    fn neighbours<P: Frame>(p: &mut Pipeline<P>)
+        -> (&mut NeighbourTable<P, Self>, &PipelineConfig);
     /// Ask for `target`'s MAC on `port`.
     fn solicit<P: Frame>(
         p: &mut Pipeline<P>,
@@ -36,8 +38,10 @@ impl Egress for Ipv4Addr {
         t.routes.lookup(dst)
     }
     #[inline(always)]
-    fn neighbours<P: Frame>(p: &mut Pipeline<P>) -> (&mut NeighbourTable<P, Self>, &[[u8; 6]]) {
-        (&mut p.neigh, &p.cfg.port_macs)
+    fn neighbours<P: Frame>(
+        p: &mut Pipeline<P>,
+    ) -> (&mut NeighbourTable<P, Self>, &PipelineConfig) {
+        (&mut p.neigh, &p.cfg)
     }
     #[inline]
     fn solicit<P: Frame>(
@@ -57,8 +61,10 @@ impl Egress for Ipv6Addr {
         t.routes6.lookup(dst)
     }
     #[inline(always)]
-    fn neighbours<P: Frame>(p: &mut Pipeline<P>) -> (&mut NeighbourTable<P, Self>, &[[u8; 6]]) {
-        (&mut p.neigh6, &p.cfg.port_macs)
+    fn neighbours<P: Frame>(
+        p: &mut Pipeline<P>,
+    ) -> (&mut NeighbourTable<P, Self>, &PipelineConfig) {
+        (&mut p.neigh6, &p.cfg)
     }
     #[inline]
     fn solicit<P: Frame>(
@@ -86,8 +92,8 @@ impl<P: Frame> Pipeline<P> {
         let Some(hop) = F::next_hop(t, dst) else {
             return self.drop_packet(DropReason::NoRoute);
         };
-        let (neigh, port_macs) = F::neighbours(self);
-        match send_or_hold(neigh, port_macs, hop, pkt, now_ms, io) {
+        let (neigh, cfg) = F::neighbours(self);
+        match send_or_hold(neigh, &cfg.port_macs, hop, pkt, now_ms, io) {
             Delivery::Done => {}
             Delivery::Request => F::solicit(self, t, io, hop.port, hop.gateway),
             Delivery::Refused => self.drop_packet(DropReason::NeighbourUnresolved),
@@ -104,8 +110,8 @@ impl<P: Frame> Pipeline<P> {
     ) {
         let mut probes: [Option<(usize, F)>; 16] = [None; 16];
         let mut n = 0;
-        let stats = self.cfg.stats.clone();
-        let (neigh, _) = F::neighbours(self);
+        let (neigh, cfg) = F::neighbours(self);
+        let stats = &cfg.stats;
         neigh.tick(
             now_ms,
             |port, ip| {
