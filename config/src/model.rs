@@ -40,6 +40,8 @@ pub struct Config {
     pub ipvs: Ipvs,
     /// Virtual services.
     pub services: Vec<VirtualService>,
+    /// Who exec health checks run as and where their programs may live.
+    pub health: HealthSettings,
     /// Admin REST API.
     pub admin: AdminConfig,
 }
@@ -577,6 +579,20 @@ impl RealServer {
         SocketAddr::new(self.address, self.port)
     }
 }
+
+/// The `health:` section: settings of the health checkers as a whole.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HealthSettings {
+    /// The user exec checks run as (keepalived's `script_user`). `None`: the user
+    /// [`DEFAULT_EXEC_USER`] when the system has it, otherwise rvsd's own (root).
+    pub exec_user: Option<String>,
+    /// When set, every exec check's command must be a program under this directory.
+    pub exec_dir: Option<PathBuf>,
+}
+
+/// The user exec health checks run as when `health.exec_user` is not given and the system
+/// has it (keepalived's `keepalived_script` in the same role).
+pub const DEFAULT_EXEC_USER: &str = "rvs_script";
 
 /// The admin REST API.
 ///

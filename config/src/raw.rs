@@ -25,6 +25,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "timeouts",
     "ipvs",
     "services",
+    "health",
     "admin",
 ];
 
@@ -43,6 +44,8 @@ pub struct RawConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipvs: Option<RawIpvs>,
     pub services: Vec<RawService<RawRealServer>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<RawHealth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin: Option<RawAdmin>,
 }
@@ -302,6 +305,15 @@ pub struct RawHealthCheck {
     pub fall: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiescent: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealth {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -8,8 +8,8 @@ use serde_yaml::Value;
 use crate::error::serde_error;
 use crate::locate::{decode_at, locate, Location, Part, Path};
 use crate::raw::{
-    RawAdmin, RawConfig, RawDataplane, RawInterface, RawIpvs, RawRealServer, RawRoute, RawService,
-    RawSnatPool, RawTimeouts, TOP_LEVEL_KEYS,
+    RawAdmin, RawConfig, RawDataplane, RawHealth, RawInterface, RawIpvs, RawRealServer, RawRoute,
+    RawService, RawSnatPool, RawTimeouts, TOP_LEVEL_KEYS,
 };
 use crate::validate::Scope;
 
@@ -51,6 +51,7 @@ pub fn structure(text: &str, value: &serde_yaml::Value, first: &serde_yaml::Erro
             "timeouts" => st.raw.timeouts = take::<Option<RawTimeouts>>(e, text, &p).flatten(),
             "ipvs" => st.raw.ipvs = take::<Option<RawIpvs>>(e, text, &p).flatten(),
             "admin" => st.raw.admin = take::<Option<RawAdmin>>(e, text, &p).flatten(),
+            "health" => st.raw.health = take::<Option<RawHealth>>(e, text, &p).flatten(),
             "interfaces" => match list::<RawInterface>(e, text, &p, v) {
                 Some(l) => st.raw.interfaces = l,
                 None => st.scope.interfaces = false,

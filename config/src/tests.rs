@@ -515,7 +515,7 @@ bogus: 1
             "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `tunnel_csum`, `snat_pool`, `toa`, `health_check`, `sorry_server`, `real_servers`",
             "t.yaml:10:33: unknown key `wieght`; expected one of `address`, `port`, `weight`, `method`, `tunnel_type`, `tunnel_port`, `tunnel_csum`, `upper_threshold`, `lower_threshold`",
             "t.yaml:11:41: invalid type: integer `-1`; expected an integer 0..=4294967295",
-            "t.yaml:12:1: unknown key `bogus`; expected one of dataplane interfaces routes snat_pools timeouts ipvs services admin",
+            "t.yaml:12:1: unknown key `bogus`; expected one of dataplane interfaces routes snat_pools timeouts ipvs services health admin",
         ]
     );
 }
@@ -604,7 +604,7 @@ fn syntax_error_has_a_position() {
 fn empty_and_non_mapping_documents() {
     assert_eq!(
         errs(""),
-        ["t.yaml:1:1: the document is empty; expected a mapping with the sections dataplane interfaces routes snat_pools timeouts ipvs services admin"]
+        ["t.yaml:1:1: the document is empty; expected a mapping with the sections dataplane interfaces routes snat_pools timeouts ipvs services health admin"]
     );
     assert_eq!(
         errs("- 1\n"),
@@ -953,6 +953,64 @@ services:
 }
 
 #[test]
+fn health_section_exec_user_and_exec_dir() {
+    let t = with_ifaces(
+        "\
+services:
+  - proto: tcp
+    vip: 198.18.0.100
+    port: 80
+    health_check: { type: exec, command: /etc/rvs/checks/web }
+health: { exec_user: checker, exec_dir: /etc/rvs/checks }
+",
+    );
+    let cfg = crate::from_str(&t, "t.yaml").unwrap();
+    assert_eq!(
+        cfg.health,
+        HealthSettings {
+            exec_user: Some("checker".into()),
+            exec_dir: Some("/etc/rvs/checks".into()),
+        }
+    );
+    let back = crate::from_str(&crate::to_yaml_string(&cfg), "back.yaml").unwrap();
+    assert_eq!(back.health, cfg.health);
+    // Without the section: no user named, no directory (rvsd picks rvs_script or its own).
+    let none = crate::from_str(
+        &t.replace(
+            "health: { exec_user: checker, exec_dir: /etc/rvs/checks }\n",
+            "",
+        ),
+        "t.yaml",
+    )
+    .unwrap();
+    assert_eq!(none.health, HealthSettings::default());
+    assert!(!crate::to_yaml_string(&none).contains("health:"));
+    // A program outside the directory (or leaving it with ..) is refused where it is named.
+    for cmd in [
+        "/usr/bin/true",
+        "/etc/rvs/checks/../../../bin/sh",
+        "/etc/rvs/checksx/web",
+    ] {
+        let e = errs(&t.replace("/etc/rvs/checks/web", cmd));
+        assert_eq!(
+            e,
+            [format!("t.yaml:12:33: exec check command `{cmd}` is not a program under health.exec_dir `/etc/rvs/checks`; expected `command: /etc/rvs/checks/<program>`")],
+        );
+    }
+    let e = errs(&t.replace(
+        "exec_user: checker, exec_dir: /etc/rvs/checks",
+        "exec_user: \"a b\", exec_dir: checks",
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.yaml:13:22: exec_user `a b` is not a user name; expected a name such as rvs_script",
+            "t.yaml:13:39: exec_dir `checks` is not an absolute path without `..`; expected a directory such as /etc/rvs/checks",
+        ]
+    );
+}
+
+#[test]
 fn revalidate_a_changed_model() {
     let mut cfg = load_file(format!(
         "{}/../examples/demo.yaml",
@@ -1241,6 +1299,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
                     expire_nodest_conn,
                     expire_quiescent_template,
                 },
+                health: HealthSettings::default(),
                 interfaces: vec![
                     Interface {
                         name: "wan0".into(),

@@ -5,10 +5,11 @@
 use serde::{Serialize, Serializer};
 
 use crate::model::{
-    Config, HealthCheck, HealthCheckKind, RealServer, ServiceKey, VirtualService, DEFAULT_MTU,
+    Config, HealthCheck, HealthCheckKind, HealthSettings, RealServer, ServiceKey, VirtualService,
+    DEFAULT_MTU,
 };
 use crate::raw::{
-    CheckName, RawAdmin, RawConfig, RawDataplane, RawHealthCheck, RawInterface, RawIpvs,
+    CheckName, RawAdmin, RawConfig, RawDataplane, RawHealth, RawHealthCheck, RawInterface, RawIpvs,
     RawPersistence, RawPersistenceMap, RawRealServer, RawRoute, RawService, RawSnatPool,
     RawTimeouts,
 };
@@ -85,6 +86,10 @@ fn to_raw(cfg: &Config) -> RawConfig {
             udp: Some(cfg.timeouts.udp),
         }),
         services: cfg.services.iter().map(service_to_raw).collect(),
+        health: (cfg.health != HealthSettings::default()).then(|| RawHealth {
+            exec_user: cfg.health.exec_user.clone(),
+            exec_dir: cfg.health.exec_dir.clone(),
+        }),
         admin: Some(RawAdmin {
             listen: Some(Text(cfg.admin.listen)),
             token_file: cfg.admin.token_file.clone(),

@@ -653,4 +653,15 @@ fn exec_health_checks_come_only_from_the_configuration_file() {
     assert_eq!(code, 200, "{v}");
     let (code, v) = post_yaml(&url("/v1/config"), "tok", &check("/bin/false"));
     assert_eq!(code, 422, "{v}");
+    // Nor may the API choose who exec checks run as.
+    let as_root = format!("{with_exec}health: {{ exec_user: root }}\n");
+    let (code, v) = post_yaml(&url("/v1/config"), "tok", &as_root);
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("health: (who exec checks run as"),
+        "{v}"
+    );
 }

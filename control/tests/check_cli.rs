@@ -104,3 +104,24 @@ fn export_rules_prints_ipvsadm_save_format() {
          -a -u 198.18.0.100:5353 -r 198.19.0.12:5353 -m -w 1\n"
     );
 }
+
+#[test]
+fn a_missing_exec_user_is_refused() {
+    let dir = std::env::temp_dir().join(format!("rvs-check-user-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("exec.yaml");
+    let yaml = |user: &str| {
+        format!("interfaces:\n  - {{ name: wan0, device: net_null0, addresses: [198.18.0.254/24] }}\nservices:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    health_check: {{ type: exec, command: /bin/true }}\n    real_servers:\n      - {{ address: 198.18.0.11 }}\nhealth: {{ exec_user: {user} }}\n")
+    };
+    std::fs::write(&f, yaml("no-such-user-rvs")).unwrap();
+    let (code, _, err) = check(&f);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("health.exec_user `no-such-user-rvs`: no such user on this system"),
+        "{err}"
+    );
+    std::fs::write(&f, yaml("nobody")).unwrap();
+    let (code, out, err) = check(&f);
+    assert_eq!(code, 0, "{out}{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

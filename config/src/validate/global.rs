@@ -1,9 +1,9 @@
-//! The global sections: `dataplane`, `timeouts`, `ipvs` and `admin`.
+//! The global sections: `dataplane`, `timeouts`, `ipvs`, `health` and `admin`.
 
 use super::problems::Problems;
 use crate::locate::Path;
-use crate::model::{AdminConfig, Dataplane, Ipvs, Timeouts, DEFAULT_ADMIN_LISTEN};
-use crate::raw::{RawAdmin, RawDataplane, RawIpvs, RawTimeouts};
+use crate::model::{AdminConfig, Dataplane, HealthSettings, Ipvs, Timeouts, DEFAULT_ADMIN_LISTEN};
+use crate::raw::{RawAdmin, RawDataplane, RawHealth, RawIpvs, RawTimeouts};
 
 /// Fewest connection slots per worker (below this a table is a misconfiguration).
 const MIN_CONNECTIONS: u32 = 1024;
@@ -82,6 +82,50 @@ pub fn timeouts(raw: RawTimeouts, path: &Path, p: &mut Problems<'_>) -> Timeouts
         tcp_fin: one("tcp_fin", raw.tcp_fin, d.tcp_fin),
         udp: one("udp", raw.udp, d.udp),
     }
+}
+
+pub fn health(raw: RawHealth, at: &Path, p: &mut Problems<'_>) -> HealthSettings {
+    if let Some(user) = &raw.exec_user {
+        // A name as useradd accepts it; whether the system has it is rvsd's check.
+        let ok = !user.is_empty()
+            && user.len() <= 32
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            && !user.starts_with('-');
+        if !ok {
+            p.at(
+                &at.key("exec_user"),
+                format!(
+                    "exec_user `{user}` is not a user name; expected a name such as rvs_script"
+                ),
+            );
+        }
+    }
+    let mut exec_dir = raw.exec_dir;
+    if let Some(dir) = &exec_dir {
+        if !dir.is_absolute() || has_parent_component(dir) {
+            p.at(
+                &at.key("exec_dir"),
+                format!(
+                    "exec_dir `{}` is not an absolute path without `..`; expected a directory such as /etc/rvs/checks",
+                    dir.display()
+                ),
+            );
+            // Reported once here, not again at every exec check.
+            exec_dir = None;
+        }
+    }
+    HealthSettings {
+        exec_user: raw.exec_user,
+        exec_dir,
+    }
+}
+
+/// Whether `path` has a `..` component (which would let it leave a directory it starts with).
+pub fn has_parent_component(path: &std::path::Path) -> bool {
+    path.components()
+        .any(|c| c == std::path::Component::ParentDir)
 }
 
 pub fn admin(raw: RawAdmin) -> AdminConfig {

@@ -2,14 +2,36 @@
 
 use std::time::Duration;
 
+use super::global::has_parent_component;
 use super::problems::Problems;
 use crate::locate::Path;
 use crate::model::{HealthCheck, HealthCheckKind};
 use crate::raw::{CheckName, RawHealthCheck};
 
-pub fn health_check(h: RawHealthCheck, at: &Path, p: &mut Problems<'_>) -> HealthCheck {
+/// `exec_dir`: the `health.exec_dir` every exec check's program must be under, if any.
+pub fn health_check(
+    h: RawHealthCheck,
+    exec_dir: Option<&std::path::Path>,
+    at: &Path,
+    p: &mut Problems<'_>,
+) -> HealthCheck {
     keys_of_other_types(&h, at, p);
     let kind = kind(&h, at, p);
+    if let (HealthCheckKind::Exec { command, .. }, Some(dir)) = (&kind, exec_dir) {
+        if command.is_absolute()
+            && (!command.starts_with(dir) || command == dir || has_parent_component(command))
+        {
+            p.at_key(
+                &at.key("command"),
+                format!(
+                    "exec check command `{}` is not a program under health.exec_dir `{}`; expected `command: {}/<program>`",
+                    command.display(),
+                    dir.display(),
+                    dir.display()
+                ),
+            );
+        }
+    }
     // Defaults: a check every second, 3 s to answer.
     let interval = h.interval.map(|d| d.0).unwrap_or(Duration::from_secs(1));
     let timeout = h.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(3));

@@ -2,7 +2,7 @@
 //! serde's types cannot express (ranges, references between sections, duplicates,
 //! reachability), collecting every error with the path of the node at fault.
 //!
-//! One module per section: [`global`] (dataplane, timeouts, ipvs, admin), [`network`]
+//! One module per section: [`global`] (dataplane, timeouts, ipvs, health, admin), [`network`]
 //! (interfaces, routes, SNAT pools, reachability), [`service`] (virtual services), with
 //! [`real_server`], [`method`] (forwarding method and tunnel keys) and [`health_check`]
 //! below it. [`problems`] holds what they all report to; it uses none of them.
@@ -36,6 +36,7 @@ pub fn validate(raw: RawConfig, service_index: &[usize], p: &mut Problems<'_>) -
         timeouts: global::timeouts(raw.timeouts.unwrap_or_default(), &root.key("timeouts"), p),
         ipvs: global::ipvs(raw.ipvs.unwrap_or_default()),
         services: Vec::new(),
+        health: global::health(raw.health.unwrap_or_default(), &root.key("health"), p),
         admin: global::admin(raw.admin.unwrap_or_default()),
     };
     cfg.routes = network::routes(raw.routes, &cfg, &root.key("routes"), p);

@@ -145,9 +145,14 @@ fn service(
         self::sorry_server(s, ipv6, cfg, at, p);
     }
 
-    let health_check = r
-        .health_check
-        .map(|h| health_check(h, &at.key("health_check"), p));
+    let health_check = r.health_check.map(|h| {
+        health_check(
+            h,
+            cfg.health.exec_dir.as_deref(),
+            &at.key("health_check"),
+            p,
+        )
+    });
 
     Some(VirtualService {
         key,

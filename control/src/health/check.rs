@@ -59,6 +59,7 @@ pub(crate) mod test_support {
             vip: "198.18.0.100".into(),
             vport: 80,
             rport: addr.port(),
+            exec_as: None,
         }
     }
 

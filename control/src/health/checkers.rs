@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use config::{Config, HealthCheck, ServiceKey};
+use config::{Config, HealthCheck, HealthCheckKind, ServiceKey, DEFAULT_EXEC_USER};
 use parking_lot::Mutex;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::check;
+use super::exec_user::{run_as, RunAs};
 use super::state::{now_unix, RsHealth, RsKey};
 use super::target::Target;
 
@@ -70,6 +71,7 @@ impl Health {
     /// Make the checkers match `cfg`: start new ones, stop removed ones, restart those
     /// whose check changed. The state of servers that remain is kept.
     pub fn sync(&mut self, cfg: &Config) {
+        let exec_as = self.exec_user(cfg);
         let mut wanted: HashMap<RsKey, (HealthCheck, Target)> = HashMap::new();
         for s in &cfg.services {
             let Some(hc) = &s.health_check else { continue };
@@ -81,6 +83,9 @@ impl Health {
                     vip: vip.clone(),
                     vport,
                     rport: rs.port,
+                    exec_as: matches!(hc.kind, HealthCheckKind::Exec { .. })
+                        .then_some(exec_as)
+                        .flatten(),
                 };
                 wanted.insert((svc.clone(), rs.socket_addr()), (hc.clone(), target));
             }
@@ -131,6 +136,26 @@ impl Health {
                 checkers = self.checkers.len(),
                 started, "health checkers in step with the configuration"
             );
+        }
+    }
+
+    /// Who `cfg`'s exec checks run as; says so when that is rvsd's own user (root) and
+    /// `cfg` has exec checks. (The control plane refused a `cfg` whose user is missing.)
+    fn exec_user(&self, cfg: &Config) -> Option<RunAs> {
+        let any_exec = cfg.services.iter().any(|s| {
+            (s.health_check.as_ref())
+                .is_some_and(|h| matches!(h.kind, HealthCheckKind::Exec { .. }))
+        });
+        match run_as(&cfg.health) {
+            Ok(None) if any_exec && self.runtime.is_some() => {
+                warn!("exec health checks run as rvsd's own user; create the user {DEFAULT_EXEC_USER} or set health.exec_user to run them unprivileged");
+                None
+            }
+            Ok(who) => who,
+            Err(e) => {
+                warn!(error = %e, "exec health checks run as rvsd's own user");
+                None
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! The exec check (keepalived's MISC_CHECK, ldirectord's `checktype=external`): a
-//! program told about the service and the server, judged by its exit status.
+//! program told about the service and the server, judged by its exit status, run as the
+//! user [`super::exec_user`] chose.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -7,9 +8,14 @@ use std::process::Stdio;
 use super::target::Target;
 
 /// Run `command` with `args` and the service and server as arguments and in the
-/// environment; exit status 0 means up.
+/// environment, as `t.exec_as` if set; exit status 0 means up.
 pub(super) async fn run(command: &Path, args: &[String], t: &Target) -> Result<(), String> {
-    let status = tokio::process::Command::new(command)
+    let mut cmd = tokio::process::Command::new(command);
+    if let Some(who) = t.exec_as {
+        // std's spawn calls setgroups(0) before setuid: no group of rvsd's is kept.
+        cmd.uid(who.uid).gid(who.gid);
+    }
+    let status = cmd
         .args(args)
         .args([
             t.vip.clone(),
@@ -85,6 +91,47 @@ mod tests {
         assert!(r.is_err());
         std::thread::sleep(Duration::from_millis(1500));
         assert!(!marker.exists(), "the timed-out program was not killed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn exec_user_is_looked_up_and_checks_run_as_it() {
+        use crate::health::exec_user::run_as;
+        use config::HealthSettings;
+        let named = |u: &str| HealthSettings {
+            exec_user: Some(u.into()),
+            exec_dir: None,
+        };
+        let e = run_as(&named("no-such-user-rvs")).unwrap_err();
+        assert_eq!(e, "health.exec_user `no-such-user-rvs`: no such user on this system; create it (useradd --system no-such-user-rvs) or name another");
+        let nobody = run_as(&named("nobody")).unwrap().expect("nobody exists");
+        assert_eq!(nobody.uid, 65534);
+        if uzers::get_current_uid() != 0 {
+            eprintln!("not root: cannot check that a check runs as nobody");
+            return;
+        }
+        // As root with supplementary groups, the program runs as nobody with nobody's
+        // group only.
+        let dir = std::env::temp_dir().join(format!("rvs-health-user-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+        let out = dir.join("id");
+        let mut t = target("127.0.0.1:8080".parse().unwrap());
+        t.exec_as = Some(nobody);
+        let sh = HealthCheckKind::Exec {
+            command: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                format!("echo $(id -u) $(id -g) $(id -G) > {}", out.display()),
+            ],
+        };
+        assert_eq!(rt().block_on(run(&sh, &t)), Ok(()));
+        let gid = nobody.gid;
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap().trim(),
+            format!("65534 {gid} {gid}")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -21,7 +21,8 @@
 //! - Every transition is logged once, with the service, the server and the reason.
 //!
 //! Layout: [`check`] runs one check of one kind (`tcp`, `http`, `tls` for https, `dns`,
-//! `exec`: one file each, plain sockets and processes, no HTTP-server types); `checkers`
+//! `exec`: one file each, plain sockets and processes, no HTTP-server types; `exec_user`
+//! picks who exec programs run as); `checkers`
 //! keeps one task per checked server; `state` counts rise and fall; `overlay` applies
 //! the state to a configuration. The control plane owns a [`Health`]; the admin API's
 //! views read it through the plane.
@@ -30,6 +31,7 @@ pub mod check;
 mod checkers;
 mod dns;
 mod exec;
+mod exec_user;
 mod http;
 mod overlay;
 mod state;
@@ -38,5 +40,6 @@ mod tcp;
 mod tls;
 
 pub use checkers::{detection_bound, Health};
+pub use exec_user::{run_as, RunAs};
 pub use overlay::{effective, sorry_active};
 pub use state::{RsHealth, RsKey};

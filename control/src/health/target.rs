@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use super::exec_user::RunAs;
+
 /// What a check needs to know besides its kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
@@ -13,4 +15,6 @@ pub struct Target {
     pub vport: u16,
     /// The real server's own port (exec checks get it even when the check port differs).
     pub rport: u16,
+    /// Who exec checks run as (`None`: rvsd's own user).
+    pub exec_as: Option<RunAs>,
 }

@@ -222,6 +222,7 @@ mod tests {
             vip: "198.18.0.100".into(),
             vport: 443,
             rport: addr.port(),
+            exec_as: None,
         }
     }
 

@@ -214,11 +214,17 @@ impl ControlPlane {
 
     /// [`ControlPlane::apply`] for a document from the admin API: the `admin:` section
     /// must be the running one, so that a token holder cannot lock the API (drop the
-    /// token file) or change who may use it. Only the file (SIGHUP) changes it.
+    /// token file) or change who may use it; nor may it change `health:` or exec checks,
+    /// which run programs. Only the file (SIGHUP) changes those.
     pub fn apply_from_api(&mut self, new: Config, dry_run: bool) -> Result<ConfigDiff, Rejection> {
         if new.admin != self.config.admin {
             return Err(Rejection::one(
                 "admin: cannot be changed through the API; edit the configuration file and send SIGHUP",
+            ));
+        }
+        if new.health != self.config.health {
+            return Err(Rejection::one(
+                "health: (who exec checks run as, where their programs live) cannot be changed through the API; edit the configuration file and send SIGHUP",
             ));
         }
         if let Some(key) = new_exec_check(&self.config, &new) {

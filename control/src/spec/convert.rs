@@ -32,6 +32,8 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         services.push(service(cfg, s, ids, &mut snat)?);
     }
     let (snat_pools, toa_off) = snat.into_parts();
+    // A missing exec user is refused here, at --check, start and every change alike.
+    crate::health::run_as(&cfg.health).map_err(anyhow::Error::msg)?;
     let admin_token = match &cfg.admin.token_file {
         Some(f) => Some(
             std::fs::read_to_string(f)
