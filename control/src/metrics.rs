@@ -322,8 +322,17 @@ fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
         "FULLNAT packets forwarded without TOA because they had no room for the option.",
         &["worker"],
     );
+    let fragments = counter(
+        reg,
+        "rvs_worker_fragments_received_total",
+        "TCP/UDP fragments (IPv4 and IPv6) received for forwarding; those dropped are in rvs_worker_drops_total.",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
+        fragments
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.fragments_received));
         icmp6_rel
             .with_label_values(&[&ws])
             .inc_by(get(&s.icmpv6_errors_translated));

@@ -84,7 +84,8 @@ drop_reasons! {
     Ipv4Malformed => "ipv4_malformed",
     /// IPv4 header checksum wrong.
     Ipv4BadChecksum => "ipv4_bad_checksum",
-    /// IPv4 fragment (rvs does not reassemble).
+    /// IPv4 fragment rvs does not forward: not TCP or UDP (to an address that is not
+    /// the kernel's).
     Ipv4Fragment => "ipv4_fragment",
     /// TCP/UDP/ICMP header truncated or inconsistent.
     L4Malformed => "l4_malformed",
@@ -133,8 +134,20 @@ drop_reasons! {
     /// IPv6 packet with an extension header (hop-by-hop, routing, destination options,
     /// ...): rvs forwards only packets whose upper-layer header follows the fixed header.
     Ipv6ExtensionHeader => "ipv6_extension_header",
-    /// IPv6 fragment (rvs does not reassemble).
+    /// IPv6 fragment rvs does not forward: not TCP or UDP right after the Fragment
+    /// header (to an address that is not the kernel's).
     Ipv6Fragment => "ipv6_fragment",
+    /// A first fragment without its whole TCP/UDP header, or a later one overlapping
+    /// that header (RFC 1858's tiny and overlapping fragments).
+    FragmentMalformed => "fragment_malformed",
+    /// A fragment that came before its datagram's first one, dropped when the table of
+    /// datagrams in flight or of waiting fragments was full.
+    FragmentTableFull => "fragment_table_full",
+    /// A fragment that waited for its datagram's first fragment longer than the timeout.
+    FragmentTimeout => "fragment_timeout",
+    /// A first fragment whose step answered the client itself (an ICMP error), which rvs
+    /// does not do for fragments.
+    FragmentUnsupported => "fragment_unsupported",
     /// Neighbour solicitation/advertisement failing RFC 4861 validation (hop limit not
     /// 255, code not 0, bad ICMPv6 checksum, short, bad option).
     NdpInvalid => "ndp_invalid",
@@ -224,6 +237,8 @@ pub struct WorkerStats {
     pub toa_no_room: AtomicU64,
     /// ICMPv6 Packet Too Big errors sent to clients (IPv6 tunnel path MTU).
     pub packet_too_big_sent: AtomicU64,
+    /// TCP/UDP fragments (IPv4 and IPv6) received for forwarding.
+    pub fragments_received: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -253,6 +268,7 @@ impl Default for WorkerStats {
             icmpv6_errors_translated: AtomicU64::new(0),
             toa_no_room: AtomicU64::new(0),
             packet_too_big_sent: AtomicU64::new(0),
+            fragments_received: AtomicU64::new(0),
         }
     }
 }
@@ -280,6 +296,12 @@ impl WorkerStats {
     #[inline]
     pub fn drop_packet(&self, why: DropReason) {
         bump(&self.drops[why as usize], 1);
+    }
+
+    /// Count `n` dropped packets.
+    #[inline]
+    pub fn drop_packets(&self, why: DropReason, n: u64) {
+        bump(&self.drops[why as usize], n);
     }
 
     /// Drops for one reason.

@@ -1,7 +1,7 @@
 //! Carrying out a stage's verdict for a packet of either family: forward (route +
 //! neighbour, with FULLNAT's TOA added), tunnel, reflect, the kernel, or a counted drop.
 
-use super::egress::Egress;
+use super::fragment::FragmentFamily;
 use super::state::Pipeline;
 use super::verdict::Verdict;
 use crate::frame::{Frame, Io};
@@ -13,7 +13,7 @@ impl<P: Frame> Pipeline<P> {
     /// a forwarded FULLNAT packet that asked for it, then route + neighbour, tunnel,
     /// reflect, the kernel, or a counted drop.
     #[inline(always)]
-    pub(crate) fn deliver<F: Egress>(
+    pub(crate) fn deliver<F: FragmentFamily>(
         &mut self,
         t: &Tables,
         port: usize,
@@ -45,6 +45,7 @@ impl<P: Frame> Pipeline<P> {
                     self.forward(t, pkt, dst, now_ms, io)
                 }
             }
+            Verdict::Fragment => self.fragment::<F>(t, port, pkt, now_ms, io),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A received frame's first steps: by destination MAC and EtherType to ARP, IPv4 or
-//! IPv6; the IP header checks of each family and its next-header dispatch; and carrying
-//! out the verdict (forward, tunnel, reflect, the kernel through the exception path, drop).
+//! IPv6; the IP header checks of each family and its next-header dispatch (TCP/UDP
+//! fragments to `fragment`); and carrying out the verdict (forward, tunnel, reflect, the
+//! kernel through the exception path, drop).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -85,7 +86,15 @@ impl<P: Frame> Pipeline<P> {
             return Drop(DropReason::Ipv4BadChecksum);
         }
         if ip.is_fragment() {
-            return Drop(DropReason::Ipv4Fragment);
+            // TCP/UDP fragments to the fragment step; those to the director's own
+            // addresses to its kernel, which reassembles.
+            let dst = ip.dst_addr();
+            let own = kernel && t.services.is_local(dst) && !t.services.is_vip(dst);
+            return match ip.protocol() {
+                _ if own && !t.snat.is_lip(dst) => Verdict::ToKernel,
+                proto::TCP | proto::UDP => Verdict::Fragment,
+                _ => Drop(DropReason::Ipv4Fragment),
+            };
         }
         let (src, dst, proto) = (ip.src_addr(), ip.dst_addr(), ip.protocol());
         match proto {
@@ -135,10 +144,13 @@ impl<P: Frame> Pipeline<P> {
                 let verdict = self.handle_ipv6_l4(t, pkt.data_mut(), now_ms);
                 self.deliver(t, port, pkt, verdict, now_ms, io)
             }
+            // Fragments of connections (to a VIP, a FULLNAT local address, or through).
+            ip_proto::FRAGMENT if !self.for_kernel6(t, port, dst) || t.snat.is_lip(dst) => {
+                self.fragment::<Ipv6Addr>(t, port, pkt, now_ms, io)
+            }
             // Anything else to an own address (fragments, extension headers, VRRP, OSPF...)
             // is the kernel's, which reassembles and walks headers itself.
             _ if self.for_kernel6(t, port, dst) => self.hand_to_kernel(port, pkt, now_ms, io),
-            ip_proto::FRAGMENT => self.drop_packet(DropReason::Ipv6Fragment),
             nh if is_extension_header(nh) => self.drop_packet(DropReason::Ipv6ExtensionHeader),
             _ => self.drop_packet(DropReason::NoService),
         }

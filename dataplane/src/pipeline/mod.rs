@@ -13,15 +13,15 @@
 //! `dispatch` (frame in: MAC, EtherType and IP header checks), `deliver` (a verdict carried
 //! out), `kernel` (the exception path), `steer` (which worker owns a flow), `arp`, `ndp`,
 //! `echo` (ICMP to the director), `l4` (connection lookup and the established step),
-//! `new_conn` (scheduling and the first packet), `egress` (route + neighbour), `timers`
+//! `new_conn` (scheduling and the first packet), `fragment` (fragments), `egress` (route +
+//! neighbour), `timers`
 //! (table sync, start, periodic tick) and `conn_prefetch` (burst prefetch).
 //!
-//! IPv6 extension headers are not walked: a packet whose next header is not TCP, UDP or
-//! ICMPv6 right after the fixed header is dropped and counted (`ipv6_fragment` for
-//! fragments, `ipv6_extension_header` for the others). NAT and DR (like IPVS) need the L4
-//! ports at a known offset, and fragments are not reassembled, as for IPv4. The
-//! exception: such packets to the director's own addresses go to its kernel, which
-//! reassembles.
+//! IPv6 extension headers are not walked: a packet whose next header is not TCP, UDP,
+//! ICMPv6 or a Fragment header right after the fixed header is dropped and counted
+//! (`ipv6_extension_header`); such packets to the director's own addresses go to its
+//! kernel. TCP/UDP fragments of both families go to `fragment`, which forwards them
+//! without reassembly.
 
 mod arp;
 mod conn_prefetch;
@@ -29,6 +29,7 @@ mod deliver;
 mod dispatch;
 mod echo;
 pub(crate) mod egress;
+mod fragment;
 mod kernel;
 mod l4;
 mod lookup;

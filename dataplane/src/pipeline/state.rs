@@ -7,6 +7,7 @@ use std::sync::Arc;
 use conn_table::{ConnTable, Tuple};
 use scheduler::SchedState;
 
+use super::fragment::table::Fragments;
 use crate::counters::{bump, DropReason, WorkerStats};
 use crate::exception::{ExceptionConfig, TokenBucket};
 use crate::frame::{Frame, Io};
@@ -119,6 +120,9 @@ pub struct Pipeline<P> {
     pub(crate) isn_key: crate::xmit::fullnat::tcp_seq::IsnKey,
     /// Exception-path rate limit of this worker.
     pub(crate) to_kernel: TokenBucket,
+    /// IPv4 and IPv6 fragments in flight (see `fragment`).
+    pub(crate) frags4: Fragments<Ipv4Addr, P>,
+    pub(crate) frags6: Fragments<Ipv6Addr, P>,
 }
 
 pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
@@ -174,6 +178,8 @@ impl<P: Frame> Pipeline<P> {
             toa: None,
             isn_key: crate::xmit::fullnat::tcp_seq::IsnKey::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
+            frags4: Fragments::default(),
+            frags6: Fragments::default(),
             cfg,
         }
     }

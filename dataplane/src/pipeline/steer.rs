@@ -58,7 +58,12 @@ impl<P: Frame> Pipeline<P> {
             (src, dst) = (s, d);
         } else if t.snat.is_lip(dst) {
             // A FULLNAT reply belongs to the worker whose share of the local ports holds
-            // its destination port.
+            // its destination port; a later fragment has no port (handled where it
+            // arrives: with several workers it finds its first fragment's decision only
+            // there).
+            if ip[6] & 0x1f != 0 || ip[7] != 0 {
+                return None;
+            }
             let l4 = usize::from(ip[0] & 0x0f) * 4;
             return match (ip[9], ip.get(l4 + 2..l4 + 4)) {
                 (proto::TCP | proto::UDP, Some(p)) => Some(port_owner(
@@ -86,8 +91,9 @@ impl<P: Frame> Pipeline<P> {
             return None;
         }
         let ip = &frame[ETH_HDR..];
+        // Fragments by their addresses as their datagram's other packets.
         let (src, dst) = match ip[6] {
-            ip_proto::TCP | ip_proto::UDP => (
+            ip_proto::TCP | ip_proto::UDP | ip_proto::FRAGMENT => (
                 crate::wire::read_ipv6(&ip[8..24]),
                 crate::wire::read_ipv6(&ip[24..40]),
             ),
@@ -101,7 +107,17 @@ impl<P: Frame> Pipeline<P> {
         if ip[6] != ip_proto::ICMPV6 && t.snat.is_lip(dst) {
             // A FULLNAT reply: to the worker whose share of the local ports holds its
             // destination port (as for IPv4).
-            let p = ip.get(IP6_HDR + 2..IP6_HDR + 4)?;
+            // Past the Fragment header (of a first fragment: later ones have no port).
+            let at = if ip[6] == ip_proto::FRAGMENT {
+                let off = ip.get(IP6_HDR + 2..IP6_HDR + 4)?;
+                if off[0] != 0 || off[1] & 0xf8 != 0 {
+                    return None;
+                }
+                IP6_HDR + 8
+            } else {
+                IP6_HDR
+            };
+            let p = ip.get(at + 2..at + 4)?;
             return Some(port_owner(
                 u16::from_be_bytes([p[0], p[1]]),
                 self.cfg.workers,

@@ -119,6 +119,7 @@ impl<P: Frame> Pipeline<P> {
                     snat.release(lip, lport);
                 }
             });
+        self.expire_fragments(now_ms);
         set(&self.cfg.stats.snat_ports_in_use, self.snat.in_use());
         set(&self.cfg.stats.conns_expired, self.conns.stats().expired);
         set(&self.cfg.stats.conns_current, self.conns.len() as u64);

@@ -19,4 +19,6 @@ pub(crate) enum Verdict<A> {
     Tunnel(A, TunnelKind),
     /// Cut the frame to this many bytes (a packet rebuilt shorter), then forward.
     ForwardTrimmed(A, usize),
+    /// A TCP/UDP fragment: to the fragment step (`fragment`).
+    Fragment,
 }

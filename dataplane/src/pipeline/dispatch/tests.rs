@@ -39,13 +39,14 @@ fn broken_or_fragmented_ipv4_headers_are_dropped() {
     bad_sum[14 + 10] ^= 0x01;
     let cases = [
         (bad_sum, DropReason::Ipv4BadChecksum),
-        // More fragments, and a fragment offset.
+        // Fragments (more fragments; an offset) of a protocol other than TCP and UDP
+        // (those go to the fragment step, see `fragment`'s tests).
         (
-            edited(syn.clone(), |ip| ip[6] = 0x20),
+            edited(syn.clone(), |ip| (ip[6], ip[9]) = (0x20, 47)),
             DropReason::Ipv4Fragment,
         ),
         (
-            edited(syn.clone(), |ip| ip[7] = 0x10),
+            edited(syn.clone(), |ip| (ip[7], ip[9]) = (0x10, 47)),
             DropReason::Ipv4Fragment,
         ),
         // A header length below 20 bytes, a total length beyond the frame.
@@ -164,7 +165,8 @@ fn ipv6_fragments_and_extension_headers_are_dropped_unless_for_the_director() {
         ..Setup::default()
     };
     let (t, mut p, stats) = bench(fam, &setup);
-    // A TCP segment behind a fragment header or a destination options header.
+    // A TCP segment behind a fragment header or a destination options header (read as a
+    // Fragment header, the TCP ports name next header 3: not TCP or UDP, not forwarded).
     let behind = |dst: std::net::IpAddr, nh: u8| {
         let mut f = segment(0, (fam.client(), 1000), (dst, VPORT), proto::TCP, SYN);
         f[14 + 6] = nh;
