@@ -83,6 +83,17 @@ fn first_last(mut frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     frames
 }
 
+/// IPv4 fragments as the director routes them: TTL 63, header checksum updated.
+fn routed(mut frags: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    for f in &mut frags {
+        f[8] = 63;
+        f[10..12].copy_from_slice(&[0, 0]);
+        let c = csum(&f[..20], 0);
+        f[10..12].copy_from_slice(&c.to_be_bytes());
+    }
+    frags
+}
+
 fn payload(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7) as u8).collect()
 }
@@ -119,13 +130,7 @@ fn nat_forwards_ipv4_udp_fragments_in_any_order_both_ways() {
     assert_frames("lan out", &lan_out, &want);
 
     // Back to the client from the VIP, TTL 63 on each fragment.
-    let mut back = frag4(&udp(VIP, 5353, CLIENT, 53000, &answer), &[32], 0x99);
-    for f in &mut back {
-        f[8] = 63;
-        f[10..12].copy_from_slice(&[0, 0]);
-        let c = csum(&f[..20], 0);
-        f[10..12].copy_from_slice(&c.to_be_bytes());
-    }
+    let back = routed(frag4(&udp(VIP, 5353, CLIENT, 53000, &answer), &[32], 0x99));
     let to_client = |f: &[u8]| eth(CLIENT_MAC, wan_mac, 0x0800, f);
     let mut want = vec![eth(
         CLIENT_MAC,
@@ -175,4 +180,62 @@ fn nat_forwards_ipv6_udp_fragments_in_any_order_both_ways() {
     want.extend(back.iter().map(|f| to_client(f)));
     assert_frames("wan out", &wan_out, &want);
     assert_eq!(counter(&stats, "fragments_received"), 5, "{stats}");
+}
+
+const FULLNAT_UDP: &str = r#"snat_pools:
+  - { name: p1, addresses: [198.19.0.250], ports: 5000-5001 }
+services:
+  - proto: udp
+    vip: 198.18.0.100
+    port: 5353
+    scheduler: rr
+    method: fullnat
+    snat_pool: p1
+    real_servers:
+      - { address: 198.19.0.11, port: 5353 }
+"#;
+
+#[test]
+fn fullnat_rewrites_both_addresses_of_every_fragment() {
+    let lip: std::net::Ipv4Addr = "198.19.0.250".parse().unwrap();
+    let dir = TempDir::new("frag-fullnat");
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, FULLNAT_UDP, &[], &[]);
+    let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
+    let query = payload(100);
+    let answer = payload(60);
+    let mut wan_in = vec![arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP)];
+    let client_frags = frag4(&udp(CLIENT, 53000, VIP, 5353, &query), &[48, 80], 7);
+    wan_in.extend(
+        first_last(client_frags)
+            .iter()
+            .map(|f| eth(wan_mac, CLIENT_MAC, 0x0800, f)),
+    );
+    let mut lan_in = vec![arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP)];
+    let rs_frags = frag4(&udp(RS1, 5353, lip, 5000, &answer), &[32], 8);
+    lan_in.extend(rs_frags.iter().map(|f| eth(lan_mac, RS1_MAC, 0x0800, f)));
+    let (wan_out, lan_out, _, _) = run_rvsd_pcap(&dir, FULLNAT_UDP, &wan_in, &lan_in);
+
+    let forwarded = frag4(&udp(lip, 5000, RS1, 5353, &query), &[48, 80], 7);
+    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x0800, f);
+    let want = vec![
+        eth(
+            BROADCAST,
+            lan_mac,
+            0x0806,
+            &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
+        ),
+        to_rs(&forwarded[0]),
+        to_rs(&forwarded[2]),
+        to_rs(&forwarded[1]),
+    ];
+    assert_frames("lan out", &lan_out, &want);
+    let back = routed(frag4(&udp(VIP, 5353, CLIENT, 53000, &answer), &[32], 8));
+    let mut want = vec![eth(
+        CLIENT_MAC,
+        wan_mac,
+        0x0806,
+        &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+    )];
+    want.extend(back.iter().map(|f| eth(CLIENT_MAC, wan_mac, 0x0800, f)));
+    assert_frames("wan out", &wan_out, &want);
 }
