@@ -6,7 +6,8 @@
 //!
 //! 1. [`eal_args`], [`metrics`] (Prometheus rendering), [`state`] (the running daemon's
 //!    live handles, rate estimator, counter summaries), [`health`] (the checkers and the
-//!    health overlay), [`spec`] (configuration -> spec -> tables);
+//!    health overlay), [`spec`] (configuration -> spec -> tables), [`sync`] (IPVS's
+//!    connection sync messages);
 //! 2. [`kernel_if`] (the exception path's kernel side, from a spec);
 //! 3. [`plane`]: the control plane, owner of the running configuration;
 //! 4. [`view`]: read models built from the plane and the state;
@@ -26,4 +27,5 @@ pub mod plane;
 pub mod rvsadm;
 pub mod spec;
 pub mod state;
+pub mod sync;
 pub mod view;
