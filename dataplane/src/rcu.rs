@@ -3,17 +3,19 @@
 //! The control thread [`Publisher::publish`]es a new `Arc<T>`-free, boxed snapshot by
 //! swapping one pointer; each worker, once per poll-loop iteration, calls
 //! [`Reader::quiescent`] (one relaxed load and one release store of its own slot: no
-//! read-modify-write) and then [`Reader::get`] (one acquire load). The control thread frees
-//! a retired snapshot only once every registered reader has announced an epoch at or after
-//! the one in which it was retired, i.e. every worker has finished the loop iteration that
-//! might still hold it.
+//! read-modify-write, then one acquire load of the pointer), which returns the snapshot
+//! borrowed until the next call. The control thread frees a retired snapshot only once
+//! every registered reader has announced an epoch at or after the one in which it was
+//! retired, i.e. every worker has finished the loop iteration that might still hold it.
+//! A publisher dropped while readers may still hold retired snapshots hands them to the
+//! shared state, which frees them with the last reader.
 //!
 //! Why not `Arc`: cloning an `Arc` per packet or per iteration is an atomic RMW on a shared
 //! cache line, exactly what the per-packet rules forbid.
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A reader's epoch slot, alone on its cache line.
 #[repr(align(64))]
@@ -30,6 +32,9 @@ struct Shared<T> {
     current: AtomicPtr<T>,
     epoch: AtomicU64,
     slots: Vec<Slot>,
+    /// Snapshots retired but not yet freed when the publisher was dropped: they go with
+    /// the last reader (touched only by the publisher's drop and this struct's).
+    orphans: Mutex<Vec<Box<T>>>,
 }
 
 /// The control thread's side: publishes snapshots and frees retired ones.
@@ -39,11 +44,23 @@ pub struct Publisher<T> {
 }
 
 /// One worker's side. `!Sync` by construction: one reader per worker.
+///
+/// The only way to a snapshot is [`quiescent`](Self::quiescent), whose reference borrows
+/// the reader until the next `quiescent` or [`offline`](Self::offline), so a snapshot is
+/// never read after its reader announced it no longer holds one:
+///
+/// ```compile_fail
+/// let (_publisher, mut readers) = dataplane::rcu::channel(1u32, 1);
+/// let r = &mut readers[0];
+/// let snapshot = r.quiescent();
+/// r.offline(); // the snapshot may be freed from here on
+/// assert_eq!(*snapshot, 1);
+/// ```
 pub struct Reader<T> {
     shared: Arc<Shared<T>>,
     index: usize,
     online: bool,
-    // The pointer returned by `get` is valid only until the next `quiescent` call.
+    // The pointer returned by `quiescent` is valid only until the next call.
     _not_sync: PhantomData<*const T>,
 }
 
@@ -62,6 +79,7 @@ pub fn channel<T: Send + Sync>(initial: T, readers: usize) -> (Publisher<T>, Vec
                 epoch: AtomicU64::new(1),
             })
             .collect(),
+        orphans: Mutex::new(Vec::new()),
     });
     let rs = (0..readers)
         .map(|index| Reader {
@@ -81,10 +99,11 @@ pub fn channel<T: Send + Sync>(initial: T, readers: usize) -> (Publisher<T>, Vec
 }
 
 impl<T> Reader<T> {
-    /// Announce that this worker holds no reference obtained before this call. Call once
-    /// per poll-loop iteration, before [`get`](Self::get).
+    /// Announce that this worker holds no reference obtained before this call, and return
+    /// the current snapshot. Call once per poll-loop iteration; the reference lives until
+    /// the next `quiescent` or `offline` call (enforced by the `&mut self` borrow).
     #[inline]
-    pub fn quiescent(&mut self) {
+    pub fn quiescent(&mut self) -> &T {
         let e = self.shared.epoch.load(Ordering::Acquire);
         // Release: every use of a snapshot loaded before this point happens-before the
         // publisher's acquire read of this slot.
@@ -92,27 +111,22 @@ impl<T> Reader<T> {
             .epoch
             .store(e, Ordering::Release);
         if !self.online {
-            // Coming back online: order this store before the pointer load in `get`
-            // against the publisher's fence before it reads the slots (Dekker): either it
-            // sees this slot, or this reader sees the newest pointer.
+            // Coming back online: order this store before the pointer load below against
+            // the publisher's fence before it reads the slots (Dekker): either it sees
+            // this slot, or this reader sees the newest pointer.
             std::sync::atomic::fence(Ordering::SeqCst);
             self.online = true;
         }
-    }
-
-    /// The current snapshot. The reference lives until the next `quiescent` call
-    /// (enforced by the `&mut self` borrow there).
-    #[inline]
-    pub fn get(&self) -> &T {
         let p = self.shared.current.load(Ordering::Acquire);
         // SAFETY: `p` was published from a live Box and is freed only after this reader's
-        // slot shows an epoch later than the one in which `p` was retired; this reader
-        // announced its epoch (quiescent) before loading `p` and cannot announce again
-        // while the returned borrow of `self` is alive.
+        // slot shows an epoch later than the one in which `p` was retired (by the
+        // publisher, or with the shared state once the publisher is gone); this reader
+        // announced its epoch just above, before loading `p`, and cannot announce again
+        // (or go offline) while the returned borrow of `self` is alive.
         unsafe { &*p }
     }
 
-    /// Mark this reader offline (it will not call `get` until `quiescent` again), e.g.
+    /// Mark this reader offline (it holds no snapshot until `quiescent` again), e.g.
     /// when its worker stops, so it never holds back reclamation.
     pub fn offline(&mut self) {
         self.online = false;
@@ -172,6 +186,20 @@ impl<T> Publisher<T> {
     }
 }
 
+impl<T> Drop for Publisher<T> {
+    /// Free what no reader can hold; what a reader may still hold goes to the shared state
+    /// and is freed with it, when the last reader is gone.
+    fn drop(&mut self) {
+        if self.reclaim() > 0 {
+            let mut orphans = match self.shared.orphans.lock() {
+                Ok(o) => o,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            orphans.extend(self.retired.drain(..).map(|(_, snapshot)| snapshot));
+        }
+    }
+}
+
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         let p = *self.current.get_mut();
@@ -223,8 +251,7 @@ mod tests {
                     let mut last = 0;
                     let mut iterations = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        r.quiescent();
-                        let s = r.get();
+                        let s = r.quiescent();
                         for _ in 0..50 {
                             assert!(
                                 s.alive.load(Ordering::SeqCst),
@@ -261,12 +288,10 @@ mod tests {
     #[test]
     fn a_reader_that_has_not_moved_on_holds_reclamation() {
         let (mut p, mut rs) = channel(1u32, 1);
-        rs[0].quiescent();
-        assert_eq!(*rs[0].get(), 1);
+        assert_eq!(*rs[0].quiescent(), 1);
         p.publish(2);
         assert_eq!(p.pending(), 1, "reader may still hold snapshot 1");
-        rs[0].quiescent();
-        assert_eq!(*rs[0].get(), 2);
+        assert_eq!(*rs[0].quiescent(), 2);
         assert_eq!(p.reclaim(), 0);
         p.publish(3);
         assert_eq!(p.pending(), 1);
@@ -274,9 +299,66 @@ mod tests {
         assert_eq!(p.reclaim(), 0, "offline readers do not hold anything");
         p.publish(4);
         assert_eq!(p.pending(), 0);
-        rs[0].quiescent();
-        assert_eq!(*rs[0].get(), 4, "back online sees the newest snapshot");
+        assert_eq!(
+            *rs[0].quiescent(),
+            4,
+            "back online sees the newest snapshot"
+        );
         p.publish(5);
         assert_eq!(p.pending(), 1);
+    }
+
+    /// A snapshot that records its own drop outside itself, so a test can see that it was
+    /// freed without reading freed memory.
+    struct Flagged(Arc<AtomicBool>);
+    impl Drop for Flagged {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn dropping_the_publisher_leaves_what_a_reader_holds_alive() {
+        // The shutdown race, as one interleaving: a worker holds snapshot 1, the control
+        // thread publishes snapshot 2 and then goes away.
+        let first_freed = Arc::new(AtomicBool::new(false));
+        let (mut publisher, mut readers) = channel(Flagged(first_freed.clone()), 2);
+        let mut idle = readers.pop().unwrap();
+        idle.offline();
+        let mut reader = readers.pop().unwrap();
+        let held = reader.quiescent();
+        let second_freed = Arc::new(AtomicBool::new(false));
+        publisher.publish(Flagged(second_freed.clone()));
+        assert_eq!(publisher.pending(), 1, "the reader may hold snapshot 1");
+        drop(publisher);
+        assert!(
+            !first_freed.load(Ordering::SeqCst),
+            "snapshot 1 freed while a reader holds it"
+        );
+        assert!(Arc::ptr_eq(&held.0, &first_freed));
+        // The reader moves on: it sees snapshot 2, and both go with the last reader.
+        assert!(Arc::ptr_eq(&reader.quiescent().0, &second_freed));
+        drop(reader);
+        assert!(!first_freed.load(Ordering::SeqCst) && !second_freed.load(Ordering::SeqCst));
+        drop(idle);
+        assert!(
+            first_freed.load(Ordering::SeqCst),
+            "retired snapshot leaked"
+        );
+        assert!(
+            second_freed.load(Ordering::SeqCst),
+            "current snapshot leaked"
+        );
+    }
+
+    #[test]
+    fn a_publisher_dropped_after_every_reader_moved_on_frees_at_once() {
+        let first_freed = Arc::new(AtomicBool::new(false));
+        let (mut publisher, mut readers) = channel(Flagged(first_freed.clone()), 1);
+        let _ = readers[0].quiescent();
+        publisher.publish(Flagged(Arc::new(AtomicBool::new(false))));
+        let _ = readers[0].quiescent();
+        drop(publisher);
+        assert!(first_freed.load(Ordering::SeqCst));
     }
 }

@@ -214,8 +214,7 @@ impl Worker {
                 pool: &self.pool,
                 stats: &self.stats,
             };
-            self.tables.quiescent();
-            let t = self.tables.get();
+            let t = self.tables.quiescent();
             self.pipeline.sync(t);
             self.pipeline.start(t, &mut io, 0);
         }
@@ -223,8 +222,7 @@ impl Worker {
             let t0 = rdtsc();
             now_ms = (t0 - start) / ticks_per_ms;
             // One pointer read per iteration; the previous iteration's table is released.
-            self.tables.quiescent();
-            let t = self.tables.get();
+            let t = self.tables.quiescent();
             self.pipeline.sync(t);
             let mut received = 0usize;
             for i in 0..self.ports.len() {
