@@ -371,8 +371,9 @@ impl Worker<'_> {
     }
 }
 
-/// Move what the kernel sent out of each TAP to the matching data port, unchanged.
-/// Returns the number of packets moved.
+/// Move what the kernel sent out of each TAP to the matching data port, unchanged;
+/// a chained (multi-segment) mbuf is dropped and counted. Returns the number of packets
+/// read from the TAPs.
 fn poll_kernel<'p>(
     kernel: &mut [Option<WorkerPort<'p>>],
     ports: &mut [WorkerPort<'p>],
@@ -398,8 +399,77 @@ fn poll_kernel<'p>(
             stats,
         };
         while let Some(m) = burst.pop() {
+            // The TX queues take single-segment mbufs only (no multi-segment offload).
+            if m.segments() > 1 {
+                stats.drop_packet(DropReason::MultiSegment);
+                continue;
+            }
             io.send(i, m);
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dpdk::{Eal, Port};
+
+    /// The exception path on a real EAL: `net_ring0` plays the TAP (what is sent on it is
+    /// received from it), `net_null0` the data port.
+    #[test]
+    fn a_chained_mbuf_from_the_kernel_is_dropped_and_counted() {
+        let prefix = format!("--file-prefix=rvs-test-worker-{}", std::process::id());
+        let eal = Eal::init(&[
+            "-l",
+            "0",
+            "--no-huge",
+            "-m",
+            "128",
+            "--no-pci",
+            "--no-shconf",
+            "--log-level=lib.eal:error",
+            "--vdev=net_ring0",
+            "--vdev=net_null0,no-rx=1",
+            prefix.as_str(),
+        ])
+        .expect("EAL");
+        let run_dir = eal.runtime_dir();
+        let pool = Mempool::new(&eal, "worker_test", 1023, 0).unwrap();
+        let tap = Port::open(&eal, "net_ring0", 1, &pool).unwrap();
+        let data = Port::open(&eal, "net_null0", 1, &pool).unwrap();
+        fn queue_pair(p: &Port) -> WorkerPort<'_> {
+            WorkerPort {
+                rx: p.rx_queue(0).unwrap(),
+                tx: p.tx_queue(0).unwrap(),
+                txbuf: TxBuffer::default(),
+            }
+        }
+        let mut kernel = vec![Some(queue_pair(&tap))];
+        let mut ports = vec![queue_pair(&data)];
+        let stats = WorkerStats::default();
+        // What the kernel "sends": one single-segment frame and one in two segments.
+        let k = kernel[0].as_mut().unwrap();
+        let mut single = pool.alloc().unwrap();
+        single.append(60).unwrap();
+        let mut chained = pool.alloc().unwrap();
+        chained.append(40).unwrap();
+        let mut tail = pool.alloc().unwrap();
+        tail.append(20).unwrap();
+        chained.chain(tail).unwrap();
+        k.txbuf.push(single);
+        k.txbuf.push(chained);
+        assert_eq!(k.tx.flush(&mut k.txbuf).sent, 2);
+
+        let mut burst = RxBurst::default();
+        let n = poll_kernel(&mut kernel, &mut ports, &pool, &stats, &mut burst);
+        assert_eq!(n, 2, "both read from the TAP");
+        assert_eq!(ports[0].txbuf.len(), 1, "only the single segment goes out");
+        let dropped = stats.drops[DropReason::MultiSegment as usize].load(Ordering::Relaxed);
+        assert_eq!(dropped, 1, "the chained mbuf is counted");
+
+        drop((kernel, ports, burst));
+        drop((tap, data, pool, eal));
+        let _ = std::fs::remove_dir_all(run_dir);
+    }
 }

@@ -1,6 +1,6 @@
 //! The safe DPDK layer on a real EAL (one per process, so one test): lcore launch refuses
 //! what DPDK would misuse and survives a panicking job, queue handles are handed out once,
-//! ring ends behave.
+//! ring ends and chained mbufs behave.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,6 +31,7 @@ fn the_dpdk_layer_refuses_what_would_be_undefined() {
     lcores(&eal, &port);
     queues(&port);
     ring(&eal, &pool);
+    chained_mbufs(&pool);
 
     drop(port);
     drop(pool);
@@ -106,4 +107,22 @@ fn ring(eal: &Eal, pool: &Mempool) {
     let in_use = pool.in_use();
     drop((producer, consumer, ring));
     assert_eq!(pool.in_use(), in_use - 1);
+}
+
+fn chained_mbufs(pool: &Mempool) {
+    let mut head = pool.alloc().unwrap();
+    head.append(100).unwrap();
+    let mut tail = pool.alloc().unwrap();
+    tail.append(50).unwrap();
+    head.chain(tail).expect("chain");
+    assert_eq!(head.segments(), 2);
+    assert_eq!(head.len(), 100, "the first segment");
+    // DPDK would trim or grow the last segment, which `len` and `data` do not see.
+    assert!(!head.trim(10));
+    assert!(head.append(10).is_none());
+    assert!(!head.set_len(90));
+    assert_eq!(head.len(), 100);
+    let mut single = pool.alloc().unwrap();
+    single.append(100).unwrap();
+    assert!(single.set_len(90) && single.len() == 90);
 }
