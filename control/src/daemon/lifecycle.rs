@@ -287,3 +287,23 @@ fn teardown(dp: Dataplane) {
         run_dir::remove(dir);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_panicked_or_failed_makes_rvsd_fail() {
+        assert!(
+            workers_ended_well(&[(1, LcoreExit::Returned(0)), (2, LcoreExit::Returned(0))]).is_ok()
+        );
+        let e = workers_ended_well(&[(1, LcoreExit::Returned(0)), (2, LcoreExit::Panicked)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lcore 2 panicked"), "{e}");
+        let e = workers_ended_well(&[(3, LcoreExit::Returned(-5))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lcore 3 returned -5"), "{e}");
+    }
+}

@@ -215,3 +215,44 @@ fn worker_port(p: &Port, w: usize) -> Result<WorkerPort<'_>> {
         txbuf: TxBuffer::default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended() -> (Ended, Arc<AtomicBool>, Arc<AtomicBool>) {
+        let (finished, stop) = (Arc::default(), Arc::default());
+        let e = Ended {
+            finished: Arc::clone(&finished),
+            stop: Arc::clone(&stop),
+        };
+        (e, finished, stop)
+    }
+
+    #[test]
+    fn a_worker_that_panics_stops_the_others() {
+        let (e, finished, stop) = ended();
+        let joined = std::thread::spawn(move || {
+            let _ended = e;
+            panic!("a worker's bug");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert!(
+            finished.load(Ordering::Acquire),
+            "the control thread sees it end"
+        );
+        assert!(
+            stop.load(Ordering::Relaxed),
+            "the other workers are told to stop"
+        );
+    }
+
+    #[test]
+    fn a_worker_that_returns_stops_nobody() {
+        let (e, finished, stop) = ended();
+        drop(e);
+        assert!(finished.load(Ordering::Acquire));
+        assert!(!stop.load(Ordering::Relaxed));
+    }
+}
