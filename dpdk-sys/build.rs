@@ -85,6 +85,7 @@ fn main() {
         .allowlist_function("rte_lcore_.*")
         .allowlist_function("rte_socket_id")
         .allowlist_function("rte_get_tsc_hz")
+        .allowlist_function("rte_get_main_lcore")
         .allowlist_function("rte_strerror")
         .allowlist_function("rte_delay_us_sleep")
         .allowlist_function("rvs_.*")
@@ -110,7 +111,10 @@ fn main() {
         .opaque_type("rte_l2tpv2_combined_msg_hdr")
         .opaque_type("rte_gtp_psc_generic_hdr")
         .derive_default(true)
-        .layout_tests(false)
+        // Compile-time assertions (bindgen >= 0.70) that every generated struct has the
+        // size, alignment and field offsets clang computed from DPDK's headers: the mbuf
+        // fields dataplane::dpdk reads in Rust rely on them.
+        .layout_tests(true)
         .generate_comments(false)
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
         .generate()

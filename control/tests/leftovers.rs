@@ -99,3 +99,59 @@ admin:
     drop(d); // SIGTERM and wait
     assert!(!veth.promiscuous(), "promiscuous mode left on after exit");
 }
+
+#[test]
+fn an_error_after_the_workers_start_stops_them_and_cleans_up() {
+    // admin.listen already taken: the error comes once the worker polls (traffic on
+    // net_null0's RX), so the ports, the pool and EAL must outlive it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = TempDir::new("leftovers-admin-in-use");
+    let yaml = format!(
+        r#"{DATAPLANE}interfaces:
+  - {{ name: wan0, device: "net_null0", addresses: [198.18.0.254/24], exception_path: false }}
+  - {{ name: lan0, device: "net_null1", addresses: [198.19.0.254/24], exception_path: false }}
+admin:
+  listen: 127.0.0.1:{port}
+"#
+    );
+    std::fs::write(dir.path("rvsd.yaml"), yaml).unwrap();
+    let log = std::fs::File::create(dir.path("rvsd.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rvsd"))
+        .arg("--config")
+        .arg(dir.path("rvsd.yaml"))
+        .arg("--run-dir")
+        .arg(dir.path("run"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let ours = dpdk_run_base().join(format!("rvsd-{}", child.id()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "rvsd still running 30 s after its admin address failed:\n{}",
+                std::fs::read_to_string(dir.path("rvsd.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = std::fs::read_to_string(dir.path("rvsd.log")).unwrap_or_default();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), None, "rvsd killed by a signal:\n{log}");
+    assert_eq!(status.code(), Some(1), "rvsd's exit status:\n{log}");
+    assert!(
+        log.contains(&format!(
+            "cannot listen on admin address 127.0.0.1:{port} (admin.listen)"
+        )),
+        "the error is not reported:\n{log}"
+    );
+    assert!(!ours.exists(), "{} left after the error", ours.display());
+    drop(taken);
+}

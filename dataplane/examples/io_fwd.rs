@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .or_else(|_| Port::open(&eal, &first_name(0), 1, &pool))?;
     let p1 = Port::open(&eal, "net_null1", 1, &pool)
         .or_else(|_| Port::open(&eal, &first_name(1), 1, &pool))?;
-    let (mut rx, mut tx) = (p0.rx_queue(0), p1.tx_queue(0));
+    let (mut rx, mut tx) = (p0.rx_queue(0)?, p1.tx_queue(0)?);
     let mut burst = RxBurst::default();
     let mut txbuf = TxBuffer::default();
     let secs: u64 = std::env::var("IO_FWD_SECONDS")

@@ -10,7 +10,7 @@ use crate::counters::{bump, DropReason, WorkerStats};
 use crate::dpdk::{rdtsc, Mbuf, Mempool, RxBurst, RxQueue, TxBuffer, TxQueue};
 use crossbeam_queue::ArrayQueue;
 
-use crate::dpdk::MbufRing;
+use crate::dpdk::{RingConsumer, RingProducer};
 use crate::frame::{Frame, Io};
 use crate::pipeline::{ConnListRequest, MemoryHooks, NeighbourUpdate, Pipeline};
 use crate::rcu;
@@ -41,22 +41,24 @@ pub const IDLE_POLLS_BEFORE_SLEEP: u32 = 64;
 /// Longest adaptive sleep, microseconds.
 pub const MAX_SLEEP_US: u64 = 500;
 
-/// One port as a worker sees it: its queue pair and pending TX packets.
-pub struct WorkerPort {
+/// One port as a worker sees it: its queue pair (borrowing the port) and pending TX
+/// packets.
+pub struct WorkerPort<'p> {
     /// RX queue owned by this worker.
-    pub rx: RxQueue,
+    pub rx: RxQueue<'p>,
     /// TX queue owned by this worker.
-    pub tx: TxQueue,
+    pub tx: TxQueue<'p>,
     /// Packets waiting for the next flush.
     pub txbuf: TxBuffer,
 }
 
 /// How packets reach the worker that owns their flow when several workers run.
 pub struct Steering {
-    /// Rings to the other workers, indexed by worker (None for this worker itself).
-    pub to: Vec<Option<Arc<MbufRing>>>,
-    /// Rings from the other workers into this one.
-    pub from: Vec<Arc<MbufRing>>,
+    /// Rings to the other workers (this worker produces), indexed by worker (None for
+    /// this worker itself).
+    pub to: Vec<Option<RingProducer>>,
+    /// Rings from the other workers into this one (this worker consumes).
+    pub from: Vec<RingConsumer>,
     /// Neighbours the other workers learned, for this worker.
     pub neighbours_in: Arc<ArrayQueue<NeighbourUpdate>>,
     /// The other workers' neighbour queues.
@@ -74,12 +76,12 @@ pub struct ControlChannel {
     pub answers: Arc<ArrayQueue<ConnListRequest>>,
 }
 
-/// Everything a worker needs, moved onto its lcore.
-pub struct Worker {
+/// Everything a worker needs, moved onto its lcore; it borrows the ports (`'p`).
+pub struct Worker<'p> {
     /// Worker index (0-based).
     pub id: usize,
     /// Ports, indexed like the configuration's interfaces.
-    pub ports: Vec<WorkerPort>,
+    pub ports: Vec<WorkerPort<'p>>,
     /// Pool for packets the worker builds (ARP requests, replies).
     pub pool: Arc<Mempool>,
     /// Packet logic.
@@ -102,18 +104,18 @@ pub struct Worker {
     pub control: ControlChannel,
     /// The exception path: this worker's queue pair of each port's kernel interface (TAP),
     /// indexed like `ports`; None for a port without one (see [`crate::exception`]).
-    pub kernel: Vec<Option<WorkerPort>>,
+    pub kernel: Vec<Option<WorkerPort<'p>>>,
 }
 
 /// The worker's side of [`Io`]: sends go to the port's TX buffer, flushing when full.
-struct WorkerIo<'a> {
-    ports: &'a mut [WorkerPort],
-    kernel: &'a mut [Option<WorkerPort>],
+struct WorkerIo<'a, 'p> {
+    ports: &'a mut [WorkerPort<'p>],
+    kernel: &'a mut [Option<WorkerPort<'p>>],
     pool: &'a Mempool,
     stats: &'a WorkerStats,
 }
 
-impl Io<Mbuf> for WorkerIo<'_> {
+impl Io<Mbuf> for WorkerIo<'_, '_> {
     #[inline(always)]
     fn send(&mut self, port: usize, pkt: Mbuf) {
         let Some(p) = self.ports.get_mut(port) else {
@@ -168,7 +170,7 @@ impl Frame for Mbuf {
 }
 
 #[inline]
-fn flush_port(p: &mut WorkerPort, index: usize, stats: &WorkerStats) {
+fn flush_port(p: &mut WorkerPort<'_>, index: usize, stats: &WorkerStats) {
     let r = p.tx.flush(&mut p.txbuf);
     let c = &stats.ports[index];
     bump(&c.tx_packets, r.sent as u64);
@@ -182,7 +184,7 @@ fn flush_port(p: &mut WorkerPort, index: usize, stats: &WorkerStats) {
 /// Write what is queued for the kernel to the TAP (counted when queued, see
 /// `Pipeline::hand_to_kernel`; what the TAP refuses is counted here).
 #[inline]
-fn flush_kernel(k: &mut WorkerPort, stats: &WorkerStats) {
+fn flush_kernel(k: &mut WorkerPort<'_>, stats: &WorkerStats) {
     let r = k.tx.flush(&mut k.txbuf);
     if r.dropped > 0 {
         bump(
@@ -192,7 +194,7 @@ fn flush_kernel(k: &mut WorkerPort, stats: &WorkerStats) {
     }
 }
 
-impl Worker {
+impl Worker<'_> {
     /// Run until `stop` is set (or the idle limit passes). Returns 0.
     pub fn run(mut self) -> i32 {
         let start = rdtsc();
@@ -214,8 +216,7 @@ impl Worker {
                 pool: &self.pool,
                 stats: &self.stats,
             };
-            self.tables.quiescent();
-            let t = self.tables.get();
+            let t = self.tables.quiescent();
             self.pipeline.sync(t);
             self.pipeline.start(t, &mut io, 0);
         }
@@ -223,8 +224,7 @@ impl Worker {
             let t0 = rdtsc();
             now_ms = (t0 - start) / ticks_per_ms;
             // One pointer read per iteration; the previous iteration's table is released.
-            self.tables.quiescent();
-            let t = self.tables.get();
+            let t = self.tables.quiescent();
             self.pipeline.sync(t);
             let mut received = 0usize;
             for i in 0..self.ports.len() {
@@ -248,9 +248,9 @@ impl Worker {
                         self.stats.drop_packet(DropReason::MultiSegment);
                         continue;
                     }
-                    if let Some(st) = &self.steering {
+                    if let Some(st) = &mut self.steering {
                         if let Some(owner) = self.pipeline.owner(t, m.data()) {
-                            if let Some(Some(ring)) = st.to.get(owner) {
+                            if let Some(Some(ring)) = st.to.get_mut(owner) {
                                 match ring.enqueue(m) {
                                     Ok(()) => bump(&self.stats.steered_out, 1),
                                     Err(_m) => self.stats.drop_packet(DropReason::SteerRingFull),
@@ -274,14 +274,14 @@ impl Worker {
                     &mut burst,
                 );
             }
-            if let Some(st) = &self.steering {
+            if let Some(st) = &mut self.steering {
                 let mut io = WorkerIo {
                     ports: &mut self.ports,
                     kernel: &mut self.kernel,
                     pool: &self.pool,
                     stats: &self.stats,
                 };
-                for ring in &st.from {
+                for ring in &mut st.from {
                     let n = ring.dequeue(&mut burst);
                     if n == 0 {
                         continue;
@@ -371,11 +371,12 @@ impl Worker {
     }
 }
 
-/// Move what the kernel sent out of each TAP to the matching data port, unchanged.
-/// Returns the number of packets moved.
-fn poll_kernel(
-    kernel: &mut [Option<WorkerPort>],
-    ports: &mut [WorkerPort],
+/// Move what the kernel sent out of each TAP to the matching data port, unchanged;
+/// a chained (multi-segment) mbuf is dropped and counted. Returns the number of packets
+/// read from the TAPs.
+fn poll_kernel<'p>(
+    kernel: &mut [Option<WorkerPort<'p>>],
+    ports: &mut [WorkerPort<'p>],
     pool: &Mempool,
     stats: &WorkerStats,
     burst: &mut RxBurst,
@@ -398,8 +399,77 @@ fn poll_kernel(
             stats,
         };
         while let Some(m) = burst.pop() {
+            // The TX queues take single-segment mbufs only (no multi-segment offload).
+            if m.segments() > 1 {
+                stats.drop_packet(DropReason::MultiSegment);
+                continue;
+            }
             io.send(i, m);
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dpdk::{Eal, Port};
+
+    /// The exception path on a real EAL: `net_ring0` plays the TAP (what is sent on it is
+    /// received from it), `net_null0` the data port.
+    #[test]
+    fn a_chained_mbuf_from_the_kernel_is_dropped_and_counted() {
+        let prefix = format!("--file-prefix=rvs-test-worker-{}", std::process::id());
+        let eal = Eal::init(&[
+            "-l",
+            "0",
+            "--no-huge",
+            "-m",
+            "128",
+            "--no-pci",
+            "--no-shconf",
+            "--log-level=lib.eal:error",
+            "--vdev=net_ring0",
+            "--vdev=net_null0,no-rx=1",
+            prefix.as_str(),
+        ])
+        .expect("EAL");
+        let run_dir = eal.runtime_dir();
+        let pool = Mempool::new(&eal, "worker_test", 1023, 0).unwrap();
+        let tap = Port::open(&eal, "net_ring0", 1, &pool).unwrap();
+        let data = Port::open(&eal, "net_null0", 1, &pool).unwrap();
+        fn queue_pair(p: &Port) -> WorkerPort<'_> {
+            WorkerPort {
+                rx: p.rx_queue(0).unwrap(),
+                tx: p.tx_queue(0).unwrap(),
+                txbuf: TxBuffer::default(),
+            }
+        }
+        let mut kernel = vec![Some(queue_pair(&tap))];
+        let mut ports = vec![queue_pair(&data)];
+        let stats = WorkerStats::default();
+        // What the kernel "sends": one single-segment frame and one in two segments.
+        let k = kernel[0].as_mut().unwrap();
+        let mut single = pool.alloc().unwrap();
+        single.append(60).unwrap();
+        let mut chained = pool.alloc().unwrap();
+        chained.append(40).unwrap();
+        let mut tail = pool.alloc().unwrap();
+        tail.append(20).unwrap();
+        chained.chain(tail).unwrap();
+        k.txbuf.push(single);
+        k.txbuf.push(chained);
+        assert_eq!(k.tx.flush(&mut k.txbuf).sent, 2);
+
+        let mut burst = RxBurst::default();
+        let n = poll_kernel(&mut kernel, &mut ports, &pool, &stats, &mut burst);
+        assert_eq!(n, 2, "both read from the TAP");
+        assert_eq!(ports[0].txbuf.len(), 1, "only the single segment goes out");
+        let dropped = stats.drops[DropReason::MultiSegment as usize].load(Ordering::Relaxed);
+        assert_eq!(dropped, 1, "the chained mbuf is counted");
+
+        drop((kernel, ports, burst));
+        drop((tap, data, pool, eal));
+        let _ = std::fs::remove_dir_all(run_dir);
+    }
 }

@@ -23,6 +23,8 @@ char *rvs_pktmbuf_append(struct rte_mbuf *m, uint16_t len);
 char *rvs_pktmbuf_prepend(struct rte_mbuf *m, uint16_t len);
 char *rvs_pktmbuf_adj(struct rte_mbuf *m, uint16_t len);
 int rvs_pktmbuf_trim(struct rte_mbuf *m, uint16_t len);
+/* rte_pktmbuf_chain: append tail's segments to head (0, or -EOVERFLOW: nothing done). */
+int rvs_pktmbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);
 int rvs_pktmbuf_linearize(struct rte_mbuf *m);
 uint32_t rvs_mbuf_rss_hash(const struct rte_mbuf *m);
 uint16_t rvs_mbuf_port(const struct rte_mbuf *m);

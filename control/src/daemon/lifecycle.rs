@@ -2,17 +2,17 @@
 //! loop, and an orderly shutdown that flushes and closes ports and reports counters.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use config::Config;
-use dataplane::dpdk::{Eal, Mempool, Port};
+use dataplane::dpdk::{Eal, LcoreExit, Mempool, Port};
 use dataplane::rcu::{self, Publisher, Reader};
 use dataplane::tables::Tables;
 use dataplane::worker::Polling;
 use parking_lot::Mutex;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::control_thread::ControlThread;
 use super::cpu_lock::{self, CpuLocks};
@@ -61,7 +61,57 @@ pub fn run(
     };
     // Held to the end of `run` (dropped with its scope): the claim on the worker CPUs.
     let cpu_locks = claim_worker_cpus(&spec, &opts, polling);
-    let (eal, devices) = ports::start_eal(&spec)?;
+    let dp = start_dataplane(&spec)?;
+    let nw = spec.worker_lcores.len();
+    let (publisher, readers) = first_tables(&spec, &dp.ports);
+    let (steering, steering_rings) = workers::steering(&dp.eal, &dp.ports, nw)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    // Outlives the workers: its publisher frees the tables they read (held here so it
+    // goes after the scope has waited for them).
+    let mut plane_after_workers: Option<Arc<Mutex<ControlPlane>>> = None;
+    // The scope sets `stop` and waits for every launched worker when the control thread
+    // ends, or when an error ends it early, before the ports, the pool and EAL go.
+    let (result, exits) = dp.eal.scope(&stop, |lcores| {
+        let launch = Launch {
+            eal: &dp.eal,
+            spec: &spec,
+            ports: &dp.ports,
+            taps: &dp.taps,
+            pool: &dp.pool,
+            polling,
+            gratuitous_arp: !opts.no_garp,
+            exit_when_idle_ms: opts.exit_when_idle_ms,
+            stop: stop.clone(),
+        };
+        let running = workers::launch(lcores, &launch, readers, steering)?;
+        let shared_cpus = cpu_locks.shared.len();
+        let view = runtime_view(&spec, &dp, &running, steering_rings, shared_cpus);
+        let mut plane =
+            ControlPlane::new(cfg, spec.clone(), ids, publisher, config_path, view.clone());
+        if dp.taps.iter().any(Option::is_some) {
+            plane.manage_kernel_routes();
+        }
+        let plane = Arc::new(Mutex::new(plane));
+        plane_after_workers = Some(plane.clone());
+        control.run(plane, view, spec.admin_listen, &running.done)?;
+        anyhow::Ok(running.stats)
+    });
+    // The workers have ended: now the tables (and the runtime view's hold on the pool)
+    // can go, before the pool is freed and EAL cleaned up.
+    drop(plane_after_workers);
+    let reported = match result {
+        Ok(worker_stats) => report(&spec, &opts, &dp, &worker_stats),
+        Err(e) => Err(e),
+    };
+    teardown(dp);
+    reported?;
+    workers_ended_well(&exits)
+}
+
+/// EAL (its stale run directories cleaned), the mbuf pool, the data ports and the
+/// exception path's TAPs.
+fn start_dataplane(spec: &DaemonSpec) -> Result<Dataplane> {
+    let (eal, devices) = ports::start_eal(spec)?;
     let run_dir = run_dir::ours(&eal);
     if let Some(dir) = &run_dir {
         run_dir::clean_stale(dir);
@@ -75,69 +125,30 @@ pub fn run(
     let pool = Arc::new(Mempool::new(&eal, "rvs_mbufs", spec.mbufs, 256).context(
         "cannot create the mbuf pool; lower dataplane.mbufs or give EAL more memory (-m)",
     )?);
-    let ports = ports::open_data_ports(&eal, &spec, &devices, &pool)?;
-    let taps = ports::open_exception_path(&eal, &spec, &ports, &pool)?;
+    let ports = ports::open_data_ports(&eal, spec, &devices, &pool)?;
+    let taps = ports::open_exception_path(&eal, spec, &ports, &pool)?;
+    Ok(Dataplane {
+        eal,
+        pool,
+        ports,
+        taps,
+        run_dir,
+    })
+}
 
-    let nw = spec.worker_lcores.len();
-    let (publisher, readers) = first_tables(&spec, &ports);
-    let (steering, steering_rings) = workers::steering(&eal, &ports, nw)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let running = workers::launch(
-        &Launch {
-            eal: &eal,
-            spec: &spec,
-            ports: &ports,
-            taps: &taps,
-            pool: &pool,
-            polling,
-            gratuitous_arp: !opts.no_garp,
-            exit_when_idle_ms: opts.exit_when_idle_ms,
-            stop: stop.clone(),
-        },
-        readers,
-        steering,
-    )?;
-
-    let runtime_view = runtime_view(
-        &spec,
-        &ports,
-        &pool,
-        &running,
-        steering_rings,
-        cpu_locks.shared.len(),
-    );
-    let mut plane = ControlPlane::new(
-        cfg,
-        spec.clone(),
-        ids,
-        publisher,
-        config_path,
-        runtime_view.clone(),
-    );
-    if taps.iter().any(Option::is_some) {
-        plane.manage_kernel_routes();
+/// An error for a worker that panicked or returned an error (its message, if any, went
+/// to stderr).
+fn workers_ended_well(exits: &[(u32, LcoreExit)]) -> Result<()> {
+    for &(lcore, exit) in exits {
+        match exit {
+            LcoreExit::Returned(0) => {}
+            LcoreExit::Returned(rc) => bail!("the worker on lcore {lcore} returned {rc}"),
+            LcoreExit::Panicked => bail!(
+                "the worker on lcore {lcore} panicked (message above); rvsd stopped every worker and closed the ports"
+            ),
+        }
     }
-    // The control plane holds the runtime view, which holds the mbuf pool: both are gone
-    // when the control thread returns, before the pool is freed and EAL cleaned up.
-    control.run(
-        Arc::new(Mutex::new(plane)),
-        runtime_view,
-        spec.admin_listen,
-        &running.done,
-    )?;
-    stop.store(true, Ordering::Relaxed);
-    shutdown(
-        &spec,
-        &opts,
-        Dataplane {
-            eal,
-            pool,
-            ports,
-            taps,
-            run_dir,
-        },
-        &running.stats,
-    )
+    Ok(())
 }
 
 /// Refuse a spec the daemon cannot run before EAL starts.
@@ -194,8 +205,7 @@ fn first_tables(spec: &DaemonSpec, ports: &[Port]) -> (Publisher<Tables>, Vec<Re
 /// What the control plane and the API read from the running daemon.
 fn runtime_view(
     spec: &DaemonSpec,
-    ports: &[Port],
-    pool: &Arc<Mempool>,
+    dp: &Dataplane,
     running: &workers::Running,
     steering_rings: Vec<SteeringRing>,
     shared_worker_cpus: usize,
@@ -206,11 +216,10 @@ fn runtime_view(
         conn_channels: running.conn_channels.clone(),
         list_lock: tokio::sync::Mutex::new(()),
         estimator: Mutex::new(Estimator::default()),
-        pool: pool.clone(),
+        pool: dp.pool.clone(),
         generation: AtomicU64::new(1),
         last_reload_ok: AtomicBool::new(true),
-        ports: ports
-            .iter()
+        ports: (dp.ports.iter())
             .zip(&spec.interfaces)
             .map(|(p, i)| PortView {
                 name: i.name.clone(),
@@ -234,21 +243,13 @@ struct Dataplane {
     run_dir: Option<PathBuf>,
 }
 
-/// Wait for the workers (already told to stop), report the counters (stderr, and the
-/// stats file if asked), then close the ports before the pool and EAL go, and remove
-/// EAL's run directory.
-fn shutdown(
+/// Report the counters of the ended workers (stderr, and the stats file if asked).
+fn report(
     spec: &DaemonSpec,
     opts: &RunOptions,
-    dp: Dataplane,
+    dp: &Dataplane,
     worker_stats: &[Arc<dataplane::counters::WorkerStats>],
 ) -> Result<()> {
-    for &lcore in &spec.worker_lcores {
-        let rc = dp.eal.wait(lcore);
-        if rc != 0 {
-            warn!(lcore, rc, "worker returned an error");
-        }
-    }
     let reports: Vec<PortReport<'_>> = (dp.ports.iter())
         .zip(&spec.interfaces)
         .map(|(p, i)| PortReport {
@@ -264,8 +265,12 @@ fn shutdown(
         std::fs::write(path, serde_json::to_vec_pretty(&json)?)
             .with_context(|| format!("cannot write stats file {}", path.display()))?;
     }
-    drop(reports);
-    // Ports close (flushing pcap files, releasing sockets) before the pool and EAL go.
+    Ok(())
+}
+
+/// Once the workers have ended: close the ports (flushing pcap files, releasing sockets)
+/// before the pool and EAL go, then remove EAL's run directory.
+fn teardown(dp: Dataplane) {
     let Dataplane {
         eal,
         pool,
@@ -281,5 +286,24 @@ fn shutdown(
     if let Some(dir) = &run_dir {
         run_dir::remove(dir);
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_panicked_or_failed_makes_rvsd_fail() {
+        assert!(
+            workers_ended_well(&[(1, LcoreExit::Returned(0)), (2, LcoreExit::Returned(0))]).is_ok()
+        );
+        let e = workers_ended_well(&[(1, LcoreExit::Returned(0)), (2, LcoreExit::Panicked)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lcore 2 panicked"), "{e}");
+        let e = workers_ended_well(&[(3, LcoreExit::Returned(-5))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lcore 3 returned -5"), "{e}");
+    }
 }

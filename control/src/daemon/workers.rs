@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use crossbeam_queue::ArrayQueue;
 use dataplane::counters::WorkerStats;
-use dataplane::dpdk::{Eal, MbufRing, Mempool, Port, TxBuffer};
+use dataplane::dpdk::{Eal, Lcores, MbufRing, Mempool, Port, RingConsumer, RingProducer, TxBuffer};
 use dataplane::exception::ExceptionConfig;
 use dataplane::pipeline::{NeighbourUpdate, Pipeline, PipelineConfig};
 use dataplane::rcu::Reader;
@@ -41,23 +41,26 @@ pub fn steering(
     if nw < 2 {
         return Ok((steering, steering_rings));
     }
-    let mut rings: Vec<Vec<Option<Arc<MbufRing>>>> = vec![vec![None; nw]; nw];
-    for (from, row) in rings.iter_mut().enumerate() {
-        for (to, slot) in row.iter_mut().enumerate() {
-            if from != to {
-                *slot = Some(Arc::new(
-                    MbufRing::new(eal, &format!("rvs_steer_{from}_{to}"), STEERING_RING_SIZE)
-                        .context("cannot create a steering ring")?,
-                ));
+    // [from][to]: the producer goes to worker `from`, the consumer to worker `to`.
+    let mut producers: Vec<Vec<Option<RingProducer>>> = Vec::new();
+    let mut consumers: Vec<Vec<Option<RingConsumer>>> = Vec::new();
+    for from in 0..nw {
+        let (mut prow, mut crow) = (Vec::new(), Vec::new());
+        for to in 0..nw {
+            if from == to {
+                prow.push(None);
+                crow.push(None);
+                continue;
             }
+            let (producer, consumer) =
+                MbufRing::create(eal, &format!("rvs_steer_{from}_{to}"), STEERING_RING_SIZE)
+                    .context("cannot create a steering ring")?;
+            steering_rings.push((from, to, producer.ring()));
+            prow.push(Some(producer));
+            crow.push(Some(consumer));
         }
-    }
-    for (from, row) in rings.iter().enumerate() {
-        for (to, ring) in row.iter().enumerate() {
-            if let Some(r) = ring {
-                steering_rings.push((from, to, r.clone()));
-            }
-        }
+        producers.push(prow);
+        consumers.push(crow);
     }
     let queues: Vec<Arc<ArrayQueue<NeighbourUpdate>>> = (0..nw)
         .map(|_| Arc::new(ArrayQueue::new(NEIGHBOUR_QUEUE)))
@@ -69,11 +72,8 @@ pub fn steering(
     }
     for (w, slot) in steering.iter_mut().enumerate() {
         *slot = Some(Steering {
-            to: rings[w].clone(),
-            from: (0..nw)
-                .filter(|&f| f != w)
-                .filter_map(|f| rings[f][w].clone())
-                .collect(),
+            to: std::mem::take(&mut producers[w]),
+            from: (0..nw).filter_map(|f| consumers[f][w].take()).collect(),
             neighbours_in: queues[w].clone(),
             neighbours_out: (0..nw)
                 .filter(|&o| o != w)
@@ -85,9 +85,9 @@ pub fn steering(
     Ok((steering, steering_rings))
 }
 
-/// What the workers need besides their own parts.
+/// What the workers need besides their own parts; they borrow the ports for `'a`.
 pub struct Launch<'a> {
-    /// EAL, which runs them.
+    /// EAL, for the TSC frequency.
     pub eal: &'a Eal,
     /// The daemon's spec.
     pub spec: &'a DaemonSpec,
@@ -119,9 +119,10 @@ pub struct Running {
 }
 
 /// Launch one worker per worker lcore, each with its reader of the tables and its end of
-/// the steering.
-pub fn launch(
-    l: &Launch<'_>,
+/// the steering. A worker that panics sets `stop` for all, so rvsd stops as a whole.
+pub fn launch<'scope, 'env>(
+    lcores: &'scope Lcores<'scope, 'env>,
+    l: &Launch<'env>,
     readers: Vec<Reader<Tables>>,
     mut steering: Vec<Option<Steering>>,
 ) -> Result<Running> {
@@ -138,7 +139,9 @@ pub fn launch(
             .push((control.requests.clone(), control.answers.clone()));
         let worker = Worker {
             id: w,
-            ports: l.ports.iter().map(|p| worker_port(p, w)).collect(),
+            ports: (l.ports.iter())
+                .map(|p| worker_port(p, w))
+                .collect::<Result<_>>()?,
             pool: l.pool.clone(),
             pipeline: pipeline(l, w, stats.clone()),
             tables: readers.next().expect("one reader per worker"),
@@ -150,16 +153,18 @@ pub fn launch(
             steering: steering[w].take(),
             control,
             kernel: (l.taps.iter())
-                .map(|t| t.as_ref().map(|p| worker_port(p, w)))
-                .collect(),
+                .map(|t| t.as_ref().map(|p| worker_port(p, w)).transpose())
+                .collect::<Result<_>>()?,
         };
         let finished = Arc::new(AtomicBool::new(false));
-        let f2 = finished.clone();
-        l.eal
+        let ended = Ended {
+            finished: finished.clone(),
+            stop: l.stop.clone(),
+        };
+        lcores
             .launch(lcore, move || {
-                let rc = worker.run();
-                f2.store(true, Ordering::Release);
-                rc
+                let _ended = ended;
+                worker.run()
             })
             .with_context(|| format!("cannot start worker {w} on lcore {lcore}"))?;
         info!(worker = w, lcore, polling = ?l.polling, "worker started");
@@ -167,6 +172,21 @@ pub fn launch(
         running.done.push(finished);
     }
     Ok(running)
+}
+
+/// Marks a worker finished when its job ends; a panic also stops the other workers.
+struct Ended {
+    finished: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        self.finished.store(true, Ordering::Release);
+    }
 }
 
 /// Worker `w`'s pipeline, its connection table on huge pages with DPDK's prefetch.
@@ -187,10 +207,52 @@ fn pipeline(l: &Launch<'_>, w: usize, stats: Arc<WorkerStats>) -> Pipeline<datap
 }
 
 /// Worker `w`'s queue pair on port `p`.
-fn worker_port(p: &Port, w: usize) -> WorkerPort {
-    WorkerPort {
-        rx: p.rx_queue(w as u16),
-        tx: p.tx_queue(w as u16),
+fn worker_port(p: &Port, w: usize) -> Result<WorkerPort<'_>> {
+    let q = w as u16;
+    Ok(WorkerPort {
+        rx: p.rx_queue(q)?,
+        tx: p.tx_queue(q)?,
         txbuf: TxBuffer::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ended() -> (Ended, Arc<AtomicBool>, Arc<AtomicBool>) {
+        let (finished, stop) = (Arc::default(), Arc::default());
+        let e = Ended {
+            finished: Arc::clone(&finished),
+            stop: Arc::clone(&stop),
+        };
+        (e, finished, stop)
+    }
+
+    #[test]
+    fn a_worker_that_panics_stops_the_others() {
+        let (e, finished, stop) = ended();
+        let joined = std::thread::spawn(move || {
+            let _ended = e;
+            panic!("a worker's bug");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert!(
+            finished.load(Ordering::Acquire),
+            "the control thread sees it end"
+        );
+        assert!(
+            stop.load(Ordering::Relaxed),
+            "the other workers are told to stop"
+        );
+    }
+
+    #[test]
+    fn a_worker_that_returns_stops_nobody() {
+        let (e, finished, stop) = ended();
+        drop(e);
+        assert!(finished.load(Ordering::Acquire));
+        assert!(!stop.load(Ordering::Relaxed));
     }
 }

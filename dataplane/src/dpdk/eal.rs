@@ -1,7 +1,10 @@
 //! The Environment Abstraction Layer: initialisation, lcore launch and wait, cleanup.
 
-use std::ffi::{c_char, c_int, c_void, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, c_void};
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use dpdk_sys as sys;
 
@@ -9,11 +12,61 @@ use super::error::DpdkError;
 
 static EAL_STARTED: AtomicBool = AtomicBool::new(false);
 
-/// The initialised DPDK Environment Abstraction Layer. Exists at most once per process
-/// (DPDK cannot be initialised twice); dropping it runs `rte_eal_cleanup`.
-pub struct Eal {
-    _private: (),
+/// DPDK objects (ports, pools, rings) alive now: EAL's memory stays while any is.
+static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Held by every DPDK object that needs EAL's memory: while one exists, dropping the
+/// [`Eal`] leaves EAL as it is instead of cleaning it up under the object.
+#[derive(Debug)]
+pub(super) struct EalRef(());
+
+impl EalRef {
+    pub(super) fn new(_eal: &Eal) -> EalRef {
+        LIVE_OBJECTS.fetch_add(1, Ordering::AcqRel);
+        EalRef(())
+    }
+
+    /// Keep EAL's memory for the rest of the process, whatever is dropped later (an
+    /// object leaving memory behind that may still be used).
+    pub(super) fn keep_forever(&self) {
+        LIVE_OBJECTS.fetch_add(1, Ordering::AcqRel);
+    }
 }
+
+impl Drop for EalRef {
+    fn drop(&mut self) {
+        LIVE_OBJECTS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The initialised DPDK Environment Abstraction Layer. Exists at most once per process
+/// (DPDK cannot be initialised twice); dropping it runs `rte_eal_cleanup` unless a port,
+/// pool or ring is still alive. It stays on the thread that created it, EAL's main lcore:
+///
+/// ```compile_fail
+/// fn on_another_thread<T: Send>() {}
+/// on_another_thread::<dataplane::dpdk::Eal>();
+/// ```
+/// ```compile_fail
+/// fn shared_between_threads<T: Sync>() {}
+/// shared_between_threads::<dataplane::dpdk::Eal>();
+/// ```
+pub struct Eal {
+    /// Neither `Send` nor `Sync`: lcore launch and cleanup belong to the main lcore.
+    _main_lcore_only: PhantomData<*const ()>,
+}
+
+/// How a job launched on a worker lcore ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LcoreExit {
+    /// The job returned this value.
+    Returned(i32),
+    /// The job panicked (the panic message went to stderr); its lcore is free again.
+    Panicked,
+}
+
+/// What the launch trampoline returns for a job that panicked.
+const PANICKED: c_int = c_int::MIN;
 
 impl Eal {
     /// Initialise EAL with `args` (as on a DPDK command line, without the program name).
@@ -25,23 +78,36 @@ impl Eal {
                 message: "EAL is already initialised in this process".into(),
             });
         }
-        let mut owned: Vec<CString> = vec![CString::new("rvsd").expect("no NUL")];
+        let mut owned: Vec<Vec<u8>> = vec![b"rvsd\0".to_vec()];
         for a in args {
-            owned.push(CString::new(a.as_ref()).map_err(|_| DpdkError {
-                call: "rte_eal_init",
-                errno: libc::EINVAL,
-                message: format!("EAL argument {:?} contains a NUL byte", a.as_ref()),
-            })?);
+            let a = a.as_ref();
+            if a.contains('\0') {
+                return Err(DpdkError {
+                    call: "rte_eal_init",
+                    errno: libc::EINVAL,
+                    message: format!("EAL argument {a:?} contains a NUL byte"),
+                });
+            }
+            owned.push([a.as_bytes(), b"\0"].concat());
         }
-        // EAL may permute argv, so it gets its own array of pointers.
-        let mut argv: Vec<*mut c_char> = owned.iter().map(|s| s.as_ptr() as *mut c_char).collect();
-        // SAFETY: argv points to `owned.len()` valid NUL-terminated strings that outlive the
-        // call (EAL keeps no pointer to argv after returning, except for strings it strdup's).
+        // EAL permutes argv and may write into the strings and keep pointers to them, so
+        // it gets writable buffers, and an array of pointers, that live as long as the
+        // process (once per process: a few hundred bytes).
+        let strings: &'static mut [Vec<u8>] = Vec::leak(owned);
+        let argv: &'static mut [*mut c_char] = Vec::leak(
+            (strings.iter_mut())
+                .map(|s| s.as_mut_ptr().cast::<c_char>())
+                .collect(),
+        );
+        // SAFETY: argv holds `argv.len()` pointers to writable NUL-terminated strings,
+        // all leaked above, so they outlive the call and whatever EAL keeps of them.
         let rc = unsafe { sys::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
         if rc < 0 {
             return Err(DpdkError::last("rte_eal_init"));
         }
-        Ok(Eal { _private: () })
+        Ok(Eal {
+            _main_lcore_only: PhantomData,
+        })
     }
 
     /// TSC ticks per second.
@@ -70,41 +136,149 @@ impl Eal {
         unsafe { sys::rvs_lcore_id() }
     }
 
-    /// Run `f` on worker lcore `lcore`. Fails if the lcore is not enabled or busy.
-    pub fn launch<F>(&self, lcore: u32, f: F) -> Result<(), DpdkError>
+    /// Run `f` with a [`Lcores`] that launches jobs on worker lcores; the jobs may borrow
+    /// what outlives this call. When `f` returns (or panics), `stop` is set and every
+    /// launched lcore is waited for, so no job outlives what it borrows: a job must return
+    /// once it sees `stop`. Returns `f`'s value and how each launched lcore's job ended,
+    /// in launch order.
+    pub fn scope<'env, F, T>(&'env self, stop: &'env AtomicBool, f: F) -> (T, Vec<(u32, LcoreExit)>)
     where
-        F: FnOnce() -> i32 + Send + 'static,
+        F: for<'scope> FnOnce(&'scope Lcores<'scope, 'env>) -> T,
     {
-        type Job = Box<dyn FnOnce() -> i32 + Send>;
-        extern "C" fn trampoline(arg: *mut c_void) -> c_int {
-            // SAFETY: `arg` is the Box<Job> leaked below, handed to exactly one lcore.
-            let job: Box<Job> = unsafe { Box::from_raw(arg as *mut Job) };
-            job()
+        let lcores = Lcores {
+            eal: self,
+            stop,
+            launched: RefCell::new(Vec::new()),
+            exits: RefCell::new(Vec::new()),
+            _scope: PhantomData,
+            _env: PhantomData,
+        };
+        let value = {
+            // Runs on the way out, also when `f` panics or returns early with an error.
+            let _wait = WaitOnExit(&lcores);
+            f(&lcores)
+        };
+        let exits = std::mem::take(&mut *lcores.exits.borrow_mut());
+        (value, exits)
+    }
+
+    /// `lcore` can take a job: a worker lcore EAL enabled (not the main one).
+    fn check_worker_lcore(&self, lcore: u32) -> Result<(), DpdkError> {
+        let refuse = |why: &str| DpdkError {
+            call: "rte_eal_remote_launch",
+            errno: libc::EINVAL,
+            message: format!("lcore {lcore} {why}"),
+        };
+        if lcore >= sys::RTE_MAX_LCORE {
+            return Err(refuse("is past RTE_MAX_LCORE"));
         }
-        let job: Box<Job> = Box::new(Box::new(f));
-        let raw = Box::into_raw(job) as *mut c_void;
-        // SAFETY: trampoline has the lcore_function_t signature; `raw` stays valid until the
-        // trampoline takes it back. On failure EAL did not take it, so we free it here.
-        let rc = unsafe { sys::rte_eal_remote_launch(Some(trampoline), raw, lcore) };
+        // SAFETY: valid after EAL init; reads EAL's configuration.
+        if lcore == unsafe { sys::rte_get_main_lcore() } {
+            return Err(refuse("is the main lcore"));
+        }
+        // SAFETY: lcore < RTE_MAX_LCORE, checked above.
+        if unsafe { sys::rte_lcore_is_enabled(lcore) } == 0 {
+            return Err(refuse("is not enabled (not in EAL's -l/--lcores)"));
+        }
+        Ok(())
+    }
+}
+
+/// Launches jobs on worker lcores for [`Eal::scope`], which waits for them all.
+pub struct Lcores<'scope, 'env: 'scope> {
+    eal: &'env Eal,
+    stop: &'env AtomicBool,
+    launched: RefCell<Vec<u32>>,
+    exits: RefCell<Vec<(u32, LcoreExit)>>,
+    // Invariant in both lifetimes, as std::thread::Scope.
+    _scope: PhantomData<&'scope mut &'scope ()>,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+/// Calls a job handed to an lcore; a panic is caught (unwinding into C is undefined) and
+/// reported as [`PANICKED`].
+extern "C" fn trampoline<F: FnOnce() -> i32 + Send>(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the Box<F> leaked by `Lcores::launch`, handed to exactly one lcore.
+    let job: Box<F> = unsafe { Box::from_raw(arg.cast::<F>()) };
+    match catch_unwind(AssertUnwindSafe(job)) {
+        Ok(rc) if rc == PANICKED => rc + 1,
+        Ok(rc) => rc,
+        Err(_) => PANICKED,
+    }
+}
+
+impl<'scope> Lcores<'scope, '_> {
+    /// Run `job` on worker lcore `lcore`. Refused for the main lcore, a disabled or
+    /// unknown one, and one already launched in this scope.
+    pub fn launch<F>(&'scope self, lcore: u32, job: F) -> Result<(), DpdkError>
+    where
+        F: FnOnce() -> i32 + Send + 'scope,
+    {
+        self.eal.check_worker_lcore(lcore)?;
+        if self.launched.borrow().contains(&lcore) {
+            return Err(DpdkError {
+                call: "rte_eal_remote_launch",
+                errno: libc::EBUSY,
+                message: format!("lcore {lcore} already runs a job"),
+            });
+        }
+        let raw = Box::into_raw(Box::new(job)).cast::<c_void>();
+        // SAFETY: trampoline::<F> has the lcore_function_t signature and takes `raw` back
+        // as Box<F>; lcore is an enabled worker lcore (checked). The job may borrow for
+        // 'scope: the scope waits for this lcore before it ends.
+        let rc = unsafe { sys::rte_eal_remote_launch(Some(trampoline::<F>), raw, lcore) };
+        if rc == -libc::EBUSY {
+            // SAFETY: EAL refuses a busy lcore before it takes the job, so it is still ours.
+            drop(unsafe { Box::from_raw(raw.cast::<F>()) });
+            return Err(DpdkError::new("rte_eal_remote_launch", rc));
+        }
+        // Any other failure came after EAL stored the job and wrote the wake-up byte (-EPIPE
+        // on a failed acknowledgement): the lcore may still run it, so the job is not
+        // freed here (at worst it leaks) and the lcore is waited for like any other.
+        self.launched.borrow_mut().push(lcore);
         if rc < 0 {
-            // SAFETY: the launch failed, so the job was not handed over; reclaim it.
-            drop(unsafe { Box::from_raw(raw as *mut Job) });
             return Err(DpdkError::new("rte_eal_remote_launch", rc));
         }
         Ok(())
     }
 
-    /// Wait for the job on `lcore` to finish; returns its return value.
-    pub fn wait(&self, lcore: u32) -> i32 {
-        // SAFETY: valid after EAL init; waiting on an idle lcore returns at once.
-        unsafe { sys::rte_eal_wait_lcore(lcore) }
+    /// Set the stop flag and wait for every lcore launched so far.
+    fn stop_and_wait(&self) {
+        self.stop.store(true, Ordering::Release);
+        for lcore in self.launched.borrow_mut().drain(..) {
+            // SAFETY: `lcore` passed check_worker_lcore; waiting on it from the main
+            // lcore is what EAL expects.
+            let rc = unsafe { sys::rte_eal_wait_lcore(lcore) };
+            let exit = if rc == PANICKED {
+                LcoreExit::Panicked
+            } else {
+                LcoreExit::Returned(rc)
+            };
+            self.exits.borrow_mut().push((lcore, exit));
+        }
+    }
+}
+
+/// Stops and waits for a scope's lcores when dropped.
+struct WaitOnExit<'a, 'scope, 'env>(&'a Lcores<'scope, 'env>);
+
+impl Drop for WaitOnExit<'_, '_, '_> {
+    fn drop(&mut self) {
+        self.0.stop_and_wait();
     }
 }
 
 impl Drop for Eal {
     fn drop(&mut self) {
-        // SAFETY: every port, pool and ring handed out borrows nothing from Eal but is
-        // dropped by rvsd before the Eal (declaration order in main); cleanup is last.
+        let live = LIVE_OBJECTS.load(Ordering::Acquire);
+        if live > 0 {
+            // A port, pool or ring still uses EAL's memory: leave it (the process is
+            // about to exit anyway) rather than free it under them.
+            eprintln!("rvs: {live} DPDK objects still alive; EAL not cleaned up");
+            return;
+        }
+        // SAFETY: no port, pool or ring is alive (each holds an EalRef) and every lcore
+        // job has ended (scopes wait for them, and an Eal outlives its scopes).
         unsafe {
             sys::rte_eal_cleanup();
         }

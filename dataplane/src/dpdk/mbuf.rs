@@ -6,6 +6,10 @@ use std::ptr::NonNull;
 use dpdk_sys as sys;
 
 /// One owned packet buffer. Freed on drop unless handed to a TX queue or ring.
+///
+/// rvs handles single-segment packets: [`data`](Self::data), [`len`](Self::len) and the
+/// edits all act on the first segment, and the edits that would act on the last one
+/// (`append`, `trim`, `set_len`) refuse a chained mbuf (workers drop those on receipt).
 pub struct Mbuf {
     pub(super) ptr: NonNull<sys::rte_mbuf>,
 }
@@ -16,8 +20,9 @@ pub struct Mbuf {
 #[inline(always)]
 pub(super) fn first_segment(m: *mut sys::rte_mbuf) -> (*mut u8, usize) {
     // SAFETY: `m` is a valid mbuf (every caller holds one it owns); these are plain field
-    // reads of the struct bindgen generated from DPDK's own header (its layout tests check
-    // every offset), and data_off < buf_len keeps the address inside the buffer.
+    // reads of the struct bindgen generated from DPDK's own header (its layout tests,
+    // compile-time assertions in dpdk-sys, check every offset against clang's), and
+    // data_off < buf_len keeps the address inside the buffer.
     unsafe {
         let data = (*m).buf_addr.cast::<u8>().add(usize::from((*m).data_off));
         (data, usize::from((*m).data_len))
@@ -80,10 +85,14 @@ impl Mbuf {
         unsafe { sys::rvs_mbuf_rss_hash(self.ptr.as_ptr()) }
     }
 
-    /// Grow the packet at the end by `n` bytes; returns the new tail, or None without room.
+    /// Grow the packet at the end by `n` bytes; returns the new tail, or None without room
+    /// or for a chained mbuf.
     #[inline]
     pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
         let n16 = u16::try_from(n).ok()?;
+        if self.segments() != 1 {
+            return None;
+        }
         // SAFETY: rte_pktmbuf_append returns NULL or a pointer to `n` writable bytes in the
         // buffer we own; the slice borrows self mutably.
         unsafe {
@@ -115,23 +124,44 @@ impl Mbuf {
         !unsafe { sys::rvs_pktmbuf_adj(self.ptr.as_ptr(), n16) }.is_null()
     }
 
-    /// Remove `n` bytes from the end. False if the packet is shorter.
+    /// Remove `n` bytes from the end. False if the packet is shorter or chained (DPDK
+    /// trims the last segment, while `len` counts the first).
     #[inline]
     pub fn trim(&mut self, n: usize) -> bool {
         let Ok(n16) = u16::try_from(n) else {
             return false;
         };
-        // SAFETY: fails without change if n exceeds the last segment.
+        if self.segments() != 1 {
+            return false;
+        }
+        // SAFETY: fails without change if n exceeds the (only) segment.
         unsafe { sys::rvs_pktmbuf_trim(self.ptr.as_ptr(), n16) == 0 }
     }
 
-    /// Set the packet length to `len` bytes (shrinking or growing at the tail).
+    /// Set the packet length to `len` bytes (shrinking or growing at the tail). False
+    /// without room or for a chained mbuf.
     pub fn set_len(&mut self, len: usize) -> bool {
         let cur = self.len();
         if len <= cur {
             self.trim(cur - len)
         } else {
             self.append(len - cur).is_some()
+        }
+    }
+
+    /// Chain `tail`'s segments after this packet's (`rte_pktmbuf_chain`), as a PMD with
+    /// scattered RX or a multi-segment sender builds packets; gives `tail` back when the
+    /// chain would be too long. rvs itself never chains: this is for tests of the paths
+    /// that must drop chained mbufs.
+    pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
+        let t = tail.into_raw();
+        // SAFETY: both mbufs are valid and owned; on success the head owns the tail's
+        // segments (freed with it), on failure nothing changed and the tail is ours.
+        if unsafe { sys::rvs_pktmbuf_chain(self.ptr.as_ptr(), t) } == 0 {
+            Ok(())
+        } else {
+            // SAFETY: not chained, so still ours alone.
+            Err(unsafe { Mbuf::from_raw(t) })
         }
     }
 

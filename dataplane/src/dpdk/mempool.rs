@@ -5,7 +5,7 @@ use std::ptr::NonNull;
 
 use dpdk_sys as sys;
 
-use super::eal::Eal;
+use super::eal::{Eal, EalRef};
 use super::error::DpdkError;
 use super::mbuf::Mbuf;
 
@@ -14,9 +14,12 @@ use super::mbuf::Mbuf;
 pub const MBUF_DATA_ROOM: usize =
     (sys::RTE_MBUF_DEFAULT_BUF_SIZE - sys::RTE_PKTMBUF_HEADROOM) as usize;
 
-/// A packet-buffer pool (`rte_pktmbuf_pool_create`). Thread-safe by DPDK's design.
+/// A packet-buffer pool (`rte_pktmbuf_pool_create`). Thread-safe by DPDK's design. An
+/// [`Mbuf`] does not borrow its pool (it would cost a lifetime on every packet type):
+/// instead a pool with mbufs still out is not freed when dropped (see `Drop`).
 pub struct Mempool {
     ptr: NonNull<sys::rte_mempool>,
+    _eal: EalRef,
 }
 
 // SAFETY: rte_mempool get/put operations are multi-producer/multi-consumer safe.
@@ -26,7 +29,7 @@ unsafe impl Sync for Mempool {}
 
 impl Mempool {
     /// Create a pool of `n` mbufs with a per-lcore cache of `cache` and the default data room.
-    pub fn new(_eal: &Eal, name: &str, n: u32, cache: u32) -> Result<Mempool, DpdkError> {
+    pub fn new(eal: &Eal, name: &str, n: u32, cache: u32) -> Result<Mempool, DpdkError> {
         let cname = CString::new(name)
             .map_err(|_| DpdkError::new("rte_pktmbuf_pool_create", libc::EINVAL))?;
         // SAFETY: valid name; EAL is initialised (witnessed by `_eal`).
@@ -41,7 +44,10 @@ impl Mempool {
             )
         };
         NonNull::new(ptr)
-            .map(|ptr| Mempool { ptr })
+            .map(|ptr| Mempool {
+                ptr,
+                _eal: EalRef::new(eal),
+            })
             .ok_or_else(|| DpdkError::last("rte_pktmbuf_pool_create"))
     }
 
@@ -71,7 +77,16 @@ impl Mempool {
 
 impl Drop for Mempool {
     fn drop(&mut self) {
-        // SAFETY: rvsd drops pools after the ports that use them are closed.
+        let in_use = self.in_use();
+        if in_use > 0 {
+            // An mbuf (or a port's RX ring) still holds buffers of this pool: keep the pool
+            // and EAL's memory under them (leaked: this happens at exit, if at all).
+            eprintln!("rvs: mempool dropped with {in_use} mbufs in use; not freed");
+            self._eal.keep_forever();
+            return;
+        }
+        // SAFETY: no mbuf of the pool is out (checked above), and ports using it are
+        // closed (they would hold mbufs in their RX rings).
         unsafe { sys::rte_mempool_free(self.ptr.as_ptr()) }
     }
 }

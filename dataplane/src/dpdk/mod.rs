@@ -22,10 +22,10 @@ mod ring;
 
 pub use burst::{RxBurst, TxBuffer, TxResult, BURST};
 pub use cpu::{advise_huge_pages, pause, prefetch, rdtsc};
-pub use eal::{dpdk_version, Eal};
+pub use eal::{dpdk_version, Eal, LcoreExit, Lcores};
 pub use error::DpdkError;
 pub use mbuf::Mbuf;
 pub use mempool::{Mempool, MBUF_DATA_ROOM};
 pub use port::{Port, PortCounters, PortStats};
 pub use queue::{RxQueue, TxQueue};
-pub use ring::MbufRing;
+pub use ring::{MbufRing, RingConsumer, RingProducer};

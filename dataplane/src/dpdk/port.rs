@@ -2,10 +2,12 @@
 //! handles, device counters, close.
 
 use std::ffi::CString;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use dpdk_sys as sys;
 
-use super::eal::Eal;
+use super::eal::{Eal, EalRef};
 use super::error::{check, DpdkError};
 use super::mempool::Mempool;
 use super::queue::{RxQueue, TxQueue};
@@ -19,6 +21,10 @@ pub struct Port {
     started: bool,
     /// rvsd turned promiscuous mode on, so closing turns it off again.
     restore_promiscuous: bool,
+    /// Per queue: handed out already (each queue is polled by one thread only).
+    rx_taken: Vec<AtomicBool>,
+    tx_taken: Vec<AtomicBool>,
+    _eal: EalRef,
 }
 
 /// Per-port hardware/PMD counters.
@@ -54,7 +60,7 @@ impl Port {
     /// low-rate port such as the exception path's TAP, whose PMD allocates a whole RX
     /// ring of mbufs up front, needs few).
     pub fn open_with_ring(
-        _eal: &Eal,
+        eal: &Eal,
         name: &str,
         queues: u16,
         pool: &Mempool,
@@ -124,6 +130,9 @@ impl Port {
             queues,
             started: true,
             restore_promiscuous: enabled && !was_promiscuous,
+            rx_taken: (0..queues).map(|_| AtomicBool::new(false)).collect(),
+            tx_taken: (0..queues).map(|_| AtomicBool::new(false)).collect(),
+            _eal: EalRef::new(eal),
         })
     }
 
@@ -158,20 +167,45 @@ impl Port {
         self.queues
     }
 
-    /// RX queue `q` of this port, for one worker. Only one worker may poll a queue.
-    pub fn rx_queue(&self, q: u16) -> RxQueue {
-        RxQueue {
+    /// RX queue `q` of this port, for one worker: each queue is handed out once, and
+    /// the handle borrows the port, which cannot close while it is polled.
+    pub fn rx_queue(&self, q: u16) -> Result<RxQueue<'_>, DpdkError> {
+        self.take("RX", &self.rx_taken, q)?;
+        Ok(RxQueue {
             port: self.id,
             queue: q,
-        }
+            _port: PhantomData,
+        })
     }
 
-    /// TX queue `q` of this port, for one worker.
-    pub fn tx_queue(&self, q: u16) -> TxQueue {
-        TxQueue {
+    /// TX queue `q` of this port, for one worker (as [`rx_queue`](Self::rx_queue)).
+    pub fn tx_queue(&self, q: u16) -> Result<TxQueue<'_>, DpdkError> {
+        self.take("TX", &self.tx_taken, q)?;
+        Ok(TxQueue {
             port: self.id,
             queue: q,
+            _port: PhantomData,
+        })
+    }
+
+    /// Mark queue `q` handed out: refused past the configured queues or a second time.
+    fn take(&self, kind: &str, taken: &[AtomicBool], q: u16) -> Result<(), DpdkError> {
+        let refuse = |errno, why: String| DpdkError {
+            call: "rvs queue handle",
+            errno,
+            message: format!("port {}: {kind} queue {q} {why}", self.name),
+        };
+        let Some(flag) = taken.get(usize::from(q)) else {
+            let n = taken.len();
+            return Err(refuse(
+                libc::EINVAL,
+                format!("does not exist ({n} configured)"),
+            ));
+        };
+        if flag.swap(true, Ordering::AcqRel) {
+            return Err(refuse(libc::EBUSY, "is already handed out".into()));
         }
+        Ok(())
     }
 
     /// The device's counters.

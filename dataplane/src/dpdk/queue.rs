@@ -1,23 +1,30 @@
 //! RX and TX queues of a port, each polled by one worker: receive a burst, flush a
 //! [`TxBuffer`].
 
+use std::marker::PhantomData;
+
 use dpdk_sys as sys;
 
 use super::burst::{RxBurst, TxBuffer, TxResult, BURST};
 use super::mbuf::Mbuf;
 
-/// One RX queue of one port, polled by exactly one worker.
+/// One RX queue of one port, polled by exactly one thread: `Port::rx_queue` hands each
+/// queue out once, and the handle borrows the port (which cannot close under it).
+/// It can move to a worker lcore (`Send`; the PMD's per-queue functions may be called from
+/// any one thread) but not be shared:
+///
+/// ```compile_fail
+/// fn shared_between_threads<T: Sync>() {}
+/// shared_between_threads::<dataplane::dpdk::RxQueue<'static>>();
+/// ```
 #[derive(Debug)]
-pub struct RxQueue {
+pub struct RxQueue<'p> {
     pub(super) port: u16,
     pub(super) queue: u16,
+    pub(super) _port: PhantomData<(&'p (), std::cell::Cell<()>)>,
 }
 
-// SAFETY: an RxQueue is a (port, queue) id pair; rvs hands each to exactly one worker,
-// and the PMD's per-queue functions are safe to call from any single thread.
-unsafe impl Send for RxQueue {}
-
-impl RxQueue {
+impl RxQueue<'_> {
     /// Receive up to [`BURST`] packets into `burst` (replacing what it held).
     #[inline]
     pub fn rx_burst(&mut self, burst: &mut RxBurst) -> usize {
@@ -33,17 +40,15 @@ impl RxQueue {
     }
 }
 
-/// One TX queue of one port, used by exactly one worker.
+/// One TX queue of one port, used by exactly one thread (as [`RxQueue`]).
 #[derive(Debug)]
-pub struct TxQueue {
+pub struct TxQueue<'p> {
     pub(super) port: u16,
     pub(super) queue: u16,
+    pub(super) _port: PhantomData<(&'p (), std::cell::Cell<()>)>,
 }
 
-// SAFETY: as for RxQueue.
-unsafe impl Send for TxQueue {}
-
-impl TxQueue {
+impl TxQueue<'_> {
     /// Send everything in `buf`; what the PMD refuses is freed and counted as dropped.
     #[inline]
     pub fn flush(&mut self, buf: &mut TxBuffer) -> TxResult {
