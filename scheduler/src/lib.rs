@@ -14,8 +14,10 @@
 //!   overloaded and available flags) that the caller owns and passes at pick time through
 //!   the [`DestLoads`] trait.
 //!
-//! [`Scheduler::pick`] returns the index of the chosen real server in the destination list,
-//! or `None` where IPVS reports "no destination available".
+//! [`Scheduler::pick`] returns the index of the chosen real server in the destination list
+//! as given to [`Scheduler::build`] (the order the servers were added), or `None` where IPVS
+//! reports "no destination available". Scheduling itself walks the kernel's list order, the
+//! reverse of the add order (a new real server goes to the head of the kernel's list).
 //!
 //! Kernel semantics are followed scheduler by scheduler (see each `pick_*` function and
 //! the crate README for the complexity table and the few documented deviations, which all
@@ -35,5 +37,5 @@ pub use dest::{DestLoad, DestLoads, Destination, Thresholds};
 pub use flow::{FlowKey, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 pub use kind::{SchedFlags, SchedulerKind, UnknownScheduler};
 pub use locality::{LocalityParams, MAX_REPLICAS};
-pub use maglev::{MH_KERNEL_TABLE_SIZE, MH_TABLE_SIZE};
+pub use maglev::{MH_KERNEL_TABLE_SIZE, MH_TABLE_SIZE, MH_TABLE_SIZES};
 pub use sched::{BuildError, SchedOptions, SchedState, Schedule, Scheduler};

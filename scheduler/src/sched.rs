@@ -24,9 +24,9 @@ use std::sync::Arc;
 pub struct SchedOptions {
     /// `sh-fallback`/`sh-port`/`mh-fallback`/`mh-port`.
     pub flags: SchedFlags,
-    /// Maglev lookup table size; must be a prime >= the number of real servers. Default
-    /// [`crate::MH_TABLE_SIZE`] (65537); [`crate::MH_KERNEL_TABLE_SIZE`] (4093) gives the
-    /// stock kernel's table.
+    /// Maglev lookup table size: one of the kernel's primes ([`crate::MH_TABLE_SIZES`],
+    /// 251 ... 131071), at least the number of real servers. Default
+    /// [`crate::MH_TABLE_SIZE`] (4093, the stock kernel's CONFIG_IP_VS_MH_TAB_INDEX=12).
     pub mh_table_size: u32,
     /// Sizing and expiry of the lblc/lblcr per-worker caches.
     pub locality: LocalityParams,
@@ -45,8 +45,8 @@ impl Default for SchedOptions {
 /// Why a scheduler could not be built. The running configuration stays untouched.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
-    /// The Maglev table size is not a prime (the permutation needs a prime size).
-    #[error("mh table size {0} is not a prime number")]
+    /// The Maglev table size is not one of the kernel's primes.
+    #[error("mh table size {0} is not one of the kernel's sizes 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071")]
     MhTableNotPrime(u32),
     /// More real servers than Maglev table slots (the kernel returns EINVAL too).
     #[error("mh table of {table} entries cannot hold {dests} real servers")]
@@ -120,9 +120,40 @@ pub trait Schedule: Send + Sync {
 pub struct Scheduler {
     kind: SchedulerKind,
     opts: SchedOptions,
+    /// In the order they were added (the caller's indices).
     dests: Box<[Destination]>,
+    /// Weights by the caller's index (the hashing pickers look servers up by index).
     weights: Box<[W]>,
+    /// Weights in the kernel's list order, newest first: position `p` is the caller's index
+    /// `n - 1 - p` (see [`Listed`]). rr/wrr/lc/.../lblc(r) walk this order.
+    listed: Box<[W]>,
     algo: Algo,
+}
+
+/// The caller's loads seen in the kernel's list order. The kernel adds a real server at
+/// the head of its service's list (`list_add_rcu` in `ip_vs_add_dest`), so list position
+/// `p` of `n` servers is the caller's (configuration, i.e. add-order) index `n - 1 - p`;
+/// the mapping is its own inverse.
+struct Listed<'a, L: ?Sized> {
+    loads: &'a L,
+    n: usize,
+}
+
+impl<L: DestLoads + ?Sized> DestLoads for Listed<'_, L> {
+    #[inline]
+    fn load(&self, p: usize) -> DestLoad {
+        if p < self.n {
+            self.loads.load(self.n - 1 - p)
+        } else {
+            DestLoad::MISSING
+        }
+    }
+}
+
+/// List position <-> caller index among `n` servers (an involution).
+#[inline]
+fn flip(n: usize, i: usize) -> usize {
+    n - 1 - i
 }
 
 impl Scheduler {
@@ -132,8 +163,11 @@ impl Scheduler {
     /// Value of an empty slot in [`Scheduler::hash_table`].
     pub const NO_DEST: u32 = EMPTY;
 
-    /// Builds the scheduler of a virtual service over `dests` (their order is the kernel's
-    /// destination list order, which decides ties and table layouts).
+    /// Builds the scheduler of a virtual service over `dests`, given in the order they were
+    /// added (configuration order). Indices returned by [`Scheduler::pick`] and stored in
+    /// [`Scheduler::hash_table`] are indices into `dests`. Scheduling follows the kernel's
+    /// list order, which is the reverse (a new real server goes to the head of the list):
+    /// it decides rr/wrr sequences, first-wins ties and the dh/sh/mh table layouts.
     pub fn build(
         kind: SchedulerKind,
         dests: &[Destination],
@@ -143,16 +177,31 @@ impl Scheduler {
             return Err(BuildError::TooManyDests(dests.len()));
         }
         let n = dests.len();
+        let listed: Vec<Destination> = dests.iter().rev().copied().collect();
+        // Tables are built over the list and stored with the caller's indices.
+        let to_index = |t: &mut [u32]| {
+            for e in t.iter_mut().filter(|e| **e != EMPTY) {
+                *e = flip(n, *e as usize) as u32;
+            }
+        };
         let algo = match kind {
             SchedulerKind::Wrr => {
                 let (di, mw) = wrr_params(dests);
                 Algo::Wrr { di, mw }
             }
-            SchedulerKind::Dh => Algo::Dh(Arc::new(dh_table(n))),
-            SchedulerKind::Sh => Algo::Sh(Arc::new(sh_table(dests))),
+            SchedulerKind::Dh => {
+                let mut t = dh_table(n);
+                to_index(&mut t);
+                Algo::Dh(Arc::new(t))
+            }
+            SchedulerKind::Sh => {
+                let mut t = sh_table(&listed);
+                to_index(&mut t);
+                Algo::Sh(Arc::new(t))
+            }
             SchedulerKind::Mh => {
                 let size = opts.mh_table_size;
-                if !maglev::is_prime(size) {
+                if maglev::tab_bits(size).is_none() {
                     return Err(BuildError::MhTableNotPrime(size));
                 }
                 if n > size as usize {
@@ -161,7 +210,9 @@ impl Scheduler {
                         table: size,
                     });
                 }
-                Algo::Mh(maglev::build_table(dests, size).into())
+                let mut t = maglev::build_table(&listed, size);
+                to_index(&mut t);
+                Algo::Mh(t.into())
             }
             _ => Algo::Plain,
         };
@@ -170,6 +221,7 @@ impl Scheduler {
             opts,
             dests: dests.into(),
             weights: dests.iter().map(|d| W { weight: d.weight }).collect(),
+            listed: listed.iter().map(|d| W { weight: d.weight }).collect(),
             algo,
         })
     }
@@ -184,7 +236,8 @@ impl Scheduler {
         &self.opts
     }
 
-    /// The real servers, in list order; `pick` returns indices into this slice.
+    /// The real servers, in the order given to [`Scheduler::build`]; `pick` returns indices
+    /// into this slice.
     pub fn destinations(&self) -> &[Destination] {
         &self.dests
     }
@@ -224,34 +277,49 @@ impl Scheduler {
     /// Per-worker state for this (new) scheduler that continues `prev_state` of the
     /// previous version `prev` of the same service, the way the kernel keeps scheduler data
     /// across real-server changes: rr keeps its position (by real-server address and port;
-    /// the list head if that server is gone), wrr restarts at the head with its current
-    /// weight adjusted as `ip_vs_wrr_dest_changed` does, twos keeps its RNG, lblc/lblcr keep
-    /// their cache entries remapped to the new indices (members that left are dropped).
-    /// Falls back to [`Scheduler::new_state`] when the algorithm changed.
+    /// when that server left, its nearest surviving predecessor in the list, as
+    /// `ip_vs_rr_del_dest` moves to the deleted server's predecessor); wrr keeps its whole
+    /// position when the service's real servers are unchanged, else restarts at the list
+    /// head with its current weight adjusted as `ip_vs_wrr_dest_changed` does; twos keeps
+    /// its RNG; lblc/lblcr keep their cache entries remapped to the new indices (members
+    /// that left are dropped). Falls back to [`Scheduler::new_state`] when the algorithm
+    /// changed.
     pub fn carry_state(&self, seed: u64, prev: &Scheduler, prev_state: &SchedState) -> SchedState {
         if prev.kind != self.kind {
             return self.new_state(seed);
         }
-        let index: HashMap<(IpAddr, u16), u32> = self
+        let n = self.dests.len();
+        let index: HashMap<(IpAddr, u16), usize> = self
             .dests
             .iter()
             .enumerate()
-            .map(|(i, d)| ((d.addr, d.port), i as u32))
+            .map(|(i, d)| ((d.addr, d.port), i))
             .collect();
-        let remap = |old: u32| -> Option<u32> {
-            let d = prev.dests.get(old as usize)?;
-            index.get(&(d.addr, d.port)).copied()
+        // A list position of `prev` -> the same real server's list position here.
+        let remap = |old: usize| -> Option<u32> {
+            let d = prev.dests.get(flip(prev.dests.len(), old))?;
+            index.get(&(d.addr, d.port)).map(|&i| flip(n, i) as u32)
         };
         let mut fresh = self.new_state(seed);
         match (&mut fresh.0, &prev_state.0) {
             (State::Rr { last }, State::Rr { last: old }) if *old != HEAD => {
-                *last = u32::try_from(*old)
-                    .ok()
-                    .and_then(remap)
-                    .map_or(HEAD, |i| i as usize);
+                // The last pick, else the nearest predecessor that is still listed.
+                *last = (0..=(*old).min(prev.dests.len().saturating_sub(1)))
+                    .rev()
+                    .find_map(remap)
+                    .map_or(HEAD, |p| p as usize);
             }
-            (State::Wrr { cw, .. }, State::Wrr { cw: old_cw, .. }) => {
-                if let Algo::Wrr { di, mw } = self.algo {
+            (
+                State::Wrr { cl, cw },
+                State::Wrr {
+                    cl: old_cl,
+                    cw: old_cw,
+                },
+            ) => {
+                if prev.dests == self.dests {
+                    // The kernel resets wrr only when this service's servers change.
+                    (*cl, *cw) = (*old_cl, *old_cw);
+                } else if let Algo::Wrr { di, mw } = self.algo {
                     *cw = if *old_cw > mw || *old_cw == 0 {
                         mw
                     } else if di > 1 {
@@ -264,7 +332,7 @@ impl Scheduler {
             (State::Twos { rng }, State::Twos { rng: old }) => *rng = *old,
             (State::Lblc(cache), State::Lblc(old)) => {
                 for (key, lastuse, &d) in old.entries() {
-                    if let Some(nd) = remap(d) {
+                    if let Some(nd) = remap(d as usize) {
                         cache.restore(key, lastuse, nd);
                     }
                 }
@@ -274,7 +342,7 @@ impl Scheduler {
                     let mut kept: Option<DestSet> = None;
                     // Re-insert oldest first so the list order is preserved.
                     for &d in set.as_slice().iter().rev() {
-                        if let Some(nd) = remap(d) {
+                        if let Some(nd) = remap(d as usize) {
                             match kept.as_mut() {
                                 None => kept = Some(DestSet::single(nd, set.lastmod)),
                                 Some(s) => s.insert(nd, set.lastmod),
@@ -302,35 +370,55 @@ impl Scheduler {
         now_ms: u64,
     ) -> Option<usize> {
         let dests = &self.weights[..];
-        match (&self.algo, &mut state.0) {
-            (_, State::Rr { last }) if self.kind == SchedulerKind::Rr => {
-                pick_rr(dests, loads, last)
-            }
+        let n = dests.len();
+        // The walking schedulers see the kernel's list order; their answer is mapped back.
+        let listed = &self.listed[..];
+        let ll = Listed { loads, n };
+        let walked = match (&self.algo, &mut state.0) {
+            (_, State::Rr { last }) if self.kind == SchedulerKind::Rr => pick_rr(listed, &ll, last),
             (Algo::Wrr { di, mw }, State::Wrr { cl, cw }) => {
-                pick_wrr(dests, loads, *di, *mw, cl, cw)
+                pick_wrr(listed, &ll, *di, *mw, cl, cw)
             }
             (Algo::Plain, State::Stateless) => match self.kind {
-                SchedulerKind::Lc => pick_lc(dests, loads),
-                SchedulerKind::Wlc => weighted_least(dests, loads, DestLoad::overhead),
-                SchedulerKind::Sed => weighted_least(dests, loads, sed_overhead),
-                SchedulerKind::Nq => pick_nq(dests, loads),
-                SchedulerKind::Fo => pick_fo(dests, loads),
-                SchedulerKind::Ovf => pick_ovf(dests, loads),
+                SchedulerKind::Lc => pick_lc(listed, &ll),
+                SchedulerKind::Wlc => weighted_least(listed, &ll, DestLoad::overhead),
+                SchedulerKind::Sed => weighted_least(listed, &ll, sed_overhead),
+                SchedulerKind::Nq => pick_nq(listed, &ll),
+                SchedulerKind::Fo => pick_fo(listed, &ll),
+                SchedulerKind::Ovf => pick_ovf(listed, &ll),
                 _ => None,
             },
-            (Algo::Plain, State::Twos { rng }) => pick_twos(dests, loads, rng),
-            (Algo::Plain, State::Lblc(cache)) => pick_lblc(dests, loads, cache, flow, now_ms),
+            (Algo::Plain, State::Twos { rng }) => pick_twos(listed, &ll, rng),
+            (Algo::Plain, State::Lblc(cache)) => pick_lblc(listed, &ll, cache, flow, now_ms),
             (Algo::Plain, State::Lblcr(cache)) => pick_lblcr(
-                dests,
-                loads,
+                listed,
+                &ll,
                 cache,
                 flow,
                 now_ms,
                 self.opts.locality.expiration_ms,
             ),
+            (algo, state) => {
+                return Self::pick_hashed(dests, algo, state, loads, flow, self.opts.flags)
+            }
+        };
+        walked.map(|p| flip(n, p))
+    }
+
+    /// The hashing schedulers: their tables hold the caller's indices already.
+    #[inline]
+    fn pick_hashed<L: DestLoads + ?Sized>(
+        dests: &[W],
+        algo: &Algo,
+        state: &State,
+        loads: &L,
+        flow: &FlowKey,
+        flags: SchedFlags,
+    ) -> Option<usize> {
+        match (algo, state) {
             (Algo::Dh(t), State::Stateless) => pick_dh(dests, loads, t, flow),
-            (Algo::Sh(t), State::Stateless) => pick_sh(dests, loads, t, flow, self.opts.flags),
-            (Algo::Mh(t), State::Stateless) => pick_mh(dests, loads, t, flow, self.opts.flags),
+            (Algo::Sh(t), State::Stateless) => pick_sh(dests, loads, t, flow, flags),
+            (Algo::Mh(t), State::Stateless) => pick_mh(dests, loads, t, flow, flags),
             // A state made by another scheduler: a caller bug, asserted in debug builds and
             // answered with "no destination" in release builds.
             _ => {
