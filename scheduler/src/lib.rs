@@ -14,10 +14,10 @@
 //!   overloaded and available flags) that the caller owns and passes at pick time through
 //!   the [`DestLoads`] trait.
 //!
-//! [`Scheduler::pick`] returns the index of the chosen real server in the destination list
-//! as given to [`Scheduler::build`] (the order the servers were added), or `None` where IPVS
-//! reports "no destination available". Scheduling itself walks the kernel's list order, the
-//! reverse of the add order (a new real server goes to the head of the kernel's list).
+//! [`Scheduler::pick`] returns the index of the chosen real server in the destination list,
+//! or `None` where IPVS reports "no destination available". The list is in the kernel's
+//! order: a new real server goes to its head, so real servers in the order they were added
+//! are passed reversed.
 //!
 //! Kernel semantics are followed scheduler by scheduler (see each `pick_*` function and
 //! the crate README for the complexity table and the few documented deviations, which all

@@ -120,40 +120,9 @@ pub trait Schedule: Send + Sync {
 pub struct Scheduler {
     kind: SchedulerKind,
     opts: SchedOptions,
-    /// In the order they were added (the caller's indices).
     dests: Box<[Destination]>,
-    /// Weights by the caller's index (the hashing pickers look servers up by index).
     weights: Box<[W]>,
-    /// Weights in the kernel's list order, newest first: position `p` is the caller's index
-    /// `n - 1 - p` (see [`Listed`]). rr/wrr/lc/.../lblc(r) walk this order.
-    listed: Box<[W]>,
     algo: Algo,
-}
-
-/// The caller's loads seen in the kernel's list order. The kernel adds a real server at
-/// the head of its service's list (`list_add_rcu` in `ip_vs_add_dest`), so list position
-/// `p` of `n` servers is the caller's (configuration, i.e. add-order) index `n - 1 - p`;
-/// the mapping is its own inverse.
-struct Listed<'a, L: ?Sized> {
-    loads: &'a L,
-    n: usize,
-}
-
-impl<L: DestLoads + ?Sized> DestLoads for Listed<'_, L> {
-    #[inline]
-    fn load(&self, p: usize) -> DestLoad {
-        if p < self.n {
-            self.loads.load(self.n - 1 - p)
-        } else {
-            DestLoad::MISSING
-        }
-    }
-}
-
-/// List position <-> caller index among `n` servers (an involution).
-#[inline]
-fn flip(n: usize, i: usize) -> usize {
-    n - 1 - i
 }
 
 impl Scheduler {
@@ -163,11 +132,11 @@ impl Scheduler {
     /// Value of an empty slot in [`Scheduler::hash_table`].
     pub const NO_DEST: u32 = EMPTY;
 
-    /// Builds the scheduler of a virtual service over `dests`, given in the order they were
-    /// added (configuration order). Indices returned by [`Scheduler::pick`] and stored in
-    /// [`Scheduler::hash_table`] are indices into `dests`. Scheduling follows the kernel's
-    /// list order, which is the reverse (a new real server goes to the head of the list):
-    /// it decides rr/wrr sequences, first-wins ties and the dh/sh/mh table layouts.
+    /// Builds the scheduler of a virtual service over `dests` in the kernel's destination
+    /// list order, which decides rr/wrr sequences, first-wins ties and the dh/sh/mh table
+    /// layouts. The kernel adds a new real server at the head of its service's list
+    /// (`list_add_rcu` in `ip_vs_add_dest`), so a caller holding real servers in the order
+    /// they were added (a configuration file) passes them reversed, newest first.
     pub fn build(
         kind: SchedulerKind,
         dests: &[Destination],
@@ -177,28 +146,13 @@ impl Scheduler {
             return Err(BuildError::TooManyDests(dests.len()));
         }
         let n = dests.len();
-        let listed: Vec<Destination> = dests.iter().rev().copied().collect();
-        // Tables are built over the list and stored with the caller's indices.
-        let to_index = |t: &mut [u32]| {
-            for e in t.iter_mut().filter(|e| **e != EMPTY) {
-                *e = flip(n, *e as usize) as u32;
-            }
-        };
         let algo = match kind {
             SchedulerKind::Wrr => {
                 let (di, mw) = wrr_params(dests);
                 Algo::Wrr { di, mw }
             }
-            SchedulerKind::Dh => {
-                let mut t = dh_table(n);
-                to_index(&mut t);
-                Algo::Dh(Arc::new(t))
-            }
-            SchedulerKind::Sh => {
-                let mut t = sh_table(&listed);
-                to_index(&mut t);
-                Algo::Sh(Arc::new(t))
-            }
+            SchedulerKind::Dh => Algo::Dh(Arc::new(dh_table(n))),
+            SchedulerKind::Sh => Algo::Sh(Arc::new(sh_table(dests))),
             SchedulerKind::Mh => {
                 let size = opts.mh_table_size;
                 if maglev::tab_bits(size).is_none() {
@@ -210,9 +164,7 @@ impl Scheduler {
                         table: size,
                     });
                 }
-                let mut t = maglev::build_table(&listed, size);
-                to_index(&mut t);
-                Algo::Mh(t.into())
+                Algo::Mh(maglev::build_table(dests, size).into())
             }
             _ => Algo::Plain,
         };
@@ -221,9 +173,34 @@ impl Scheduler {
             opts,
             dests: dests.into(),
             weights: dests.iter().map(|d| W { weight: d.weight }).collect(),
-            listed: listed.iter().map(|d| W { weight: d.weight }).collect(),
             algo,
         })
+    }
+
+    /// This scheduler with each real server's `last_weight` continued from `prev`, the
+    /// previous version of the same service, as the kernel keeps it (`__ip_vs_update_dest`
+    /// sets `last_weight` when a server is added, and on an edit only to a non-zero
+    /// weight): a server still present whose weight went to 0 keeps the last non-zero
+    /// weight it had, so `mh` keeps its table slots instead of handing its flows to the
+    /// others. `None` when nothing changes (no rebuild needed).
+    pub fn continue_last_weights(&self, prev: &Scheduler) -> Option<Scheduler> {
+        let before: HashMap<(IpAddr, u16), u16> = prev
+            .dests
+            .iter()
+            .map(|d| ((d.addr, d.port), d.last_weight))
+            .collect();
+        let mut dests = self.dests.to_vec();
+        let mut changed = false;
+        for d in dests.iter_mut().filter(|d| d.weight == 0) {
+            if let Some(&lw) = before.get(&(d.addr, d.port)) {
+                changed |= d.last_weight != lw;
+                d.last_weight = lw;
+            }
+        }
+        // Built before with the same options and no more servers: it cannot fail now.
+        changed
+            .then(|| Scheduler::build(self.kind, &dests, self.opts).ok())
+            .flatten()
     }
 
     /// The algorithm.
@@ -236,8 +213,7 @@ impl Scheduler {
         &self.opts
     }
 
-    /// The real servers, in the order given to [`Scheduler::build`]; `pick` returns indices
-    /// into this slice.
+    /// The real servers, in list order; `pick` returns indices into this slice.
     pub fn destinations(&self) -> &[Destination] {
         &self.dests
     }
@@ -288,17 +264,16 @@ impl Scheduler {
         if prev.kind != self.kind {
             return self.new_state(seed);
         }
-        let n = self.dests.len();
-        let index: HashMap<(IpAddr, u16), usize> = self
+        let index: HashMap<(IpAddr, u16), u32> = self
             .dests
             .iter()
             .enumerate()
-            .map(|(i, d)| ((d.addr, d.port), i))
+            .map(|(i, d)| ((d.addr, d.port), i as u32))
             .collect();
-        // A list position of `prev` -> the same real server's list position here.
+        // An index of `prev` -> the same real server's index here.
         let remap = |old: usize| -> Option<u32> {
-            let d = prev.dests.get(flip(prev.dests.len(), old))?;
-            index.get(&(d.addr, d.port)).map(|&i| flip(n, i) as u32)
+            let d = prev.dests.get(old)?;
+            index.get(&(d.addr, d.port)).copied()
         };
         let mut fresh = self.new_state(seed);
         match (&mut fresh.0, &prev_state.0) {
@@ -370,55 +345,35 @@ impl Scheduler {
         now_ms: u64,
     ) -> Option<usize> {
         let dests = &self.weights[..];
-        let n = dests.len();
-        // The walking schedulers see the kernel's list order; their answer is mapped back.
-        let listed = &self.listed[..];
-        let ll = Listed { loads, n };
-        let walked = match (&self.algo, &mut state.0) {
-            (_, State::Rr { last }) if self.kind == SchedulerKind::Rr => pick_rr(listed, &ll, last),
+        match (&self.algo, &mut state.0) {
+            (_, State::Rr { last }) if self.kind == SchedulerKind::Rr => {
+                pick_rr(dests, loads, last)
+            }
             (Algo::Wrr { di, mw }, State::Wrr { cl, cw }) => {
-                pick_wrr(listed, &ll, *di, *mw, cl, cw)
+                pick_wrr(dests, loads, *di, *mw, cl, cw)
             }
             (Algo::Plain, State::Stateless) => match self.kind {
-                SchedulerKind::Lc => pick_lc(listed, &ll),
-                SchedulerKind::Wlc => weighted_least(listed, &ll, DestLoad::overhead),
-                SchedulerKind::Sed => weighted_least(listed, &ll, sed_overhead),
-                SchedulerKind::Nq => pick_nq(listed, &ll),
-                SchedulerKind::Fo => pick_fo(listed, &ll),
-                SchedulerKind::Ovf => pick_ovf(listed, &ll),
+                SchedulerKind::Lc => pick_lc(dests, loads),
+                SchedulerKind::Wlc => weighted_least(dests, loads, DestLoad::overhead),
+                SchedulerKind::Sed => weighted_least(dests, loads, sed_overhead),
+                SchedulerKind::Nq => pick_nq(dests, loads),
+                SchedulerKind::Fo => pick_fo(dests, loads),
+                SchedulerKind::Ovf => pick_ovf(dests, loads),
                 _ => None,
             },
-            (Algo::Plain, State::Twos { rng }) => pick_twos(listed, &ll, rng),
-            (Algo::Plain, State::Lblc(cache)) => pick_lblc(listed, &ll, cache, flow, now_ms),
+            (Algo::Plain, State::Twos { rng }) => pick_twos(dests, loads, rng),
+            (Algo::Plain, State::Lblc(cache)) => pick_lblc(dests, loads, cache, flow, now_ms),
             (Algo::Plain, State::Lblcr(cache)) => pick_lblcr(
-                listed,
-                &ll,
+                dests,
+                loads,
                 cache,
                 flow,
                 now_ms,
                 self.opts.locality.expiration_ms,
             ),
-            (algo, state) => {
-                return Self::pick_hashed(dests, algo, state, loads, flow, self.opts.flags)
-            }
-        };
-        walked.map(|p| flip(n, p))
-    }
-
-    /// The hashing schedulers: their tables hold the caller's indices already.
-    #[inline]
-    fn pick_hashed<L: DestLoads + ?Sized>(
-        dests: &[W],
-        algo: &Algo,
-        state: &State,
-        loads: &L,
-        flow: &FlowKey,
-        flags: SchedFlags,
-    ) -> Option<usize> {
-        match (algo, state) {
             (Algo::Dh(t), State::Stateless) => pick_dh(dests, loads, t, flow),
-            (Algo::Sh(t), State::Stateless) => pick_sh(dests, loads, t, flow, flags),
-            (Algo::Mh(t), State::Stateless) => pick_mh(dests, loads, t, flow, flags),
+            (Algo::Sh(t), State::Stateless) => pick_sh(dests, loads, t, flow, self.opts.flags),
+            (Algo::Mh(t), State::Stateless) => pick_mh(dests, loads, t, flow, self.opts.flags),
             // A state made by another scheduler: a caller bug, asserted in debug builds and
             // answered with "no destination" in release builds.
             _ => {

@@ -1,99 +1,28 @@
-//! Exact pick sequences, derived by hand from the kernel's ip_vs_*.c algorithms.
-//!
-//! The kernel's loops walk a service's destination list, whose head is the real server added
-//! last. So that the hand derivations read like the kernel's loops, the tests here name real
-//! servers by their *list position* (0 = list head): [`K`] adds them to rvs's scheduler in
-//! the reverse order (the last one first) and translates indices both ways. Tests of the
-//! add order itself (what an operator configures) are in `kernel_order.rs`.
+//! Exact pick sequences, derived by hand from the kernel's ip_vs_*.c algorithms. Real servers
+//! are given in the kernel's list order (index 0 = list head = the server added last); tests
+//! of the order servers are added in are in `kernel_order.rs`.
 
 use scheduler::{
-    BuildError, DestLoad, Destination, FlowKey, LocalityParams, SchedFlags, SchedOptions,
-    SchedState, Scheduler, SchedulerKind, Thresholds, IPPROTO_TCP,
+    DestLoad, Destination, FlowKey, LocalityParams, SchedFlags, SchedOptions, Scheduler,
+    SchedulerKind, Thresholds, IPPROTO_TCP,
 };
 use std::net::IpAddr;
-
-/// A scheduler whose real servers are given, and answered, in the kernel's list order.
-#[derive(Clone)]
-struct K(Scheduler);
-
-impl K {
-    /// `list` in list order: added last to first.
-    fn build(
-        kind: SchedulerKind,
-        list: &[Destination],
-        opts: SchedOptions,
-    ) -> Result<K, BuildError> {
-        let added: Vec<Destination> = list.iter().rev().copied().collect();
-        Scheduler::build(kind, &added, opts).map(K)
-    }
-
-    fn n(&self) -> usize {
-        self.0.destinations().len()
-    }
-
-    /// `loads` by list position.
-    fn pick(
-        &self,
-        st: &mut SchedState,
-        loads: &(impl AsRef<[DestLoad]> + ?Sized),
-        flow: &FlowKey,
-        now: u64,
-    ) -> Option<usize> {
-        let n = self.n();
-        let by_index: Vec<DestLoad> = (0..n)
-            .map(|i| {
-                loads
-                    .as_ref()
-                    .get(n - 1 - i)
-                    .copied()
-                    .unwrap_or(DestLoad::MISSING)
-            })
-            .collect();
-        self.0.pick(st, &by_index[..], flow, now).map(|i| n - 1 - i)
-    }
-
-    /// The dh/sh/mh table by list position.
-    fn hash_table(&self) -> Option<Vec<u32>> {
-        let n = self.n() as u32;
-        let t = self.0.hash_table()?;
-        Some(
-            t.iter()
-                .map(|&e| {
-                    if e == Scheduler::NO_DEST {
-                        e
-                    } else {
-                        n - 1 - e
-                    }
-                })
-                .collect(),
-        )
-    }
-
-    fn new_state(&self, seed: u64) -> SchedState {
-        self.0.new_state(seed)
-    }
-
-    fn carry_state(&self, seed: u64, prev: &K, st: &SchedState) -> SchedState {
-        self.0.carry_state(seed, &prev.0, st)
-    }
-}
 
 fn rs(i: u8, weight: u16) -> Destination {
     Destination::new(IpAddr::from([198, 19, 0, i]), 80, weight)
 }
 
-/// Real servers 198.19.0.1, .2, ... at list positions 0, 1, ... with these weights.
-fn build(kind: SchedulerKind, weights: &[u16]) -> K {
+fn build(kind: SchedulerKind, weights: &[u16]) -> Scheduler {
     build_opts(kind, weights, SchedOptions::default())
 }
 
-fn build_opts(kind: SchedulerKind, weights: &[u16], opts: SchedOptions) -> K {
+fn build_opts(kind: SchedulerKind, weights: &[u16], opts: SchedOptions) -> Scheduler {
     let dests: Vec<_> = weights
         .iter()
         .enumerate()
         .map(|(i, &w)| rs(i as u8 + 1, w))
         .collect();
-    K::build(kind, &dests, opts).unwrap()
+    Scheduler::build(kind, &dests, opts).unwrap()
 }
 
 fn flow(src: &str, sport: u16, dst: &str) -> FlowKey {
@@ -110,7 +39,7 @@ fn any_flow() -> FlowKey {
     flow("198.18.0.1", 40000, "198.18.0.100")
 }
 
-fn picks(s: &K, loads: &[DestLoad], n: usize) -> Vec<Option<usize>> {
+fn picks(s: &Scheduler, loads: &[DestLoad], n: usize) -> Vec<Option<usize>> {
     let mut st = s.new_state(1);
     (0..n)
         .map(|_| s.pick(&mut st, loads, &any_flow(), 0))
@@ -378,9 +307,9 @@ fn mh_quiescent_server_keeps_its_slots() {
         mh_table_size: scheduler::MH_KERNEL_TABLE_SIZE,
         ..SchedOptions::default()
     };
-    let before = K::build(SchedulerKind::Mh, &dests, opts).unwrap();
+    let before = Scheduler::build(SchedulerKind::Mh, &dests, opts).unwrap();
     dests[2].weight = 0; // last_weight stays 1
-    let after = K::build(SchedulerKind::Mh, &dests, opts).unwrap();
+    let after = Scheduler::build(SchedulerKind::Mh, &dests, opts).unwrap();
     assert_eq!(before.hash_table(), after.hash_table());
     let mut st = after.new_state(0);
     let loads = idle(4);
@@ -404,7 +333,7 @@ fn mh_quiescent_server_keeps_its_slots() {
         },
         ..opts
     };
-    let after = K::build(SchedulerKind::Mh, &dests, fb).unwrap();
+    let after = Scheduler::build(SchedulerKind::Mh, &dests, fb).unwrap();
     for h in 0..200u32 {
         let mut f = any_flow();
         f.src_addr = IpAddr::from([198, 18, (h >> 8) as u8, h as u8]);
@@ -416,8 +345,8 @@ fn mh_quiescent_server_keeps_its_slots() {
 #[test]
 fn mh_port_flag_spreads_one_client() {
     let dests: Vec<_> = (1..=8).map(|i| rs(i, 1)).collect();
-    let plain = K::build(SchedulerKind::Mh, &dests, SchedOptions::default()).unwrap();
-    let ported = K::build(
+    let plain = Scheduler::build(SchedulerKind::Mh, &dests, SchedOptions::default()).unwrap();
+    let ported = Scheduler::build(
         SchedulerKind::Mh,
         &dests,
         SchedOptions {
@@ -449,14 +378,14 @@ fn mh_rejects_bad_sizes() {
         mh_table_size: 65536,
         ..SchedOptions::default()
     };
-    assert!(K::build(SchedulerKind::Mh, &d, bad).is_err());
+    assert!(Scheduler::build(SchedulerKind::Mh, &d, bad).is_err());
     let small = SchedOptions {
         mh_table_size: 2,
         ..SchedOptions::default()
     };
-    assert!(K::build(SchedulerKind::Mh, &[rs(1, 1), rs(2, 1), rs(3, 1)], small).is_err());
+    assert!(Scheduler::build(SchedulerKind::Mh, &[rs(1, 1), rs(2, 1), rs(3, 1)], small).is_err());
     // An empty service builds and picks nothing.
-    let s = K::build(SchedulerKind::Mh, &[], SchedOptions::default()).unwrap();
+    let s = Scheduler::build(SchedulerKind::Mh, &[], SchedOptions::default()).unwrap();
     assert_eq!(picks(&s, &[], 1), [None]);
 }
 
@@ -568,11 +497,11 @@ fn carry_state_keeps_wrr_and_rr_positions() {
     let mut st = s1.new_state(0);
     assert_eq!(s1.pick(&mut st, &idle(3), &any_flow(), 0), Some(0));
     assert_eq!(s1.pick(&mut st, &idle(3), &any_flow(), 0), Some(1));
-    // Remove 198.19.0.2, the last pick (198.19.0.1 stays at position 0, 198.19.0.3 moves
-    // to position 1). ip_vs_rr_del_dest moves the position to the deleted server's
-    // predecessor (198.19.0.1), so 198.19.0.3 is next. (rvs restarted at the list head,
-    // position 0, before #25 item 9.)
-    let s2 = K::build(
+    // Remove 198.19.0.2, the last pick (198.19.0.1 stays at index 0, 198.19.0.3 moves to
+    // index 1). ip_vs_rr_del_dest moves the position to the deleted server's predecessor
+    // (198.19.0.1), so 198.19.0.3 is next. (rvs restarted at the list head, index 0, before
+    // #25 item 9.)
+    let s2 = Scheduler::build(
         SchedulerKind::Rr,
         &[rs(1, 1), rs(3, 1)],
         SchedOptions::default(),
@@ -596,7 +525,7 @@ fn overload_helper_drives_schedulers() {
     // A caller-side loop: bind connections until the upper threshold trips.
     let mut d = rs(1, 1);
     d.thresholds = Thresholds { upper: 3, lower: 0 };
-    let s = K::build(SchedulerKind::Rr, &[d], SchedOptions::default()).unwrap();
+    let s = Scheduler::build(SchedulerKind::Rr, &[d], SchedOptions::default()).unwrap();
     let mut st = s.new_state(0);
     let mut load = DestLoad::IDLE;
     let mut got = Vec::new();
@@ -633,7 +562,7 @@ fn clones_share_the_lookup_table() {
     for kind in [SchedulerKind::Dh, SchedulerKind::Sh, SchedulerKind::Mh] {
         let s = build(kind, &[1, 2, 3]);
         let c = s.clone();
-        let (a, b) = (s.0.hash_table().unwrap(), c.0.hash_table().unwrap());
+        let (a, b) = (s.hash_table().unwrap(), c.hash_table().unwrap());
         assert_eq!(a, b);
         assert!(
             std::ptr::eq(a.as_ptr(), b.as_ptr()),
