@@ -148,6 +148,9 @@ pub struct ServiceTable {
     predecessors: Option<(u64, Vec<Option<Predecessor>>)>,
     /// Egress MTU of each port, by port index (see [`ServiceTable::with_port_mtus`]).
     port_mtus: Vec<u16>,
+    /// The overload flags and connection totals of real servers with thresholds, shared
+    /// by the workers.
+    overload: crate::overload::Overload,
 }
 
 /// A service's index and scheduler in the table its table follows.
@@ -213,7 +216,12 @@ impl ServiceTable {
             }
             present[word] |= 1 << bit;
         }
+        let overload = crate::overload::Overload::new(services.iter().map(|s| {
+            let ids = s.real_servers.iter().map(|r| r.id).collect();
+            (s.scheduler.destinations(), ids)
+        }));
         ServiceTable {
+            overload,
             services,
             index,
             vips,
@@ -394,6 +402,13 @@ impl ServiceTable {
             })
             .collect();
         self.predecessors = Some((prev.generation, found));
+        self.overload.follow(&prev.overload);
+    }
+
+    /// The real servers' shared overload flags (`-x`/`-y` thresholds over all workers).
+    #[inline]
+    pub fn overload(&self) -> &crate::overload::Overload {
+        &self.overload
     }
 
     /// Service `sid`'s index and scheduler in the table of generation `generation`, if

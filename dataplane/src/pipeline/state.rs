@@ -119,6 +119,8 @@ pub struct Pipeline<P> {
     pub(crate) isn_key: crate::xmit::fullnat::tcp_seq::IsnKey,
     /// Exception-path rate limit of this worker.
     pub(crate) to_kernel: TokenBucket,
+    /// This worker's share of the real servers' connection totals (thresholds).
+    pub(crate) overload: crate::overload::OverloadShare,
 }
 
 pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
@@ -174,6 +176,7 @@ impl<P: Frame> Pipeline<P> {
             toa: None,
             isn_key: crate::xmit::fullnat::tcp_seq::IsnKey::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
+            overload: Default::default(),
             cfg,
         }
     }
