@@ -157,6 +157,10 @@ impl OverloadShare {
         let c = conns.rs_counts(id);
         let mine = c.active.wrapping_add(c.inactive);
         let delta = mine.wrapping_sub(*added);
+        if delta == 0 {
+            // Nothing of this worker's changed: the shared line is left alone (the tick).
+            return;
+        }
         *added = mine;
         let total = shared.conns.fetch_add(delta, Relaxed).wrapping_add(delta);
         // A transiently negative total (another worker's unbind added first) reads as 0.
