@@ -78,7 +78,7 @@ enum State {
 
 /// Precomputed, immutable per-algorithm data. The lookup tables are shared (`Arc`), so a
 /// clone of a [`Scheduler`] (e.g. the previous generation a new service table keeps for
-/// [`Scheduler::carry_state`]) does not copy a Maglev table (256 KiB at the default
+/// [`Scheduler::carry_state`]) does not copy a Maglev table (16 KiB at the default
 /// size); the packet path only reads through them, like a `Box`.
 #[derive(Clone, Debug)]
 enum Algo {
