@@ -52,16 +52,24 @@ pub struct Overload {
 impl Overload {
     /// The slots of a table's services, each given as its scheduler's destinations (with
     /// their thresholds) and its real servers' stable ids, index for index.
-    pub fn new<'a>(services: impl IntoIterator<Item = (&'a [Destination], Vec<u32>)>) -> Self {
+    pub fn new<'a, I: IntoIterator<Item = u32>>(
+        services: impl IntoIterator<Item = (&'a [Destination], I)>,
+    ) -> Self {
         let mut base = Vec::new();
         let mut dests = Vec::new();
         for (d, ids) in services {
-            if d.iter().all(|d| d.thresholds.upper == 0) || d.len() != ids.len() {
+            if d.iter().all(|d| d.thresholds.upper == 0) {
                 base.push((0, 0));
                 continue;
             }
             base.push((dests.len() as u32, d.len() as u32));
+            let before = dests.len();
             dests.extend(ids.into_iter().zip(d).map(|(id, d)| (id, d.thresholds)));
+            // Fewer ids than destinations (a caller bug): no slots rather than wrong ones.
+            if dests.len() - before != d.len() {
+                dests.truncate(before);
+                *base.last_mut().expect("just pushed") = (0, 0);
+            }
         }
         let slots = dests.iter().map(|_| Slot::default()).collect();
         Overload { base, dests, slots }
@@ -195,7 +203,7 @@ mod tests {
 
     fn table(services: &[&[(u32, u32)]]) -> Overload {
         let built: Vec<_> = services.iter().map(|s| svc(s)).collect();
-        Overload::new(built.iter().map(|(d, ids)| (&d[..], ids.clone())))
+        Overload::new(built.iter().map(|(d, ids)| (&d[..], ids.iter().copied())))
     }
 
     #[test]

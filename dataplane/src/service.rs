@@ -217,7 +217,7 @@ impl ServiceTable {
             present[word] |= 1 << bit;
         }
         let overload = crate::overload::Overload::new(services.iter().map(|s| {
-            let ids = s.real_servers.iter().map(|r| r.id).collect();
+            let ids = s.real_servers.iter().map(|r| r.id);
             (s.scheduler.destinations(), ids)
         }));
         ServiceTable {
