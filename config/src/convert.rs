@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use crate::ipvsadm::{self, ServiceRule};
 use crate::model::{
-    Persistence, Protocol, RealServer, SchedulerFlag, ServiceAddr, ServiceKey, VirtualService,
+    Persistence, Protocol, RealServer, Scheduler, SchedulerFlag, ServiceAddr, ServiceKey,
+    VirtualService,
 };
 use crate::net::Netmask;
 
@@ -209,6 +210,10 @@ pub fn service_from_config(
         key,
         scheduler,
         scheduler_flags,
+        // An ipvsadm edit cannot say it: kept while the service stays mh.
+        mh_table_size: base
+            .filter(|_| scheduler == Scheduler::Mh)
+            .and_then(|b| b.mh_table_size),
         persistence: sc.persistence.map(|p| Persistence {
             timeout: p.timeout,
             netmask: netmask_from_ipvsadm(p.netmask),

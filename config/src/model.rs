@@ -517,6 +517,14 @@ pub struct HealthCheck {
     pub quiescent: bool,
 }
 
+/// The Maglev table sizes the kernel offers (ip_vs_mh.c, CONFIG_IP_VS_MH_TAB_INDEX 8 ... 17).
+pub const MH_TABLE_SIZES: [u32; 10] = [
+    251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071,
+];
+
+/// The stock kernel's Maglev table size (CONFIG_IP_VS_MH_TAB_INDEX = 12).
+pub const MH_DEFAULT_TABLE_SIZE: u32 = 4093;
+
 /// A virtual service and its real servers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VirtualService {
@@ -526,6 +534,9 @@ pub struct VirtualService {
     pub scheduler: Scheduler,
     /// Scheduler flags; each belongs to the service's scheduler.
     pub scheduler_flags: Vec<SchedulerFlag>,
+    /// Maglev lookup table size of an `mh` service (YAML `mh_table_size`), one of the
+    /// kernel's [`MH_TABLE_SIZES`]; `None` = [`MH_DEFAULT_TABLE_SIZE`], a stock kernel's.
+    pub mh_table_size: Option<u32>,
     /// Persistence; `None` = off.
     pub persistence: Option<Persistence>,
     /// One-packet scheduling (`ipvsadm -o`): schedule every UDP datagram on its own.

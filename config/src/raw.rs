@@ -157,6 +157,8 @@ pub struct RawService<R> {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scheduler_flags: Vec<SchedulerFlag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mh_table_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence: Option<RawPersistence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_packet: Option<bool>,

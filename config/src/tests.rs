@@ -512,7 +512,7 @@ bogus: 1
         [
             "t.yaml:1:14: unknown key `workers`; expected one of `main_lcore`, `worker_lcores`, `polling`, `eal_args`, `mbufs`, `connections_per_worker`, `exception_rate`",
             "t.yaml:3:60: unknown key `mtus`; expected one of `name`, `device`, `addresses`, `exception_path`, `kernel_name`, `mtu`",
-            "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `tunnel_csum`, `snat_pool`, `toa`, `health_check`, `sorry_server`, `real_servers`",
+            "t.yaml:8:5: unknown key `sceduler`; expected one of `proto`, `vip`, `port`, `fwmark`, `members`, `scheduler`, `scheduler_flags`, `mh_table_size`, `persistence`, `one_packet`, `method`, `tunnel_type`, `tunnel_port`, `tunnel_csum`, `snat_pool`, `toa`, `health_check`, `sorry_server`, `real_servers`",
             "t.yaml:10:33: unknown key `wieght`; expected one of `address`, `port`, `weight`, `method`, `tunnel_type`, `tunnel_port`, `tunnel_csum`, `upper_threshold`, `lower_threshold`",
             "t.yaml:11:41: invalid type: integer `-1`; expected an integer 0..=4294967295",
             "t.yaml:12:1: unknown key `bogus`; expected one of dataplane interfaces routes snat_pools timeouts ipvs services health admin",
@@ -732,6 +732,31 @@ services:
             "t.yaml:13:28: `tcp 198.18.0.100:80` already carries fwmark 7 (line 11); expected each tuple in one firewall-mark service",
             "t.yaml:14:5: virtual service tcp 198.18.0.100:80 is also a member of fwmark 7 (line 11); expected a tuple in one service only",
         ]
+    );
+}
+
+#[test]
+fn mh_table_size_is_a_kernel_size_on_mh_services() {
+    let svc = |sched: &str, size: u32| {
+        with_ifaces(&format!(
+            "services:\n  - {{ proto: tcp, vip: 198.18.0.100, port: 80, scheduler: {sched}, mh_table_size: {size}, real_servers: [{{ address: 198.19.0.1 }}, {{ address: 198.19.0.2 }}, {{ address: 198.19.0.3 }}] }}\n"
+        ))
+    };
+    assert_eq!(load(&svc("mh", 251)).services[0].mh_table_size, Some(251));
+    assert_eq!(
+        load(&svc("mh", 131071)).services[0].mh_table_size,
+        Some(131071)
+    );
+    let t =
+        with_ifaces("services:\n  - { proto: tcp, vip: 198.18.0.100, port: 80, scheduler: mh }\n");
+    assert_eq!(load(&t).services[0].mh_table_size, None);
+    assert_eq!(
+        errs(&svc("mh", 65537)),
+        ["t.yaml:9:78: mh_table_size 65537 is not a kernel Maglev table size; expected one of 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071 (default 4093)"]
+    );
+    assert_eq!(
+        errs(&svc("sh", 4093)),
+        ["t.yaml:9:78: mh_table_size on a sh service; expected it only with scheduler mh"]
     );
 }
 
@@ -1247,6 +1272,9 @@ fn arb_service(index: u8) -> impl Strategy<Value = VirtualService> {
                     .any(|r| r.method == ForwardMethod::FullNat);
                 VirtualService {
                     key,
+                    // Set on the mh services that have flags, so both values round-trip.
+                    mh_table_size: (scheduler == Scheduler::Mh && !scheduler_flags.is_empty())
+                        .then_some(251),
                     scheduler,
                     scheduler_flags,
                     persistence,

@@ -123,6 +123,7 @@ fn service_to_raw(s: &VirtualService) -> RawService<RawRealServer> {
         members,
         scheduler: Some(s.scheduler),
         scheduler_flags: s.scheduler_flags.clone(),
+        mh_table_size: s.mh_table_size,
         persistence: s.persistence.map(|ps| {
             RawPersistence::On(RawPersistenceMap {
                 timeout: Some(ps.timeout),

@@ -22,8 +22,8 @@ services:
     method: fullnat
     snat_pool: p6
     real_servers:
-      - { address: "2001:2:0:1::11", port: 8080 }
       - { address: "2001:2:0:1::12", port: 8080 }
+      - { address: "2001:2:0:1::11", port: 8080 }
 "#;
 
 /// MSS 1440 and SACK permitted, as an IPv6 client's SYN carries them.

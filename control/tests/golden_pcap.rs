@@ -15,16 +15,16 @@ const NAT_SERVICES: &str = r#"services:
     scheduler: rr
     method: masq
     real_servers:
-      - { address: 198.19.0.11, port: 80 }
       - { address: 198.19.0.12, port: 80 }
+      - { address: 198.19.0.11, port: 80 }
   - proto: udp
     vip: 198.18.0.100
     port: 5353
     scheduler: rr
     method: masq
     real_servers:
-      - { address: 198.19.0.11, port: 5353 }
       - { address: 198.19.0.12, port: 5353 }
+      - { address: 198.19.0.11, port: 5353 }
 "#;
 
 fn with_ttl(mut frame: Vec<u8>, ttl: u8) -> Vec<u8> {
@@ -443,8 +443,8 @@ fn icmp_echo_to_vip_is_answered() {
 /// output file groups them by real server; the source port restores the order.
 fn scheduled(sched: &str, weights: (u32, u32), syns: u16) -> Vec<std::net::Ipv4Addr> {
     let services = format!(
-        "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    scheduler: {sched}\n    method: masq\n    real_servers:\n      - {{ address: 198.19.0.11, weight: {} }}\n      - {{ address: 198.19.0.12, weight: {} }}\n",
-        weights.0, weights.1
+        "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    scheduler: {sched}\n    method: masq\n    real_servers:\n      - {{ address: 198.19.0.12, weight: {} }}\n      - {{ address: 198.19.0.11, weight: {} }}\n",
+        weights.1, weights.0
     );
     let dir = TempDir::new(&format!("sched-{sched}"));
     let (_, _, stats, _) = run_rvsd_pcap(&dir, &services, &[], &[]);
@@ -505,7 +505,7 @@ fn wlc_uses_the_connection_counts() {
 
 #[test]
 fn dr_rewrites_only_the_destination_mac() {
-    let services = "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    scheduler: rr\n    method: route\n    real_servers:\n      - { address: 198.19.0.11 }\n      - { address: 198.19.0.12 }\n";
+    let services = "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 80\n    scheduler: rr\n    method: route\n    real_servers:\n      - { address: 198.19.0.12 }\n      - { address: 198.19.0.11 }\n";
     let dir = TempDir::new("dr");
     let (_, _, stats, _) = run_rvsd_pcap(&dir, services, &[], &[]);
     let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
@@ -557,7 +557,7 @@ fn dr_rewrites_only_the_destination_mac() {
 #[test]
 fn persistence_keeps_a_client_on_one_real_server_across_ports() {
     // The seeds' all-ports service: ipvsadm -A -t VIP -s rr -p 900 (port 0).
-    let services = "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 0\n    scheduler: rr\n    persistence: 900\n    method: masq\n    real_servers:\n      - { address: 198.19.0.11 }\n      - { address: 198.19.0.12 }\n";
+    let services = "services:\n  - proto: tcp\n    vip: 198.18.0.100\n    port: 0\n    scheduler: rr\n    persistence: 900\n    method: masq\n    real_servers:\n      - { address: 198.19.0.12 }\n      - { address: 198.19.0.11 }\n";
     let dir = TempDir::new("persist");
     let (_, _, stats, _) = run_rvsd_pcap(&dir, services, &[], &[]);
     let (wan_mac, lan_mac) = (port_mac(&stats, 0), port_mac(&stats, 1));
@@ -627,8 +627,8 @@ services:
     method: fullnat
     snat_pool: p1
     real_servers:
-      - { address: 198.19.0.11, port: 8080 }
       - { address: 198.19.0.12, port: 8080 }
+      - { address: 198.19.0.11, port: 8080 }
 "#;
 
 #[test]

@@ -12,16 +12,16 @@ const NAT6_SERVICES: &str = r#"services:
     scheduler: rr
     method: masq
     real_servers:
-      - { address: "2001:2:0:1::11", port: 80 }
       - { address: "2001:2:0:1::12", port: 80 }
+      - { address: "2001:2:0:1::11", port: 80 }
   - proto: udp
     vip: "2001:2::100"
     port: 5353
     scheduler: rr
     method: masq
     real_servers:
-      - { address: "2001:2:0:1::11", port: 5353 }
       - { address: "2001:2:0:1::12", port: 5353 }
+      - { address: "2001:2:0:1::11", port: 5353 }
 "#;
 
 const DR6_SERVICES: &str = r#"services:
@@ -31,8 +31,8 @@ const DR6_SERVICES: &str = r#"services:
     scheduler: rr
     method: route
     real_servers:
-      - { address: "2001:2:0:1::11" }
       - { address: "2001:2:0:1::12" }
+      - { address: "2001:2:0:1::11" }
 "#;
 
 const ALL_NODES: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
@@ -185,7 +185,7 @@ fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
 #[test]
 fn persistence_groups_ipv6_clients_by_netmask() {
     // ipvsadm -A -t [2001:2::100]:0 -s rr -p 900 -M 64 (clients grouped by /64).
-    let services = "services:\n  - proto: tcp\n    vip: \"2001:2::100\"\n    port: 0\n    scheduler: rr\n    persistence: { timeout: 900, netmask: 64 }\n    method: masq\n    real_servers:\n      - { address: \"2001:2:0:1::11\" }\n      - { address: \"2001:2:0:1::12\" }\n";
+    let services = "services:\n  - proto: tcp\n    vip: \"2001:2::100\"\n    port: 0\n    scheduler: rr\n    persistence: { timeout: 900, netmask: 64 }\n    method: masq\n    real_servers:\n      - { address: \"2001:2:0:1::12\" }\n      - { address: \"2001:2:0:1::11\" }\n";
     let dir = TempDir::new("persist6");
     let (wan_mac, lan_mac) = port_macs6(&dir, services);
     // Two clients in 2001:2::/64 and one from another /64.

@@ -93,8 +93,8 @@ const TUNNEL6_SERVICES: &str = r#"services:
     method: tunnel
     tunnel_type: gre
     real_servers:
-      - { address: "2001:2:0:1::12", port: 82 }
       - { address: "2001:2:0:1::11", port: 82, tunnel_csum: csum }
+      - { address: "2001:2:0:1::12", port: 82 }
   - proto: tcp
     vip: "2001:2::100"
     port: 83

@@ -136,9 +136,11 @@ impl Director {
     }
 }
 
-const BOTH: &str = "{ address: 198.19.0.11 }, { address: 198.19.0.12 }";
+// Real servers are listed newest first here, so that the kernel's list order (the last
+// configured first, see control::spec) is RS1, RS2 and rr starts at RS1.
+const BOTH: &str = "{ address: 198.19.0.12 }, { address: 198.19.0.11 }";
 const ONLY_RS2: &str = "{ address: 198.19.0.12 }";
-const RS1_QUIESCENT: &str = "{ address: 198.19.0.11, weight: 0 }, { address: 198.19.0.12 }";
+const RS1_QUIESCENT: &str = "{ address: 198.19.0.12 }, { address: 198.19.0.11, weight: 0 }";
 
 #[test]
 fn removed_real_server_drains_by_default() {
@@ -193,7 +195,7 @@ fn firewall_mark_service_spans_its_members_with_one_template() {
     scheduler: rr
     persistence: 300
     method: masq
-    real_servers: [{{ address: 198.19.0.11 }}, {{ address: 198.19.0.12 }}]
+    real_servers: [{{ address: 198.19.0.12 }}, {{ address: 198.19.0.11 }}]
 "
     );
     let mut d = Director::new(&text);

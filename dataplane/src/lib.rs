@@ -16,6 +16,7 @@ pub mod exception;
 pub mod family;
 pub mod frame;
 pub mod neigh;
+pub mod overload;
 pub mod pipeline;
 #[allow(unsafe_code)]
 pub mod rcu;

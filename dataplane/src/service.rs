@@ -148,6 +148,9 @@ pub struct ServiceTable {
     predecessors: Option<(u64, Vec<Option<Predecessor>>)>,
     /// Egress MTU of each port, by port index (see [`ServiceTable::with_port_mtus`]).
     port_mtus: Vec<u16>,
+    /// The overload flags and connection totals of real servers with thresholds, shared
+    /// by the workers.
+    overload: crate::overload::Overload,
 }
 
 /// A service's index and scheduler in the table its table follows.
@@ -213,7 +216,12 @@ impl ServiceTable {
             }
             present[word] |= 1 << bit;
         }
+        let overload = crate::overload::Overload::new(services.iter().map(|s| {
+            let ids = s.real_servers.iter().map(|r| r.id);
+            (s.scheduler.destinations(), ids)
+        }));
         ServiceTable {
+            overload,
             services,
             index,
             vips,
@@ -365,7 +373,9 @@ impl ServiceTable {
     }
 
     /// Record that this table replaces `prev`: each service (matched by its stable id)
-    /// remembers its index and scheduler there, so a worker that ran `prev` continues its
+    /// continues its real servers' last non-zero weights from there
+    /// ([`scheduler::Scheduler::continue_last_weights`]) and remembers its index and
+    /// scheduler there, so a worker that ran `prev` continues its
     /// per-service scheduler state ([`scheduler::Scheduler::carry_state`]) instead of
     /// restarting it, as the kernel keeps rr/wrr positions and lblc caches across edits.
     /// Without this, every reload or health transition would put each rr service back at
@@ -379,13 +389,26 @@ impl ServiceTable {
             .collect();
         let found = self
             .services
-            .iter()
+            .iter_mut()
             .map(|s| {
                 let &i = by_id.get(&s.id)?;
-                Some((i, prev.services[i as usize].scheduler.clone()))
+                let before = &prev.services[i as usize].scheduler;
+                // A real server whose weight went to 0 keeps its last non-zero weight, as
+                // the kernel's does (mh keeps its table slots).
+                if let Some(continued) = s.scheduler.continue_last_weights(before) {
+                    s.scheduler = continued;
+                }
+                Some((i, before.clone()))
             })
             .collect();
         self.predecessors = Some((prev.generation, found));
+        self.overload.follow(&prev.overload);
+    }
+
+    /// The real servers' shared overload flags (`-x`/`-y` thresholds over all workers).
+    #[inline]
+    pub fn overload(&self) -> &crate::overload::Overload {
+        &self.overload
     }
 
     /// Service `sid`'s index and scheduler in the table of generation `generation`, if
@@ -583,6 +606,44 @@ mod tests {
         assert_eq!(t.find(proto::TCP, vip, 443), Some(0));
         assert_eq!(t.find(proto::UDP, vip, 80), None);
         assert!(t.is_vip(vip));
+    }
+
+    /// A reload that sets an mh real server's weight to 0 keeps its Maglev slots (the
+    /// kernel's last_weight), so the other servers' flows do not move.
+    #[test]
+    fn following_a_table_keeps_last_weights() {
+        use scheduler::{Destination, SchedulerKind};
+        // (last byte of the real server's address, weight)
+        let mh = |servers: &[(u8, u16)], generation| {
+            let dests: Vec<Destination> = servers
+                .iter()
+                .map(|&(h, w)| Destination::new(IpAddr::from([198, 19, 0, h]), 80, w))
+                .collect();
+            let mut svc = vs(80);
+            svc.scheduler =
+                scheduler::Scheduler::build(SchedulerKind::Mh, &dests, Default::default()).unwrap();
+            ServiceTable::new(vec![svc], vec![], generation)
+        };
+        let first = mh(&[(1, 1), (2, 1), (3, 1)], 1);
+        let mut second = mh(&[(1, 1), (2, 0), (3, 1)], 2);
+        second.follow(&first);
+        let table = |t: &ServiceTable| t.services()[0].scheduler.hash_table().unwrap().to_vec();
+        // Slots whose real server differs from the first generation's.
+        let moved = |t: &ServiceTable| {
+            let (a, b) = (table(t), table(&first));
+            a.iter().zip(&b).filter(|(x, y)| x != y).count()
+        };
+        assert_eq!(moved(&second), 0);
+        // ... and through a further generation that leaves it at 0.
+        let mut third = mh(&[(1, 1), (2, 0), (3, 1)], 3);
+        third.follow(&second);
+        assert_eq!(moved(&third), 0);
+        // Removed and added again at weight 0: the kernel's add sets last_weight 0.
+        let mut gone = mh(&[(1, 1), (3, 1)], 4);
+        gone.follow(&third);
+        let mut back = mh(&[(1, 1), (2, 0), (3, 1)], 5);
+        back.follow(&gone);
+        assert_ne!(moved(&back), 0);
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //!   the [`DestLoads`] trait.
 //!
 //! [`Scheduler::pick`] returns the index of the chosen real server in the destination list,
-//! or `None` where IPVS reports "no destination available".
+//! or `None` where IPVS reports "no destination available". The list is in the kernel's
+//! order: a new real server goes to its head, so real servers in the order they were added
+//! are passed reversed.
 //!
 //! Kernel semantics are followed scheduler by scheduler (see each `pick_*` function and
 //! the crate README for the complexity table and the few documented deviations, which all
@@ -35,5 +37,5 @@ pub use dest::{DestLoad, DestLoads, Destination, Thresholds};
 pub use flow::{FlowKey, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 pub use kind::{SchedFlags, SchedulerKind, UnknownScheduler};
 pub use locality::{LocalityParams, MAX_REPLICAS};
-pub use maglev::{MH_KERNEL_TABLE_SIZE, MH_TABLE_SIZE};
+pub use maglev::{MH_KERNEL_TABLE_SIZE, MH_TABLE_SIZE, MH_TABLE_SIZES};
 pub use sched::{BuildError, SchedOptions, SchedState, Schedule, Scheduler};

@@ -4,13 +4,26 @@ use crate::dest::Destination;
 use crate::flow::{addr_fold, hsiphash_u32};
 use std::net::IpAddr;
 
-/// Default Maglev table size for rvs: the prime 65537, so that large real-server pools
-/// keep the Maglev paper's balance (M >> 100 N). It costs 256 KiB per `mh` service.
-pub const MH_TABLE_SIZE: u32 = 65537;
+/// The Maglev table sizes the kernel offers (ip_vs_mh.c `primes`); CONFIG_IP_VS_MH_TAB_INDEX
+/// 8 ... 17 picks entry index - 8. A per-service setting here (`mh_table_size`).
+pub const MH_TABLE_SIZES: [u32; 10] = [
+    251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071,
+];
 
-/// The kernel's default table size (CONFIG_IP_VS_MH_TAB_INDEX = 12 -> 4093), for exact
-/// parity with a stock kernel's `mh` choices.
-pub const MH_KERNEL_TABLE_SIZE: u32 = 4093;
+/// Default Maglev table size: the stock kernel's (CONFIG_IP_VS_MH_TAB_INDEX = 12 -> 4093), so
+/// that an rvs and a kernel director with the same `mh` service pick the same real server.
+pub const MH_TABLE_SIZE: u32 = 4093;
+
+/// The stock kernel's table size (the same as [`MH_TABLE_SIZE`]; kept for callers that name
+/// the kernel explicitly).
+pub const MH_KERNEL_TABLE_SIZE: u32 = MH_TABLE_SIZE;
+
+/// The kernel's IP_VS_MH_TAB_BITS for a table size of [`MH_TABLE_SIZES`]
+/// (CONFIG_IP_VS_MH_TAB_INDEX / 2), or `None` for any other size.
+pub(crate) fn tab_bits(size: u32) -> Option<u32> {
+    let i = MH_TABLE_SIZES.iter().position(|&p| p == size)?;
+    Some((i as u32 + 8) / 2)
+}
 
 /// The fixed hsiphash keys of ip_vs_mh.c `generate_hash_secret`: deterministic, so every
 /// director with the same real servers builds the same table.
@@ -29,21 +42,6 @@ pub(crate) fn mh_hashkey(addr: &IpAddr, port: u16, key: [u64; 2], offset: u32) -
     hsiphash_u32(v, key)
 }
 
-/// Whether `n` is prime (trial division; only run at build time).
-pub(crate) fn is_prime(n: u32) -> bool {
-    if n < 2 {
-        return false;
-    }
-    let mut d = 2u32;
-    while u64::from(d) * u64::from(d) <= u64::from(n) {
-        if n.is_multiple_of(d) {
-            return false;
-        }
-        d += 1;
-    }
-    true
-}
-
 fn gcd(mut a: u32, mut b: u32) -> u32 {
     while b != 0 {
         (a, b) = (b, a % b);
@@ -51,8 +49,9 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
     a
 }
 
-/// Builds the lookup table (`ip_vs_mh_permutate` + `ip_vs_mh_populate`). `size` must be a
-/// prime >= `dests.len()` (checked by the caller).
+/// Builds the lookup table (`ip_vs_mh_permutate` + `ip_vs_mh_populate`) over `dests` in the
+/// kernel's list order; entries are positions in `dests`. `size` must be one of
+/// [`MH_TABLE_SIZES`], >= `dests.len()` (checked by the caller).
 pub(crate) fn build_table(dests: &[Destination], size: u32) -> Box<[u32]> {
     let mut lookup = vec![EMPTY; size as usize].into_boxed_slice();
     // gcd of the non-zero last weights; 0 when there is none (the kernel then leaves the
@@ -65,9 +64,8 @@ pub(crate) fn build_table(dests: &[Destination], size: u32) -> Box<[u32]> {
     if g == 0 {
         return lookup;
     }
-    // The kernel keeps at most IP_VS_MH_TAB_BITS significant bits of weight/gcd, where the
-    // table holds about 2^(2*bits) slots: bits = ceil(log2(size)) / 2.
-    let tab_bits = (32 - (size - 1).leading_zeros()) / 2;
+    // The kernel keeps at most IP_VS_MH_TAB_BITS significant bits of weight/gcd.
+    let tab_bits = tab_bits(size).unwrap_or(6);
     let mw = dests
         .iter()
         .map(|d| u32::from(d.last_weight))
@@ -129,13 +127,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn primes() {
-        assert!(is_prime(65537));
-        assert!(is_prime(4093));
-        assert!(is_prime(251));
-        assert!(!is_prime(65536));
-        assert!(!is_prime(1));
-        assert!(!is_prime(0));
+    fn kernel_sizes_and_bits() {
+        assert_eq!(tab_bits(4093), Some(6));
+        assert_eq!(tab_bits(251), Some(4));
+        assert_eq!(tab_bits(509), Some(4));
+        assert_eq!(tab_bits(131071), Some(8));
+        assert_eq!(tab_bits(65537), None);
+        assert_eq!(tab_bits(4091), None);
     }
 
     #[test]

@@ -24,9 +24,9 @@ use std::sync::Arc;
 pub struct SchedOptions {
     /// `sh-fallback`/`sh-port`/`mh-fallback`/`mh-port`.
     pub flags: SchedFlags,
-    /// Maglev lookup table size; must be a prime >= the number of real servers. Default
-    /// [`crate::MH_TABLE_SIZE`] (65537); [`crate::MH_KERNEL_TABLE_SIZE`] (4093) gives the
-    /// stock kernel's table.
+    /// Maglev lookup table size: one of the kernel's primes ([`crate::MH_TABLE_SIZES`],
+    /// 251 ... 131071), at least the number of real servers. Default
+    /// [`crate::MH_TABLE_SIZE`] (4093, the stock kernel's CONFIG_IP_VS_MH_TAB_INDEX=12).
     pub mh_table_size: u32,
     /// Sizing and expiry of the lblc/lblcr per-worker caches.
     pub locality: LocalityParams,
@@ -45,8 +45,8 @@ impl Default for SchedOptions {
 /// Why a scheduler could not be built. The running configuration stays untouched.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
-    /// The Maglev table size is not a prime (the permutation needs a prime size).
-    #[error("mh table size {0} is not a prime number")]
+    /// The Maglev table size is not one of the kernel's primes.
+    #[error("mh table size {0} is not one of the kernel's sizes 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071")]
     MhTableNotPrime(u32),
     /// More real servers than Maglev table slots (the kernel returns EINVAL too).
     #[error("mh table of {table} entries cannot hold {dests} real servers")]
@@ -78,7 +78,7 @@ enum State {
 
 /// Precomputed, immutable per-algorithm data. The lookup tables are shared (`Arc`), so a
 /// clone of a [`Scheduler`] (e.g. the previous generation a new service table keeps for
-/// [`Scheduler::carry_state`]) does not copy a Maglev table (256 KiB at the default
+/// [`Scheduler::carry_state`]) does not copy a Maglev table (16 KiB at the default
 /// size); the packet path only reads through them, like a `Box`.
 #[derive(Clone, Debug)]
 enum Algo {
@@ -132,8 +132,11 @@ impl Scheduler {
     /// Value of an empty slot in [`Scheduler::hash_table`].
     pub const NO_DEST: u32 = EMPTY;
 
-    /// Builds the scheduler of a virtual service over `dests` (their order is the kernel's
-    /// destination list order, which decides ties and table layouts).
+    /// Builds the scheduler of a virtual service over `dests` in the kernel's destination
+    /// list order, which decides rr/wrr sequences, first-wins ties and the dh/sh/mh table
+    /// layouts. The kernel adds a new real server at the head of its service's list
+    /// (`list_add_rcu` in `ip_vs_add_dest`), so a caller holding real servers in the order
+    /// they were added (a configuration file) passes them reversed, newest first.
     pub fn build(
         kind: SchedulerKind,
         dests: &[Destination],
@@ -152,7 +155,7 @@ impl Scheduler {
             SchedulerKind::Sh => Algo::Sh(Arc::new(sh_table(dests))),
             SchedulerKind::Mh => {
                 let size = opts.mh_table_size;
-                if !maglev::is_prime(size) {
+                if maglev::tab_bits(size).is_none() {
                     return Err(BuildError::MhTableNotPrime(size));
                 }
                 if n > size as usize {
@@ -172,6 +175,32 @@ impl Scheduler {
             weights: dests.iter().map(|d| W { weight: d.weight }).collect(),
             algo,
         })
+    }
+
+    /// This scheduler with each real server's `last_weight` continued from `prev`, the
+    /// previous version of the same service, as the kernel keeps it (`__ip_vs_update_dest`
+    /// sets `last_weight` when a server is added, and on an edit only to a non-zero
+    /// weight): a server still present whose weight went to 0 keeps the last non-zero
+    /// weight it had, so `mh` keeps its table slots instead of handing its flows to the
+    /// others. `None` when nothing changes (no rebuild needed).
+    pub fn continue_last_weights(&self, prev: &Scheduler) -> Option<Scheduler> {
+        let before: HashMap<(IpAddr, u16), u16> = prev
+            .dests
+            .iter()
+            .map(|d| ((d.addr, d.port), d.last_weight))
+            .collect();
+        let mut dests = self.dests.to_vec();
+        let mut changed = false;
+        for d in dests.iter_mut().filter(|d| d.weight == 0) {
+            if let Some(&lw) = before.get(&(d.addr, d.port)) {
+                changed |= d.last_weight != lw;
+                d.last_weight = lw;
+            }
+        }
+        // Built before with the same options and no more servers: it cannot fail now.
+        changed
+            .then(|| Scheduler::build(self.kind, &dests, self.opts).ok())
+            .flatten()
     }
 
     /// The algorithm.
@@ -224,10 +253,13 @@ impl Scheduler {
     /// Per-worker state for this (new) scheduler that continues `prev_state` of the
     /// previous version `prev` of the same service, the way the kernel keeps scheduler data
     /// across real-server changes: rr keeps its position (by real-server address and port;
-    /// the list head if that server is gone), wrr restarts at the head with its current
-    /// weight adjusted as `ip_vs_wrr_dest_changed` does, twos keeps its RNG, lblc/lblcr keep
-    /// their cache entries remapped to the new indices (members that left are dropped).
-    /// Falls back to [`Scheduler::new_state`] when the algorithm changed.
+    /// when that server left, its nearest surviving predecessor in the list, as
+    /// `ip_vs_rr_del_dest` moves to the deleted server's predecessor); wrr keeps its whole
+    /// position when the service's real servers are unchanged, else restarts at the list
+    /// head with its current weight adjusted as `ip_vs_wrr_dest_changed` does; twos keeps
+    /// its RNG; lblc/lblcr keep their cache entries remapped to the new indices (members
+    /// that left are dropped). Falls back to [`Scheduler::new_state`] when the algorithm
+    /// changed.
     pub fn carry_state(&self, seed: u64, prev: &Scheduler, prev_state: &SchedState) -> SchedState {
         if prev.kind != self.kind {
             return self.new_state(seed);
@@ -238,20 +270,31 @@ impl Scheduler {
             .enumerate()
             .map(|(i, d)| ((d.addr, d.port), i as u32))
             .collect();
-        let remap = |old: u32| -> Option<u32> {
-            let d = prev.dests.get(old as usize)?;
+        // An index of `prev` -> the same real server's index here.
+        let remap = |old: usize| -> Option<u32> {
+            let d = prev.dests.get(old)?;
             index.get(&(d.addr, d.port)).copied()
         };
         let mut fresh = self.new_state(seed);
         match (&mut fresh.0, &prev_state.0) {
             (State::Rr { last }, State::Rr { last: old }) if *old != HEAD => {
-                *last = u32::try_from(*old)
-                    .ok()
-                    .and_then(remap)
-                    .map_or(HEAD, |i| i as usize);
+                // The last pick, else the nearest predecessor that is still listed.
+                *last = (0..=(*old).min(prev.dests.len().saturating_sub(1)))
+                    .rev()
+                    .find_map(remap)
+                    .map_or(HEAD, |p| p as usize);
             }
-            (State::Wrr { cw, .. }, State::Wrr { cw: old_cw, .. }) => {
-                if let Algo::Wrr { di, mw } = self.algo {
+            (
+                State::Wrr { cl, cw },
+                State::Wrr {
+                    cl: old_cl,
+                    cw: old_cw,
+                },
+            ) => {
+                if prev.dests == self.dests {
+                    // The kernel resets wrr only when this service's servers change.
+                    (*cl, *cw) = (*old_cl, *old_cw);
+                } else if let Algo::Wrr { di, mw } = self.algo {
                     *cw = if *old_cw > mw || *old_cw == 0 {
                         mw
                     } else if di > 1 {
@@ -264,7 +307,7 @@ impl Scheduler {
             (State::Twos { rng }, State::Twos { rng: old }) => *rng = *old,
             (State::Lblc(cache), State::Lblc(old)) => {
                 for (key, lastuse, &d) in old.entries() {
-                    if let Some(nd) = remap(d) {
+                    if let Some(nd) = remap(d as usize) {
                         cache.restore(key, lastuse, nd);
                     }
                 }
@@ -274,7 +317,7 @@ impl Scheduler {
                     let mut kept: Option<DestSet> = None;
                     // Re-insert oldest first so the list order is preserved.
                     for &d in set.as_slice().iter().rev() {
-                        if let Some(nd) = remap(d) {
+                        if let Some(nd) = remap(d as usize) {
                             match kept.as_mut() {
                                 None => kept = Some(DestSet::single(nd, set.lastmod)),
                                 Some(s) => s.insert(nd, set.lastmod),

@@ -142,8 +142,14 @@ fn gcd(a: u16, b: u16) -> u16 {
     }
 }
 
+/// The lookup table at the kernel's 65521 entries (`mh_table_size`; the default 4093 moves
+/// a few percent more on a removal, as the Maglev paper's Fig. 10 shows for small tables).
 fn mh_table(dests: &[Destination]) -> Vec<u32> {
-    Scheduler::build(SchedulerKind::Mh, dests, SchedOptions::default())
+    let opts = SchedOptions {
+        mh_table_size: 65521,
+        ..SchedOptions::default()
+    };
+    Scheduler::build(SchedulerKind::Mh, dests, opts)
         .unwrap()
         .hash_table()
         .unwrap()
@@ -192,7 +198,7 @@ proptest! {
             .count();
         let frac = changed as f64 / before.len() as f64;
         let ideal = 1.0 / n as f64;
-        // Measured with the default 65537-entry table: the extra disruption stays well below
+        // Measured with a 65537-entry table (65521 now): the extra disruption stays well below
         // 0.5% for these sizes (0.2% at N=5, 0.48% at N=50); 1% (absolute) is the asserted bound.
         prop_assert!(frac >= ideal * 0.95, "frac {frac} below ideal {ideal}");
         prop_assert!(frac <= ideal + 0.01, "n={n}: disruption {frac} vs ideal {ideal}");

@@ -1,4 +1,6 @@
-//! Exact pick sequences, derived by hand from the kernel's ip_vs_*.c algorithms.
+//! Exact pick sequences, derived by hand from the kernel's ip_vs_*.c algorithms. Real servers
+//! are given in the kernel's list order (index 0 = list head = the server added last); tests
+//! of the order servers are added in are in `kernel_order.rs`.
 
 use scheduler::{
     DestLoad, Destination, FlowKey, LocalityParams, SchedFlags, SchedOptions, Scheduler,
@@ -495,7 +497,10 @@ fn carry_state_keeps_wrr_and_rr_positions() {
     let mut st = s1.new_state(0);
     assert_eq!(s1.pick(&mut st, &idle(3), &any_flow(), 0), Some(0));
     assert_eq!(s1.pick(&mut st, &idle(3), &any_flow(), 0), Some(1));
-    // Remove RS 1 (198.19.0.1 stays at index 0, 198.19.0.3 moves to index 1).
+    // Remove 198.19.0.2, the last pick (198.19.0.1 stays at index 0, 198.19.0.3 moves to
+    // index 1). ip_vs_rr_del_dest moves the position to the deleted server's predecessor
+    // (198.19.0.1), so 198.19.0.3 is next. (rvs restarted at the list head, index 0, before
+    // #25 item 9.)
     let s2 = Scheduler::build(
         SchedulerKind::Rr,
         &[rs(1, 1), rs(3, 1)],
@@ -503,6 +508,7 @@ fn carry_state_keeps_wrr_and_rr_positions() {
     )
     .unwrap();
     let mut st2 = s2.carry_state(0, &s1, &st);
+    assert_eq!(s2.pick(&mut st2, &idle(2), &any_flow(), 0), Some(1));
     assert_eq!(s2.pick(&mut st2, &idle(2), &any_flow(), 0), Some(0));
     // Add a server after RS 2: the position (RS 2) is kept.
     let s3 = build(SchedulerKind::Rr, &[1, 1, 1, 1]);

@@ -15,7 +15,7 @@ use crate::forward::ForwardMethod;
 use crate::locate::Path;
 use crate::model::{
     Config, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceAddr, ServiceKey,
-    VirtualService, DEFAULT_PERSISTENCE_TIMEOUT,
+    VirtualService, DEFAULT_PERSISTENCE_TIMEOUT, MH_DEFAULT_TABLE_SIZE, MH_TABLE_SIZES,
 };
 use crate::raw::{RawPersistence, RawRealServer, RawService};
 
@@ -126,6 +126,15 @@ fn service(
         method: default_method,
     };
     let real_servers = real_servers(r.real_servers, &facts, cfg, at, p);
+    if let Some(size) = r.mh_table_size {
+        mh_table_size(
+            size,
+            scheduler,
+            real_servers.len(),
+            &at.key("mh_table_size"),
+            p,
+        );
+    }
 
     let needs_pool = real_servers
         .iter()
@@ -158,6 +167,7 @@ fn service(
         key,
         scheduler,
         scheduler_flags,
+        mh_table_size: r.mh_table_size,
         persistence,
         one_packet,
         method: default_method,
@@ -175,6 +185,22 @@ fn one_packet_protocol(key: &ServiceKey, at: &Path, p: &mut Problems<'_>) {
         if a.proto != Protocol::Udp {
             p.at(&at.key("one_packet"), format!("one-packet scheduling on a {} service; expected it only on udp services (or firewall-mark services)", a.proto));
         }
+    }
+}
+
+/// `mh_table_size`: an mh service's, one of the kernel's primes, room for every real server
+/// (the kernel refuses more real servers than table entries with EINVAL).
+fn mh_table_size(size: u32, scheduler: Scheduler, servers: usize, at: &Path, p: &mut Problems<'_>) {
+    let sizes = MH_TABLE_SIZES.map(|s| s.to_string()).join(", ");
+    if scheduler != Scheduler::Mh {
+        p.at(
+            at,
+            format!("mh_table_size on a {scheduler} service; expected it only with scheduler mh"),
+        );
+    } else if !MH_TABLE_SIZES.contains(&size) {
+        p.at(at, format!("mh_table_size {size} is not a kernel Maglev table size; expected one of {sizes} (default {MH_DEFAULT_TABLE_SIZE})"));
+    } else if servers > size as usize {
+        p.at(at, format!("mh_table_size {size} is smaller than the service's {servers} real servers; expected a larger size from {sizes}"));
     }
 }
 

@@ -190,7 +190,8 @@ fn service(
         .parse()
         .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
     let mut real_servers = Vec::new();
-    for rs in &s.real_servers {
+    // The kernel's list order (see `scheduler`): the last configured real server first.
+    for rs in s.real_servers.iter().rev() {
         if rs.address.is_ipv6() != s.is_ipv6() {
             bail!(
                 "{what}: real server {}: mixed address families are not supported by this build's dataplane yet",
@@ -266,9 +267,14 @@ fn scheduler(
             .iter()
             .any(|f| matches!(f, SchedulerFlag::ShPort | SchedulerFlag::MhPort)),
     };
+    // In the kernel's list order, as the dataplane's real servers: `ip_vs_add_dest` puts a
+    // new real server at the head of its service's list, so the configuration's order (the
+    // order an ipvsadm-restore or a series of `-a` would add them in) is reversed. It decides
+    // rr/wrr sequences, ties and the dh/sh/mh tables; `-Ln` sorts by address as ipvsadm does.
     let dests: Vec<Destination> = s
         .real_servers
         .iter()
+        .rev()
         .map(|rs| Destination {
             thresholds: Thresholds {
                 upper: rs.upper_threshold,
@@ -282,6 +288,7 @@ fn scheduler(
         &dests,
         SchedOptions {
             flags,
+            mh_table_size: s.mh_table_size.unwrap_or(config::MH_DEFAULT_TABLE_SIZE),
             ..SchedOptions::default()
         },
     )
@@ -365,5 +372,78 @@ mod tests {
         let mut methods: Vec<_> = table.iter().map(|r| r.3 as u8).collect();
         methods.dedup();
         assert_eq!(methods, [0, 1, 3, 2], "Masq, Route, FullNat, Tunnel");
+    }
+
+    /// Real servers are scheduled in the kernel's list order: the last added first, so rr
+    /// over A, B, C (configuration order) picks C, B, A.
+    #[test]
+    fn real_servers_are_scheduled_newest_first() {
+        let mut vs = mh_service();
+        vs.scheduler = config::Scheduler::Rr;
+        vs.mh_table_size = None;
+        vs.real_servers = (1..=3u8)
+            .map(|i| RsConfig {
+                address: std::net::IpAddr::from([192, 0, 2, i]),
+                ..rs(ForwardMethod::Masq)
+            })
+            .collect();
+        let s = scheduler(&vs, SchedulerKind::Rr)
+            .map_err(|e| e.to_string())
+            .unwrap();
+        let loads = [scheduler::DestLoad::IDLE; 3];
+        let flow = scheduler::FlowKey::new(
+            6,
+            "198.18.0.1:1000".parse().unwrap(),
+            "198.18.0.100:80".parse().unwrap(),
+        );
+        let mut st = s.new_state(0);
+        let picks: Vec<u8> = (0..4)
+            .map(|_| {
+                let i = s.pick(&mut st, &loads[..], &flow, 0).unwrap();
+                match s.destinations()[i].addr {
+                    std::net::IpAddr::V4(a) => a.octets()[3],
+                    std::net::IpAddr::V6(_) => unreachable!(),
+                }
+            })
+            .collect();
+        assert_eq!(picks, [3, 2, 1, 3]);
+    }
+
+    /// The YAML `mh_table_size` sizes the service's Maglev table; without it, the kernel's
+    /// default 4093.
+    #[test]
+    fn mh_table_size_reaches_the_scheduler() {
+        let mut vs = mh_service();
+        let built = |vs: &VsConfig| {
+            let s = scheduler(vs, SchedulerKind::Mh)
+                .map_err(|e| e.to_string())
+                .unwrap();
+            s.hash_table().unwrap().len()
+        };
+        assert_eq!(built(&vs), 251);
+        vs.mh_table_size = None;
+        assert_eq!(built(&vs), 4093);
+    }
+
+    /// An mh service with a 251-entry table and one real server.
+    fn mh_service() -> VsConfig {
+        VsConfig {
+            key: ServiceKey::Addr(config::ServiceAddr {
+                proto: Protocol::Tcp,
+                vip: "198.18.0.100".parse().unwrap(),
+                port: 80,
+            }),
+            scheduler: config::Scheduler::Mh,
+            scheduler_flags: vec![],
+            mh_table_size: Some(251),
+            persistence: None,
+            one_packet: false,
+            method: ForwardMethod::Masq,
+            snat_pool: None,
+            toa: true,
+            health_check: None,
+            sorry_server: None,
+            real_servers: vec![rs(ForwardMethod::Masq)],
+        }
     }
 }

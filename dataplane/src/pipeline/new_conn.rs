@@ -14,6 +14,7 @@ use super::state::Pipeline;
 use super::verdict::Verdict;
 use crate::counters::{bump, DropReason};
 use crate::frame::Frame;
+use crate::overload::Slot;
 use crate::service::{proto, Forward, RealServer, ServiceId};
 use crate::tables::Tables;
 use crate::wire;
@@ -35,10 +36,12 @@ pub(super) struct NewPacket<F> {
 
 /// A virtual service's real servers with this worker's connection counts, as the
 /// scheduler reads them. IPVS counts connections globally; here each worker counts its
-/// own (flows are spread over workers by client address, so the shares are alike).
+/// own (flows are spread over workers by client address, so the shares are alike). The
+/// overload flag (thresholds) is the shared one, over all workers (`crate::overload`).
 struct Loads<'a> {
     conns: &'a ConnTable,
     servers: &'a [RealServer],
+    overload: Option<&'a [Slot]>,
 }
 
 impl DestLoads for Loads<'_> {
@@ -48,11 +51,12 @@ impl DestLoads for Loads<'_> {
             return DestLoad::MISSING;
         };
         let c = self.conns.rs_counts(rs.id);
-        let total = u64::from(c.active) + u64::from(c.inactive);
         DestLoad {
             active: c.active,
             inactive: c.inactive,
-            overloaded: rs.upper_threshold != 0 && total >= u64::from(rs.upper_threshold),
+            overloaded: self
+                .overload
+                .is_some_and(|s| s.get(index).is_some_and(Slot::overloaded)),
             available: true,
         }
     }
@@ -115,6 +119,12 @@ impl<P: Frame> Pipeline<P> {
         ) {
             return Drop(why);
         }
+        // The bind: the real server's shared total and overload flag (thresholds only).
+        let overload = t.services.overload();
+        if let Some(base) = overload.base(sid as usize) {
+            self.overload
+                .sync_one(overload, base + rs_index, &self.conns);
+        }
         if let Forward::Tunnel(kind) = rs.forward {
             return Verdict::Tunnel(rip, kind);
         }
@@ -168,6 +178,7 @@ impl<P: Frame> Pipeline<P> {
         let loads = Loads {
             conns: &self.conns,
             servers: &svc.real_servers,
+            overload: t.services.overload().service(sid as usize),
         };
         let Some(i) = svc.scheduler.pick(state, &loads, flow, now_ms) else {
             return Err(DropReason::NoRealServer);

@@ -123,6 +123,8 @@ pub struct Pipeline<P> {
     /// IPv4 and IPv6 fragments in flight (see `fragment`).
     pub(crate) frags4: Fragments<Ipv4Addr, P>,
     pub(crate) frags6: Fragments<Ipv6Addr, P>,
+    /// This worker's share of the real servers' connection totals (thresholds).
+    pub(crate) overload: crate::overload::OverloadShare,
 }
 
 pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
@@ -180,6 +182,7 @@ impl<P: Frame> Pipeline<P> {
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
             frags4: Fragments::default(),
             frags6: Fragments::default(),
+            overload: Default::default(),
             cfg,
         }
     }

@@ -33,6 +33,7 @@ impl<P: Frame> Pipeline<P> {
                     .push(carried.unwrap_or_else(|| s.scheduler.new_state(seed)));
             }
             self.generation = t.services.generation();
+            self.overload.adopt(t.services.overload(), &self.conns);
             self.conns
                 .set_ipvsadm_timeouts(t.timeouts.tcp, t.timeouts.tcp_fin, t.timeouts.udp);
             self.snat.sync(&t.snat);
@@ -125,6 +126,8 @@ impl<P: Frame> Pipeline<P> {
         set(&self.cfg.stats.conns_current, self.conns.len() as u64);
         if now_ms >= self.counts_ms + COUNTS_EVERY_MS {
             self.counts_ms = now_ms;
+            // Expiries reach the shared threshold totals (and may clear overload flags).
+            self.overload.sync_all(t.services.overload(), &self.conns);
             for (cell, c) in self
                 .cfg
                 .stats

@@ -123,3 +123,64 @@ fn a_service_of_quiescent_real_servers_takes_no_new_connection() {
         assert_eq!(p.conns.len(), 0, "{fam:?}");
     }
 }
+
+/// IPVS's overload flag over the real server's connections on every worker: with upper
+/// threshold 2 and lower 1 on RS 0, one connection on each of two workers overloads it for
+/// both; it stays overloaded while one connection is left (the lower threshold's
+/// hysteresis) and is usable again once none is.
+#[test]
+fn thresholds_count_the_connections_of_every_worker() {
+    use crate::service::ServiceTable;
+    let fam = Fam::V4;
+    let mut t = tables(fam, &Setup::default());
+    let mut svc = t.services.services()[0].clone();
+    let mut dests = svc.scheduler.destinations().to_vec();
+    dests[0].thresholds = scheduler::Thresholds { upper: 2, lower: 1 };
+    svc.scheduler =
+        scheduler::Scheduler::build(scheduler::SchedulerKind::Rr, &dests, Default::default())
+            .unwrap();
+    let locals = t.services.locals().to_vec();
+    t.services = ServiceTable::new(vec![svc], locals, 1);
+    // Two workers on the same table (bench's own tables are of other generations).
+    let (_, mut w1, _) = bench(
+        fam,
+        &Setup {
+            generation: 7,
+            ..Setup::default()
+        },
+    );
+    let (_, mut w2, _) = bench(
+        fam,
+        &Setup {
+            generation: 8,
+            ..Setup::default()
+        },
+    );
+    w1.sync(&t);
+    w2.sync(&t);
+    assert_eq!(picks(&mut w1, &t, fam, &[1000], 1), [0]);
+    assert_eq!(picks(&mut w2, &t, fam, &[2000], 1), [0]);
+    // Two connections in all: RS 0 is skipped where rr would pick it (per worker, each
+    // had one connection only).
+    assert_eq!(picks(&mut w1, &t, fam, &[1001, 1002, 1003], 2), [1, 1, 1]);
+    // Worker 2's connection expires: one left, not below the lower threshold 1.
+    // An hour later, ticked until the wheel has caught up (a tick's work is bounded).
+    let later = |w: &mut Pipeline<Vec<u8>>| {
+        let mut io = crate::test_io::Out::default();
+        for ms in 3_600_000..3_601_000 {
+            w.tick(&t, ms, &mut io);
+        }
+        assert_eq!(w.conns.len(), 0);
+        // The neighbours aged out meanwhile: known again.
+        let rss = (0..2).map(|i| (1, fam.rs(i), RS_MAC));
+        for (port, ip, mac) in [(0, fam.client(), CLIENT_MAC)].into_iter().chain(rss) {
+            let n = crate::pipeline::NeighbourUpdate { port, ip, mac };
+            w.learn_remote(n, 3_601_000, &mut io);
+        }
+    };
+    later(&mut w2);
+    assert_eq!(picks(&mut w1, &t, fam, &[1004, 1005], 5), [1, 1]);
+    // Worker 1's expire too: RS 0 takes connections again.
+    later(&mut w1);
+    assert_eq!(picks(&mut w1, &t, fam, &[1006, 1007], 3_601_000), [0, 1]);
+}
