@@ -70,8 +70,10 @@ impl ControlPlane {
         let mut health = Health::default();
         health.sync(&config);
         let mut ids = ids;
-        // The workers' counters for the start configuration's ids beyond the first
-        // segment (the workers count them from here on).
+        // The start configuration's ids: the workers' counters began at zero with them
+        // (and may have counted already: nothing to zero), but need room beyond the first
+        // segment (counted from here on).
+        ids.take_fresh();
         ids.prepare(&runtime.workers, &mut runtime.estimator.lock());
         ControlPlane {
             effective: config.clone(),
