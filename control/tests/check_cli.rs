@@ -125,3 +125,31 @@ fn a_missing_exec_user_is_refused() {
     assert_eq!(code, 0, "{out}{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue #25 item 4: more (service, real server) entries than the 4,096 rvsd used to
+/// allow ("more than 4096 distinct real servers since rvsd started"): 4,000 services of 10
+/// real servers. (100,000 x 10 is accepted too, see `real_server_ids.rs`; through YAML
+/// it takes about a minute in a debug build.)
+#[test]
+fn forty_thousand_real_server_entries_are_valid() {
+    let dir = std::env::temp_dir().join(format!("rvs-check-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let servers: Vec<String> = (0..10)
+        .map(|i| format!("{{ address: 198.19.0.{} }}", 11 + i))
+        .collect();
+    let mut yaml = String::from("interfaces:\n  - { name: wan0, device: net_null0, addresses: [10.255.255.254/8] }\n  - { name: lan0, device: net_null1, addresses: [198.19.0.254/24] }\nservices:\n");
+    for s in 0..4000u32 {
+        yaml.push_str(&format!(
+            "  - {{ proto: tcp, vip: 10.0.{}.{}, port: 80, scheduler: rr, method: masq, real_servers: [{}] }}\n",
+            s >> 8,
+            s & 255,
+            servers.join(", ")
+        ));
+    }
+    let path = dir.join("big.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (code, out, err) = check(&path);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("configuration is valid"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

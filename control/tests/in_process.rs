@@ -11,27 +11,8 @@ use std::sync::Arc;
 use common::*;
 use control::spec::{build_tables, from_config, RealServerIds};
 use dataplane::counters::{get, DropReason, WorkerStats};
-use dataplane::frame::Io;
 use dataplane::pipeline::{Pipeline, PipelineConfig};
 use dataplane::tables::Tables;
-
-const WAN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x01];
-const LAN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x02];
-
-#[derive(Default)]
-struct Out(Vec<(usize, Vec<u8>)>);
-
-impl Io<Vec<u8>> for Out {
-    fn send(&mut self, port: usize, pkt: Vec<u8>) {
-        self.0.push((port, pkt));
-    }
-    fn alloc(&mut self) -> Option<Vec<u8>> {
-        Some(Vec::with_capacity(128))
-    }
-    fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
-        panic!("no port of these tests has an exception path");
-    }
-}
 
 const INTERFACES: &str = "interfaces:
   - { name: wan0, device: net_null0, addresses: [198.18.0.254/24] }

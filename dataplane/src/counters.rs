@@ -2,13 +2,23 @@
 //! updates with relaxed load + store (no read-modify-write), and the control thread reads
 //! them with relaxed loads and sums across workers.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
+use std::sync::OnceLock;
 
 /// Most ports rvs drives.
 pub const MAX_PORTS: usize = 8;
 
-/// Most real servers (by stable id) whose connection counts a worker reports.
-pub const MAX_REAL_SERVERS: usize = 4096;
+/// Real-server ids per segment of a worker's per-real-server counters: the control thread
+/// adds segments as the configuration grows, a worker never allocates them.
+pub const REAL_SERVER_SEGMENT: usize = 4096;
+
+/// Most real-server ids (configured (service, real server) entries plus the deleted ones
+/// that connections still refer to). The segment index is one of a fixed array, so a
+/// worker finds a counter with two loads and no lock.
+pub const MAX_REAL_SERVER_IDS: usize = 1 << 24;
+
+const SEGMENT_SHIFT: u32 = REAL_SERVER_SEGMENT.trailing_zeros();
+const SEGMENTS: usize = MAX_REAL_SERVER_IDS / REAL_SERVER_SEGMENT;
 
 /// One real server's connections on one worker (ipvsadm's ActiveConn / InActConn /
 /// PersistConn), copied from the worker's table a few times a second.
@@ -30,6 +40,11 @@ pub struct RealServerCounts {
     pub inbytes: AtomicU64,
     /// Bytes real server -> client.
     pub outbytes: AtomicU64,
+    /// Connections and templates of this worker that refer to the id (active + inactive +
+    /// persistent, stored as one value so that a reader never adds halves of two
+    /// publications): the control thread recycles a deleted server's id once this is 0 on
+    /// every worker.
+    pub refs: AtomicU32,
 }
 
 impl RealServerCounts {
@@ -43,6 +58,77 @@ impl RealServerCounts {
             bump(&self.outpkts, 1);
             bump(&self.outbytes, bytes);
         }
+    }
+}
+
+type Segment = Box<[RealServerCounts; REAL_SERVER_SEGMENT]>;
+
+/// One worker's [`RealServerCounts`] by real-server id, in segments of
+/// [`REAL_SERVER_SEGMENT`] ids. The control thread adds segments ([`Self::reserve`])
+/// before it publishes tables that use their ids; the worker only reads what is there
+/// (an id without a segment is not counted, never out of bounds) and never blocks.
+#[derive(Debug)]
+pub struct RealServerTable {
+    segments: Box<[OnceLock<Segment>; SEGMENTS]>,
+}
+
+impl Default for RealServerTable {
+    /// The first segment only (4096 ids, as many as a small configuration needs).
+    fn default() -> Self {
+        let segments: Box<[OnceLock<Segment>]> = (0..SEGMENTS).map(|_| OnceLock::new()).collect();
+        let t = RealServerTable {
+            segments: segments
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("SEGMENTS cells were collected")),
+        };
+        t.reserve(REAL_SERVER_SEGMENT);
+        t
+    }
+}
+
+impl RealServerTable {
+    /// The counters of real-server id `id`, if its segment exists. On the packet path:
+    /// a shift, a mask, two loads and two branches.
+    #[inline(always)]
+    pub fn get(&self, id: usize) -> Option<&RealServerCounts> {
+        let seg = self.segments.get(id >> SEGMENT_SHIFT)?.get()?;
+        Some(&seg[id & (REAL_SERVER_SEGMENT - 1)])
+    }
+
+    /// Make ids `0..n` countable (capped at [`MAX_REAL_SERVER_IDS`]). Control thread only;
+    /// allocates the missing segments, zeroed.
+    pub fn reserve(&self, n: usize) {
+        let segs = n.min(MAX_REAL_SERVER_IDS).div_ceil(REAL_SERVER_SEGMENT);
+        for cell in &self.segments[..segs] {
+            cell.get_or_init(|| {
+                let v: Box<[RealServerCounts]> = (0..REAL_SERVER_SEGMENT)
+                    .map(|_| RealServerCounts::default())
+                    .collect();
+                v.try_into()
+                    .unwrap_or_else(|_| unreachable!("a segment's worth was collected"))
+            });
+        }
+    }
+
+    /// Ids `0..len()` have counters (segments are added in order).
+    pub fn len(&self) -> usize {
+        self.segments
+            .iter()
+            .take_while(|c| c.get().is_some())
+            .count()
+            * REAL_SERVER_SEGMENT
+    }
+
+    /// Whether no id has counters.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The counters of ids `first..` within `first`'s segment, with their ids (the worker
+    /// publishes its connection counts a segment at a time).
+    pub fn segment_from(&self, first: usize) -> Option<&[RealServerCounts]> {
+        let seg = self.segments.get(first >> SEGMENT_SHIFT)?.get()?;
+        Some(&seg[first & (REAL_SERVER_SEGMENT - 1)..])
     }
 }
 
@@ -225,8 +311,12 @@ pub struct WorkerStats {
     pub busy_loops: AtomicU64,
     /// TSC cycles spent in busy iterations (for cycles per packet).
     pub busy_cycles: AtomicU64,
-    /// Connection counts per real server id.
-    pub real_servers: Box<[RealServerCounts]>,
+    /// Connection counts and traffic per real server id.
+    pub real_servers: RealServerTable,
+    /// The table generation every worker's published `refs` are at least as recent as:
+    /// set (release) after a full pass over the per-real-server counts that started on
+    /// that generation. 0 until the first pass.
+    pub counts_generation: AtomicU64,
     /// FULLNAT local ports this worker has handed out (gauge).
     pub snat_ports_in_use: AtomicU64,
     /// ICMPv6 errors about a connection, translated (NAT) or relayed (DR) to the other
@@ -261,9 +351,8 @@ impl Default for WorkerStats {
             loops: AtomicU64::new(0),
             busy_loops: AtomicU64::new(0),
             busy_cycles: AtomicU64::new(0),
-            real_servers: (0..MAX_REAL_SERVERS)
-                .map(|_| RealServerCounts::default())
-                .collect(),
+            real_servers: RealServerTable::default(),
+            counts_generation: AtomicU64::new(0),
             snat_ports_in_use: AtomicU64::new(0),
             icmpv6_errors_translated: AtomicU64::new(0),
             toa_no_room: AtomicU64::new(0),
@@ -308,6 +397,13 @@ impl WorkerStats {
     pub fn drops(&self, why: DropReason) -> u64 {
         get(&self.drops[why as usize])
     }
+
+    /// The generation of the last full pass of per-real-server counts (see
+    /// [`WorkerStats::counts_generation`]); the `refs` read after this are at least that
+    /// recent.
+    pub fn counts_generation(&self) -> u64 {
+        self.counts_generation.load(Acquire)
+    }
 }
 
 #[cfg(test)]
@@ -326,6 +422,30 @@ mod tests {
         assert_eq!(
             DropReason::ALL[DropReason::TxFull as usize],
             DropReason::TxFull
+        );
+    }
+
+    #[test]
+    fn real_server_counters_grow_by_segment_and_never_index_out_of_bounds() {
+        let t = RealServerTable::default();
+        assert_eq!(t.len(), REAL_SERVER_SEGMENT);
+        assert!(t.get(REAL_SERVER_SEGMENT - 1).is_some());
+        assert!(
+            t.get(REAL_SERVER_SEGMENT).is_none(),
+            "no segment yet: not counted"
+        );
+        assert!(t.get(usize::MAX).is_none());
+        bump(&t.get(7).unwrap().conns, 3);
+        t.reserve(100_000);
+        assert_eq!(
+            t.len(),
+            100_000usize.div_ceil(REAL_SERVER_SEGMENT) * REAL_SERVER_SEGMENT
+        );
+        assert_eq!(get(&t.get(7).unwrap().conns), 3, "existing counters stay");
+        assert_eq!(get(&t.get(99_999).unwrap().conns), 0);
+        assert_eq!(
+            t.segment_from(4097).map(<[_]>::len),
+            Some(REAL_SERVER_SEGMENT - 1)
         );
     }
 

@@ -17,8 +17,9 @@ pub struct Config {
     pub ipv6_capacity: u32,
     /// Most persistence templates.
     pub max_templates: u32,
-    /// Real server ids run from 0 to `max_real_servers - 1`; the table keeps
-    /// active/inactive/persistent counts for each.
+    /// Real server ids run from 0 to `max_real_servers - 1` (more with
+    /// `ConnTable::reserve_real_servers`); the table keeps active/inactive/persistent
+    /// counts for each.
     pub max_real_servers: u32,
     /// Timer wheel granularity in milliseconds: expiry happens at most one
     /// tick late.

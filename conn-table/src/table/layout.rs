@@ -198,6 +198,14 @@ impl ConnTable {
         &self.counts
     }
 
+    /// Make real-server ids `0..n` usable (the configuration grew). Allocates when the
+    /// table grows, so it is called when a new configuration is adopted, never per packet.
+    pub fn reserve_real_servers(&mut self, n: u32) {
+        if n as usize > self.counts.len() {
+            self.counts.resize(n as usize, RsCounts::default());
+        }
+    }
+
     /// The entry of `id` if it is a live connection.
     pub(super) fn conn_live(&self, id: ConnId) -> Option<&Conn> {
         self.conns

@@ -12,15 +12,15 @@ use super::ids::parse_service_id;
 use super::state::AdminState;
 use crate::plane::ControlPlane;
 
-/// The stable ids of a service's real servers (all services when `vs` is None); None
-/// when the service does not exist.
+/// The stable ids of a service's real servers and the service's key (all services when
+/// `vs` is None); None when the service does not exist.
 fn real_server_ids_of(
     plane: &ControlPlane,
     vs: Option<&ipvsadm::VirtualService>,
-) -> Option<Vec<u32>> {
+) -> Option<(Vec<u32>, Vec<String>)> {
     let cfg = plane.config();
     let ids = plane.real_server_ids();
-    let mut out = Vec::new();
+    let (mut out, mut keys) = (Vec::new(), Vec::new());
     let mut found = vs.is_none();
     for s in &cfg.services {
         if vs.is_some_and(|v| !convert::is_service(s, v)) {
@@ -28,13 +28,14 @@ fn real_server_ids_of(
         }
         found = true;
         let key = s.key.to_string();
+        keys.push(key.clone());
         out.extend(
             s.real_servers
                 .iter()
                 .filter_map(|rs| ids.get(&key, rs.socket_addr())),
         );
     }
-    found.then_some(out)
+    found.then_some((out, keys))
 }
 
 fn zero(st: &AdminState, vs: Option<&ipvsadm::VirtualService>) -> Response {
@@ -43,8 +44,11 @@ fn zero(st: &AdminState, vs: Option<&ipvsadm::VirtualService>) -> Response {
         real_server_ids_of(&plane, vs)
     };
     match ids {
-        Some(ids) => {
-            st.runtime.estimator.lock().zero(&st.runtime.workers, ids);
+        Some((ids, services)) => {
+            let mut est = st.runtime.estimator.lock();
+            est.zero(&st.runtime.workers, ids);
+            // What the services' deleted real servers counted goes too.
+            est.zero_services(services.iter().map(String::as_str));
             StatusCode::NO_CONTENT.into_response()
         }
         None => IpvsApiError::Op(OpError::NoSuchService).into_response(),

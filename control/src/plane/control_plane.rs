@@ -69,6 +69,12 @@ impl ControlPlane {
         let token = spec.admin_token.as_deref().map(Arc::from);
         let mut health = Health::default();
         health.sync(&config);
+        let mut ids = ids;
+        // The start configuration's ids: the workers' counters began at zero with them
+        // (and may have counted already: nothing to zero), but need room beyond the first
+        // segment (counted from here on).
+        ids.take_fresh();
+        ids.prepare(&runtime.workers, &mut runtime.estimator.lock());
         ControlPlane {
             effective: config.clone(),
             health,
@@ -121,6 +127,7 @@ impl ControlPlane {
             Ok(spec) => {
                 self.effective = effective;
                 self.publish(spec);
+                self.retire_ids();
                 info!(
                     table_generation = self.table_generation,
                     "health state applied to the service table"
@@ -132,6 +139,7 @@ impl ControlPlane {
     }
 
     fn publish(&mut self, spec: DaemonSpec) {
+        (self.ids).prepare(&self.runtime.workers, &mut self.runtime.estimator.lock());
         self.table_generation += 1;
         let mut tables = build_tables(&spec, self.table_generation);
         tables.services.follow(&self.publisher.current().services);
@@ -194,9 +202,19 @@ impl ControlPlane {
         self.last_error.as_ref()
     }
 
-    /// Free tables no worker can still see.
+    /// Free tables no worker can still see, and the ids of deleted real servers no
+    /// connection or template refers to any more.
     pub fn reclaim(&mut self) {
         self.publisher.reclaim();
+        self.ids.recycle(&self.runtime.workers);
+    }
+
+    /// The real servers neither configured nor in use (a sorry server) are deleted: their
+    /// ids drain from the tables just published (see `spec::ids`).
+    fn retire_ids(&mut self) {
+        let (configs, generation) = ([&self.config, &self.effective], self.table_generation);
+        let mut est = self.runtime.estimator.lock();
+        (self.ids).retire_unconfigured(configs, generation, &self.runtime.workers, &mut est);
     }
 
     /// Validate `new` against what can change at run time and, unless `dry_run`, publish
@@ -279,6 +297,7 @@ impl ControlPlane {
         self.publish(spec);
         self.config = new;
         self.effective = effective;
+        self.retire_ids();
         self.runtime
             .generation
             .store(self.generation, Ordering::Relaxed);

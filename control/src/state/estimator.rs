@@ -4,13 +4,16 @@
 //! sums them and, every 2 seconds, updates rates the way the kernel's `ip_vs_est.c` does:
 //! an exponentially weighted moving average with weight 1/4, in fixed point (connections
 //! and packets scaled by 2^10 per second, bytes by 2^5), read back rounded up.
-//! `-Z` (zero) keeps a baseline per id and resets the rates, as `ip_vs_zero_stats` does.
+//! `-Z` (zero) keeps a baseline per id and resets the rates, as `ip_vs_zero_stats` does;
+//! an id given to a real server anew (a new server, or a deleted one's recycled id) is
+//! zeroed the same way, so its statistics start at zero.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use config::ipvsadm::{Rates, Stats};
-use dataplane::counters::{WorkerStats, MAX_REAL_SERVERS};
+use dataplane::counters::WorkerStats;
 
 /// Seconds between estimator runs (IPVS: 2 s).
 pub const INTERVAL_S: u64 = 2;
@@ -25,6 +28,26 @@ struct Totals {
 }
 
 impl Totals {
+    fn plus(self, b: Totals) -> Totals {
+        Totals {
+            conns: self.conns + b.conns,
+            inpkts: self.inpkts + b.inpkts,
+            outpkts: self.outpkts + b.outpkts,
+            inbytes: self.inbytes + b.inbytes,
+            outbytes: self.outbytes + b.outbytes,
+        }
+    }
+
+    fn stats(self) -> Stats {
+        Stats {
+            conns: self.conns,
+            inpkts: self.inpkts,
+            outpkts: self.outpkts,
+            inbytes: self.inbytes,
+            outbytes: self.outbytes,
+        }
+    }
+
     fn minus(self, b: Totals) -> Totals {
         Totals {
             conns: self.conns.saturating_sub(b.conns),
@@ -46,21 +69,16 @@ struct Avg {
     outbps: i64,
 }
 
-/// Statistics and rates for every real-server id.
+/// Statistics and rates for every real-server id (grown as ids are handed out).
+#[derive(Default)]
 pub struct Estimator {
     last: Vec<Totals>,
     avg: Vec<Avg>,
     baseline: Vec<Totals>,
-}
-
-impl Default for Estimator {
-    fn default() -> Self {
-        Estimator {
-            last: vec![Totals::default(); MAX_REAL_SERVERS],
-            avg: vec![Avg::default(); MAX_REAL_SERVERS],
-            baseline: vec![Totals::default(); MAX_REAL_SERVERS],
-        }
-    }
+    /// Per service (by key): what its deleted real servers counted while they were in it.
+    /// A service's counters are its servers' plus these, so they never go back while the
+    /// service exists (IPVS keeps a service's own statistics); freed with the service.
+    retired: HashMap<String, Totals>,
 }
 
 fn totals(workers: &[Arc<WorkerStats>], id: usize) -> Totals {
@@ -83,9 +101,18 @@ fn ewma(avg: &mut i64, rate: i64) {
 }
 
 impl Estimator {
+    /// Room for ids `0..n`.
+    pub fn reserve(&mut self, n: usize) {
+        if n > self.last.len() {
+            self.last.resize(n, Totals::default());
+            self.avg.resize(n, Avg::default());
+            self.baseline.resize(n, Totals::default());
+        }
+    }
+
     /// The 2-second estimator step over the workers' counters.
     pub fn tick(&mut self, workers: &[Arc<WorkerStats>]) {
-        for id in 0..MAX_REAL_SERVERS {
+        for id in 0..self.last.len() {
             let cur = totals(workers, id);
             let d = cur.minus(self.last[id]);
             self.last[id] = cur;
@@ -102,16 +129,37 @@ impl Estimator {
     /// Counters of real server `id` since the last zero.
     pub fn stats(&self, workers: &[Arc<WorkerStats>], id: u32) -> Stats {
         let id = id as usize;
-        if id >= MAX_REAL_SERVERS {
+        let Some(&baseline) = self.baseline.get(id) else {
             return Stats::default();
-        }
-        let t = totals(workers, id).minus(self.baseline[id]);
-        Stats {
-            conns: t.conns,
-            inpkts: t.inpkts,
-            outpkts: t.outpkts,
-            inbytes: t.inbytes,
-            outbytes: t.outbytes,
+        };
+        totals(workers, id).minus(baseline).stats()
+    }
+
+    /// Real server `id` leaves service `svc`, which stays: the service keeps what it
+    /// counted.
+    pub fn retire(&mut self, workers: &[Arc<WorkerStats>], svc: &str, id: u32) {
+        let Some(&baseline) = self.baseline.get(id as usize) else {
+            return;
+        };
+        let t = totals(workers, id as usize).minus(baseline);
+        let r = self.retired.entry(svc.to_string()).or_default();
+        *r = r.plus(t);
+    }
+
+    /// What the deleted real servers of service `svc` counted (since its last zero).
+    pub fn retired(&self, svc: &str) -> Stats {
+        self.retired.get(svc).copied().unwrap_or_default().stats()
+    }
+
+    /// Free the retired statistics of the services `keep` refuses (deleted services).
+    pub fn forget_services(&mut self, keep: impl Fn(&str) -> bool) {
+        self.retired.retain(|svc, _| keep(svc));
+    }
+
+    /// `-Z` of services: their deleted real servers' statistics go too.
+    pub fn zero_services<'a>(&mut self, svcs: impl IntoIterator<Item = &'a str>) {
+        for svc in svcs {
+            self.retired.remove(svc);
         }
     }
 
@@ -130,14 +178,17 @@ impl Estimator {
         }
     }
 
-    /// `-Z`: counters restart from zero and rates are reset for these ids.
+    /// `-Z`, or an id given to a real server anew: counters restart from zero and rates
+    /// are reset for these ids.
     pub fn zero(&mut self, workers: &[Arc<WorkerStats>], ids: impl IntoIterator<Item = u32>) {
         for id in ids {
             let id = id as usize;
-            if id < MAX_REAL_SERVERS {
-                self.baseline[id] = totals(workers, id);
-                self.avg[id] = Avg::default();
-            }
+            self.reserve(id + 1);
+            let now = totals(workers, id);
+            self.baseline[id] = now;
+            // The next rate step starts from here, not from the previous owner's traffic.
+            self.last[id] = now;
+            self.avg[id] = Avg::default();
         }
     }
 }
@@ -152,12 +203,13 @@ mod tests {
         let w = Arc::new(WorkerStats::default());
         let workers = vec![w.clone()];
         let mut e = Estimator::default();
+        e.reserve(4);
         e.tick(&workers);
         // 100 connections and 1000 packets of 100 bytes every 2 s: 50 cps, 500 pps, 50000 Bps.
         for _ in 0..80 {
-            bump(&w.real_servers[3].conns, 100);
-            bump(&w.real_servers[3].inpkts, 1000);
-            bump(&w.real_servers[3].inbytes, 100_000);
+            bump(&w.real_servers.get(3).unwrap().conns, 100);
+            bump(&w.real_servers.get(3).unwrap().inpkts, 1000);
+            bump(&w.real_servers.get(3).unwrap().inbytes, 100_000);
             e.tick(&workers);
         }
         let r = e.rates(3);
@@ -173,7 +225,7 @@ mod tests {
         e.zero(&workers, [3]);
         assert_eq!(e.stats(&workers, 3), Stats::default());
         assert_eq!(e.rates(3), Rates::default());
-        bump(&w.real_servers[3].conns, 1);
+        bump(&w.real_servers.get(3).unwrap().conns, 1);
         assert_eq!(e.stats(&workers, 3).conns, 1);
     }
 }

@@ -1,6 +1,7 @@
 //! The virtual services as ipvsadm lists them (`ipvsadm -Ln --stats --rate`): the
 //! running table with each real server's connection counts, statistics and rates.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 use config::convert;
@@ -25,6 +26,10 @@ pub fn services(runtime: &RuntimeView, plane: &ControlPlane) -> Vec<ServiceView>
         })
         .unwrap_or(0)
     };
+    // The configured services, for the servers a health check took out of what runs.
+    let configured: HashMap<String, &config::VirtualService> = (plane.config().services.iter())
+        .map(|s| (s.key.to_string(), s))
+        .collect();
     // What runs, as ipvsadm -Ln shows the kernel's table: health-checked servers that are
     // down at weight 0 (or absent), a sorry server in use.
     plane
@@ -50,7 +55,22 @@ pub fn services(runtime: &RuntimeView, plane: &ControlPlane) -> Vec<ServiceView>
                 })
                 .collect::<Vec<DestView>>();
             let mut v = ServiceView::new(convert::service_config(vs), dests);
-            // A service's numbers are the sum of its real servers'.
+            // A service's numbers are the sum of its real servers', those a health check
+            // took out and those deleted while it existed (so they never go back, as
+            // IPVS's own service statistics).
+            let listed = |a| vs.real_servers.iter().any(|r| r.socket_addr() == a);
+            let hidden = (configured.get(&svc).into_iter())
+                .flat_map(|c| &c.real_servers)
+                .filter(|r| !listed(r.socket_addr()))
+                .filter_map(|r| ids.get(&svc, r.socket_addr()))
+                .map(|id| est.stats(workers, id));
+            for s in hidden.chain([est.retired(&svc)]) {
+                v.stats.conns += s.conns;
+                v.stats.inpkts += s.inpkts;
+                v.stats.outpkts += s.outpkts;
+                v.stats.inbytes += s.inbytes;
+                v.stats.outbytes += s.outbytes;
+            }
             for d in &v.real_servers {
                 v.stats.conns += d.stats.conns;
                 v.stats.inpkts += d.stats.inpkts;

@@ -883,3 +883,23 @@ pub fn our_na(
         &icmp6(target, dst, 255, 136, 0, &body),
     )
 }
+
+/// The in-process directors' MACs (port 0 faces the clients, port 1 the real servers).
+pub const WAN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x01];
+pub const LAN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x02];
+
+/// What an in-process pipeline sent, by port.
+#[derive(Default)]
+pub struct Out(pub Vec<(usize, Vec<u8>)>);
+
+impl dataplane::frame::Io<Vec<u8>> for Out {
+    fn send(&mut self, port: usize, pkt: Vec<u8>) {
+        self.0.push((port, pkt));
+    }
+    fn alloc(&mut self) -> Option<Vec<u8>> {
+        Some(Vec::with_capacity(128))
+    }
+    fn send_kernel(&mut self, _port: usize, _pkt: Vec<u8>) {
+        panic!("no port of these tests has an exception path");
+    }
+}

@@ -85,11 +85,16 @@ pub struct ConnListRequest {
     pub next: Option<conn_table::ListCursor>,
 }
 
-/// Most real servers (stable ids) a worker keeps connection counts for.
-pub const MAX_REAL_SERVERS: u32 = crate::counters::MAX_REAL_SERVERS as u32;
+/// Most real-server ids (stable ids, recycled once nothing refers to them) a worker
+/// keeps counts for; its arrays grow with the tables up to this.
+pub const MAX_REAL_SERVERS: u32 = crate::counters::MAX_REAL_SERVER_IDS as u32;
 
-/// How often a worker publishes its per-real-server counts (ms).
+/// How often a worker starts publishing its per-real-server counts (ms).
 pub(super) const COUNTS_EVERY_MS: u64 = 100;
+
+/// Real-server ids whose counts one timer tick publishes (a pass over many ids is spread
+/// over ticks, so a large configuration never stalls the poll loop).
+pub(super) const COUNTS_PER_TICK: usize = 8192;
 
 /// Neighbours tracked per worker.
 const NEIGHBOUR_CAPACITY: usize = 4096;
@@ -107,8 +112,15 @@ pub struct Pipeline<P> {
     /// Scheduler state per virtual service of table `generation`.
     pub(crate) sched: Vec<SchedState>,
     pub(crate) generation: u64,
-    /// When the per-real-server counts were last published.
+    /// When the last pass over the per-real-server counts started.
     pub(crate) counts_ms: u64,
+    /// One past the highest real-server id of the tables adopted so far: a pass of the
+    /// counts walks only these.
+    pub(crate) rs_ids: usize,
+    /// The next id of the pass under way (0: none under way).
+    pub(crate) counts_cursor: usize,
+    /// The table generation the pass under way started on.
+    pub(crate) counts_pass_generation: u64,
     /// Neighbours learned since the worker last collected them.
     pub(crate) learned: [NeighbourUpdate; 8],
     pub(crate) learned_len: usize,
@@ -152,7 +164,8 @@ impl<P: Frame> Pipeline<P> {
                 // IPv6 flows share the slab; their side index may hold every slot.
                 ipv6_capacity: capacity,
                 max_templates: capacity.min(1 << 16),
-                max_real_servers: MAX_REAL_SERVERS,
+                // Grown by `sync` as the tables' ids grow.
+                max_real_servers: crate::counters::REAL_SERVER_SEGMENT as u32,
                 tick_ms: 10,
                 wheel_slots: 1 << 16,
             },
@@ -176,6 +189,9 @@ impl<P: Frame> Pipeline<P> {
             learned: [NeighbourUpdate::default(); 8],
             learned_len: 0,
             counts_ms: 0,
+            rs_ids: 0,
+            counts_cursor: 0,
+            counts_pass_generation: u64::MAX,
             snat: SnatPorts::new(cfg.worker, cfg.workers),
             toa: None,
             isn_key: crate::xmit::fullnat::tcp_seq::IsnKey::default(),

@@ -34,6 +34,12 @@ impl<P: Frame> Pipeline<P> {
             }
             self.generation = t.services.generation();
             self.overload.adopt(t.services.overload(), &self.conns);
+            // The connection table counts per real-server id: room for every id in use
+            // (the control thread reserved this worker's counters before publishing).
+            let ids = services.iter().flat_map(|s| &s.real_servers).map(|r| r.id);
+            let n = ids.max().map_or(0, |m| m.saturating_add(1));
+            self.conns.reserve_real_servers(n);
+            self.rs_ids = self.rs_ids.max(n as usize);
             self.conns
                 .set_ipvsadm_timeouts(t.timeouts.tcp, t.timeouts.tcp_fin, t.timeouts.udp);
             self.snat.sync(&t.snat);
@@ -124,24 +130,60 @@ impl<P: Frame> Pipeline<P> {
         set(&self.cfg.stats.snat_ports_in_use, self.snat.in_use());
         set(&self.cfg.stats.conns_expired, self.conns.stats().expired);
         set(&self.cfg.stats.conns_current, self.conns.len() as u64);
-        if now_ms >= self.counts_ms + COUNTS_EVERY_MS {
+        self.publish_counts(t, now_ms);
+    }
+
+    /// Copy this worker's per-real-server connection counts to its counters: a pass every
+    /// [`COUNTS_EVERY_MS`], at most [`COUNTS_PER_TICK`] ids per tick. A finished pass
+    /// stamps the generation it started on, so the control thread knows the `refs` it
+    /// reads are from this generation or later (see `WorkerStats::counts_generation`).
+    fn publish_counts(&mut self, t: &Tables, now_ms: u64) {
+        use std::sync::atomic::Ordering::{Relaxed, Release};
+        if self.counts_cursor == 0 {
+            if now_ms < self.counts_ms + COUNTS_EVERY_MS {
+                return;
+            }
             self.counts_ms = now_ms;
             // Expiries reach the shared threshold totals (and may clear overload flags).
             self.overload.sync_all(t.services.overload(), &self.conns);
-            for (cell, c) in self
-                .cfg
-                .stats
-                .real_servers
-                .iter()
-                .zip(self.conns.all_rs_counts())
-            {
-                cell.active
-                    .store(c.active, std::sync::atomic::Ordering::Relaxed);
-                cell.inactive
-                    .store(c.inactive, std::sync::atomic::Ordering::Relaxed);
-                cell.persistent
-                    .store(c.persistent, std::sync::atomic::Ordering::Relaxed);
+            self.counts_pass_generation = self.generation;
+        }
+        let all = self.conns.all_rs_counts();
+        let all = &all[..self.rs_ids.min(all.len())];
+        let end = all.len().min(self.counts_cursor + COUNTS_PER_TICK);
+        let mut id = self.counts_cursor;
+        while id < end {
+            let Some(cells) = self.cfg.stats.real_servers.segment_from(id) else {
+                break;
+            };
+            let n = cells.len().min(end - id);
+            for (cell, c) in cells.iter().zip(&all[id..id + n]) {
+                cell.active.store(c.active, Relaxed);
+                cell.inactive.store(c.inactive, Relaxed);
+                cell.persistent.store(c.persistent, Relaxed);
+                let refs = c
+                    .active
+                    .saturating_add(c.inactive)
+                    .saturating_add(c.persistent);
+                cell.refs.store(refs, Relaxed);
             }
+            id += n;
+        }
+        if id < end {
+            // No counters for the ids beyond: nothing to publish there.
+            id = all.len();
+        }
+        if id < all.len() {
+            self.counts_cursor = id;
+            return;
+        }
+        self.counts_cursor = 0;
+        // u64::MAX: no table adopted yet when the pass started.
+        if self.counts_pass_generation != u64::MAX {
+            self.cfg
+                .stats
+                .counts_generation
+                .store(self.counts_pass_generation, Release);
         }
     }
 }
