@@ -360,6 +360,25 @@ fn malformed_packets_are_counted_and_dropped_without_panic() {
     bad_doff[20 + 12] = 0x30; // TCP data offset 3
     let truncated_tcp = ipv4(CLIENT, VIP, 6, 64, &[0u8; 10]);
     let truncated_udp = ipv4(CLIENT, VIP, 17, 64, &[0u8; 4]);
+    // Martian sources (#25 item 5): the limited broadcast, the VIP itself, loopback,
+    // class E and the director's own address.
+    let from = |src: &str| tcp(src.parse().unwrap(), 80, VIP, 80, TCP_SYN, 1, b"");
+    let martians = [
+        "255.255.255.255",
+        "198.18.0.100",
+        "127.0.0.1",
+        "240.0.0.1",
+        "198.18.0.254",
+    ];
+    // IHL 6 with a record route option whose length (0x27) runs past the header.
+    let mut bad_options = good[..20].to_vec();
+    bad_options.extend_from_slice(&[7, 0x27, 4, 0]);
+    bad_options.extend_from_slice(&good[20..]);
+    bad_options[0] = 0x46;
+    bad_options[2..4].copy_from_slice(&(good.len() as u16 + 4).to_be_bytes());
+    bad_options[10..12].copy_from_slice(&[0, 0]);
+    let c = csum(&bad_options[..24], 0);
+    bad_options[10..12].copy_from_slice(&c.to_be_bytes());
     let wan_in = vec![
         vec![0u8; 10],                                 // eth_truncated
         eth(wan_mac, CLIENT_MAC, 0x0800, &good[..12]), // ipv4 truncated
@@ -374,7 +393,9 @@ fn malformed_packets_are_counted_and_dropped_without_panic() {
         frame(&truncated_tcp),
         frame(&truncated_udp),
         eth(wan_mac, CLIENT_MAC, 0x0806, &[0u8; 5]), // arp truncated
+        frame(&bad_options),
     ];
+    let wan_in = [wan_in, martians.map(|m| frame(&from(m))).to_vec()].concat();
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, NAT_SERVICES, &wan_in, &[]);
     assert_frames("wan out", &wan_out, &[]);
     assert_frames("lan out", &lan_out, &[]);
@@ -388,6 +409,9 @@ fn malformed_packets_are_counted_and_dropped_without_panic() {
     assert_eq!(drops(&stats, "ipv4_fragment"), 1);
     assert_eq!(drops(&stats, "l4_malformed"), 3);
     assert_eq!(drops(&stats, "arp_malformed"), 1);
+    assert_eq!(drops(&stats, "ipv4_bad_options"), 1);
+    assert_eq!(drops(&stats, "ipv4_martian_source"), 5);
+    assert_eq!(stats["conns_created"].as_u64(), Some(0));
     assert_eq!(
         stats["ports"][0]["rx_packets"].as_u64(),
         Some(wan_in.len() as u64)

@@ -322,6 +322,17 @@ fn malformed_ipv6_and_extension_headers_are_counted() {
     fragment[6] = 44;
     let short_tcp = ipv6(CLIENT6, VIP6, 6, 64, &[0x9c, 0x40, 0, 80, 0, 0, 0, 1]);
     let ack = tcp6(CLIENT6, 40000, VIP6, 80, TCP_ACK, 1, b"");
+    // Martian sources (#25 item 5): unspecified, loopback, multicast, IPv4-mapped, the
+    // VIP itself and the director's own address.
+    let from = |src: &str| f(&tcp6(src.parse().unwrap(), 80, VIP6, 80, TCP_SYN, 1, b""));
+    let martians = [
+        "::",
+        "::1",
+        "ff02::1",
+        "::ffff:198.18.0.1",
+        "2001:2::100",
+        "2001:2::fe",
+    ];
     let wan_in = vec![
         f(&syn[..30]),
         f(&truncated),
@@ -331,6 +342,7 @@ fn malformed_ipv6_and_extension_headers_are_counted() {
         f(&short_tcp),
         f(&ack),
     ];
+    let wan_in = [wan_in, martians.map(from).to_vec()].concat();
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, NAT6_SERVICES, &wan_in, &[], false);
     assert_frames("wan out", &wan_out, &[]);
     assert_frames("lan out", &lan_out, &[]);
@@ -339,5 +351,6 @@ fn malformed_ipv6_and_extension_headers_are_counted() {
     assert_eq!(drops(&stats, "ipv6_fragment"), 1, "{stats}");
     assert_eq!(drops(&stats, "l4_malformed"), 1, "{stats}");
     assert_eq!(drops(&stats, "no_connection"), 1, "{stats}");
+    assert_eq!(drops(&stats, "ipv6_martian_source"), 6, "{stats}");
     assert_eq!(stats["conns_created"].as_u64(), Some(0));
 }

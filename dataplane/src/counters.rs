@@ -151,6 +151,16 @@ drop_reasons! {
     Icmpv6ErrorUnsupported => "icmpv6_error_unsupported",
     /// ICMPv6 error quoting a TCP/UDP flow that matches no connection.
     Icmpv6ErrorNoConnection => "icmpv6_error_no_connection",
+    /// IPv4 packet from a source Linux's input path refuses (martian): 0.0.0.0/8,
+    /// 127.0.0.0/8, multicast, class E and broadcast, a VIP, one of the director's own
+    /// addresses or subnet broadcasts.
+    Ipv4MartianSource => "ipv4_martian_source",
+    /// IPv6 packet from a source Linux refuses: unspecified, loopback, multicast,
+    /// IPv4-mapped, a VIP or one of the director's own addresses.
+    Ipv6MartianSource => "ipv6_martian_source",
+    /// IPv4 options that do not parse within the header (as `ip_options_compile` checks
+    /// them), or a source route or CIPSO option, which Linux drops by default.
+    Ipv4BadOptions => "ipv4_bad_options",
 }
 
 /// One worker's counters for one port.

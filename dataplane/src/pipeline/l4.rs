@@ -88,6 +88,11 @@ impl<P: Frame> Pipeline<P> {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             return self.established(t, id, dir, ip_buf, proto, tcp_flags, (src, sport), bytes);
         }
+        // Only here, where no connection claims the packet: sources that passed made
+        // the connections, so the established path pays nothing for the check.
+        if F::martian_source(t, src) {
+            return Drop(F::MARTIAN_SOURCE);
+        }
         let new = NewPacket {
             proto,
             src: (src, sport),
