@@ -234,6 +234,9 @@ pub struct WorkerStats {
     pub toa_no_room: AtomicU64,
     /// ICMPv6 Packet Too Big errors sent to clients (IPv6 tunnel path MTU).
     pub packet_too_big_sent: AtomicU64,
+    /// ICMP and ICMPv6 time exceeded errors sent to clients whose packet's TTL / hop
+    /// limit ran out at the director (within the worker's ICMP error rate limit).
+    pub time_exceeded_sent: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -263,6 +266,7 @@ impl Default for WorkerStats {
             icmpv6_errors_translated: AtomicU64::new(0),
             toa_no_room: AtomicU64::new(0),
             packet_too_big_sent: AtomicU64::new(0),
+            time_exceeded_sent: AtomicU64::new(0),
         }
     }
 }

@@ -119,6 +119,8 @@ pub struct Pipeline<P> {
     pub(crate) isn_key: crate::xmit::fullnat::tcp_seq::IsnKey,
     /// Exception-path rate limit of this worker.
     pub(crate) to_kernel: TokenBucket,
+    /// This worker's budget of ICMP errors it originates (time exceeded).
+    pub(crate) icmp_errors: TokenBucket,
 }
 
 pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
@@ -126,6 +128,11 @@ pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
 pub(super) const ARP_LEN: usize = 28;
 
 pub(super) const BROADCAST: [u8; 6] = [0xff; 6];
+
+/// ICMP errors a worker originates per second at most, and their burst: Linux's
+/// `icmp_msgs_per_sec` and `icmp_msgs_burst` defaults.
+const ICMP_ERRORS_PER_S: u32 = 1000;
+const ICMP_ERRORS_BURST: u32 = 50;
 
 impl<P: Frame> Pipeline<P> {
     /// A pipeline with empty tables sized from `cfg`.
@@ -174,6 +181,7 @@ impl<P: Frame> Pipeline<P> {
             toa: None,
             isn_key: crate::xmit::fullnat::tcp_seq::IsnKey::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
+            icmp_errors: TokenBucket::new(ICMP_ERRORS_PER_S, ICMP_ERRORS_BURST),
             cfg,
         }
     }

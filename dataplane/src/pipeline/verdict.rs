@@ -19,4 +19,8 @@ pub(crate) enum Verdict<A> {
     Tunnel(A, TunnelKind),
     /// Cut the frame to this many bytes (a packet rebuilt shorter), then forward.
     ForwardTrimmed(A, usize),
+    /// Its TTL / hop limit would reach zero on the way to a real server: dropped
+    /// (`ttl_exceeded`), and its source answered ICMP / ICMPv6 time exceeded from its
+    /// destination (the VIP) within the rate limit, as IPVS's `decrement_ttl`.
+    TimeExceeded,
 }
