@@ -316,6 +316,12 @@ fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
         "ICMPv6 errors about a connection translated (NAT) or relayed (DR) to the other side.",
         &["worker"],
     );
+    let time_exceeded = counter(
+        reg,
+        "rvs_worker_time_exceeded_sent_total",
+        "ICMP/ICMPv6 time exceeded errors sent to clients whose packet's TTL or hop limit ran out at the director.",
+        &["worker"],
+    );
     let toa_no_room = counter(
         reg,
         "rvs_worker_toa_no_room_total",
@@ -341,6 +347,9 @@ fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
         toa_no_room
             .with_label_values(&[&ws])
             .inc_by(get(&s.toa_no_room));
+        time_exceeded
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.time_exceeded_sent));
         tunnel
             .with_label_values(&[&ws, "encapsulated"])
             .inc_by(get(&s.tunnel_encapsulated));

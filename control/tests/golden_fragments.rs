@@ -117,7 +117,12 @@ fn nat_forwards_ipv4_udp_fragments_in_any_order_both_ways() {
 
     // To the real server: the first fragment, then those that waited for it.
     let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x0800, f);
-    let forwarded = frag4(&udp(CLIENT, 53000, RS1, 5353, &query), &[48, 80], 0x4242);
+    // Routed through the director both ways: TTL 63 on every fragment.
+    let forwarded = routed(frag4(
+        &udp(CLIENT, 53000, RS1, 5353, &query),
+        &[48, 80],
+        0x4242,
+    ));
     let mut want = vec![eth(
         BROADCAST,
         lan_mac,
@@ -160,7 +165,7 @@ fn nat_forwards_ipv6_udp_fragments_in_any_order_both_ways() {
     lan_in.extend(rs_frags.iter().map(|f| r(f)));
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, NAT6_UDP, &wan_in, &lan_in, false);
 
-    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    let to_rs = |f: &[u8]| with_hop_limit(eth(RS1_MAC, lan_mac, 0x86dd, f), 63);
     let forwarded = frag6(
         &udp6(CLIENT6, 53000, RS1_6, 5353, &query),
         &[48, 80],
@@ -215,7 +220,7 @@ fn fullnat_rewrites_both_addresses_of_every_fragment() {
     lan_in.extend(rs_frags.iter().map(|f| eth(lan_mac, RS1_MAC, 0x0800, f)));
     let (wan_out, lan_out, _, _) = run_rvsd_pcap(&dir, FULLNAT_UDP, &wan_in, &lan_in);
 
-    let forwarded = frag4(&udp(lip, 5000, RS1, 5353, &query), &[48, 80], 7);
+    let forwarded = routed(frag4(&udp(lip, 5000, RS1, 5353, &query), &[48, 80], 7));
     let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x0800, f);
     let want = vec![
         eth(

@@ -83,7 +83,11 @@ fn fullnat6_tcp_both_directions_toa_and_pool_exhaustion() {
     let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp_seq(f));
     let (d1, d2) = (seq_of(2).wrapping_sub(1000), seq_of(4).wrapping_sub(2000));
     assert_ne!(d1, d2, "each connection has its own offset");
-    let to_rs = |mac, f: &[u8], seq: u32| with_tcp_seq_ack(eth(mac, lan_mac, 0x86dd, f), seq, 0);
+    // Hop limit decremented towards the real servers too (#25 item 6), as DPVS and
+    // Alibaba's FULLNAT do.
+    let to_rs = |mac, f: &[u8], seq: u32| {
+        with_hop_limit(with_tcp_seq_ack(eth(mac, lan_mac, 0x86dd, f), seq, 0), 63)
+    };
     let toa_opts = toa6(CLIENT6, 40000);
     assert_frames(
         "lan out",
@@ -198,17 +202,23 @@ services:
         &lan_out,
         &[
             ns_frame(lan_mac, LAN_IP6, RS1_6, None),
-            eth(
-                RS1_MAC,
-                lan_mac,
-                0x86dd,
-                &udp6(LIP6, 7000, RS1_6, 53, b"q1"),
+            with_hop_limit(
+                eth(
+                    RS1_MAC,
+                    lan_mac,
+                    0x86dd,
+                    &udp6(LIP6, 7000, RS1_6, 53, b"q1"),
+                ),
+                63,
             ),
-            eth(
-                RS1_MAC,
-                lan_mac,
-                0x86dd,
-                &udp6(LIP6_B, 7000, RS1_6, 53, b"q2"),
+            with_hop_limit(
+                eth(
+                    RS1_MAC,
+                    lan_mac,
+                    0x86dd,
+                    &udp6(LIP6_B, 7000, RS1_6, 53, b"q2"),
+                ),
+                63,
             ),
         ],
     );
@@ -253,7 +263,8 @@ services:
     let (_, lan_out, stats, _) = run_rvsd_pcap6(&dir, services, &wan_in, &lan_in, false);
     let d = lan_out.get(1).map_or(0, |f| tcp_seq(f)).wrapping_sub(1000);
     let to_rs = |f: &[u8], seq: u32| {
-        with_tcp_seq_ack(eth(RS1_MAC, lan_mac, 0x86dd, f), seq.wrapping_add(d), 0)
+        let f = eth(RS1_MAC, lan_mac, 0x86dd, f);
+        with_hop_limit(with_tcp_seq_ack(f, seq.wrapping_add(d), 0), 63)
     };
     assert_frames(
         "lan out",

@@ -121,8 +121,9 @@ fn nat6_errors_are_translated_both_ways() {
 
     // To the real server (held until its MAC is known, then in arrival order): the SYN,
     // the query, and the client side's errors about what the RS sent, to the RS, from the
-    // router, MTU kept, hop limit as it came (like the connection's inbound packets).
-    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    // router, MTU kept, hop limit decremented as every packet towards the real server
+    // (#25 item 6).
+    let to_rs = |f: &[u8]| with_hop_limit(eth(RS1_MAC, lan_mac, 0x86dd, f), f[7] - 1);
     assert_frames(
         "lan out",
         &lan_out,
@@ -210,7 +211,7 @@ services:
         r(&port_unreach),
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, services, &wan_in, &lan_in, false);
-    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    let to_rs = |f: &[u8]| with_hop_limit(eth(RS1_MAC, lan_mac, 0x86dd, f), f[7] - 1);
     // To the real server: the query, then the client side's error about the answer,
     // from the local address (the real server never sees the client's side), quoting
     // what the real server sent.
@@ -247,7 +248,7 @@ services:
 }
 
 #[test]
-fn dr6_client_side_errors_reach_the_real_server_unchanged() {
+fn dr6_client_side_errors_are_relayed_to_the_real_server() {
     let dir = TempDir::new("icmp6-dr");
     let (wan_mac, lan_mac) = port_macs6(&dir, DR6_SERVICES);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
@@ -269,7 +270,7 @@ fn dr6_client_side_errors_reach_the_real_server_unchanged() {
     let wan_in = vec![c(&syn), c(&ptb), c(&te)];
     let lan_in = vec![na_frame(RS1_MAC, lan_mac, RS1_6, LAN_IP6, 0x60)];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, DR6_SERVICES, &wan_in, &lan_in, false);
-    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    let to_rs = |f: &[u8]| with_hop_limit(eth(RS1_MAC, lan_mac, 0x86dd, f), f[7] - 1);
     assert_frames(
         "lan out",
         &lan_out,
@@ -393,7 +394,7 @@ fn errors_reach_the_worker_that_owns_the_quoted_flow() {
     let mut wan_in = vec![];
     let mut lan_in = vec![na_frame(RS1_MAC, lan_mac, RS1_6, LAN_IP6, 0x60)];
     let (mut want_lan, mut want_wan) = (vec![], vec![]);
-    let to_rs = |f: &[u8]| eth(RS1_MAC, lan_mac, 0x86dd, f);
+    let to_rs = |f: &[u8]| with_hop_limit(eth(RS1_MAC, lan_mac, 0x86dd, f), f[7] - 1);
     for &cl in &clients {
         wan_in.push(ns_frame(CLIENT_MAC, cl, VIP6, None));
         wan_in.push(c(&tcp6(cl, 40000, VIP6, 80, TCP_SYN, 1, b"")));

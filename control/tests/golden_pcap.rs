@@ -148,7 +148,21 @@ fn nat_inbound_and_outbound_tcp_round_robin() {
         0x0800,
         &tcp(RS2, 80, CLIENT, 40001, TCP_SYN | TCP_ACK, 6000, b""),
     );
-    let wan_in = vec![arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP), syn1, syn2];
+    // A SYN that would leave with TTL 0 (#25 item 6): ICMP time exceeded from the VIP,
+    // quoting it as it came; no connection.
+    let dying = ipv4(
+        CLIENT,
+        VIP,
+        6,
+        1,
+        &tcp(CLIENT, 40002, VIP, 80, TCP_SYN, 3000, b"")[20..],
+    );
+    let wan_in = vec![
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        syn1,
+        syn2,
+        eth(wan_mac, CLIENT_MAC, 0x0800, &dying),
+    ];
     let lan_in = vec![
         arp_frame(2, RS1_MAC, RS1, lan_mac, LAN_IP),
         arp_frame(2, RS2_MAC, RS2, lan_mac, LAN_IP),
@@ -156,6 +170,18 @@ fn nat_inbound_and_outbound_tcp_round_robin() {
         synack2,
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, NAT_SERVICES, &wan_in, &lan_in);
+    // Type 11 code 0 with the whole packet quoted; IPv4 header as icmp_send from the
+    // VIP: TOS internetwork control, TTL 64, ID 0, no DF.
+    let mut te = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    te.extend_from_slice(&dying);
+    let c = csum(&te, 0);
+    te[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut time_exceeded = ipv4(VIP, CLIENT, 1, 64, &te);
+    time_exceeded[1] = 0xc0;
+    time_exceeded[4..8].fill(0);
+    time_exceeded[10..12].fill(0);
+    let c = csum(&time_exceeded[..20], 0);
+    time_exceeded[10..12].copy_from_slice(&c.to_be_bytes());
     assert_frames(
         "lan out",
         &lan_out,
@@ -172,17 +198,24 @@ fn nat_inbound_and_outbound_tcp_round_robin() {
                 0x0806,
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS2),
             ),
-            eth(
-                RS1_MAC,
-                lan_mac,
-                0x0800,
-                &tcp(CLIENT, 40000, RS1, 80, TCP_SYN, 1000, b""),
+            // Both directions routed through the director: TTL decremented (#25 item 6).
+            with_ttl(
+                eth(
+                    RS1_MAC,
+                    lan_mac,
+                    0x0800,
+                    &tcp(CLIENT, 40000, RS1, 80, TCP_SYN, 1000, b""),
+                ),
+                63,
             ),
-            eth(
-                RS2_MAC,
-                lan_mac,
-                0x0800,
-                &tcp(CLIENT, 40001, RS2, 80, TCP_SYN, 2000, b""),
+            with_ttl(
+                eth(
+                    RS2_MAC,
+                    lan_mac,
+                    0x0800,
+                    &tcp(CLIENT, 40001, RS2, 80, TCP_SYN, 2000, b""),
+                ),
+                63,
             ),
         ],
     );
@@ -196,6 +229,7 @@ fn nat_inbound_and_outbound_tcp_round_robin() {
                 0x0806,
                 &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
             ),
+            eth(CLIENT_MAC, wan_mac, 0x0800, &time_exceeded),
             with_ttl(
                 eth(
                     CLIENT_MAC,
@@ -217,6 +251,8 @@ fn nat_inbound_and_outbound_tcp_round_robin() {
         ],
     );
     assert_eq!(stats["conns_created"].as_u64(), Some(2));
+    assert_eq!(drops(&stats, "ttl_exceeded"), 1);
+    assert_eq!(counter(&stats, "time_exceeded_sent"), 1);
 }
 
 #[test]
@@ -253,11 +289,14 @@ fn nat_udp_both_directions() {
                 0x0806,
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
             ),
-            eth(
-                RS1_MAC,
-                lan_mac,
-                0x0800,
-                &udp(CLIENT, 53000, RS1, 5353, b"hello"),
+            with_ttl(
+                eth(
+                    RS1_MAC,
+                    lan_mac,
+                    0x0800,
+                    &udp(CLIENT, 53000, RS1, 5353, b"hello"),
+                ),
+                63,
             ),
         ],
     );
@@ -363,6 +402,25 @@ fn malformed_packets_are_counted_and_dropped_without_panic() {
     bad_doff[20 + 12] = 0x30; // TCP data offset 3
     let truncated_tcp = ipv4(CLIENT, VIP, 6, 64, &[0u8; 10]);
     let truncated_udp = ipv4(CLIENT, VIP, 17, 64, &[0u8; 4]);
+    // Martian sources (#25 item 5): the limited broadcast, the VIP itself, loopback,
+    // class E and the director's own address.
+    let from = |src: &str| tcp(src.parse().unwrap(), 80, VIP, 80, TCP_SYN, 1, b"");
+    let martians = [
+        "255.255.255.255",
+        "198.18.0.100",
+        "127.0.0.1",
+        "240.0.0.1",
+        "198.18.0.254",
+    ];
+    // IHL 6 with a record route option whose length (0x27) runs past the header.
+    let mut bad_options = good[..20].to_vec();
+    bad_options.extend_from_slice(&[7, 0x27, 4, 0]);
+    bad_options.extend_from_slice(&good[20..]);
+    bad_options[0] = 0x46;
+    bad_options[2..4].copy_from_slice(&(good.len() as u16 + 4).to_be_bytes());
+    bad_options[10..12].copy_from_slice(&[0, 0]);
+    let c = csum(&bad_options[..24], 0);
+    bad_options[10..12].copy_from_slice(&c.to_be_bytes());
     let wan_in = vec![
         vec![0u8; 10],                                 // eth_truncated
         eth(wan_mac, CLIENT_MAC, 0x0800, &good[..12]), // ipv4 truncated
@@ -377,7 +435,9 @@ fn malformed_packets_are_counted_and_dropped_without_panic() {
         frame(&truncated_tcp),
         frame(&truncated_udp),
         eth(wan_mac, CLIENT_MAC, 0x0806, &[0u8; 5]), // arp truncated
+        frame(&bad_options),
     ];
+    let wan_in = [wan_in, martians.map(|m| frame(&from(m))).to_vec()].concat();
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, NAT_SERVICES, &wan_in, &[]);
     assert_frames("wan out", &wan_out, &[]);
     assert_frames("lan out", &lan_out, &[]);
@@ -391,6 +451,9 @@ fn malformed_packets_are_counted_and_dropped_without_panic() {
     assert_eq!(drops(&stats, "fragment_malformed"), 1);
     assert_eq!(drops(&stats, "l4_malformed"), 3);
     assert_eq!(drops(&stats, "arp_malformed"), 1);
+    assert_eq!(drops(&stats, "ipv4_bad_options"), 1);
+    assert_eq!(drops(&stats, "ipv4_martian_source"), 5);
+    assert_eq!(stats["conns_created"].as_u64(), Some(0));
     assert_eq!(
         stats["ports"][0]["rx_packets"].as_u64(),
         Some(wan_in.len() as u64)
@@ -539,9 +602,10 @@ fn dr_rewrites_only_the_destination_mac() {
                 0x0806,
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS2),
             ),
-            // The IP packet is untouched (still to the VIP, same TTL and checksums).
-            eth(RS1_MAC, lan_mac, 0x0800, &syn(40000)),
-            eth(RS2_MAC, lan_mac, 0x0800, &syn(40001)),
+            // The IP packet is untouched (still to the VIP, same L4 checksum) but for the
+            // TTL, decremented as IPVS's decrement_ttl() does for DR (#25 item 6).
+            with_ttl(eth(RS1_MAC, lan_mac, 0x0800, &syn(40000)), 63),
+            with_ttl(eth(RS2_MAC, lan_mac, 0x0800, &syn(40001)), 63),
         ],
     );
     assert_frames(
@@ -702,7 +766,10 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
     let seq_of = |i: usize| lan_out.get(i).map_or(0, |f| tcp_seq(f));
     let (d1, d2) = (seq_of(2).wrapping_sub(1000), seq_of(4).wrapping_sub(2000));
     assert_ne!(d1, d2, "each connection has its own offset");
-    let shifted = |f: Vec<u8>, seq: u32, d: u32| with_tcp_seq_ack(f, seq.wrapping_add(d), 0);
+    // TTL decremented towards the real server too (#25 item 6), as DPVS and Alibaba's
+    // FULLNAT do.
+    let shifted =
+        |f: Vec<u8>, seq: u32, d: u32| with_ttl(with_tcp_seq_ack(f, seq.wrapping_add(d), 0), 63);
     assert_frames(
         "lan out",
         &lan_out,
@@ -719,8 +786,7 @@ fn fullnat_tcp_both_directions_and_pool_exhaustion() {
                 0x0806,
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS2),
             ),
-            // Source: the local address and port; destination: the real server. TTL as
-            // the client sent it (like the NAT path).
+            // Source: the local address and port; destination: the real server.
             // The MSS lowered by 8 to leave room for TOA.
             shifted(
                 eth(
@@ -856,8 +922,14 @@ services:
                 0x0806,
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
             ),
-            eth(RS1_MAC, lan_mac, 0x0800, &udp(LIP, 7000, RS1, 53, b"q1")),
-            eth(RS1_MAC, lan_mac, 0x0800, &udp(lip2, 7000, RS1, 53, b"q2")),
+            with_ttl(
+                eth(RS1_MAC, lan_mac, 0x0800, &udp(LIP, 7000, RS1, 53, b"q1")),
+                63,
+            ),
+            with_ttl(
+                eth(RS1_MAC, lan_mac, 0x0800, &udp(lip2, 7000, RS1, 53, b"q2")),
+                63,
+            ),
         ],
     );
     assert_frames(

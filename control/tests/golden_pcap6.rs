@@ -102,11 +102,16 @@ fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
     let (wan_mac, lan_mac) = port_macs6(&dir, NAT6_SERVICES);
     let c = |f: &[u8]| eth(wan_mac, CLIENT_MAC, 0x86dd, f);
     let r = |mac, f: &[u8]| eth(lan_mac, mac, 0x86dd, f);
+    let mut dying = tcp6(CLIENT6, 40002, VIP6, 80, TCP_SYN, 3000, b"");
+    dying[7] = 1;
     let wan_in = vec![
         ns_frame(CLIENT_MAC, CLIENT6, VIP6, None),
         c(&tcp6(CLIENT6, 40000, VIP6, 80, TCP_SYN, 1000, b"")),
         c(&tcp6(CLIENT6, 40001, VIP6, 80, TCP_SYN, 2000, b"")),
         c(&udp6(CLIENT6, 53000, VIP6, 5353, b"hello")),
+        // A SYN that would leave with hop limit 0 (#25 item 6): ICMPv6 time exceeded from
+        // the VIP, quoting it as it came; no connection.
+        c(&dying),
     ];
     // The worker reads the wan port first: the packets above wait for the real servers'
     // MACs, which these advertisements (answers to rvs's solicitations) bring.
@@ -132,7 +137,8 @@ fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
         ),
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, NAT6_SERVICES, &wan_in, &lan_in, false);
-    let to_rs = |mac, f: &[u8]| eth(mac, lan_mac, 0x86dd, f);
+    // Towards the real servers the hop limit is decremented too (#25 item 6).
+    let to_rs = |mac, f: &[u8]| with_hop_limit(eth(mac, lan_mac, 0x86dd, f), 63);
     assert_frames(
         "lan out",
         &lan_out,
@@ -157,6 +163,12 @@ fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
         &wan_out,
         &[
             our_na(wan_mac, CLIENT_MAC, VIP6, CLIENT6, 0x60),
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x86dd,
+                &icmp6(VIP6, CLIENT6, 64, 3, 0, &[&[0; 4][..], &dying].concat()),
+            ),
             to_client(&tcp6(
                 VIP6,
                 80,
@@ -179,7 +191,8 @@ fn nat6_tcp_and_udp_both_directions_with_next_hop_resolution() {
         ],
     );
     assert_eq!(stats["conns_created"].as_u64(), Some(3), "{stats}");
-    assert_eq!(drops(&stats, "ttl_exceeded"), 1, "{stats}");
+    assert_eq!(drops(&stats, "ttl_exceeded"), 2, "{stats}");
+    assert_eq!(counter(&stats, "time_exceeded_sent"), 1, "{stats}");
 }
 
 #[test]
@@ -256,9 +269,10 @@ fn dr6_rewrites_only_the_destination_mac() {
         &[
             our_ns(lan_mac, RS1_6),
             our_ns(lan_mac, RS2_6),
-            // The IPv6 packet is untouched: still to the VIP, same hop limit.
-            eth(RS1_MAC, lan_mac, 0x86dd, &syn(40000)),
-            eth(RS2_MAC, lan_mac, 0x86dd, &syn(40001)),
+            // The IPv6 packet is untouched (still to the VIP) but for the hop limit,
+            // decremented as IPVS's decrement_ttl() does for DR (#25 item 6).
+            with_hop_limit(eth(RS1_MAC, lan_mac, 0x86dd, &syn(40000)), 63),
+            with_hop_limit(eth(RS2_MAC, lan_mac, 0x86dd, &syn(40001)), 63),
         ],
     );
     assert_frames(
@@ -322,6 +336,17 @@ fn malformed_ipv6_and_extension_headers_are_counted() {
     fragment[6] = 44;
     let short_tcp = ipv6(CLIENT6, VIP6, 6, 64, &[0x9c, 0x40, 0, 80, 0, 0, 0, 1]);
     let ack = tcp6(CLIENT6, 40000, VIP6, 80, TCP_ACK, 1, b"");
+    // Martian sources (#25 item 5): unspecified, loopback, multicast, IPv4-mapped, the
+    // VIP itself and the director's own address.
+    let from = |src: &str| f(&tcp6(src.parse().unwrap(), 80, VIP6, 80, TCP_SYN, 1, b""));
+    let martians = [
+        "::",
+        "::1",
+        "ff02::1",
+        "::ffff:198.18.0.1",
+        "2001:2::100",
+        "2001:2::fe",
+    ];
     let wan_in = vec![
         f(&syn[..30]),
         f(&truncated),
@@ -331,6 +356,7 @@ fn malformed_ipv6_and_extension_headers_are_counted() {
         f(&short_tcp),
         f(&ack),
     ];
+    let wan_in = [wan_in, martians.map(from).to_vec()].concat();
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, NAT6_SERVICES, &wan_in, &[], false);
     assert_frames("wan out", &wan_out, &[]);
     assert_frames("lan out", &lan_out, &[]);
@@ -339,5 +365,6 @@ fn malformed_ipv6_and_extension_headers_are_counted() {
     assert_eq!(drops(&stats, "ipv6_fragment"), 1, "{stats}");
     assert_eq!(drops(&stats, "l4_malformed"), 1, "{stats}");
     assert_eq!(drops(&stats, "no_connection"), 1, "{stats}");
+    assert_eq!(drops(&stats, "ipv6_martian_source"), 6, "{stats}");
     assert_eq!(stats["conns_created"].as_u64(), Some(0));
 }

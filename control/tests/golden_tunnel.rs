@@ -51,6 +51,13 @@ fn set_ttl(mut ip: Vec<u8>, ttl: u8) -> Vec<u8> {
     ip
 }
 
+/// An IPv4 packet one hop on: TTL decremented (header checksum recomputed), as the
+/// director sends every packet towards a real server (#25 item 6; TUN: the inner packet,
+/// before encapsulation, and the outer header copies its TTL).
+fn hop(ip: &[u8]) -> Vec<u8> {
+    set_ttl(ip.to_vec(), ip[8] - 1)
+}
+
 fn icmp_msg(ty: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
     let mut m = vec![ty, code, 0, 0];
     m.extend_from_slice(&rest);
@@ -148,19 +155,20 @@ fn tunnel_ipip_gue_gre_encapsulate_syn_and_data() {
     assert!((32768..61000).contains(&gue_sports[0]), "{gue_sports:?}");
     let sport = gue_sports[0];
 
-    let ipip = |inner: &[u8], rs| ip_hdr(LAN_IP, rs, 4, 0, true, 64, inner);
+    // The client's packets (TTL 64) go one hop on: 63 inside, copied outside.
+    let ipip = |inner: &[u8], rs| ip_hdr(LAN_IP, rs, 4, 0, true, 63, &hop(inner));
     let gue = |inner: &[u8], rs| {
         let mut u = sport.to_be_bytes().to_vec();
         u.extend_from_slice(&6080u16.to_be_bytes());
         u.extend_from_slice(&((8 + 4 + inner.len()) as u16).to_be_bytes());
         u.extend_from_slice(&[0, 0, 0, 4, 0, 0]);
-        u.extend_from_slice(inner);
-        ip_hdr(LAN_IP, rs, 17, 0, true, 64, &u)
+        u.extend_from_slice(&hop(inner));
+        ip_hdr(LAN_IP, rs, 17, 0, true, 63, &u)
     };
     let gre = |inner: &[u8], rs| {
         let mut g = vec![0, 0, 8, 0];
-        g.extend_from_slice(inner);
-        ip_hdr(LAN_IP, rs, 47, 0, true, 64, &g)
+        g.extend_from_slice(&hop(inner));
+        ip_hdr(LAN_IP, rs, 47, 0, true, 63, &g)
     };
     let to = |mac, ip: Vec<u8>| eth(mac, lan_mac, 0x0800, &ip);
     assert_exact(
@@ -187,7 +195,7 @@ fn tunnel_ipip_gue_gre_encapsulate_syn_and_data() {
             // No DF inside, so none outside, and the inner ID (0) as the outer one.
             to(
                 RS1_MAC,
-                ip_hdr(LAN_IP, RS1, 4, 0, false, 64, &time_exceeded),
+                ip_hdr(LAN_IP, RS1, 4, 0, false, 63, &hop(&time_exceeded)),
             ),
             to(RS2_MAC, gre(&syn(82), RS2)),
             to(RS2_MAC, gre(&data(82), RS2)),
@@ -235,7 +243,7 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
     // (its next hop has MTU 1400) and says so to the director, quoting 548 bytes of it:
     // the client must hear of it as MTU 1400 - 20, about its own packet, from the VIP.
     let lan_router: Ipv4Addr = "198.19.0.1".parse().unwrap();
-    let tunnelled = ip_hdr(LAN_IP, RS1, 4, 0, true, 64, &fits);
+    let tunnelled = ip_hdr(LAN_IP, RS1, 4, 0, true, 63, &hop(&fits));
     let router_frag_needed = ip_hdr(
         lan_router,
         LAN_IP,
@@ -252,7 +260,8 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, svc, &wan_in, &lan_in);
 
     // ICMP type 3 code 4, next-hop MTU 1500 - 20, from the VIP, quoting 548 bytes (576
-    // less IP and ICMP headers) of the packet; TOS = internetwork control, TTL 64.
+    // less IP and ICMP headers) of the packet, its TTL already decremented as IPVS's
+    // decrement_ttl() comes before its MTU check; TOS = internetwork control, TTL 64.
     let frag_needed = ip_hdr(
         VIP,
         CLIENT,
@@ -260,7 +269,7 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
         0xc0,
         false,
         64,
-        &icmp_msg(3, 4, [0, 0, 0x05, 0xc8], &too_big[..548]),
+        &icmp_msg(3, 4, [0, 0, 0x05, 0xc8], &hop(&too_big)[..548]),
     );
     assert_exact(
         "wan out",
@@ -284,7 +293,7 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
                     0xc0,
                     false,
                     64,
-                    &icmp_msg(3, 4, [0, 0, 0x05, 0x64], &fits[..528]),
+                    &icmp_msg(3, 4, [0, 0, 0x05, 0x64], &hop(&fits)[..528]),
                 ),
             ),
         ],
@@ -294,7 +303,7 @@ fn tunnel_too_big_with_df_gets_frag_needed_from_the_vip() {
             RS1_MAC,
             lan_mac,
             0x0800,
-            &ip_hdr(LAN_IP, RS1, 4, 0, true, 64, inner),
+            &ip_hdr(LAN_IP, RS1, 4, 0, true, 63, &hop(inner)),
         )
     };
     assert_exact(
@@ -372,21 +381,26 @@ fn tunnel_mtu_is_the_lan_ports_configured_mtu() {
                     0xc0,
                     false,
                     64,
-                    &icmp_msg(3, 4, [0, 0, mtu_word[0], mtu_word[1]], &too_big[..548]),
+                    &icmp_msg(
+                        3,
+                        4,
+                        [0, 0, mtu_word[0], mtu_word[1]],
+                        &hop(&too_big)[..548],
+                    ),
                 ),
             ),
         ],
     );
     let gre_csum = |inner: &[u8]| {
         let mut g = vec![0x80, 0, 8, 0, 0, 0, 0, 0];
-        g.extend_from_slice(inner);
+        g.extend_from_slice(&hop(inner));
         let c = csum(&g, 0);
         g[4..6].copy_from_slice(&c.to_be_bytes());
         eth(
             RS1_MAC,
             lan_mac,
             0x0800,
-            &ip_hdr(LAN_IP, RS1, 47, 0, true, 64, &g),
+            &ip_hdr(LAN_IP, RS1, 47, 0, true, 63, &g),
         )
     };
     assert_exact(
@@ -501,7 +515,8 @@ fn icmp_errors_of_nat_connections_are_translated_both_ways() {
         &icmp_msg(3, 3, [0; 4], &query),
     );
     // Towards the real server: to the RIP, quoting the SYN-ACK as the RS sent it (source
-    // RIP:8080, quoted header checksum fixed); the router stays the source.
+    // RIP:8080, quoted header checksum fixed); the router stays the source; TTL
+    // decremented as every packet towards the real server (#25 item 6).
     let quote_at_rs = set_ttl(synack_rs.clone(), 1)[..28].to_vec();
     let time_exceeded_in = ip_hdr(
         router,
@@ -509,7 +524,7 @@ fn icmp_errors_of_nat_connections_are_translated_both_ways() {
         1,
         0,
         false,
-        64,
+        63,
         &icmp_msg(11, 0, [0; 4], &quote_at_rs),
     );
     assert_exact(
@@ -536,12 +551,12 @@ fn icmp_errors_of_nat_connections_are_translated_both_ways() {
                 0x0806,
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
             ),
-            eth(RS1_MAC, lan_mac, 0x0800, &query_at_rs),
+            eth(RS1_MAC, lan_mac, 0x0800, &hop(&query_at_rs)),
             eth(
                 RS1_MAC,
                 lan_mac,
                 0x0800,
-                &tcp(CLIENT, 40001, RS1, 8080, TCP_SYN, 1000, b""),
+                &hop(&tcp(CLIENT, 40001, RS1, 8080, TCP_SYN, 1000, b"")),
             ),
             eth(RS1_MAC, lan_mac, 0x0800, &time_exceeded_in),
         ],
@@ -649,7 +664,7 @@ services:
         &icmp_msg(3, 3, [0; 4], &query),
     );
     // Towards the real server: from the local address to the RIP, quoting the SYN-ACK as
-    // the RS sent it (RIP:8080 -> LIP:7001), as the kernel and DPVS do.
+    // the RS sent it (RIP:8080 -> LIP:7001), as the kernel and DPVS do; TTL decremented.
     let quote_at_rs = set_ttl(synack_rs.clone(), 1)[..28].to_vec();
     let time_exceeded_in = ip_hdr(
         lip,
@@ -657,7 +672,7 @@ services:
         1,
         0,
         false,
-        64,
+        63,
         &icmp_msg(11, 0, [0; 4], &quote_at_rs),
     );
     assert_exact(
@@ -717,9 +732,9 @@ services:
                 0x0806,
                 &arp(1, lan_mac, LAN_IP, [0; 6], RS1),
             ),
-            eth(RS1_MAC, lan_mac, 0x0800, &query_at_rs),
+            eth(RS1_MAC, lan_mac, 0x0800, &hop(&query_at_rs)),
             with_tcp_seq_ack(
-                eth(RS1_MAC, lan_mac, 0x0800, &syn_at_rs),
+                eth(RS1_MAC, lan_mac, 0x0800, &hop(&syn_at_rs)),
                 1000u32.wrapping_add(d),
                 0,
             ),

@@ -34,6 +34,14 @@ fn client_tcp(sport: u16, dport: u16, flags: u8, seq: u32, payload: &[u8]) -> Ve
     p
 }
 
+/// An IPv6 packet one hop on: hop limit decremented, as the director sends every packet
+/// towards a real server (#25 item 6; TUN: the inner packet, before encapsulation).
+fn hop6(p: &[u8]) -> Vec<u8> {
+    let mut p = p.to_vec();
+    p[7] -= 1;
+    p
+}
+
 /// UDP + GUE (version 0, protocol 41) + `inner`, from `sport` to 6080, with the UDP
 /// checksum when `csum` (0 otherwise, as `udp6_set_csum(nocheck)`).
 fn gue(sport: u16, inner: &[u8], rs: Ipv6Addr, csum_on: bool) -> Vec<u8> {
@@ -148,13 +156,13 @@ fn tunnel6_ip6ip6_gue_gre_encapsulate_with_checksum_options() {
         assert!((32768..61000).contains(p), "{sports:?}");
     }
     // Outer: from the lan address, traffic class 0xb6 (CE -> ECT(0)), flow label 0,
-    // hop limit copied (61).
+    // hop limit copied from the inner packet's, decremented first (61 - 1, #25 item 6).
     let out = |mac, rs: Ipv6Addr, nh: u8, payload: &[u8]| {
         eth(
             mac,
             lan_mac,
             0x86dd,
-            &ip6_hdr(LAN_IP6, rs, nh, 0xb6, 61, payload),
+            &ip6_hdr(LAN_IP6, rs, nh, 0xb6, 60, payload),
         )
     };
     let our_ns = |target| ns_frame(lan_mac, LAN_IP6, target, None);
@@ -165,27 +173,27 @@ fn tunnel6_ip6ip6_gue_gre_encapsulate_with_checksum_options() {
             our_ns(RS1_6),
             our_ns(RS2_6),
             // Held for RS1 / RS2 in arrival order, released by their advertisements.
-            out(RS1_MAC, RS1_6, 41, &syn(40080, 80)),
+            out(RS1_MAC, RS1_6, 41, &hop6(&syn(40080, 80))),
             out(
                 RS1_MAC,
                 RS1_6,
                 17,
-                &gue(sports[0], &syn(40081, 81), RS1_6, true),
+                &gue(sports[0], &hop6(&syn(40081, 81)), RS1_6, true),
             ),
-            out(RS1_MAC, RS1_6, 47, &gre(&syn(40182, 82), true)),
-            out(RS1_MAC, RS1_6, 41, &data(40080, 80)),
+            out(RS1_MAC, RS1_6, 47, &gre(&hop6(&syn(40182, 82)), true)),
+            out(RS1_MAC, RS1_6, 41, &hop6(&data(40080, 80))),
             out(
                 RS1_MAC,
                 RS1_6,
                 17,
-                &gue(sports[0], &data(40081, 81), RS1_6, true),
+                &gue(sports[0], &hop6(&data(40081, 81)), RS1_6, true),
             ),
-            out(RS2_MAC, RS2_6, 47, &gre(&syn(40082, 82), false)),
+            out(RS2_MAC, RS2_6, 47, &gre(&hop6(&syn(40082, 82)), false)),
             out(
                 RS2_MAC,
                 RS2_6,
                 17,
-                &gue(sports[2], &syn(40083, 83), RS2_6, false),
+                &gue(sports[2], &hop6(&syn(40083, 83)), RS2_6, false),
             ),
         ],
     );
@@ -228,7 +236,9 @@ fn tunnel6_too_big_gets_packet_too_big_from_the_vip_at_the_configured_mtu() {
     // ICMPv6 type 2 code 0, MTU 1400 - 40, from the VIP, hop limit 64, quoting the
     // whole offending packet (1361 bytes would not fit 1280: 1232 are quoted).
     let mut body = ((MTU - 40) as u32).to_be_bytes().to_vec();
-    body.extend_from_slice(&too_big[..1232]);
+    // Its hop limit already decremented: IPVS's decrement_ttl() comes before the MTU
+    // check.
+    body.extend_from_slice(&hop6(&too_big)[..1232]);
     let ptb = icmp6(VIP6, CLIENT6, 64, 2, 0, &body);
     assert_eq!(ptb.len(), 1280);
     let mut na = vec![0x60, 0, 0, 0];
@@ -253,7 +263,7 @@ fn tunnel6_too_big_gets_packet_too_big_from_the_vip_at_the_configured_mtu() {
             RS1_MAC,
             lan_mac,
             0x86dd,
-            &ip6_hdr(LAN_IP6, RS1_6, 41, 0xb6, 61, inner),
+            &ip6_hdr(LAN_IP6, RS1_6, 41, 0xb6, 60, &hop6(inner)),
         )
     };
     assert_exact(

@@ -250,6 +250,16 @@ drop_reasons! {
     Icmpv6ErrorUnsupported => "icmpv6_error_unsupported",
     /// ICMPv6 error quoting a TCP/UDP flow that matches no connection.
     Icmpv6ErrorNoConnection => "icmpv6_error_no_connection",
+    /// IPv4 packet from a source Linux's input path refuses (martian): 0.0.0.0/8,
+    /// 127.0.0.0/8, multicast, class E and broadcast, a VIP, one of the director's own
+    /// addresses or subnet broadcasts.
+    Ipv4MartianSource => "ipv4_martian_source",
+    /// IPv6 packet from a source Linux refuses: unspecified, loopback, multicast,
+    /// IPv4-mapped, a VIP or one of the director's own addresses.
+    Ipv6MartianSource => "ipv6_martian_source",
+    /// IPv4 options that do not parse within the header (as `ip_options_compile` checks
+    /// them), or a source route or CIPSO option, which Linux drops by default.
+    Ipv4BadOptions => "ipv4_bad_options",
 }
 
 /// One worker's counters for one port.
@@ -329,6 +339,9 @@ pub struct WorkerStats {
     pub packet_too_big_sent: AtomicU64,
     /// TCP/UDP fragments (IPv4 and IPv6) received for forwarding.
     pub fragments_received: AtomicU64,
+    /// ICMP and ICMPv6 time exceeded errors sent to clients whose packet's TTL / hop
+    /// limit ran out at the director (within the worker's ICMP error rate limit).
+    pub time_exceeded_sent: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -358,6 +371,7 @@ impl Default for WorkerStats {
             toa_no_room: AtomicU64::new(0),
             packet_too_big_sent: AtomicU64::new(0),
             fragments_received: AtomicU64::new(0),
+            time_exceeded_sent: AtomicU64::new(0),
         }
     }
 }

@@ -88,6 +88,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "tunnel_encapsulated": sum(workers, |w| get(&w.tunnel_encapsulated)),
         "frag_needed_sent": sum(workers, |w| get(&w.frag_needed_sent)),
         "packet_too_big_sent": sum(workers, |w| get(&w.packet_too_big_sent)),
+        "time_exceeded_sent": sum(workers, |w| get(&w.time_exceeded_sent)),
         "icmp_errors_translated": sum(workers, |w| get(&w.icmp_errors_translated)),
         "loops": sum(workers, |w| get(&w.loops)),
         "busy_loops": sum(workers, |w| get(&w.busy_loops)),

@@ -40,6 +40,7 @@ impl<P: Frame> Pipeline<P> {
             }
             Verdict::Drop(why) => self.drop_packet(why),
             Verdict::Tunnel(rip, kind) => self.tunnel(t, pkt, rip, kind, now_ms, io),
+            Verdict::TimeExceeded => self.time_exceeded::<F>(t, pkt, now_ms, io),
             Verdict::ForwardTrimmed(dst, len) => {
                 if pkt.resize(len) {
                     self.forward(t, pkt, dst, now_ms, io)

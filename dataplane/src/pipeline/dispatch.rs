@@ -6,14 +6,16 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::l4::L4Packet;
+use super::lookup::L4Family;
 use super::state::*;
 use super::verdict::Verdict;
 use crate::counters::DropReason;
 use crate::frame::{Frame, Io};
 use crate::service::proto;
 use crate::tables::Tables;
+use crate::wire::ipv4::HEADER_LEN as IP4_HDR;
 use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
-use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet};
+use crate::wire::{ip_proto, martian, EtherType, EthernetFrame, Ipv4Packet, Ipv6Packet};
 
 /// Whether an extension header (or anything not an upper layer rvs parses) comes first.
 fn is_extension_header(nh: u8) -> bool {
@@ -96,9 +98,18 @@ impl<P: Frame> Pipeline<P> {
                 _ => Drop(DropReason::Ipv4Fragment),
             };
         }
+        // One compare on the common path: options are rare and walked only when present.
+        if ip.header_len() != IP4_HDR && !martian::ipv4_options_valid(ip.options()) {
+            return Drop(DropReason::Ipv4BadOptions);
+        }
         let (src, dst, proto) = (ip.src_addr(), ip.dst_addr(), ip.protocol());
         match proto {
             proto::TCP | proto::UDP => {}
+            // ICMP has no connection step to check its source: checked here (an echo
+            // request from a broadcast source is not answered).
+            proto::ICMP if Ipv4Addr::martian_source(t, src) => {
+                return Drop(DropReason::Ipv4MartianSource)
+            }
             proto::ICMP => return self.handle_icmp(t, ip_buf, now_ms, kernel),
             // Other protocols to an own address (VRRP, OSPF, GRE...) are the kernel's.
             _ if kernel && t.services.is_local(dst) && !t.services.is_vip(dst) => {

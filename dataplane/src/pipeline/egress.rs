@@ -1,16 +1,20 @@
 //! The pipeline's egress, written once over the address family: route + neighbour
-//! resolution (ARP for IPv4, NDP for IPv6) and the periodic re-probe of unresolved
-//! neighbours (tunnel encapsulation is `xmit::tun`'s, for any [`TunnelRoute`] family).
+//! resolution (ARP for IPv4, NDP for IPv6), the periodic re-probe of unresolved
+//! neighbours, and the time-exceeded answer to a packet whose TTL / hop limit ran out on
+//! its way to a real server (tunnel encapsulation is `xmit::tun`'s, for any
+//! [`TunnelRoute`] family).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::state::{set_macs, Pipeline, PipelineConfig};
-use crate::counters::DropReason;
+use crate::counters::{bump, DropReason};
 use crate::frame::{Frame, Io};
 use crate::neigh::{HoldOutcome, NeighbourAddr, NeighbourTable};
 use crate::route::Hop;
 use crate::tables::Tables;
+use crate::wire::{icmpv4, icmpv6};
 use crate::xmit::tun::route::TunnelRoute;
+use crate::xmit::tun::too_big::{icmp6_error_in_place, icmp_error_in_place};
 
 /// What the pipeline's egress needs to know of an address family: its routes, its
 /// neighbour table, and how to ask for a neighbour's MAC (ARP request or neighbour
@@ -30,6 +34,10 @@ pub(crate) trait Egress: TunnelRoute + NeighbourAddr {
         port: usize,
         target: Self,
     );
+    /// Turn `pkt` (a client's packet to a VIP) into this family's time exceeded ("hop
+    /// limit / TTL exceeded in transit") about it, from the VIP to the client, in place;
+    /// the client's address, or None when the frame cannot hold the error.
+    fn time_exceeded_in_place<P: Frame>(pkt: &mut P) -> Option<Self>;
 }
 
 impl Egress for Ipv4Addr {
@@ -52,6 +60,10 @@ impl Egress for Ipv4Addr {
         target: Self,
     ) {
         p.send_arp_request(t, io, port, target)
+    }
+    #[inline]
+    fn time_exceeded_in_place<P: Frame>(pkt: &mut P) -> Option<Self> {
+        icmp_error_in_place(pkt, icmpv4::msg_type::TIME_EXCEEDED, 0, [0; 4])
     }
 }
 
@@ -76,6 +88,10 @@ impl Egress for Ipv6Addr {
     ) {
         p.send_ns(t, io, port, target)
     }
+    #[inline]
+    fn time_exceeded_in_place<P: Frame>(pkt: &mut P) -> Option<Self> {
+        icmp6_error_in_place(pkt, icmpv6::msg_type::TIME_EXCEEDED, 0, [0; 4])
+    }
 }
 
 impl<P: Frame> Pipeline<P> {
@@ -97,6 +113,29 @@ impl<P: Frame> Pipeline<P> {
             Delivery::Done => {}
             Delivery::Request => F::solicit(self, t, io, hop.port, hop.gateway),
             Delivery::Refused => self.drop_packet(DropReason::NeighbourUnresolved),
+        }
+    }
+
+    /// A client's packet whose TTL / hop limit would reach zero on its way to a real server
+    /// (`Verdict::TimeExceeded`, either family): dropped and counted, and answered with
+    /// ICMP / ICMPv6 time exceeded from the VIP (`decrement_ttl` in IPVS's `ip_vs_xmit.c`)
+    /// while this worker's ICMP error budget lasts (Linux's `icmp_msgs_per_sec` and
+    /// `icmp_msgs_burst`, 1000/s and 50, here per worker).
+    #[cold]
+    pub(crate) fn time_exceeded<F: Egress>(
+        &mut self,
+        t: &Tables,
+        mut pkt: P,
+        now_ms: u64,
+        io: &mut impl Io<P>,
+    ) {
+        self.drop_packet(DropReason::TtlExceeded);
+        if !self.icmp_errors.take(now_ms) {
+            return;
+        }
+        if let Some(client) = F::time_exceeded_in_place(&mut pkt) {
+            bump(&self.cfg.stats.time_exceeded_sent, 1);
+            self.forward(t, pkt, client, now_ms, io);
         }
     }
 

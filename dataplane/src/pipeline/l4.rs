@@ -88,6 +88,11 @@ impl<P: Frame> Pipeline<P> {
             self.conns.on_packet(id, dir, tcp_flags, bytes, now_ms);
             return self.established(t, id, dir, ip_buf, proto, tcp_flags, (src, sport), bytes);
         }
+        // Only here, where no connection claims the packet: sources that passed made
+        // the connections, so the established path pays nothing for the check.
+        if F::martian_source(t, src) {
+            return Drop(F::MARTIAN_SOURCE);
+        }
         let new = NewPacket {
             proto,
             src: (src, sport),
@@ -195,6 +200,12 @@ impl<P: Frame> Pipeline<P> {
 
 /// A client packet of established connection `c`, rewritten by its method towards the
 /// real server; a FULLNAT TCP packet that carries TOA leaves the client in `toa`.
+///
+/// Every method decrements the TTL / hop limit towards the real server, as IPVS's
+/// `decrement_ttl` in `__ip_vs_get_out_rt` (NAT, DR, TUN: the inner header, before
+/// encapsulation; FULLNAT as DPVS and Alibaba's FULLNAT, which route the same way): once
+/// the real server is known, before any rewrite, so that a time-exceeded error quotes the
+/// packet as the client sent it.
 #[inline(always)]
 fn client_packet<F: L4Family>(
     t: &Tables,
@@ -210,19 +221,22 @@ fn client_packet<F: L4Family>(
     // table (the caller encapsulates for TUN).
     if method == Method::Tunnel {
         return match <F as TunnelRoute>::tunnel_of(t, rs_id) {
-            Some((rip, kind)) => Verdict::Tunnel(rip, kind),
+            Some((rip, kind)) => hop_on(ip_buf, Verdict::Tunnel(rip, kind)),
             None => Drop(DropReason::NoRealServer),
         };
     }
     if method == Method::Route {
         return match dr::real_server(t, rs_id) {
-            Some(rip) => Verdict::Forward(rip),
+            Some(rip) => hop_on(ip_buf, Verdict::Forward(rip)),
             None => Drop(DropReason::NoRealServer),
         };
     }
     let Some(rs) = F::src(c, Direction::Reply) else {
         return Drop(DropReason::NoService);
     };
+    if !F::decrement_hops(ip_buf) {
+        return Verdict::TimeExceeded;
+    }
     let rewritten = match method {
         Method::Masq => nat::to_real_server(ip_buf, rs),
         Method::FullNat => {
@@ -243,6 +257,17 @@ fn client_packet<F: L4Family>(
         return Drop(DropReason::L4Malformed);
     }
     Verdict::Forward(rs.0)
+}
+
+/// `verdict` for a packet that goes one hop further, its TTL / hop limit decremented; or
+/// time exceeded when it would reach zero.
+#[inline(always)]
+fn hop_on<F: L4Family>(ip_buf: &mut [u8], verdict: Verdict<F>) -> Verdict<F> {
+    if F::decrement_hops(ip_buf) {
+        verdict
+    } else {
+        Verdict::TimeExceeded
+    }
 }
 
 /// A real server's reply on established connection `c` (NAT or FULLNAT: DR and TUN

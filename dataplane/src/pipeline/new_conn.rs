@@ -96,6 +96,12 @@ impl<P: Frame> Pipeline<P> {
                 return Drop(DropReason::NoConnection);
             }
         }
+        // The TTL / hop limit towards the real server, as on an established connection
+        // (`l4::client_packet`), checked before scheduling: a packet that dies here makes
+        // no connection (IPVS makes one and lets it expire unanswered).
+        if !F::decrement_hops(ip_buf) {
+            return Verdict::TimeExceeded;
+        }
         let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));
         let tuple = Tuple::new(proto, src.into(), sport, dst.into(), dport);
         let flow = FlowKey {

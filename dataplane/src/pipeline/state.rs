@@ -137,6 +137,8 @@ pub struct Pipeline<P> {
     pub(crate) frags6: Fragments<Ipv6Addr, P>,
     /// This worker's share of the real servers' connection totals (thresholds).
     pub(crate) overload: crate::overload::OverloadShare,
+    /// This worker's budget of ICMP errors it originates (time exceeded).
+    pub(crate) icmp_errors: TokenBucket,
 }
 
 pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
@@ -144,6 +146,11 @@ pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
 pub(super) const ARP_LEN: usize = 28;
 
 pub(super) const BROADCAST: [u8; 6] = [0xff; 6];
+
+/// ICMP errors a worker originates per second at most, and their burst: Linux's
+/// `icmp_msgs_per_sec` and `icmp_msgs_burst` defaults.
+const ICMP_ERRORS_PER_S: u32 = 1000;
+const ICMP_ERRORS_BURST: u32 = 50;
 
 impl<P: Frame> Pipeline<P> {
     /// A pipeline with empty tables sized from `cfg`.
@@ -199,6 +206,7 @@ impl<P: Frame> Pipeline<P> {
             frags4: Fragments::default(),
             frags6: Fragments::default(),
             overload: Default::default(),
+            icmp_errors: TokenBucket::new(ICMP_ERRORS_PER_S, ICMP_ERRORS_BURST),
             cfg,
         }
     }

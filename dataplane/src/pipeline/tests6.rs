@@ -448,7 +448,11 @@ fn tunnel_connections_encapsulate_follow_the_table_and_check_the_port_mtu() {
         (a("2001:2:0:1::fe"), rs, 17)
     );
     assert_eq!(&f[ETH_HDR + 40 + 8..ETH_HDR + 40 + 12], &[0, 41, 0, 0]);
-    assert_eq!(&f[ETH_HDR + 52..], &segment(0x02, 0)[ETH_HDR..]);
+    // The inner packet as the client sent it but for its hop limit, decremented before
+    // encapsulation (#25 item 6).
+    let mut inner = segment(0x02, 0);
+    inner[ETH_HDR + 7] = 63;
+    assert_eq!(&f[ETH_HDR + 52..], &inner[ETH_HDR..]);
 
     // Too big for the lan port's 1400 bytes (+ 52): Packet Too Big to the client.
     let mut out = Out::default();

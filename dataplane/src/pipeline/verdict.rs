@@ -21,4 +21,8 @@ pub(crate) enum Verdict<A> {
     ForwardTrimmed(A, usize),
     /// A TCP/UDP fragment: to the fragment step (`fragment`).
     Fragment,
+    /// Its TTL / hop limit would reach zero on the way to a real server: dropped
+    /// (`ttl_exceeded`), and its source answered ICMP / ICMPv6 time exceeded from its
+    /// destination (the VIP) within the rate limit, as IPVS's `decrement_ttl`.
+    TimeExceeded,
 }

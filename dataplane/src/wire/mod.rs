@@ -33,6 +33,7 @@ pub mod icmpv6;
 pub mod ip_proto;
 pub mod ipv4;
 pub mod ipv6;
+pub mod martian;
 pub mod nat;
 pub mod nat6;
 pub mod tcp;

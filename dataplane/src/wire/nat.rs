@@ -469,6 +469,7 @@ pub fn rewrite_icmp_error_src(ip: &mut [u8], addr: Ipv4Addr, port: u16) -> Resul
 /// Decrement the TTL of the IPv4 packet in `ip`, updating the header checksum
 /// incrementally. False (packet unchanged) when the TTL is 0 or 1, or `ip` is shorter than
 /// an IPv4 header: the packet must not be forwarded.
+#[inline]
 pub fn decrement_ttl(ip: &mut [u8]) -> bool {
     if ip.len() < super::ipv4::HEADER_LEN {
         return false;

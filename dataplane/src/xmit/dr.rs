@@ -25,7 +25,7 @@ mod tests {
     use crate::test_io::Out;
 
     #[test]
-    fn packets_reach_the_real_server_unchanged_but_for_the_macs() {
+    fn packets_reach_the_real_server_unchanged_but_for_the_macs_and_ttl() {
         let (t, mut p, stats) = bench(Forward::Route);
         let mut io = Out::default();
         for (flags, payload) in [(0x02, &b""[..]), (0x10, b""), (0x18, b"GET /")] {
@@ -40,7 +40,12 @@ mod tests {
             let (port, out) = io.0.pop().expect("forwarded");
             assert_eq!(port, 1);
             assert_eq!((&out[0..6], &out[6..12]), (&RS_MAC[..], &MACS[1][..]));
-            assert_eq!(out[12..], f[12..], "IP packet unchanged");
+            // Unchanged but for the TTL, decremented as IPVS's decrement_ttl() does for
+            // DR too (#25 item 6), and the header checksum.
+            let mut want = f.clone();
+            want[14 + 8] = 63;
+            crate::wire::Ipv4Packet::new_unchecked(&mut want[14..]).fill_checksum();
+            assert_eq!(out[12..], want[12..]);
         }
         // A table without the real server: its DR connection's packets are dropped.
         let gone = Tables {

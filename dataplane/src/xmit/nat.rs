@@ -65,8 +65,9 @@ mod tests {
         let (port, out) = io.0.pop().expect("SYN forwarded");
         assert_eq!(port, 1);
         assert_eq!((&out[0..6], &out[6..12]), (&RS_MAC[..], &MACS[1][..]));
-        // The client's packet is not routed by the director's IP layer: TTL kept.
-        assert_eq!(facts(&out), ((CLIENT, 40000), (RS, 8080), 64, true));
+        // Towards the real server the TTL is decremented too, as IPVS's decrement_ttl()
+        // (#25 item 6; it was kept before).
+        assert_eq!(facts(&out), ((CLIENT, 40000), (RS, 8080), 63, true));
         let synack = frame((MACS[1], RS_MAC), (RS, 8080), (CLIENT, 40000), 0x12, &[]);
         p.handle(&t, 1, synack, 0, &mut io);
         let (port, back) = io.0.pop().expect("reply forwarded");
@@ -83,7 +84,7 @@ mod tests {
         );
         p.handle(&t, 0, data, 0, &mut io);
         let (_, out) = io.0.pop().expect("data forwarded");
-        assert_eq!(facts(&out), ((CLIENT, 40000), (RS, 8080), 64, true));
+        assert_eq!(facts(&out), ((CLIENT, 40000), (RS, 8080), 63, true));
         assert!(out.ends_with(b"GET /"));
     }
 }

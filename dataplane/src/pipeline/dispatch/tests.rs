@@ -194,3 +194,113 @@ fn ipv6_fragments_and_extension_headers_are_dropped_unless_for_the_director() {
     assert_eq!(to_kernel(&stats, 0), 2);
     assert_eq!(p.conns.len(), 0);
 }
+
+/// A SYN from `src` to the virtual service.
+fn syn_from(fam: Fam, src: std::net::IpAddr) -> Vec<u8> {
+    segment(0, (src, 1000), (fam.vip(), VPORT), proto::TCP, SYN)
+}
+
+#[test]
+fn martian_sources_are_dropped_and_counted() {
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    for fam in FAMILIES {
+        let (t, mut p, stats) = bench(fam, &Setup::default());
+        let martians: Vec<std::net::IpAddr> = match fam {
+            Fam::V4 => [
+                "255.255.255.255",
+                "224.0.0.5",
+                "0.0.0.0",
+                "0.1.2.3",
+                "127.0.0.1",
+                "240.0.0.1",
+                // The director's subnet broadcast on port 0.
+                "198.18.0.255",
+            ]
+            .map(ip)
+            .to_vec(),
+            Fam::V6 => ["::", "::1", "ff02::1", "::ffff:198.18.0.10"]
+                .map(ip)
+                .to_vec(),
+        };
+        // The VIP itself and the director's own addresses, in both families.
+        let own = [fam.vip(), fam.local(0), fam.local(1)];
+        let why = match fam {
+            Fam::V4 => DropReason::Ipv4MartianSource,
+            Fam::V6 => DropReason::Ipv6MartianSource,
+        };
+        for (i, src) in martians.iter().chain(&own).enumerate() {
+            let io = recorded(&mut p, &t, 0, syn_from(fam, *src));
+            assert!(io.sent.is_empty() && io.kernel.is_empty(), "{fam:?} {src}");
+            assert_eq!(stats.drops(why), i as u64 + 1, "{fam:?} {src}");
+        }
+        assert_eq!(p.conns.len(), 0, "{fam:?}");
+        assert_eq!(get(&stats.conns_created), 0, "{fam:?}");
+        // The client's own SYN is still taken.
+        let io = recorded(&mut p, &t, 0, syn_from(fam, fam.client()));
+        assert_eq!(io.sent.len(), 1, "{fam:?}");
+    }
+}
+
+#[test]
+fn echo_requests_from_martian_sources_are_not_answered() {
+    let fam = Fam::V4;
+    let (t, mut p, stats) = bench(fam, &Setup::default());
+    let echo_from = |src: [u8; 4]| {
+        let mut f = syn_from(fam, fam.client());
+        let ip = &mut f[14..];
+        ip[9] = ip_proto::ICMP;
+        ip[12..16].copy_from_slice(&src);
+        let icmp = &mut ip[20..];
+        icmp.fill(0);
+        icmp[0] = 8;
+        let c = crate::wire::checksum::internet(icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        f
+    };
+    let io = recorded(&mut p, &t, 0, echo_from([255, 255, 255, 255]));
+    assert!(io.sent.is_empty());
+    assert_eq!(stats.drops(DropReason::Ipv4MartianSource), 1);
+    let io = recorded(&mut p, &t, 0, echo_from([198, 18, 0, 10]));
+    assert_eq!(io.sent.len(), 1, "the client's echo request is answered");
+}
+
+/// `f` (an IPv4 frame with a 20-byte header) with `opts` (a multiple of 4 bytes) as
+/// its header's options.
+fn with_options(f: &[u8], opts: &[u8]) -> Vec<u8> {
+    let out = [&f[..34], opts, &f[34..]].concat();
+    edited(out, |ip| {
+        ip[0] = 0x40 | (5 + opts.len() / 4) as u8;
+        let total = u16::from_be_bytes([ip[2], ip[3]]) + opts.len() as u16;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+    })
+}
+
+#[test]
+fn ipv4_options_that_do_not_parse_are_dropped() {
+    let fam = Fam::V4;
+    let (t, mut p, stats) = bench(fam, &Setup::default());
+    let syn = from_client(fam, 1000, SYN);
+    for bad in [
+        // The packet: record route whose length (39) runs past the header.
+        [7, 0x27, 4, 0],
+        [30, 1, 0, 0],
+        [148, 3, 0, 0],
+        // A loose source route (Linux's accept_source_route is 0 by default).
+        [1, 131, 3, 4],
+    ] {
+        let io = recorded(&mut p, &t, 0, with_options(&syn, &bad));
+        assert!(io.sent.is_empty(), "{bad:?}");
+    }
+    assert_eq!(stats.drops(DropReason::Ipv4BadOptions), 4);
+    assert_eq!(p.conns.len(), 0);
+    // Options that parse (NOOPs, router alert) are forwarded with the packet.
+    let io = recorded(
+        &mut p,
+        &t,
+        0,
+        with_options(&syn, &[148, 4, 0, 0, 1, 1, 1, 0]),
+    );
+    assert_eq!(io.sent.len(), 1);
+    assert_eq!(stats.drops(DropReason::Ipv4BadOptions), 4);
+}

@@ -98,7 +98,9 @@ impl<P: Frame> Pipeline<P> {
         let verdict = match self.handle_l4(t, copy, packet, now_ms) {
             v @ (Verdict::Forward(_) | Verdict::Tunnel(..) | Verdict::Drop(_)) => v,
             Verdict::ToKernel => Verdict::ToKernel,
-            // An answer built on the copy (an ICMP error), not on the fragment.
+            // The answer (ICMP time exceeded) would quote the copy, not the fragment.
+            Verdict::TimeExceeded => Verdict::Drop(DropReason::TtlExceeded),
+            // An answer built on the copy (a RST, an ICMP error), not on the fragment.
             _ => Verdict::Drop(DropReason::FragmentUnsupported),
         };
         // TOA would lengthen the fragment.

@@ -5,7 +5,7 @@ use conn_table::{ConnState, TcpState, Tuple};
 
 use crate::counters::{get, DropReason};
 use crate::pipeline::Pipeline;
-use crate::service::proto;
+use crate::service::{proto, Forward};
 use crate::tables::{IpvsSwitches, Tables};
 use crate::test_io::two_servers::*;
 
@@ -179,4 +179,139 @@ fn malformed_tcp_and_udp_headers_are_dropped() {
         assert_eq!(sent_to(&out), (1, fam.rs(0)), "{fam:?}");
         assert_eq!(get(&stats.conns_created), 1, "{fam:?}");
     }
+}
+
+/// `f`, a frame of `segment`, with TTL / hop limit `hops` (the IPv4 header checksum
+/// filled in again).
+fn with_hops(fam: Fam, mut f: Vec<u8>, hops: u8) -> Vec<u8> {
+    match fam {
+        Fam::V4 => {
+            f[14 + 8] = hops;
+            crate::wire::Ipv4Packet::new_unchecked(&mut f[14..]).fill_checksum();
+        }
+        Fam::V6 => f[14 + 7] = hops,
+    }
+    f
+}
+
+/// The TTL / hop limit of the client's packet in frame `f` as it left for a real server
+/// (inside the tunnel for TUN; the outer header takes it from the inner one).
+fn hops_towards_rs(fam: Fam, forward: Forward, f: &[u8]) -> u8 {
+    let outer = if matches!(forward, Forward::Tunnel(_)) {
+        if fam == Fam::V4 {
+            20
+        } else {
+            40
+        }
+    } else {
+        0
+    };
+    let ip = &f[14 + outer..];
+    let inner = if fam == Fam::V4 { ip[8] } else { ip[7] };
+    let outer_hops = if fam == Fam::V4 { f[14 + 8] } else { f[14 + 7] };
+    assert_eq!(
+        outer_hops, inner,
+        "{fam:?} {forward:?}: the outer header copies it"
+    );
+    inner
+}
+
+/// Assert that `out` is one ICMP / ICMPv6 time exceeded (TTL / hop limit exceeded in
+/// transit) from the VIP to the client, quoting the start of `sent` as it was sent.
+fn assert_time_exceeded(fam: Fam, out: &crate::test_io::Out, sent: &[u8]) {
+    assert_eq!(out.0.len(), 1, "{fam:?}: one answer");
+    let (port, f) = &out.0[0];
+    assert_eq!(*port, 0, "{fam:?}: towards the client");
+    assert_eq!(addrs(f), (fam.vip(), fam.client()), "{fam:?}");
+    let (icmp, ty) = match fam {
+        Fam::V4 => {
+            assert_eq!(f[14 + 9], proto::ICMP);
+            (&f[34..], 11)
+        }
+        Fam::V6 => {
+            assert_eq!(f[14 + 6], crate::wire::ip_proto::ICMPV6);
+            (&f[54..], 3)
+        }
+    };
+    assert_eq!(
+        (icmp[0], icmp[1]),
+        (ty, 0),
+        "{fam:?}: time exceeded in transit"
+    );
+    assert_eq!(&icmp[8..], &sent[14..], "{fam:?}: the whole packet quoted");
+    let sum = match fam {
+        Fam::V4 => crate::wire::checksum::internet(icmp),
+        Fam::V6 => {
+            let std::net::IpAddr::V6(v) = fam.vip() else {
+                unreachable!()
+            };
+            let std::net::IpAddr::V6(c) = fam.client() else {
+                unreachable!()
+            };
+            !crate::wire::checksum::combine(&[
+                crate::wire::checksum::pseudo_header_v6(v, c, 58, icmp.len() as u32),
+                crate::wire::checksum::data(icmp),
+            ])
+        }
+    };
+    assert_eq!(sum, 0, "{fam:?}: ICMP checksum");
+}
+
+#[test]
+fn ttl_and_hop_limit_run_out_towards_the_real_server_with_time_exceeded() {
+    use crate::xmit::tun::TunnelKind;
+    for fam in FAMILIES {
+        for forward in [
+            Forward::Masq,
+            Forward::Route,
+            Forward::Tunnel(TunnelKind::Ipip),
+        ] {
+            let setup = Setup {
+                forward,
+                ..Setup::default()
+            };
+            let (t, mut p, stats) = bench(fam, &setup);
+            let what = format!("{fam:?} {forward:?}");
+            // A SYN with TTL 2 goes on with 1, the data after it with 63.
+            let out = run(
+                &mut p,
+                &t,
+                0,
+                with_hops(fam, from_client(fam, 1000, SYN), 2),
+                1,
+            );
+            assert_eq!(out.0.len(), 1, "{what}");
+            assert_eq!(hops_towards_rs(fam, forward, &out.0[0].1), 1, "{what}");
+            let out = run(&mut p, &t, 0, from_client(fam, 1000, ACK), 2);
+            assert_eq!(hops_towards_rs(fam, forward, &out.0[0].1), 63, "{what}");
+            // TTL 1 on the established connection: time exceeded from the VIP.
+            let dying = with_hops(fam, from_client(fam, 1000, ACK), 1);
+            let out = run(&mut p, &t, 0, dying.clone(), 3);
+            assert_time_exceeded(fam, &out, &dying);
+            // A new connection's SYN with TTL 1: answered too, and no connection made.
+            let dying = with_hops(fam, from_client(fam, 1001, SYN), 1);
+            let out = run(&mut p, &t, 0, dying.clone(), 4);
+            assert_time_exceeded(fam, &out, &dying);
+            assert_eq!(p.conns.len(), 1, "{what}");
+            assert_eq!(stats.drops(DropReason::TtlExceeded), 2, "{what}");
+            assert_eq!(get(&stats.time_exceeded_sent), 2, "{what}");
+        }
+    }
+}
+
+#[test]
+fn time_exceeded_answers_are_rate_limited() {
+    let fam = Fam::V4;
+    let (t, mut p, stats) = bench(fam, &Setup::default());
+    let mut answered = 0;
+    for i in 0..100 {
+        let dying = with_hops(fam, from_client(fam, 2000 + i, SYN), 1);
+        answered += run(&mut p, &t, 0, dying, 10).0.len();
+    }
+    // Linux's icmp_msgs_burst: 50 at once, then 1000 a second (1 a millisecond).
+    assert_eq!(answered, 50);
+    assert_eq!(stats.drops(DropReason::TtlExceeded), 100);
+    assert_eq!(get(&stats.time_exceeded_sent), 50);
+    let dying = with_hops(fam, from_client(fam, 3000, SYN), 1);
+    assert_eq!(run(&mut p, &t, 0, dying, 11).0.len(), 1);
 }

@@ -338,6 +338,33 @@ mod toa_tests {
             "the server's own numbers in the ack stay"
         );
     }
+
+    /// FULLNAT decrements the TTL towards the real server as IPVS's other methods do
+    /// (#25 item 6; DPVS and Alibaba's FULLNAT route it the same way); a first packet
+    /// that would leave with 0 is answered from the VIP and takes no local port.
+    #[test]
+    fn ttl_is_decremented_and_a_dying_syn_takes_no_local_port() {
+        let t = tables();
+        let (mut p, mut io) = one_worker(&t);
+        let syn = tcp_flags_frame(MACS[0], (CLIENT, 40000), (VIP, 80), 0x02);
+        p.handle(&t, 0, syn, 0, &mut io);
+        let (_, out) = io.0.pop().expect("forwarded");
+        let ip = crate::wire::Ipv4Packet::new_checked(&out[14..]).unwrap();
+        assert_eq!((ip.ttl(), ip.verify_checksum()), (63, true));
+        let mut dying = tcp_flags_frame(MACS[0], (CLIENT, 40001), (VIP, 80), 0x02);
+        dying[14 + 8] = 1;
+        crate::wire::Ipv4Packet::new_unchecked(&mut dying[14..]).fill_checksum();
+        p.handle(&t, 0, dying, 0, &mut io);
+        let (port, answer) = io.0.pop().expect("time exceeded");
+        assert_eq!(port, 0);
+        let ip = crate::wire::Ipv4Packet::new_checked(&answer[14..]).unwrap();
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.payload()[0]),
+            (VIP, CLIENT, 11)
+        );
+        assert_eq!(p.snat.in_use(), 1, "only the first SYN's local port");
+        assert_eq!(p.conns.len(), 1);
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub(crate) enum Untranslatable {
     NoReplyTuple,
     /// The outer packet or the quote could not be rewritten (cut short).
     RewriteFailed,
-    /// An error towards the client whose TTL / hop limit runs out here.
+    /// An error whose TTL / hop limit runs out here (either way).
     HopLimit,
 }
 

@@ -12,8 +12,9 @@
 //! - the original tuple (from the client's side: the quote is a packet the client got
 //!   from the VIP): NAT rewrites the outer destination to the RS and the quote to what the
 //!   RS sent; DR relays it unchanged to the RS (MAC only) and TUN encapsulates it, as IPVS
-//!   hands it to the connection's transmitter. The four bytes after the checksum (a
-//!   "packet too big"'s MTU) are kept.
+//!   hands it to the connection's transmitter, TTL / hop limit decremented as every
+//!   packet towards the real server. The four bytes after the checksum (a "packet too
+//!   big"'s MTU) are kept.
 //!
 //! Translation works from the connection's two tuples only, so NAT and FULLNAT share it
 //! (FULLNAT: the reply tuple's destination is the local address, so the far side's outer
@@ -100,6 +101,11 @@ impl<P: Frame> Pipeline<P> {
             return untranslated(Untranslatable::Expired);
         };
         let verdict = if c.method.replies_bypass_director() {
+            // Towards the real server, as every packet of the connection (no error is
+            // sent about an error: `icmp_send` never answers one).
+            if !F::decrement_hops(ip_buf) {
+                return untranslated(Untranslatable::HopLimit);
+            }
             relay_icmp_error(t, &c)
         } else {
             match self.nat_icmp_error(ip_buf, (&c, id, dir), &msg, &q) {
@@ -137,6 +143,9 @@ impl<P: Frame> Pipeline<P> {
                 (client, ok)
             }
             Direction::Original => {
+                if !F::decrement_hops(ip_buf) {
+                    return Err(Untranslatable::HopLimit);
+                }
                 let ok = F::rewrite_error_dst(ip_buf, (rip, reply.sport)).is_ok()
                     && (reply_dst == client
                         || F::rewrite_error_src(ip_buf, (reply_dst, reply.dport)).is_ok());

@@ -28,7 +28,8 @@ fn nat_errors_are_translated_both_ways() {
     out.0.clear();
 
     // From the client's side: a router cannot forward a reply (VIP:80 -> client) and
-    // says "packet too big, MTU 1280"; the RS gets it about its own packet, MTU kept.
+    // says "packet too big, MTU 1280"; the RS gets it about its own packet, MTU kept,
+    // hop limit decremented (#25 item 6: every packet towards the RS).
     let big_reply = tcp(VIP, 80, CLIENT, 40000, 0x10, &[7; 100]);
     let mtu = 1280u32.to_be_bytes();
     let ptb = error(2, mtu, ROUTER, VIP, &big_reply);
@@ -36,10 +37,9 @@ fn nat_errors_are_translated_both_ways() {
     let rs_sent = tcp(RS, 8080, CLIENT, 40000, 0x10, &[7; 100]);
     let (port, f) = out.0.pop().unwrap();
     assert_eq!(port, 1);
-    assert_eq!(
-        f,
-        frame(RS_MAC, LAN_MAC, &error(2, mtu, ROUTER, RS, &rs_sent))
-    );
+    let mut want = error(2, mtu, ROUTER, RS, &rs_sent);
+    want[7] = 63;
+    assert_eq!(f, frame(RS_MAC, LAN_MAC, &want));
 
     // From the real server's side: "port unreachable" from the RS about what it got
     // (client -> RS:8080, quoted in part); the client gets it from the VIP about its
@@ -58,7 +58,7 @@ fn nat_errors_are_translated_both_ways() {
 }
 
 #[test]
-fn dr_client_side_errors_reach_the_real_server_unchanged() {
+fn dr_client_side_errors_are_relayed_to_the_real_server() {
     let t = tables(Forward::Route);
     let mut p = pipeline(&t, 0, 1);
     let mut out = Out::default();
@@ -71,13 +71,16 @@ fn dr_client_side_errors_reach_the_real_server_unchanged() {
     );
     assert_eq!(out.0.len(), 1);
     // The RS replied from the VIP straight to the client; a router on the way says
-    // "time exceeded": relayed to the RS with only the MACs changed.
+    // "time exceeded": relayed to the RS with the MACs changed and the hop limit
+    // decremented (#25 item 6), nothing else.
     let reply = tcp(VIP, 80, CLIENT, 40000, 0x12, b"");
     let te = error(3, [0; 4], ROUTER, VIP, &reply);
     p.handle(&t, 0, from_client(&te), 2, &mut out);
     let (port, f) = out.0.pop().unwrap();
     assert_eq!(port, 1);
-    assert_eq!(f, frame(RS_MAC, LAN_MAC, &te));
+    let mut want = te.clone();
+    want[7] = 63;
+    assert_eq!(f, frame(RS_MAC, LAN_MAC, &want));
     assert_eq!(translated(&p), 1);
 }
 
@@ -227,11 +230,14 @@ fn tunnel_client_side_errors_are_encapsulated_to_the_real_server() {
             out.0
         );
     };
-    // ip6ip6 from the director's lan address to the RS, the error inside unchanged.
+    // ip6ip6 from the director's lan address to the RS, the error inside unchanged but
+    // for its hop limit, decremented before encapsulation (#25 item 6).
     assert_eq!(f[20], 41, "next header IPv6 (ip6ip6)");
     assert_eq!(crate::wire::read_ipv6(&f[22..38]), a("2001:2:0:1::fe"));
     assert_eq!(crate::wire::read_ipv6(&f[38..54]), a(RS));
-    assert_eq!(&f[54..], &err[..]);
+    let mut inner = err.clone();
+    inner[7] = 63;
+    assert_eq!(&f[54..], &inner[..]);
     assert_eq!(translated(&p), 1);
     // The real server's side of a TUN connection never passes the director: an error
     // quoting RS -> client is no connection's.
