@@ -246,8 +246,9 @@ impl<P: Frame> Pipeline<P> {
         // the local port (see `tcp_seq`).
         if method == Method::FullNat && tuple.proto == proto::TCP {
             let local = (reply_dst, reply_dport);
+            let ticks = self.isn_clock.ticks(now_ms);
             if let Some(delta) =
-                fullnat::first_isn(ip, &self.isn_key, local, (rs.addr, rport), now_ms)
+                fullnat::first_isn(ip, &self.isn_key, local, (rs.addr, rport), ticks)
             {
                 self.conns.set_seq_delta(id, delta);
             }

@@ -12,6 +12,7 @@ use crate::exception::{ExceptionConfig, TokenBucket};
 use crate::frame::{Frame, Io};
 use crate::neigh::NeighbourTable;
 use crate::tables::Tables;
+use crate::xmit::fullnat::isn::{IsnClock, IsnKey, SECRET_LEN};
 use crate::xmit::fullnat::SnatPorts;
 
 /// Static facts a pipeline is built from.
@@ -115,8 +116,11 @@ pub struct Pipeline<P> {
     pub(crate) snat: SnatPorts,
     /// TOA (client address and port, either family) to add to the packet being forwarded.
     pub(crate) toa: Option<(IpAddr, u16)>,
-    /// Secret for FULLNAT's initial sequence numbers towards real servers.
-    pub(crate) isn_key: crate::xmit::fullnat::tcp_seq::IsnKey,
+    /// Secret for FULLNAT's initial sequence numbers towards real servers (random until
+    /// [`Pipeline::set_isn_secret`]).
+    pub(crate) isn_key: IsnKey,
+    /// The real-time clock of those numbers.
+    pub(crate) isn_clock: IsnClock,
     /// Exception-path rate limit of this worker.
     pub(crate) to_kernel: TokenBucket,
 }
@@ -172,7 +176,8 @@ impl<P: Frame> Pipeline<P> {
             counts_ms: 0,
             snat: SnatPorts::new(cfg.worker, cfg.workers),
             toa: None,
-            isn_key: crate::xmit::fullnat::tcp_seq::IsnKey::default(),
+            isn_key: IsnKey::default(),
+            isn_clock: IsnClock::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
             cfg,
         }
@@ -196,6 +201,14 @@ impl<P: Frame> Pipeline<P> {
                     .map(|rip| Tuple::new(o.proto, rip, o.dport, o.src, o.sport));
             }
         }
+    }
+
+    /// Key FULLNAT's initial sequence numbers with `secret`, the one every worker and
+    /// every rvsd process of the host uses, so that real servers still holding a local
+    /// port in TIME_WAIT accept new connections after a restart (see
+    /// [`crate::xmit::fullnat::isn`]).
+    pub fn set_isn_secret(&mut self, secret: &[u8; SECRET_LEN]) {
+        self.isn_key = IsnKey::from_secret(secret);
     }
 
     /// Neighbours learned since the last call, to share with the other workers.
