@@ -284,7 +284,7 @@ fn connection_and_loop_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     }
 }
 
-/// Per worker: ARP, SNAT ports, tunnels, ICMP translation, TOA.
+/// Per worker: ARP, SNAT ports, tunnels, ICMP translation, TOA, RSTs sent.
 fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     let arp = counter(
         reg,
@@ -322,6 +322,12 @@ fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
         "FULLNAT packets forwarded without TOA because they had no room for the option.",
         &["worker"],
     );
+    let rst_sent = counter(
+        reg,
+        "rvs_worker_rst_sent_no_connection_total",
+        "RSTs sent from a VIP for TCP segments of no connection (each also a no_connection drop).",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
         icmp6_rel
@@ -332,6 +338,9 @@ fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
         toa_no_room
             .with_label_values(&[&ws])
             .inc_by(get(&s.toa_no_room));
+        rst_sent
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.rst_sent_no_connection));
         tunnel
             .with_label_values(&[&ws, "encapsulated"])
             .inc_by(get(&s.tunnel_encapsulated));

@@ -224,6 +224,9 @@ pub struct WorkerStats {
     pub toa_no_room: AtomicU64,
     /// ICMPv6 Packet Too Big errors sent to clients (IPv6 tunnel path MTU).
     pub packet_too_big_sent: AtomicU64,
+    /// RSTs sent from a VIP for TCP segments of no connection (each also counted as a
+    /// `no_connection` drop; see `pipeline::reset`).
+    pub rst_sent_no_connection: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -253,6 +256,7 @@ impl Default for WorkerStats {
             icmpv6_errors_translated: AtomicU64::new(0),
             toa_no_room: AtomicU64::new(0),
             packet_too_big_sent: AtomicU64::new(0),
+            rst_sent_no_connection: AtomicU64::new(0),
         }
     }
 }

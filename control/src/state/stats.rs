@@ -95,6 +95,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "snat_ports_in_use": sum(workers, |w| get(&w.snat_ports_in_use)),
         "icmpv6_errors_translated": sum(workers, |w| get(&w.icmpv6_errors_translated)),
         "toa_no_room": sum(workers, |w| get(&w.toa_no_room)),
+        "rst_sent_no_connection": sum(workers, |w| get(&w.rst_sent_no_connection)),
     })
 }
 

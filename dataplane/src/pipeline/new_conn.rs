@@ -86,10 +86,11 @@ impl<P: Frame> Pipeline<P> {
             }
             return Drop(DropReason::NoService);
         };
-        // IPVS creates TCP connections on a SYN only; anything else is a stray.
+        // IPVS creates TCP connections on a SYN only; anything else is a stray, which
+        // the director's TCP stack would answer with a RST (`reset`).
         if let Some(f) = flags {
             if !f.syn() || f.ack() || f.rst() {
-                return Drop(DropReason::NoConnection);
+                return self.reset_unknown(t, ip_buf, (src, sport), (dst, dport), now_ms);
             }
         }
         let tcp_flags = TcpFlags(flags.map(|f| f.bits()).unwrap_or(0));

@@ -94,6 +94,12 @@ pub(super) const COUNTS_EVERY_MS: u64 = 100;
 /// Neighbours tracked per worker.
 const NEIGHBOUR_CAPACITY: usize = 4096;
 
+/// Most RSTs for segments of no connection a worker sends a second (`reset`), and at
+/// once: the kernel's `icmp_msgs_per_sec` and `icmp_msgs_burst` defaults.
+pub const RESET_RATE: u32 = 1000;
+/// See [`RESET_RATE`].
+pub const RESET_BURST: u32 = 50;
+
 /// Connection slots examined per timer tick.
 pub(super) const EXPIRE_BUDGET: usize = 4096;
 
@@ -123,6 +129,8 @@ pub struct Pipeline<P> {
     pub(crate) isn_clock: IsnClock,
     /// Exception-path rate limit of this worker.
     pub(crate) to_kernel: TokenBucket,
+    /// Rate limit of the RSTs answering segments of no connection (`reset`).
+    pub(crate) resets: TokenBucket,
 }
 
 pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
@@ -179,6 +187,7 @@ impl<P: Frame> Pipeline<P> {
             isn_key: IsnKey::default(),
             isn_clock: IsnClock::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
+            resets: TokenBucket::new(RESET_RATE, RESET_BURST),
             cfg,
         }
     }
