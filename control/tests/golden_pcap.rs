@@ -361,22 +361,13 @@ fn a_segment_of_no_connection_gets_a_rst_from_the_vip() {
         0xffff,
         1,
     );
+    let from_client = |ip: &[u8]| eth(wan_mac, CLIENT_MAC, 0x0800, ip);
     let wan_in = vec![
         // The client's ARP request teaches rvsd its MAC.
         arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
-        eth(wan_mac, CLIENT_MAC, 0x0800, &data),
-        eth(
-            wan_mac,
-            CLIENT_MAC,
-            0x0800,
-            &tcp(CLIENT, 40001, VIP, 80, TCP_FIN, 7, b""),
-        ),
-        eth(
-            wan_mac,
-            CLIENT_MAC,
-            0x0800,
-            &tcp(CLIENT, 40002, VIP, 80, TCP_RST, 7, b""),
-        ),
+        from_client(&data),
+        from_client(&tcp(CLIENT, 40001, VIP, 80, TCP_FIN, 7, b"")),
+        from_client(&tcp(CLIENT, 40002, VIP, 80, TCP_RST, 7, b"")),
     ];
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, NAT_SERVICES, &wan_in, &[]);
     // RST: seq = the segment's ack; RST|ACK: ack = its seq + length (+1 for FIN).
