@@ -267,8 +267,8 @@ impl Default for Timeouts {
 }
 
 /// IPVS behaviour switches, named after the kernel's `net.ipv4.vs.*` sysctls and with
-/// their defaults (all off).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// their defaults (off), and how the director answers segments of no connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ipvs {
     /// `expire_nodest_conn`: a packet of a connection whose real server was removed
     /// expires the connection at once (and is dropped) instead of still being forwarded
@@ -277,6 +277,25 @@ pub struct Ipvs {
     /// `expire_quiescent_template`: a persistence template whose real server is quiescent
     /// (weight 0) no longer pins new connections to it; they are scheduled anew.
     pub expire_quiescent_template: bool,
+    /// `reset_unknown_conn` (default on): a TCP segment to a virtual service that no
+    /// connection claims and that starts none (not a SYN) is answered by a rate-limited
+    /// RST from the VIP, as the director's own TCP stack answers it under IPVS, so a
+    /// client whose connection the director no longer knows (a restart, an idle
+    /// connection expired) reconnects at once. Off: such segments are dropped silently.
+    /// (The scale-out issue's future `sloppy_tcp`, which makes a connection of such a
+    /// segment, will take precedence over it.)
+    pub reset_unknown_conn: bool,
+}
+
+impl Default for Ipvs {
+    /// The kernel's defaults: the sysctls off; RSTs for segments of no connection on.
+    fn default() -> Ipvs {
+        Ipvs {
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+            reset_unknown_conn: true,
+        }
+    }
 }
 
 named_enum! {

@@ -119,6 +119,8 @@ pub struct RawIpvs {
     pub expire_nodest_conn: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expire_quiescent_template: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_unknown_conn: Option<bool>,
 }
 
 named_enum! {

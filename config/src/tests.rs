@@ -1303,6 +1303,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
             proptest::option::of(1024u32..=1 << 26),
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
         ),
     )
         .prop_map(
@@ -1312,7 +1313,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
                 workers,
                 mbufs,
                 (tcp, tcp_fin, udp),
-                (connections_per_worker, expire_nodest_conn, expire_quiescent_template),
+                (connections_per_worker, expire_nodest_conn, expire_quiescent_template, reset),
             )| Config {
                 dataplane: Dataplane {
                     main_lcore: 0,
@@ -1326,6 +1327,7 @@ fn arb_config() -> impl Strategy<Value = Config> {
                 ipvs: Ipvs {
                     expire_nodest_conn,
                     expire_quiescent_template,
+                    reset_unknown_conn: reset,
                 },
                 health: HealthSettings::default(),
                 interfaces: vec![
@@ -1564,12 +1566,17 @@ fn ipvs_switches_and_connection_slots() {
         cfg.ipvs,
         Ipvs {
             expire_nodest_conn: true,
-            expire_quiescent_template: false
+            expire_quiescent_template: false,
+            reset_unknown_conn: true,
         }
     );
     assert_eq!(cfg.dataplane.connections_per_worker, Some(1 << 20));
-    // Off by default, like the kernel's sysctls.
+    // The sysctls off by default, like the kernel's; RSTs for unknown segments on.
     assert_eq!(load(IFACES).ipvs, Ipvs::default());
+    assert!(Ipvs::default().reset_unknown_conn);
+    let off = load(&with_ifaces("ipvs: { reset_unknown_conn: false }\n"));
+    assert!(!off.ipvs.reset_unknown_conn);
+    assert!(!off.ipvs.expire_nodest_conn);
     assert_eq!(
         errs(&with_ifaces("dataplane: { connections_per_worker: 10 }\n")),
         ["t.yaml:8:38: connections_per_worker 10; expected 1024..=67108864 connection slots per worker"]

@@ -79,6 +79,7 @@ fn to_raw(cfg: &Config) -> RawConfig {
         ipvs: Some(RawIpvs {
             expire_nodest_conn: Some(cfg.ipvs.expire_nodest_conn),
             expire_quiescent_template: Some(cfg.ipvs.expire_quiescent_template),
+            reset_unknown_conn: Some(cfg.ipvs.reset_unknown_conn),
         }),
         timeouts: Some(RawTimeouts {
             tcp: Some(cfg.timeouts.tcp),

@@ -284,7 +284,7 @@ fn connection_and_loop_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     }
 }
 
-/// Per worker: ARP, SNAT ports, tunnels, ICMP translation, TOA.
+/// Per worker: ARP, SNAT ports, tunnels, ICMP translation, TOA, RSTs sent.
 fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
     let arp = counter(
         reg,
@@ -334,6 +334,12 @@ fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
         "TCP/UDP fragments (IPv4 and IPv6) received for forwarding; those dropped are in rvs_worker_drops_total.",
         &["worker"],
     );
+    let rst_sent = counter(
+        reg,
+        "rvs_worker_rst_sent_no_connection_total",
+        "RSTs sent from a VIP for TCP segments of no connection (each also a no_connection drop).",
+        &["worker"],
+    );
     for (w, s) in src.workers.iter().enumerate() {
         let ws = w.to_string();
         fragments
@@ -350,6 +356,9 @@ fn forwarding_metrics(reg: &Registry, src: &MetricsSource<'_>) {
         time_exceeded
             .with_label_values(&[&ws])
             .inc_by(get(&s.time_exceeded_sent));
+        rst_sent
+            .with_label_values(&[&ws])
+            .inc_by(get(&s.rst_sent_no_connection));
         tunnel
             .with_label_values(&[&ws, "encapsulated"])
             .inc_by(get(&s.tunnel_encapsulated));

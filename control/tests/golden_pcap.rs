@@ -369,6 +369,71 @@ fn unknown_vip_port_and_protocol_are_dropped() {
     assert_eq!(drops(&stats, "no_service"), 4);
 }
 
+/// A TCP segment of no connection to the VIP's service gets a RST from the VIP (issue #25
+/// item 7), with RFC 793's numbers; a RST gets nothing.
+#[test]
+fn a_segment_of_no_connection_gets_a_rst_from_the_vip() {
+    let dir = TempDir::new("rst");
+    let (_, _, stats, _) = run_rvsd_pcap(&dir, NAT_SERVICES, &[], &[]);
+    let wan_mac = port_mac(&stats, 0);
+    // Sets the acknowledgement number, the window and the identification of TCP/IPv4
+    // packet `t` (checksums computed again).
+    let with = |mut t: Vec<u8>, ack: u32, window: u16, id: u16| {
+        t[4..6].copy_from_slice(&id.to_be_bytes());
+        t[28..32].copy_from_slice(&ack.to_be_bytes());
+        t[34..36].copy_from_slice(&window.to_be_bytes());
+        t[10..12].copy_from_slice(&[0, 0]);
+        let hc = csum(&t[..20], 0);
+        t[10..12].copy_from_slice(&hc.to_be_bytes());
+        t[36..38].copy_from_slice(&[0, 0]);
+        let (src, dst) = (
+            std::net::Ipv4Addr::new(t[12], t[13], t[14], t[15]),
+            std::net::Ipv4Addr::new(t[16], t[17], t[18], t[19]),
+        );
+        let tc = csum(&t[20..], pseudo(src, dst, 6, t.len() - 20));
+        t[36..38].copy_from_slice(&tc.to_be_bytes());
+        t
+    };
+    let data = with(
+        tcp(CLIENT, 40000, VIP, 80, TCP_ACK, 1000, b"GET /"),
+        5000,
+        0xffff,
+        1,
+    );
+    let from_client = |ip: &[u8]| eth(wan_mac, CLIENT_MAC, 0x0800, ip);
+    let wan_in = vec![
+        // The client's ARP request teaches rvsd its MAC.
+        arp_frame(1, CLIENT_MAC, CLIENT, BROADCAST, VIP),
+        from_client(&data),
+        from_client(&tcp(CLIENT, 40001, VIP, 80, TCP_FIN, 7, b"")),
+        from_client(&tcp(CLIENT, 40002, VIP, 80, TCP_RST, 7, b"")),
+    ];
+    let (wan_out, lan_out, stats, _) = run_rvsd_pcap(&dir, NAT_SERVICES, &wan_in, &[]);
+    // RST: seq = the segment's ack; RST|ACK: ack = its seq + length (+1 for FIN).
+    // Window 0, identification 0 (don't fragment), TTL 64, no options.
+    let rst = |dport, seq: u32, ack: u32, flags| {
+        let t = with(tcp(VIP, 80, CLIENT, dport, flags, seq, b""), ack, 0, 0);
+        eth(CLIENT_MAC, wan_mac, 0x0800, &t)
+    };
+    assert_frames(
+        "wan out",
+        &wan_out,
+        &[
+            eth(
+                CLIENT_MAC,
+                wan_mac,
+                0x0806,
+                &arp(2, wan_mac, VIP, CLIENT_MAC, CLIENT),
+            ),
+            rst(40000, 5000, 0, TCP_RST),
+            rst(40001, 0, 8, TCP_RST | TCP_ACK),
+        ],
+    );
+    assert_frames("lan out", &lan_out, &[]);
+    assert_eq!(drops(&stats, "no_connection"), 3, "{stats}");
+    assert_eq!(stats["rst_sent_no_connection"].as_u64(), Some(2), "{stats}");
+}
+
 #[test]
 fn malformed_packets_are_counted_and_dropped_without_panic() {
     let dir = TempDir::new("malformed");

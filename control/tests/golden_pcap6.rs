@@ -358,8 +358,12 @@ fn malformed_ipv6_and_extension_headers_are_counted() {
     ];
     let wan_in = [wan_in, martians.map(from).to_vec()].concat();
     let (wan_out, lan_out, stats, _) = run_rvsd_pcap6(&dir, NAT6_SERVICES, &wan_in, &[], false);
-    assert_frames("wan out", &wan_out, &[]);
+    // The ACK of no connection gets a RST from the VIP (issue #25 item 7), held while
+    // rvsd solicits the client, whose address it has not resolved.
+    let client_ns = ns_frame(wan_mac, WAN_IP6, CLIENT6, None);
+    assert_frames("wan out", &wan_out, &[client_ns]);
     assert_frames("lan out", &lan_out, &[]);
+    assert_eq!(stats["rst_sent_no_connection"].as_u64(), Some(1), "{stats}");
     assert_eq!(drops(&stats, "ipv6_malformed"), 3, "{stats}");
     assert_eq!(drops(&stats, "ipv6_extension_header"), 1, "{stats}");
     assert_eq!(drops(&stats, "ipv6_fragment"), 1, "{stats}");

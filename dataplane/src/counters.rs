@@ -342,6 +342,9 @@ pub struct WorkerStats {
     /// ICMP and ICMPv6 time exceeded errors sent to clients whose packet's TTL / hop
     /// limit ran out at the director (within the worker's ICMP error rate limit).
     pub time_exceeded_sent: AtomicU64,
+    /// RSTs sent from a VIP for TCP segments of no connection (each also counted as a
+    /// `no_connection` drop; see `pipeline::reset`).
+    pub rst_sent_no_connection: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -372,6 +375,7 @@ impl Default for WorkerStats {
             packet_too_big_sent: AtomicU64::new(0),
             fragments_received: AtomicU64::new(0),
             time_exceeded_sent: AtomicU64::new(0),
+            rst_sent_no_connection: AtomicU64::new(0),
         }
     }
 }

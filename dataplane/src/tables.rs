@@ -24,8 +24,9 @@ pub struct Tables {
     pub snat: SnatTable,
 }
 
-/// The IPVS sysctls that change how workers treat existing connections and templates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The IPVS sysctls that change how workers treat existing connections and templates,
+/// and how they answer segments of no connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpvsSwitches {
     /// `expire_nodest_conn`: a packet for a connection whose real server is gone expires
     /// the connection and is dropped (else it still goes to the removed server).
@@ -33,6 +34,21 @@ pub struct IpvsSwitches {
     /// `expire_quiescent_template`: a template pointing at a weight-0 real server is
     /// dropped and the flow scheduled anew.
     pub expire_quiescent_template: bool,
+    /// A TCP segment to a virtual service that no connection claims and that starts
+    /// none gets a RST from the VIP, as the director's TCP stack answers it under IPVS
+    /// (`pipeline::reset`); off: silently dropped.
+    pub reset_unknown_conn: bool,
+}
+
+impl Default for IpvsSwitches {
+    /// IPVS's defaults: the two sysctls off, RSTs on.
+    fn default() -> Self {
+        IpvsSwitches {
+            expire_nodest_conn: false,
+            expire_quiescent_template: false,
+            reset_unknown_conn: true,
+        }
+    }
 }
 
 /// The three timeouts ipvsadm sets, in seconds.

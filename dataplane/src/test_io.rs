@@ -256,7 +256,7 @@ pub(crate) mod two_servers {
     }
 
     /// What a bench is made of; [`Setup::default`] is two NAT real servers of weight 1,
-    /// no persistence, no exception path, the IPVS switches off.
+    /// no persistence, no exception path, the IPVS switches at their defaults.
     #[derive(Clone, Debug)]
     pub(crate) struct Setup {
         /// The real servers' method.

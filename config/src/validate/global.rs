@@ -139,5 +139,6 @@ pub fn ipvs(raw: RawIpvs) -> Ipvs {
     Ipvs {
         expire_nodest_conn: raw.expire_nodest_conn.unwrap_or(false),
         expire_quiescent_template: raw.expire_quiescent_template.unwrap_or(false),
+        reset_unknown_conn: raw.reset_unknown_conn.unwrap_or(true),
     }
 }

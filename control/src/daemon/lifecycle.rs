@@ -17,7 +17,7 @@ use tracing::info;
 use super::control_thread::ControlThread;
 use super::cpu_lock::{self, CpuLocks};
 use super::workers::{self, Launch, SteeringRing};
-use super::{affinity, ports, run_dir};
+use super::{affinity, isn_secret, ports, run_dir};
 use crate::eal_args;
 use crate::plane::ControlPlane;
 use crate::spec::{build_tables, flow_steer, DaemonSpec, RealServerIds};
@@ -61,6 +61,9 @@ pub fn run(
     };
     // Held to the end of `run` (dropped with its scope): the claim on the worker CPUs.
     let cpu_locks = claim_worker_cpus(&spec, &opts, polling);
+    let isn_secret = isn_secret::load_or_create(
+        (opts.run_dir.as_deref()).unwrap_or(Path::new(cpu_lock::DEFAULT_RUN_DIR)),
+    );
     let dp = start_dataplane(&spec)?;
     let nw = spec.worker_lcores.len();
     let (publisher, readers) = first_tables(&spec, &dp.ports);
@@ -82,6 +85,7 @@ pub fn run(
             gratuitous_arp: !opts.no_garp,
             exit_when_idle_ms: opts.exit_when_idle_ms,
             stop: stop.clone(),
+            isn_secret,
         };
         let running = workers::launch(lcores, &launch, readers, steering)?;
         let shared_cpus = cpu_locks.shared.len();

@@ -3,7 +3,8 @@
 //! tokio runtime with the admin API, the health checks, signals and the wait loop) and
 //! shuts down in order. `affinity` keeps rvsd's own threads on the control core;
 //! `cpu_lock` claims the worker CPUs in the run directory and warns when another rvsd's
-//! worker already polls one.
+//! worker already polls one; `isn_secret` keeps FULLNAT's sequence-number secret there
+//! across restarts.
 //! `run_dir` removes EAL's run directory at exit and dead rvsd processes' ones at start.
 //!
 //! The top of the crate: it uses the spec, the control plane, the runtime state and the
@@ -12,6 +13,7 @@
 mod affinity;
 mod control_thread;
 mod cpu_lock;
+mod isn_secret;
 mod lifecycle;
 mod ports;
 mod run_dir;

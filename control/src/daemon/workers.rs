@@ -105,6 +105,8 @@ pub struct Launch<'a> {
     pub exit_when_idle_ms: Option<u64>,
     /// Set to stop every worker.
     pub stop: Arc<AtomicBool>,
+    /// The kept secret of FULLNAT's initial sequence numbers (`isn_secret`).
+    pub isn_secret: [u8; dataplane::xmit::fullnat::isn::SECRET_LEN],
 }
 
 /// The control thread's handles on the running workers.
@@ -203,7 +205,9 @@ fn pipeline(l: &Launch<'_>, w: usize, stats: Arc<WorkerStats>) -> Pipeline<datap
             rate: l.spec.exception_rate,
         },
     };
-    Pipeline::with_memory_hooks(cfg, dataplane::worker::DPDK_MEMORY_HOOKS)
+    let mut p = Pipeline::with_memory_hooks(cfg, dataplane::worker::DPDK_MEMORY_HOOKS);
+    p.set_isn_secret(&l.isn_secret);
+    p
 }
 
 /// Worker `w`'s queue pair on port `p`.

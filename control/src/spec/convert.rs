@@ -66,6 +66,7 @@ pub fn from_config(cfg: &Config, ids: &mut RealServerIds) -> Result<DaemonSpec> 
         ipvs: IpvsSwitches {
             expire_nodest_conn: cfg.ipvs.expire_nodest_conn,
             expire_quiescent_template: cfg.ipvs.expire_quiescent_template,
+            reset_unknown_conn: cfg.ipvs.reset_unknown_conn,
         },
         conn_capacity: cfg
             .dataplane

@@ -97,6 +97,7 @@ pub fn to_json(ports: &[PortReport<'_>], workers: &[Arc<WorkerStats>]) -> Value 
         "icmpv6_errors_translated": sum(workers, |w| get(&w.icmpv6_errors_translated)),
         "toa_no_room": sum(workers, |w| get(&w.toa_no_room)),
         "fragments_received": sum(workers, |w| get(&w.fragments_received)),
+        "rst_sent_no_connection": sum(workers, |w| get(&w.rst_sent_no_connection)),
     })
 }
 

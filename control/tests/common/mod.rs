@@ -70,7 +70,8 @@ pub fn csum(data: &[u8], initial: u32) -> u16 {
     !(sum as u16)
 }
 
-fn pseudo(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: usize) -> u32 {
+/// The IPv4 pseudo-header's sum (before folding), for `csum`'s `initial`.
+pub fn pseudo(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, len: usize) -> u32 {
     let mut s = 0u32;
     for c in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
         s += u16::from_be_bytes([c[0], c[1]]) as u32;
@@ -92,6 +93,7 @@ pub const RS2: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 12);
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_ACK: u8 = 0x10;
 pub const TCP_FIN: u8 = 0x01;
+pub const TCP_RST: u8 = 0x04;
 
 pub fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(14 + payload.len());

@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use conn_table::{ConnId, ConnTable, Direction, Tuple};
 
 use super::egress::Egress;
+use super::reset::ResetFamily;
 use crate::counters::DropReason;
 use crate::service::ServiceId;
 use crate::tables::Tables;
@@ -13,7 +14,7 @@ use crate::wire::martian;
 
 /// The per-family lookups of the connection step (static dispatch: each family's path
 /// compiles to code of its own).
-pub(crate) trait L4Family: Egress {
+pub(crate) trait L4Family: Egress + ResetFamily {
     /// The connection of a packet `src -> dst` of `proto`, and the direction it matched.
     fn lookup(
         conns: &ConnTable,

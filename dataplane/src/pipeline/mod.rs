@@ -13,8 +13,9 @@
 //! `dispatch` (frame in: MAC, EtherType and IP header checks), `deliver` (a verdict carried
 //! out), `kernel` (the exception path), `steer` (which worker owns a flow), `arp`, `ndp`,
 //! `echo` (ICMP to the director), `l4` (connection lookup and the established step),
-//! `new_conn` (scheduling and the first packet), `fragment` (fragments), `egress` (route +
-//! neighbour), `timers`
+//! `new_conn` (scheduling and the first packet), `reset` (the RST answering a TCP
+//! segment of no connection), `fragment` (fragments), `egress` (route + neighbour),
+//! `timers`
 //! (table sync, start, periodic tick) and `conn_prefetch` (burst prefetch).
 //!
 //! IPv6 extension headers are not walked: a packet whose next header is not TCP, UDP,
@@ -35,6 +36,7 @@ mod l4;
 mod lookup;
 mod ndp;
 mod new_conn;
+mod reset;
 pub(crate) mod state;
 mod steer;
 mod timers;

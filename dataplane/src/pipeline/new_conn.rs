@@ -90,10 +90,11 @@ impl<P: Frame> Pipeline<P> {
             }
             return Drop(DropReason::NoService);
         };
-        // IPVS creates TCP connections on a SYN only; anything else is a stray.
+        // IPVS creates TCP connections on a SYN only; anything else is a stray, which
+        // the director's TCP stack would answer with a RST (`reset`).
         if let Some(f) = flags {
             if !f.syn() || f.ack() || f.rst() {
-                return Drop(DropReason::NoConnection);
+                return self.reset_unknown(t, ip_buf, (src, sport), (dst, dport), now_ms);
             }
         }
         // The TTL / hop limit towards the real server, as on an established connection
@@ -263,8 +264,9 @@ impl<P: Frame> Pipeline<P> {
         // the local port (see `tcp_seq`).
         if method == Method::FullNat && tuple.proto == proto::TCP {
             let local = (reply_dst, reply_dport);
+            let ticks = self.isn_clock.ticks(now_ms);
             if let Some(delta) =
-                fullnat::first_isn(ip, &self.isn_key, local, (rs.addr, rport), now_ms)
+                fullnat::first_isn(ip, &self.isn_key, local, (rs.addr, rport), ticks)
             {
                 self.conns.set_seq_delta(id, delta);
             }

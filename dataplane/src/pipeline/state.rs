@@ -13,6 +13,7 @@ use crate::exception::{ExceptionConfig, TokenBucket};
 use crate::frame::{Frame, Io};
 use crate::neigh::NeighbourTable;
 use crate::tables::Tables;
+use crate::xmit::fullnat::isn::{IsnClock, IsnKey, SECRET_LEN};
 use crate::xmit::fullnat::SnatPorts;
 
 /// Static facts a pipeline is built from.
@@ -99,6 +100,12 @@ pub(super) const COUNTS_PER_TICK: usize = 8192;
 /// Neighbours tracked per worker.
 const NEIGHBOUR_CAPACITY: usize = 4096;
 
+/// Most RSTs for segments of no connection a worker sends a second (`reset`), and at
+/// once: the kernel's `icmp_msgs_per_sec` and `icmp_msgs_burst` defaults.
+pub const RESET_RATE: u32 = 1000;
+/// See [`RESET_RATE`].
+pub const RESET_BURST: u32 = 50;
+
 /// Connection slots examined per timer tick.
 pub(super) const EXPIRE_BUDGET: usize = 4096;
 
@@ -128,8 +135,11 @@ pub struct Pipeline<P> {
     pub(crate) snat: SnatPorts,
     /// TOA (client address and port, either family) to add to the packet being forwarded.
     pub(crate) toa: Option<(IpAddr, u16)>,
-    /// Secret for FULLNAT's initial sequence numbers towards real servers.
-    pub(crate) isn_key: crate::xmit::fullnat::tcp_seq::IsnKey,
+    /// Secret for FULLNAT's initial sequence numbers towards real servers (random until
+    /// [`Pipeline::set_isn_secret`]).
+    pub(crate) isn_key: IsnKey,
+    /// The real-time clock of those numbers.
+    pub(crate) isn_clock: IsnClock,
     /// Exception-path rate limit of this worker.
     pub(crate) to_kernel: TokenBucket,
     /// IPv4 and IPv6 fragments in flight (see `fragment`).
@@ -139,6 +149,8 @@ pub struct Pipeline<P> {
     pub(crate) overload: crate::overload::OverloadShare,
     /// This worker's budget of ICMP errors it originates (time exceeded).
     pub(crate) icmp_errors: TokenBucket,
+    /// Rate limit of the RSTs answering segments of no connection (`reset`).
+    pub(crate) resets: TokenBucket,
 }
 
 pub(crate) use crate::wire::ethernet::HEADER_LEN as ETH_HDR;
@@ -201,12 +213,14 @@ impl<P: Frame> Pipeline<P> {
             counts_pass_generation: u64::MAX,
             snat: SnatPorts::new(cfg.worker, cfg.workers),
             toa: None,
-            isn_key: crate::xmit::fullnat::tcp_seq::IsnKey::default(),
+            isn_key: IsnKey::default(),
+            isn_clock: IsnClock::default(),
             to_kernel: TokenBucket::new(cfg.exception.rate, cfg.exception.burst()),
             frags4: Fragments::default(),
             frags6: Fragments::default(),
             overload: Default::default(),
             icmp_errors: TokenBucket::new(ICMP_ERRORS_PER_S, ICMP_ERRORS_BURST),
+            resets: TokenBucket::new(RESET_RATE, RESET_BURST),
             cfg,
         }
     }
@@ -229,6 +243,14 @@ impl<P: Frame> Pipeline<P> {
                     .map(|rip| Tuple::new(o.proto, rip, o.dport, o.src, o.sport));
             }
         }
+    }
+
+    /// Key FULLNAT's initial sequence numbers with `secret`, the one every worker and
+    /// every rvsd process of the host uses, so that real servers still holding a local
+    /// port in TIME_WAIT accept new connections after a restart (see
+    /// [`crate::xmit::fullnat::isn`]).
+    pub fn set_isn_secret(&mut self, secret: &[u8; SECRET_LEN]) {
+        self.isn_key = IsnKey::from_secret(secret);
     }
 
     /// Neighbours learned since the last call, to share with the other workers.

@@ -6,8 +6,8 @@
 //! - [`snat`]: the SNAT pools and each worker's share of their local ports (replies are
 //!   steered to the worker owning the local port, [`snat::port_owner`]);
 //! - [`toa`]: the client's address in the TOA TCP option, for the real server;
-//! - [`tcp_seq`]: the director's own initial sequence numbers towards the real server and
-//!   the shift back to the client's;
+//! - [`tcp_seq`]: the director's own initial sequence numbers towards the real server
+//!   ([`isn`]: how they are chosen) and the shift back to the client's;
 //! - here: the rewrites of the first and later packets, and which addresses are local.
 //!
 //! Everything is the same for both address families: a local address is an [`IpAddr`],
@@ -22,6 +22,7 @@ use crate::family::Family;
 use crate::tables::Tables;
 use crate::wire::{Error, SeqShift};
 
+pub mod isn;
 pub mod snat;
 pub mod tcp_seq;
 pub mod toa;
@@ -115,18 +116,18 @@ pub fn toa_wanted(t: &Tables, rs_id: u32, tcp_flags: TcpFlags, replies_seen: u64
 /// The packet that creates a FULLNAT TCP connection, already rewritten to
 /// `local -> rs`: its sequence number replaced by the director's initial sequence number
 /// for this local port and real server (so a real server still holding the local port in
-/// TIME_WAIT accepts it). Returns the offset to keep with the connection, None when the
-/// packet has no TCP header.
+/// TIME_WAIT accepts it) at `ticks` of the ISN clock ([`isn::IsnClock`]). Returns the
+/// offset to keep with the connection, None when the packet has no TCP header.
 #[inline(always)]
 pub fn first_isn(
     ip: &mut [u8],
-    key: &tcp_seq::IsnKey,
+    key: &isn::IsnKey,
     local: (IpAddr, u16),
     rs: (IpAddr, u16),
-    now_ms: u64,
+    ticks: u64,
 ) -> Option<u32> {
     let seq = tcp_seq::seq_of(ip)?;
-    let delta = key.isn(local, rs, now_ms).wrapping_sub(seq);
+    let delta = key.isn(local, rs, ticks).wrapping_sub(seq);
     tcp_seq::to_real_server(ip, delta);
     Some(delta)
 }
