@@ -8,8 +8,9 @@
 //! (`table`). IPVS reassembles instead (nf_defrag) and lets the output path fragment
 //! again; forwarding fragments keeps no datagram in memory and sends what the client sent.
 //!
-//! The connection step runs on an unfragmented copy of the first fragment's headers (IP
-//! header and TCP/UDP header), so every forwarding method's rewrite applies unchanged;
+//! The IP and connection step (for IPv4 the packet path's own `handle_ipv4`, see
+//! `FragmentFamily::connection_step`) runs on an unfragmented copy of the first fragment's headers (IP header and TCP/UDP header), so
+//! every forwarding method's rewrite applies unchanged;
 //! their checksum updates are incremental, so the copy's TCP/UDP checksum is right for the
 //! whole datagram and is copied back with the ports. Refused, and counted: a first fragment
 //! without its whole TCP/UDP header and a later one that would overlap it (RFC 1858's
@@ -25,7 +26,6 @@ pub(crate) use family::FragmentFamily;
 use family::FragInfo;
 use table::{Decision, Later};
 
-use super::l4::L4Packet;
 use super::state::{Pipeline, ETH_HDR};
 use super::verdict::Verdict;
 use crate::counters::{bump, DropReason};
@@ -80,22 +80,17 @@ impl<P: Frame> Pipeline<P> {
         now_ms: u64,
         io: &mut impl Io<P>,
     ) {
+        let kernel = self.cfg.exception.has_kernel(port);
         let ip = &mut pkt.data_mut()[ETH_HDR..];
         let Some(l4_len) = whole_l4_header(&ip[f.data..f.end], f.key.proto) else {
             return self.drop_packet(DropReason::FragmentMalformed);
         };
-        let mut copy = [0u8; COPY_LEN];
-        let l4 = F::unfragmented(ip, &f, l4_len, &mut copy);
-        let copy = &mut copy[..l4 + l4_len];
-        let (_, _, hops_before) = F::addresses_and_hops(copy);
-        let packet = L4Packet {
-            src: f.key.src,
-            dst: f.key.dst,
-            proto: f.key.proto,
-            l4: l4..l4 + l4_len,
-            bytes: f.end as u32,
-        };
-        let verdict = match self.handle_l4(t, copy, packet, now_ms) {
+        // The copy as a frame: the packet path's steps take it from the Ethernet header.
+        let mut frame = [0u8; ETH_HDR + COPY_LEN];
+        let l4 = F::unfragmented(ip, &f, l4_len, &mut frame[ETH_HDR..]);
+        let frame = &mut frame[..ETH_HDR + l4 + l4_len];
+        let (_, _, hops_before) = F::addresses_and_hops(&frame[ETH_HDR..]);
+        let verdict = match F::connection_step(self, t, frame, now_ms, kernel) {
             v @ (Verdict::Forward(_) | Verdict::Tunnel(..) | Verdict::Drop(_)) => v,
             Verdict::ToKernel => Verdict::ToKernel,
             // The answer (ICMP time exceeded) would quote the copy, not the fragment.
@@ -105,6 +100,7 @@ impl<P: Frame> Pipeline<P> {
         };
         // TOA would lengthen the fragment.
         self.toa = None;
+        let copy = &frame[ETH_HDR..];
         F::copy_back(copy, l4, ip, &f, l4_len);
         let (src, dst, hops) = F::addresses_and_hops(copy);
         let d = Decision {
