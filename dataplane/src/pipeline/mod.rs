@@ -10,7 +10,8 @@
 //! egress, specialised per family at compile time ([`crate::family::Family`]).
 //!
 //! One file per job, each adding an `impl` block to [`Pipeline`] (defined in `state`):
-//! `dispatch` (frame in: MAC, EtherType and IP header checks), `deliver` (a verdict carried
+//! `dispatch` (frame in: MAC, EtherType and the IPv6 header checks), `ipv4` (the IPv4
+//! header stage), `deliver` (a verdict carried
 //! out), `kernel` (the exception path), `steer` (which worker owns a flow), `arp`, `ndp`,
 //! `echo` (ICMP to the director), `l4` (connection lookup and the established step),
 //! `new_conn` (scheduling and the first packet), `reset` (the RST answering a TCP
@@ -31,6 +32,7 @@ mod dispatch;
 mod echo;
 pub(crate) mod egress;
 mod fragment;
+mod ipv4;
 mod kernel;
 mod l4;
 mod lookup;
