@@ -5,13 +5,10 @@
 
 use std::net::Ipv6Addr;
 
-use super::l4::L4Packet;
 use super::state::*;
-use super::verdict::Verdict;
 use crate::counters::DropReason;
 use crate::frame::{Frame, Io};
 use crate::tables::Tables;
-use crate::wire::ipv6::HEADER_LEN as IP6_HDR;
 use crate::wire::{ip_proto, EtherType, EthernetFrame, Ipv6Packet};
 
 /// Whether an extension header (or anything not an upper layer rvs parses) comes first.
@@ -101,22 +98,6 @@ impl<P: Frame> Pipeline<P> {
             nh if is_extension_header(nh) => self.drop_packet(DropReason::Ipv6ExtensionHeader),
             _ => self.drop_packet(DropReason::NoService),
         }
-    }
-
-    /// The IPv6 header facts of a TCP/UDP packet (its next header right after the fixed
-    /// header, checked by `handle_ipv6`), then the connection step.
-    fn handle_ipv6_l4(&mut self, t: &Tables, frame: &mut [u8], now_ms: u64) -> Verdict<Ipv6Addr> {
-        let ip_buf = &mut frame[ETH_HDR..];
-        let ip = Ipv6Packet::new_unchecked(&ip_buf[..]);
-        let len = ip.payload_len();
-        let pkt = L4Packet {
-            src: ip.src_addr(),
-            dst: ip.dst_addr(),
-            proto: ip.next_header(),
-            l4: IP6_HDR..IP6_HDR + len,
-            bytes: (IP6_HDR + len) as u32,
-        };
-        self.handle_l4(t, ip_buf, pkt, now_ms)
     }
 }
 

@@ -11,13 +11,12 @@
 //!
 //! One file per job, each adding an `impl` block to [`Pipeline`] (defined in `state`):
 //! `dispatch` (frame in: MAC, EtherType and the IPv6 header checks), `ipv4` (the IPv4
-//! header stage), `deliver` (a verdict carried
-//! out), `kernel` (the exception path), `steer` (which worker owns a flow), `arp`, `ndp`,
-//! `echo` (ICMP to the director), `l4` (connection lookup and the established step),
-//! `new_conn` (scheduling and the first packet), `reset` (the RST answering a TCP
+//! header stage), `ipv6` (an IPv6 TCP/UDP packet into the connection step), `deliver` (a
+//! verdict carried out), `kernel` (the exception path), `steer` (which worker owns a flow),
+//! `arp`, `ndp`, `echo` (ICMP to the director), `l4` (connection lookup and the established
+//! step), `new_conn` (scheduling and the first packet), `reset` (the RST answering a TCP
 //! segment of no connection), `fragment` (fragments), `egress` (route + neighbour),
-//! `timers`
-//! (table sync, start, periodic tick) and `conn_prefetch` (burst prefetch).
+//! `timers` (table sync, start, periodic tick) and `conn_prefetch` (burst prefetch).
 //!
 //! IPv6 extension headers are not walked: a packet whose next header is not TCP, UDP,
 //! ICMPv6 or a Fragment header right after the fixed header is dropped and counted
@@ -33,6 +32,7 @@ mod echo;
 pub(crate) mod egress;
 mod fragment;
 mod ipv4;
+mod ipv6;
 mod kernel;
 mod l4;
 mod lookup;

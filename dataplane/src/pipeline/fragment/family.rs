@@ -8,9 +8,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::table::{FragKey, Fragments};
 use crate::counters::DropReason;
 use crate::frame::Frame;
-use crate::pipeline::l4::L4Packet;
 use crate::pipeline::lookup::L4Family;
-use crate::pipeline::state::{Pipeline, ETH_HDR};
+use crate::pipeline::state::Pipeline;
 use crate::pipeline::verdict::Verdict;
 use crate::service::proto;
 use crate::tables::Tables;
@@ -69,11 +68,10 @@ pub(crate) trait FragmentFamily: L4Family + std::hash::Hash {
     /// This family's fragments in flight on `p`.
     fn fragments<P>(p: &mut Pipeline<P>) -> &mut Fragments<Self, P>;
 
-    /// The IP and connection step on `frame` (an unfragmented copy from the Ethernet header
-    /// on). Which function serves is measured: IPv4 calls the packet path's own
-    /// `handle_ipv4` (a second copy of the connection step made LLVM keep the IPv4 lookup out
-    /// of line: +31 instructions per established packet); for IPv6 the packet path's
-    /// `handle_ipv6_l4` called from here lost its inlining (+34), a copy of its own did not.
+    /// The packet path's IP and connection step on `frame` (an unfragmented copy from the
+    /// Ethernet header on): `handle_ipv4` (out of line: a second copy of the connection step
+    /// made LLVM keep the IPv4 lookup out of line, +31 instructions per established packet),
+    /// `handle_ipv6_l4` (inlined into each caller: out of line it lost its own inlining, +34).
     fn connection_step<P: Frame>(
         p: &mut Pipeline<P>,
         t: &Tables,
@@ -241,15 +239,6 @@ impl FragmentFamily for Ipv6Addr {
         now_ms: u64,
         _kernel: bool,
     ) -> Verdict<Self> {
-        let ip = &mut frame[ETH_HDR..];
-        let len = usize::from(read_u16(&ip[4..6]));
-        let packet = L4Packet {
-            src: read_ipv6(&ip[8..24]),
-            dst: read_ipv6(&ip[24..40]),
-            proto: ip[6],
-            l4: IP6_HDR..IP6_HDR + len,
-            bytes: (IP6_HDR + len) as u32,
-        };
-        p.handle_l4(t, ip, packet, now_ms)
+        p.handle_ipv6_l4(t, frame, now_ms)
     }
 }

@@ -8,15 +8,15 @@
 //! (`table`). IPVS reassembles instead (nf_defrag) and lets the output path fragment
 //! again; forwarding fragments keeps no datagram in memory and sends what the client sent.
 //!
-//! The IP and connection step (for IPv4 the packet path's own `handle_ipv4`, see
-//! `FragmentFamily::connection_step`) runs on an unfragmented copy of the first fragment's headers (IP header and TCP/UDP header), so
-//! every forwarding method's rewrite applies unchanged;
-//! their checksum updates are incremental, so the copy's TCP/UDP checksum is right for the
-//! whole datagram and is copied back with the ports. Refused, and counted: a first fragment
-//! without its whole TCP/UDP header and a later one that would overlap it (RFC 1858's
-//! tiny-fragment attacks), and FULLNAT's TOA (it would lengthen a fragment; the first
-//! fragment goes without it). A first fragment whose step answers the client itself (an
-//! ICMP error) is dropped: the answer was built on the copy.
+//! The packet path's own IP and connection step (`handle_ipv4`, `handle_ipv6_l4`, see
+//! `FragmentFamily::connection_step`) runs on an unfragmented copy of the first fragment's
+//! headers (IP header and TCP/UDP header), so every forwarding method's rewrite applies
+//! unchanged; their checksum updates are incremental, so the copy's TCP/UDP checksum is
+//! right for the whole datagram and is copied back with the ports. Refused, and counted: a
+//! first fragment without its whole TCP/UDP header and a later one that would overlap it
+//! (RFC 1858's tiny-fragment attacks), and FULLNAT's TOA (it would lengthen a fragment; the
+//! first fragment goes without it). A first fragment whose step answers the client itself
+//! (a RST, an ICMP error) is dropped: the answer was built on the copy.
 
 mod family;
 pub(super) mod table;
